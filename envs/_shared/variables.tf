@@ -1,0 +1,75 @@
+variable "home_region" {
+  description = "The Control Tower home Region; Terraform calls AWS there and the Region deny never denies it."
+  type        = string
+}
+
+variable "allowed_regions" {
+  description = "Regions in which every account may work: the Region deny control's AllowedRegions and the SCP's allowed Regions."
+  type        = list(string)
+}
+
+variable "exempted_actions" {
+  description = "IAM actions left out of the Region deny; each must be guarded by the Bedrock inference SCP."
+  type        = list(string)
+  default     = []
+}
+
+variable "exempted_principal_arns" {
+  description = "IAM or STS principal ARNs left out of the Region deny."
+  type        = list(string)
+  default     = []
+}
+
+variable "bedrock_permitted_account_ids" {
+  description = "Accounts allowed to call the guarded Bedrock actions in any Region; generated into accounts.auto.tfvars.json from accounts.yaml."
+  type        = list(string)
+  default     = []
+}
+
+variable "guarded_actions" {
+  description = "IAM actions the Bedrock inference SCP denies outside the allowed Regions unless the caller's account is permitted."
+  type        = list(string)
+  default     = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+}
+
+variable "global_inference" {
+  description = "Who may use global inference profiles: \"permitted_accounts\" (the default) or \"none\"."
+  type        = string
+  default     = "permitted_accounts"
+}
+
+variable "require_inference_profile" {
+  description = "Whether calls outside the allowed Regions are allowed only through an inference profile."
+  type        = bool
+  default     = false
+}
+
+variable "control_identifier" {
+  description = "Control Catalog ARN of CT.MULTISERVICE.PV.1; null keeps the module's default."
+  type        = string
+  default     = null
+}
+
+variable "target_ou_include" {
+  description = "First-tier OUs to target, by name or id; empty targets every first-tier OU of the organization."
+  type        = list(string)
+  default     = []
+}
+
+variable "target_ou_exclude" {
+  description = "First-tier OUs, by name or id, left without the Region deny control and the SCP."
+  type        = list(string)
+  default     = []
+}
+
+variable "scp_name" {
+  description = "Name of the Bedrock inference SCP in AWS Organizations."
+  type        = string
+  default     = "bedrock-cross-region-inference"
+}
+
+variable "tags" {
+  description = "Tags applied to the resources that support them."
+  type        = map(string)
+  default     = {}
+}

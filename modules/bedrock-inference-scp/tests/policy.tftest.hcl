@@ -1,0 +1,264 @@
+mock_provider "aws" {
+  mock_resource "aws_organizations_policy" {
+    defaults = {
+      id  = "p-mock12345"
+      arn = "arn:aws:organizations::111111111111:policy/o-mockorg123/service_control_policy/p-mock12345"
+    }
+  }
+}
+
+variables {
+  allowed_regions               = ["ap-northeast-1", "ap-northeast-3", "us-east-1", "eu-west-2"]
+  bedrock_permitted_account_ids = ["111122223333", "444455556666"]
+  target_ids                    = ["ou-ab12-workload1", "ou-ab12-security1"]
+}
+
+run "seed_inputs_render_the_seed_policy" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(output.content) == jsondecode(file("${path.module}/tests/seed_policy.json"))
+    error_message = "The policy for the seed's inputs differs from the seed's policy."
+  }
+
+  assert {
+    condition     = output.content == jsonencode(jsondecode(file("${path.module}/tests/seed_policy.json")))
+    error_message = "The policy is not the seed's policy in minified form."
+  }
+
+  assert {
+    condition     = output.content == "{\"Statement\":[{\"Action\":[\"bedrock:InvokeModel\",\"bedrock:InvokeModelWithResponseStream\"],\"Condition\":{\"StringNotEquals\":{\"aws:PrincipalAccount\":[\"111122223333\",\"444455556666\"],\"aws:RequestedRegion\":[\"ap-northeast-1\",\"ap-northeast-3\",\"us-east-1\",\"eu-west-2\"]}},\"Effect\":\"Deny\",\"Resource\":\"*\",\"Sid\":\"DenyBedrockInferenceExceptAllowRegionSpecificAccounts\"}],\"Version\":\"2012-10-17\"}"
+    error_message = "The minified policy differs from the expected bytes."
+  }
+
+  assert {
+    condition     = output.content_length == 377
+    error_message = "The policy length is not the expected 377 characters."
+  }
+
+  assert {
+    condition     = aws_organizations_policy.this.type == "SERVICE_CONTROL_POLICY"
+    error_message = "The policy is not a service control policy."
+  }
+
+  assert {
+    condition     = aws_organizations_policy.this.content == output.content
+    error_message = "The policy resource does not carry the rendered document."
+  }
+}
+
+run "policy_is_attached_to_every_target" {
+  command = apply
+
+  assert {
+    condition     = toset(keys(aws_organizations_policy_attachment.this)) == toset(["ou-ab12-workload1", "ou-ab12-security1"])
+    error_message = "The policy is not attached to exactly the targets."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_organizations_policy_attachment.this : a.policy_id == "p-mock12345"])
+    error_message = "An attachment does not refer to the policy."
+  }
+
+  assert {
+    condition     = output.attached_target_ids == tolist(["ou-ab12-security1", "ou-ab12-workload1"])
+    error_message = "The attached targets output is wrong."
+  }
+}
+
+run "empty_permitted_list_leaves_the_account_key_out" {
+  command = plan
+
+  variables {
+    bedrock_permitted_account_ids = []
+  }
+
+  assert {
+    condition     = keys(jsondecode(output.content).Statement[0].Condition.StringNotEquals) == ["aws:RequestedRegion"]
+    error_message = "With no permitted account the condition must hold the Region key only."
+  }
+
+  assert {
+    condition     = !strcontains(output.content, "aws:PrincipalAccount")
+    error_message = "With no permitted account the policy must not mention aws:PrincipalAccount."
+  }
+
+  assert {
+    condition     = length(jsondecode(output.content).Statement) == 1
+    error_message = "The default options render one statement."
+  }
+}
+
+run "global_inference_none_denies_unspecified_region_for_everyone" {
+  command = plan
+
+  variables {
+    global_inference = "none"
+  }
+
+  assert {
+    condition     = length(jsondecode(output.content).Statement) == 2
+    error_message = "global_inference = none must add one statement."
+  }
+
+  assert {
+    condition = jsondecode(output.content).Statement[1] == {
+      Sid       = "DenyGlobalInferenceProfiles"
+      Effect    = "Deny"
+      Action    = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      Resource  = "*"
+      Condition = { StringEquals = { "aws:RequestedRegion" = "unspecified" } }
+    }
+    error_message = "The global inference statement is not the expected Deny on aws:RequestedRegion = unspecified."
+  }
+}
+
+run "global_inference_default_keeps_the_seed_statement_only" {
+  command = plan
+
+  assert {
+    condition     = !strcontains(output.content, "unspecified")
+    error_message = "The default must not mention the unspecified Region: permitted accounts keep global profiles."
+  }
+}
+
+run "require_inference_profile_denies_direct_out_of_region_calls" {
+  command = plan
+
+  variables {
+    require_inference_profile = true
+  }
+
+  assert {
+    condition = jsondecode(output.content).Statement[1] == {
+      Sid      = "DenyOutOfRegionInferenceWithoutProfile"
+      Effect   = "Deny"
+      Action   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      Resource = "*"
+      Condition = {
+        StringNotEquals = { "aws:RequestedRegion" = ["ap-northeast-1", "ap-northeast-3", "us-east-1", "eu-west-2"] }
+        ArnNotLike      = { "bedrock:InferenceProfileArn" = ["arn:aws:bedrock:*:*:inference-profile/*"] }
+      }
+    }
+    error_message = "The inference-profile statement is not the expected Deny."
+  }
+
+  assert {
+    condition     = jsondecode(output.content).Statement[0].Sid == "DenyBedrockInferenceExceptAllowRegionSpecificAccounts"
+    error_message = "The seed statement must stay first and unchanged."
+  }
+}
+
+run "both_options_render_three_statements" {
+  command = plan
+
+  variables {
+    global_inference          = "none"
+    require_inference_profile = true
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.content).Statement : s.Sid] == ["DenyBedrockInferenceExceptAllowRegionSpecificAccounts", "DenyGlobalInferenceProfiles", "DenyOutOfRegionInferenceWithoutProfile"]
+    error_message = "Both options must render the three statements in order."
+  }
+}
+
+run "rejects_an_eleven_digit_account_id" {
+  command = plan
+
+  variables {
+    bedrock_permitted_account_ids = ["12345678901"]
+  }
+
+  expect_failures = [var.bedrock_permitted_account_ids]
+}
+
+run "rejects_an_account_id_with_letters" {
+  command = plan
+
+  variables {
+    bedrock_permitted_account_ids = ["12345678901a"]
+  }
+
+  expect_failures = [var.bedrock_permitted_account_ids]
+}
+
+run "rejects_empty_allowed_regions" {
+  command = plan
+
+  variables {
+    allowed_regions = []
+  }
+
+  expect_failures = [var.allowed_regions]
+}
+
+run "rejects_a_malformed_region_code" {
+  command = plan
+
+  variables {
+    allowed_regions = ["us-east-1", "US_EAST_2"]
+  }
+
+  expect_failures = [var.allowed_regions]
+}
+
+run "rejects_an_unknown_global_inference_mode" {
+  command = plan
+
+  variables {
+    global_inference = "everyone"
+  }
+
+  expect_failures = [var.global_inference]
+}
+
+run "rejects_empty_guarded_actions" {
+  command = plan
+
+  variables {
+    guarded_actions = []
+  }
+
+  expect_failures = [var.guarded_actions]
+}
+
+run "rejects_a_malformed_action" {
+  command = plan
+
+  variables {
+    guarded_actions = ["InvokeModel"]
+  }
+
+  expect_failures = [var.guarded_actions]
+}
+
+run "rejects_a_malformed_target_id" {
+  command = plan
+
+  variables {
+    target_ids = ["Workloads"]
+  }
+
+  expect_failures = [var.target_ids]
+}
+
+run "rejects_an_inference_profile_pattern_that_is_not_an_arn" {
+  command = plan
+
+  variables {
+    inference_profile_arn_patterns = ["inference-profile/*"]
+  }
+
+  expect_failures = [var.inference_profile_arn_patterns]
+}
+
+run "rejects_an_invalid_policy_name" {
+  command = plan
+
+  variables {
+    name = "bedrock inference"
+  }
+
+  expect_failures = [var.name]
+}

@@ -1,0 +1,5 @@
+"""Keep the Control Tower Region deny while allowing Bedrock cross-Region inference."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ENVS = ("local", "staging", "prod")
+SHARED = ("main.tf", "variables.tf", "outputs.tf")
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("name", SHARED)
+def test_every_environment_runs_the_same_root_code(repo_root: Path, env: str, name: str) -> None:
+    path = repo_root / "envs" / env / name
+    assert path.is_symlink()
+    assert path.resolve() == (repo_root / "envs" / "_shared" / name).resolve()
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_environment_has_its_settings_registry_and_generated_tfvars(
+    repo_root: Path, env: str
+) -> None:
+    env_dir = repo_root / "envs" / env
+    for name in ("backend.tf", "providers.tf", "versions.tf", "terraform.tfvars", "accounts.yaml"):
+        assert (env_dir / name).is_file(), name
+    generated = json.loads((env_dir / "accounts.auto.tfvars.json").read_text())
+    assert list(generated) == ["bedrock_permitted_account_ids"]
+    ids = generated["bedrock_permitted_account_ids"]
+    assert ids == sorted(set(ids))
+    assert all(isinstance(i, str) and len(i) == 12 and i.isdigit() for i in ids)
+
+
+@pytest.mark.parametrize("env", ("staging", "prod"))
+def test_remote_environments_lock_state_natively_in_s3(repo_root: Path, env: str) -> None:
+    backend = (repo_root / "envs" / env / "backend.tf").read_text()
+    assert 'backend "s3"' in backend
+    assert "use_lockfile = true" in backend
+
+
+def test_prod_carries_the_seed_regions_and_actions(repo_root: Path) -> None:
+    settings = (repo_root / "envs" / "prod" / "terraform.tfvars").read_text()
+    for region in ("ap-northeast-1", "ap-northeast-3", "us-east-1", "eu-west-2"):
+        assert f'"{region}"' in settings
+    for action in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"):
+        assert f'"{action}"' in settings

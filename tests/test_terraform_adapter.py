@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from regionguard.terraform import Terraform, TerraformError
+
+pytestmark = pytest.mark.terraform
+
+
+def test_run_returns_the_terraform_version(tmp_path: Path) -> None:
+    result = Terraform(tmp_path).run("version", json=True)
+    assert result.returncode == 0
+    assert '"terraform_version"' in result.stdout
+
+
+def test_failed_command_raises_with_terraform_message(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('resource "x" {\n')
+    with pytest.raises(
+        TerraformError,
+        match=r"(?s)terraform validate .* failed \(exit 1\):\n.*Error: Unclosed configuration block",
+    ):
+        Terraform(tmp_path).validate()
+
+
+def test_plan_of_an_empty_root_reports_no_changes(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('output "answer" {\n  value = 42\n}\n')
+    tf = Terraform(tmp_path)
+    tf.init()
+    assert tf.plan(tmp_path / "tfplan") is True  # a new output is a change
+    tf.apply(tmp_path / "tfplan")
+    assert tf.output() == {"answer": 42}
+    assert tf.plan() is False
+
+
+def test_command_over_its_timeout_is_stopped(tmp_path: Path) -> None:
+    # A shell script stands in for a terraform that hangs (a dead endpoint).
+    fake = tmp_path / "hung-terraform"
+    fake.write_text("#!/bin/sh\necho started\nexec sleep 300\n")
+    fake.chmod(0o755)
+    with pytest.raises(TerraformError, match=r"did not finish within 0.5 s and was stopped") as err:
+        Terraform(tmp_path, binary=str(fake), timeout=0.5).run("plan")
+    assert err.value.result is not None
+    assert err.value.result.stdout == "started\n"
+    assert err.value.result.returncode != 0
