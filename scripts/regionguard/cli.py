@@ -53,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except RegionguardError as exc:
-        print(f"regionguard: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:
+            print(f"regionguard: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("regionguard: interrupted", file=sys.stderr)

@@ -107,6 +107,8 @@ def read_generated_ids(path: Path) -> list[str] | None:
 
 
 def _change_summary(old: list[str] | None, new: tuple[str, ...]) -> str:
+    if old is None and not new:
+        return "no account permitted"
     before = set(old or [])
     added = sorted(set(new) - before)
     removed = sorted(before - set(new))

@@ -153,12 +153,13 @@ def validate_documents(
 
 
 def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | None:
-    _check_size(content, size_limit, out)
     try:
         document = json.loads(content)
     except ValueError as exc:
+        _check_size(content, 0, size_limit, out)
         out.add("RG-SCP-JSON", "error", f"the SCP is not valid JSON: {exc}")
         return None
+    _check_size(content, _account_count(document), size_limit, out)
     errors = sorted(_scp_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
     for error in errors:
         out.add("RG-SCP-GRAMMAR", "error", _grammar_message(error), _json_path(error.path))
@@ -222,18 +223,36 @@ def _grammar_message(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
-def _check_size(content: str, limit: int, out: _Out) -> None:
+def _account_count(document: Any) -> int:
+    """Number of ids in the aws:PrincipalAccount lists of the SCP."""
+    if not isinstance(document, dict):
+        return 0
+    count = 0
+    for statement in _statements(document):
+        if not isinstance(statement, dict) or not isinstance(statement.get("Condition"), dict):
+            continue
+        for keys in statement["Condition"].values():
+            if isinstance(keys, dict):
+                count += len(_as_list(keys.get("aws:PrincipalAccount")))
+    return count
+
+
+def _check_size(content: str, accounts: int, limit: int, out: _Out) -> None:
     size = len(content)
-    accounts = content.count('"aws:PrincipalAccount"')
     left = limit - size
     if left < 0:
         over = -left
         fewer = -(-over // ACCOUNT_ENTRY_CHARS)
+        fix = (
+            f"remove about {fewer:,} permitted accounts"
+            if fewer < accounts
+            else "even without its accounts it would not fit: shorten guarded_actions or "
+            "allowed_regions, or review scp_size_limit"
+        )
         out.add(
             "RG-SCP-SIZE",
             "error",
-            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit; "
-            f"remove about {fewer:,} accounts or shorten the lists",
+            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit; {fix}",
         )
         return
     if accounts:
@@ -429,7 +448,7 @@ def _check_control_size(
     else:
         out.add(
             "RG-CTRL-SCP-SIZE",
-            "note",
+            "warning" if left < limit * HEADROOM_WARNING_RATIO else "note",
             f"the control's own SCP (CT.MULTISERVICE.PV.1) is about {size:,} of {limit:,} "
             f"characters with these exemptions: {left:,} characters left",
         )
@@ -510,6 +529,10 @@ def _text(finding: Finding) -> str:
     return f"{where}{finding.level}: {entry}{finding.message} [{finding.rule_id}]"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _summary(findings: Sequence[Finding]) -> dict[str, int]:
     return {
         level + "s": sum(1 for f in findings if f.level == level)
@@ -534,10 +557,8 @@ def run(args: argparse.Namespace) -> int:
         for finding in findings:
             print(_text(finding))
         verdict = "failed" if has_errors(findings) else "passed"
-        print(
-            f"validate {env_dir}: {verdict}: {counts['errors']} errors, "
-            f"{counts['warnings']} warnings, {counts['notes']} notes"
-        )
+        tally = ", ".join(_plural(counts[k + "s"], k) for k in ("error", "warning", "note"))
+        print(f"validate {env_dir}: {verdict}: {tally}")
     if has_errors(findings):
         print(f"regionguard: validate {env_dir}: fix the errors above", file=sys.stderr)
         return 1
