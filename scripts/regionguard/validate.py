@@ -160,9 +160,13 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
         out.add("RG-SCP-JSON", "error", f"the SCP is not valid JSON: {exc}")
         return None
     _check_size(content, _account_count(document), size_limit, out)
-    errors = sorted(_scp_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
-    for error in errors:
-        out.add("RG-SCP-GRAMMAR", "error", _grammar_message(error), _json_path(error.path))
+    errors = [leaf for e in _scp_validator().iter_errors(document) for leaf in _leaves(e)]
+    reported: set[str] = set()
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        message = _grammar_message(error)
+        if message not in reported:
+            reported.add(message)
+            out.add("RG-SCP-GRAMMAR", "error", message, _json_path(error.absolute_path))
     if errors or not isinstance(document, dict):
         return None
     statements = _statements(document)
@@ -192,6 +196,28 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
     return document
 
 
+def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """The errors that say what is wrong, under a oneOf/anyOf that matched no branch.
+
+    Of the branches, the one the instance was meant for is the one that did
+    not fail on the type of the instance itself (a list given where a list
+    is allowed, say); its errors are reported, descending further.
+    """
+    if not error.context:
+        return [error]
+    branches: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    depth = len(error.absolute_path)
+
+    def fit(subs: list[jsonschema.ValidationError]) -> tuple[bool, int]:
+        wrong_type = any(e.validator == "type" and len(e.absolute_path) == depth for e in subs)
+        return (not wrong_type, max(len(e.absolute_path) for e in subs))
+
+    best = max(branches.values(), key=fit)
+    return [leaf for sub in best for leaf in _leaves(sub)]
+
+
 def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     statement = document.get("Statement", [])
     return [statement] if isinstance(statement, dict) else list(statement)
@@ -209,7 +235,7 @@ def _json_path(path: Iterable[Any]) -> str | None:
 
 
 def _grammar_message(error: jsonschema.ValidationError) -> str:
-    where = _json_path(error.path) or "the document"
+    where = _json_path(error.absolute_path) or "the document"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         schema = error.schema if isinstance(error.schema, Mapping) else {}
         extra = [k for k in error.instance if k not in schema.get("properties", {})]
