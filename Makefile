@@ -135,8 +135,8 @@ tf-test: tf-config ## terraform test every module (mock provider, offline)
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict over the Python package and tests
-	$(BIN)/ruff check scripts tests
-	$(BIN)/ruff format --check scripts tests
+	$(BIN)/ruff check scripts tests bench
+	$(BIN)/ruff format --check scripts tests bench
 	$(BIN)/mypy
 
 .PHONY: pytest
