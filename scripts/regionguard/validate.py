@@ -39,7 +39,7 @@ from regionguard.settings import (
     check_settings,
     load_settings,
 )
-from regionguard.tfvars import generate, parse_today, read_generated_ids, today_utc
+from regionguard.tfvars import add_today_argument, generate, read_generated_ids, today_utc
 
 if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
     import jsonschema
@@ -629,10 +629,5 @@ def register(subparsers: Any) -> None:
     )
     add_env_arguments(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument(
-        "--today",
-        type=parse_today,
-        metavar="YYYY-MM-DD",
-        help="the day against which expiry dates are compared (default: today in UTC)",
-    )
+    add_today_argument(parser)
     parser.set_defaults(func=run)
