@@ -452,7 +452,7 @@ def _describe_id(value: Any) -> str:
             'write the 12 digits in quotes: id: "<12 digits>"'
         )
     if value != value.strip():
-        return f"id {value!r} has spaces around it; remove them"
+        return f"id {value!r} has spaces or line breaks around it; remove them"
     if any(ch.isspace() for ch in value):
         return f"id {value!r} contains spaces; write the 12 digits without spaces"
     if not _DIGITS.fullmatch(value):
