@@ -95,6 +95,12 @@ def guarded_actions(policy: dict[str, Any], exempted: list[str]) -> set[str]:
     return guarded
 
 
+def scope(vertex: dict[str, Any]) -> str:
+    """The plan file a vertex comes from, or "" for Terraform source."""
+    path = str(vertex.get("file_path_") or vertex.get("__file__") or "")
+    return path if path.endswith(".json") and not path.endswith(".tf.json") else ""
+
+
 def vertices(graph: Any) -> list[dict[str, Any]]:
     from _rg_common import iter_vertices
 
@@ -120,9 +126,10 @@ class ExemptionsGuarded(BaseGraphCheck):
         failed: list[dict[str, Any]] = []
         unknown: list[dict[str, Any]] = []
         resources = vertices(graph_connector)
-        by_address = {str(v.get("__address__")): v for v in resources}
+        # Each plan file is a world of its own; HCL resources of one scan share one.
+        by_address = {(scope(v), str(v.get("__address__"))): v for v in resources}
         policies_by_id = {
-            str(v.get("id")): v
+            (scope(v), str(v.get("id"))): v
             for v in resources
             if v.get("resource_type") == "aws_organizations_policy" and v.get("id")
         }
@@ -162,6 +169,7 @@ class ExemptionsGuarded(BaseGraphCheck):
         policies_by_id: dict[str, dict[str, Any]],
         graph: Any,
     ) -> list[str]:
+        world = scope(control)
         conf = resource_conf(control)
         exempted = control_parameters(conf, graph).get("ExemptedActions", [])
         if not exempted:
@@ -171,6 +179,8 @@ class ExemptionsGuarded(BaseGraphCheck):
         for target in sorted(targets):
             guarded: set[str] = set()
             for vertex in attachments:
+                if scope(vertex) != world:
+                    continue
                 attachment = resource_conf(vertex)
                 try:
                     attached_to = target_keys(attachment, "target_id", KEYS_OF)
@@ -180,9 +190,9 @@ class ExemptionsGuarded(BaseGraphCheck):
                     continue
                 where = policy_address(attachment)
                 policy_vertex = (
-                    policies_by_id.get(where[3:])
+                    policies_by_id.get((world, where[3:]))
                     if where.startswith("id:")
-                    else by_address.get(where)
+                    else by_address.get((world, where))
                 )
                 if policy_vertex is None:
                     raise Unresolved(f"the SCP {where} attached to {target} is not in the scan")
