@@ -18,6 +18,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REGIONGUARD := $(BIN)/regionguard
 
+# checkov and the CI file validators live in their own virtual environment:
+# checkov pins an old boto3 that moto in .venv does not accept.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_FLAGS := --quiet --skip-download --config-file .checkov.yaml --external-checks-dir policies/checkov
+export REGIONGUARD_CHECKOV := $(abspath $(CHECKOV))
+export REGIONGUARD_TOOLS_BIN := $(abspath $(CHECKOV_VENV)/bin)
+
 # Seconds any one terraform command may run before it is interrupted.
 TF_TIMEOUT ?= 900
 TF := timeout --signal=INT --kill-after=30 $(TF_TIMEOUT) terraform
@@ -58,6 +66,12 @@ $(BIN)/.installed: pyproject.toml
 
 .PHONY: venv
 venv: $(BIN)/.installed ## Create .venv and install the regionguard package
+
+$(CHECKOV_VENV)/.installed: policies/requirements.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
+	@touch $@
 
 ifneq ($(strip $(REGIONGUARD_TF_MIRROR)),)
 $(TF_RC):
@@ -137,16 +151,29 @@ tf-test: tf-config ## terraform test every module and the shared root (mock prov
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict over the Python package and tests
-	$(BIN)/ruff check scripts tests bench
-	$(BIN)/ruff format --check scripts tests bench
+	$(BIN)/ruff check scripts tests bench policies
+	$(BIN)/ruff format --check scripts tests bench policies
 	$(BIN)/mypy
 
+.PHONY: check
+check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/, each env and envs/ENV/tfplan.json
+	@echo "checkov modules (built-in checks; a module alone has no inputs)"
+	@$(CHECKOV) --quiet --skip-download --config-file .checkov.yaml --framework terraform -d modules
+	@for env in $(ENVS); do \
+	  echo "checkov envs/$$env"; \
+	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform -d envs/$$env; \
+	done
+	@if [[ -f $(PLAN_JSON) ]]; then \
+	  echo "checkov $(PLAN_JSON)"; \
+	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
+	fi
+
 .PHONY: pytest
-pytest: venv tf-config ## Python tests
+pytest: venv tf-config $(CHECKOV_VENV)/.installed ## Python tests
 	$(BIN)/pytest
 
 .PHONY: test
-test: fmt-check lint validate tf-test pytest ## Everything CI runs: fmt, lint, validate, terraform test, pytest
+test: fmt-check lint validate tf-test check pytest ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest
 
 .PHONY: bench
 bench: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
@@ -154,5 +181,5 @@ bench: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML
 
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
 	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md
