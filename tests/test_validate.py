@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import pytest
+
+from regionguard.cli import main
 from regionguard.findings import Finding
 from regionguard.validate import validate_documents
 
@@ -175,3 +180,24 @@ def test_compiled_and_reference_scp_grammars_agree() -> None:
         (True, True),
         (False, False),
     ]
+
+
+def test_validate_reports_findings_as_sarif_for_code_scanning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = Path(__file__).parent / "fixtures" / "settings" / "bad" / "exemption-not-guarded"
+    shutil.copytree(case, tmp_path / "env", ignore=shutil.ignore_patterns("case.json"))
+    monkeypatch.chdir(tmp_path / "env")
+
+    code = main(["validate", "--env-dir", ".", "--today", "2026-11-27", "--format", "sarif"])
+    out, _ = capsys.readouterr()
+
+    assert code == 1
+    run = json.loads(out)["runs"][0]
+    assert [(r["ruleId"], r["level"]) for r in run["results"]] == [
+        ("RG-CTRL-UNGUARDED", "error"),
+        ("RG-SCP-SIZE", "note"),
+        ("RG-CTRL-SCP-SIZE", "note"),
+    ]
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "terraform.tfvars"}

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
-from regionguard import iamref
+from regionguard import iamref, sarif
 from regionguard.controlscp import render_control_scp
 from regionguard.envs import add_env_arguments, relative_to_cwd, resolve_env_dir
 from regionguard.findings import Finding, Level, has_errors
@@ -603,6 +603,8 @@ def run(args: argparse.Namespace) -> int:
             "findings": [f.to_dict() for f in findings],
         }
         print(json.dumps(report, indent=2))
+    elif args.format == "sarif":
+        sys.stdout.write(sarif.dumps(findings))
     else:
         for finding in findings:
             print(_text(finding))
@@ -628,6 +630,6 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_env_arguments(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     add_today_argument(parser)
     parser.set_defaults(func=run)
