@@ -130,6 +130,10 @@ sandbox-up: venv ## Start the local sandbox on 127.0.0.1:SANDBOX_PORT (default 4
 sandbox-down: ## Stop the local sandbox started by sandbox-up or plan
 	@if [[ -x $(REGIONGUARD) ]]; then $(SANDBOX) down; else echo "sandbox not running; nothing to stop"; fi
 
+.PHONY: bench-sandbox
+bench-sandbox: ## Time make plan/apply on the sandbox in a fresh clone (Terraform's share too)
+	@bash bench/sandbox.sh
+
 .PHONY: sandbox-status
 sandbox-status: venv ## Say whether the local sandbox runs, and where
 	@$(SANDBOX) status
