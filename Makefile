@@ -99,6 +99,7 @@ endif
 	@echo
 	@echo "Summary of $(PLAN_FILE) (JSON: $(PLAN_JSON)):"
 	@sed -e 's/\x1b\[[0-9;]*m//g' $(PLAN_TEXT) | grep -E '^  # |^Plan: |^No changes' || true
+	@$(BIN)/python -c 'import json, sys; out = json.load(open(sys.argv[1]))["planned_values"].get("outputs", {}); t = out.get("targets", {}).get("value") or {}; print("Target OUs: " + (", ".join(f"{n} ({i})" for i, n in sorted(t.items(), key=lambda x: x[1])) or "none"))' $(PLAN_JSON)
 
 .PHONY: apply
 apply: check-env tf-config ## Apply the saved plan written by `make plan`, and nothing else
