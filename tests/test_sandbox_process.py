@@ -174,3 +174,30 @@ def test_fault_without_a_sandbox_is_an_input_error(
     assert err == (
         f"regionguard: no sandbox runs from {state_dir}; start it with `regionguard sandbox up`\n"
     )
+
+
+def test_up_on_a_port_held_by_another_sandbox_names_it(
+    tmp_path: Path, state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other_state = tmp_path / "other"
+    other, _ = process.up(other_state, sandbox_env, port=0)
+    try:
+        code, _, err = run(
+            capsys,
+            "sandbox",
+            "--state-dir",
+            str(state_dir),
+            "up",
+            "--port",
+            str(other.port),
+            "--env-dir",
+            str(sandbox_env),
+        )
+    finally:
+        process.down(other_state)
+    assert code == 2
+    assert err == (
+        f"regionguard: 127.0.0.1:{other.port} is used by a sandbox started elsewhere "
+        f"(pid {other.pid}, env {sandbox_env}); stop it there with `regionguard sandbox down` "
+        "or pass another --port (make: SANDBOX_PORT=N)\n"
+    )

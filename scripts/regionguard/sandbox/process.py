@@ -145,6 +145,13 @@ def up(
             )
         return running, False
     if port and _port_in_use(host, port):
+        other = health(f"http://{host}:{port}")
+        if other is not None:
+            raise SandboxError(
+                f"{host}:{port} is used by a sandbox started elsewhere (pid {other.get('pid')}, "
+                f"env {other.get('envDir')}); stop it there with `regionguard sandbox down` "
+                "or pass another --port (make: SANDBOX_PORT=N)"
+            )
         raise SandboxError(
             f"{host}:{port} is in use by another process; pass another --port "
             "(make: SANDBOX_PORT=N)"
