@@ -80,12 +80,34 @@ plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox); writ
 	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
+	@$(MAKE) plan-gate ENV=$(ENV)
 
 .PHONY: apply
-apply: check-env tf-config ## Apply the saved plan written by `make plan`, and nothing else
+apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
 	@test -f $(PLAN_FILE) || { echo "$(PLAN_FILE): no saved plan; run make plan ENV=$(ENV) first" >&2; exit 2; }
 	$(TF) -chdir=$(ENV_DIR) apply -input=false tfplan
-	@rm -f $(PLAN_FILE) $(PLAN_JSON)
+	@rm -f $(PLAN_FILE) $(PLAN_JSON) $(ENV_DIR)/tfplan.md $(ENV_DIR)/tfplan.gate.json
+
+# ---------------------------------------------------------------- plan gate
+
+.PHONY: plan-gate
+plan-gate: check-env venv ## Gate the saved plan of ENV; writes tfplan.md (ALLOW_DESTROY=1 permits deletes)
+	@$(REGIONGUARD) plan-gate --env $(ENV) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
+
+.PHONY: apply-guard
+apply-guard: check-env venv ## Refuse a saved plan that failed the gate or is older than its inputs
+	@$(REGIONGUARD) apply-guard --env $(ENV)
+
+.PHONY: plan-fixtures
+plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans (terraform, sandbox)
+	$(BIN)/python tests/fixtures/plans/regenerate.py
+
+.PHONY: bench-plan-diff
+bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size limit
+	$(BIN)/python bench/plan_diff_bench.py
+
+.PHONY: bench
+bench: bench-plan-diff
 
 .PHONY: sandbox-check
 sandbox-check:
@@ -136,4 +158,4 @@ test: fmt-check lint validate tf-test pytest ## Everything CI runs: fmt, lint, v
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
-	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md
+	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json

@@ -869,7 +869,9 @@ def _review_controls(
             after_unknown=unknown,
         )
         diffs.append(diff)
-        col.widening.extend(_control_widening(diff))
+    order = _sort_ou(ou_names)
+    diffs.sort(key=lambda d: order(d.ou_id or ""))
+    col.widening.extend(_control_widening(diffs))
     return planned, diffs
 
 
@@ -943,8 +945,8 @@ def _check_controls(
     every OU reads as one reason naming them all.
     """
     problems: dict[tuple[str, str], list[str]] = {}
-    for address in sorted(planned):
-        ctl = planned[address]
+    order = _sort_ou(ou_names)
+    for ctl in sorted(planned.values(), key=lambda c: order(c.ou_id)):
         label = _ou_label(ctl.ou_id, ou_names.get(ctl.ou_id), ctl.ou_id)
         exempted = ctl.parameters.get("ExemptedActions", ())
         guards: list[str] = []
@@ -1154,25 +1156,29 @@ def _parameter_diffs(
     return tuple(out)
 
 
-def _control_widening(diff: ControlDiff) -> list[Widening]:
-    label = diff.ou_label()
-    subject = f"OU {label}"
-    if diff.action == "forget":
-        return [
-            Widening(
-                subject, f"the Region deny control on OU {label} leaves Terraform's management"
-            )
-        ]
-    if diff.action in ("create", "delete"):
-        return []  # a new control only denies; a lost one is reported under coverage
-    out: list[Widening] = []
-    for p in diff.parameters:
-        if p.unknown or (p.before is None and p.after is None):
-            continue
-        if p.key in ALLOW_LIST_PARAMETERS:
-            out.extend(Widening(subject, f"{p.key} + {v} on OU {label}") for v in p.added)
-        else:
-            out.append(Widening(subject, f"parameter {p.key} changed on OU {label}"))
+def _control_widening(diffs: Sequence[ControlDiff]) -> list[Widening]:
+    """Widening changes of the controls; the same change on several OUs reads as one."""
+    by_change: dict[str, list[str]] = {}
+    for diff in diffs:
+        label = diff.ou_label()
+        if diff.action == "forget":
+            by_change.setdefault(
+                "the Region deny control leaves Terraform's management", []
+            ).append(label)
+        if diff.action != "update" and diff.action != "replace":
+            continue  # a new control only denies; a lost one is reported under coverage
+        for p in diff.parameters:
+            if p.unknown or (p.before is None and p.after is None):
+                continue
+            if p.key in ALLOW_LIST_PARAMETERS:
+                for value in p.added:
+                    by_change.setdefault(f"{p.key} + {value}", []).append(label)
+            else:
+                by_change.setdefault(f"parameter {p.key} changed", []).append(label)
+    out = []
+    for change, ous in by_change.items():
+        where = f"OU {ous[0]}" if len(ous) == 1 else f"{len(ous)} OUs: {', '.join(ous)}"
+        out.append(Widening("Region deny control", f"{change} on {where}"))
     return out
 
 
@@ -1313,17 +1319,19 @@ def _scp_lines(s: ScpDiff) -> list[str]:
         lines.append(f"Statements added: {', '.join(s.statements_added)}")
     if s.statements_removed:
         lines.append(f"Statements removed: {', '.join(s.statements_removed)}")
-    after = f"{s.after.size:,}" if s.after else ("unknown" if s.after_unknown else "none")
-    before = f"{s.before.size:,} → " if s.before else ""
-    size = f"Size: {before}{after} of {s.size_limit:,} characters"
-    if s.headroom is not None:
-        if s.headroom < 0:
-            size += f" ({-s.headroom:,} over the limit)"
+    if s.after is None:
+        state = "unknown until apply" if s.after_unknown else "none after apply"
+        size = f"Size: {state} (limit {s.size_limit:,} characters)"
+    else:
+        before = f"{s.before.size:,} → " if s.before else ""
+        size = f"Size: {before}{s.after.size:,} of {s.size_limit:,} characters"
+        room = s.size_limit - s.after.size
+        if room < 0:
+            size += f" ({-room:,} over the limit)"
+        elif s.room_for_accounts is not None:
+            size += f" ({room:,} left: room for about {s.room_for_accounts:,} more accounts)"
         else:
-            size += f" ({s.headroom:,} left"
-            if s.room_for_accounts is not None:
-                size += f": room for about {s.room_for_accounts:,} more accounts"
-            size += ")"
+            size += f" ({room:,} left)"
     lines.append(size)
     return lines
 
