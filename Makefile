@@ -118,6 +118,19 @@ ifeq ($(ENV),local)
 	  { echo "make plan ENV=local: no sandbox answers on 127.0.0.1:4580; the local sandbox is not part of this checkout yet" >&2; exit 2; }
 endif
 
+.PHONY: tfvars
+tfvars: check-env venv ## Generate envs/ENV/accounts.auto.tfvars.json from accounts.yaml
+	$(REGIONGUARD) tfvars --env $(ENV)
+
+.PHONY: render
+render: check-env venv ## Print the SCP and control parameters Terraform will send for ENV
+	$(REGIONGUARD) render --env $(ENV)
+
+.PHONY: check-registry
+check-registry: check-env venv ## Validate ENV: registry, settings, generated tfvars, rendered documents
+	$(REGIONGUARD) tfvars --env $(ENV) --check
+	$(REGIONGUARD) validate --env $(ENV)
+
 # ---------------------------------------------------------------- quality
 
 .PHONY: fmt
@@ -156,6 +169,10 @@ pytest: venv tf-config ## Python tests
 
 .PHONY: test
 test: fmt-check lint validate tf-test pytest ## Everything CI runs: fmt, lint, validate, terraform test, pytest
+
+.PHONY: bench
+bench: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
+	$(BIN)/python bench/registry_bench.py
 
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments

@@ -22,7 +22,7 @@ exit codes:
 # Each module registers its subcommands through register(subparsers); the
 # parser it adds sets `func`, a callable taking the parsed arguments and
 # returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = ("plangate",)
+COMMAND_MODULES: tuple[str, ...] = ("tfvars", "render", "validate", "plangate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except RegionguardError as exc:
-        print(f"regionguard: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:
+            print(f"regionguard: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("regionguard: interrupted", file=sys.stderr)

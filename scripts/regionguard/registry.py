@@ -25,12 +25,13 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
+import fastjsonschema
 import jsonschema
 import yaml
 
@@ -141,6 +142,9 @@ class RegistryLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+        if len(set(keys)) == len(keys):
+            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
         seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -203,6 +207,27 @@ _FORMATS = jsonschema.FormatChecker(formats=())
 def _is_date(instance: object) -> bool:
     if isinstance(instance, str):
         datetime.date.fromisoformat(instance)
+    return True
+
+
+@functools.cache
+def _fast_check() -> Callable[[Any], Any]:
+    """The schema compiled to Python by fastjsonschema: a quick yes for valid registries.
+
+    It stops at the first problem, so a registry it refuses goes through
+    jsonschema (:func:`_validator`), which lists every problem.
+    """
+    check: Callable[[Any], Any] = fastjsonschema.compile(
+        registry_schema(), formats={"date": _is_real_date}
+    )
+    return check
+
+
+def _is_real_date(value: str) -> bool:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
     return True
 
 
@@ -280,6 +305,13 @@ def _report(path: Path, problems: Sequence[str]) -> str:
 
 
 def _problems(data: Any) -> Iterator[str]:
+    try:
+        _fast_check()(data)
+    except fastjsonschema.JsonSchemaException:
+        pass
+    else:
+        yield from _duplicate_ids(data["accounts"])
+        return
     errors = sorted(_validator().iter_errors(data), key=lambda e: _path_key(e.absolute_path))
     reported: set[str] = set()
     for error in errors:
@@ -287,7 +319,7 @@ def _problems(data: Any) -> Iterator[str]:
         if message not in reported:  # e.g. a bad date breaks both pattern and format
             reported.add(message)
             yield message
-    if not errors:
+    if not errors:  # pragma: no cover - both validators read the same schema
         yield from _duplicate_ids(data["accounts"])
 
 

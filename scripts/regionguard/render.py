@@ -110,3 +110,61 @@ def render_control_parameters(settings: Settings) -> dict[str, str]:
     if settings.exempted_principal_arns:
         parameters["ExemptedPrincipalArns"] = jsonencode(list(settings.exempted_principal_arns))
     return parameters
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _run(args: Any) -> int:
+    import sys
+
+    from regionguard.envs import relative_to_cwd, resolve_env_dir
+    from regionguard.errors import InputError
+    from regionguard.settings import GENERATED_TFVARS, check_settings, load_settings
+    from regionguard.tfvars import generate, read_generated_ids, today_utc
+
+    env_dir = relative_to_cwd(resolve_env_dir(args))
+    settings = load_settings(env_dir)
+    check_settings(settings)
+    tfvars = env_dir / GENERATED_TFVARS
+    ids = read_generated_ids(tfvars)
+    if ids is None:
+        raise InputError(
+            f"{tfvars}: missing or not a generated file; run `regionguard tfvars "
+            f"--env-dir {env_dir}` first"
+        )
+    generated = generate(env_dir, today_utc())
+    if tuple(ids) != generated.permitted_ids:
+        print(
+            f"regionguard: warning: {tfvars} differs from the registry; this renders the "
+            "committed file, which is what Terraform reads",
+            file=sys.stderr,
+        )
+    if args.part in ("scp", "all"):
+        print(render_scp(settings, ids))
+    if args.part in ("control", "all"):
+        print(jsonencode(render_control_parameters(settings)))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    from regionguard.envs import add_env_arguments
+
+    parser = subparsers.add_parser(
+        "render",
+        help="print the SCP and the control parameters exactly as Terraform sends them",
+        description=(
+            "Print what Terraform will send for an environment: the Bedrock inference SCP "
+            "byte for byte as jsonencode renders it (from terraform.tfvars and the committed "
+            "accounts.auto.tfvars.json), and the Region deny control's parameters as a JSON "
+            "object of JSON-encoded values. With no --part, the SCP line comes first."
+        ),
+    )
+    add_env_arguments(parser)
+    parser.add_argument(
+        "--part",
+        choices=("scp", "control", "all"),
+        default="all",
+        help="scp: the SCP document; control: the control parameters; all (default): both",
+    )
+    parser.set_defaults(func=_run)

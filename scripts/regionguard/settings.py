@@ -259,3 +259,48 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     return repr(value)
+
+
+GLOBAL_INFERENCE_VALUES = ("permitted_accounts", "none")
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings Terraform cannot use, or that name no real Region (InputError, exit 2).
+
+    Checks: allowed_regions non-empty, without repeats, each a Region code
+    that botocore knows (every partition); home_region likewise; and
+    global_inference one of its two values. Whether the documents built from
+    the settings are sound is :mod:`regionguard.validate`'s job.
+    """
+    from regionguard.iamref import known_regions
+
+    regions = known_regions()
+    where = settings.file
+    problems: list[str] = []
+    if not settings.allowed_regions:
+        problems.append(
+            "allowed_regions is empty; list at least the Control Tower home Region "
+            f"({settings.home_region})"
+        )
+    seen: set[str] = set()
+    for i, region in enumerate(settings.allowed_regions):
+        if region not in regions:
+            problems.append(f"allowed_regions[{i}] {_unknown_region(region, regions)}")
+        elif region in seen:
+            problems.append(f"allowed_regions[{i}] {region!r} is listed twice; list it once")
+        seen.add(region)
+    if settings.home_region not in regions:
+        problems.append(f"home_region {_unknown_region(settings.home_region, regions)}")
+    if settings.global_inference not in GLOBAL_INFERENCE_VALUES:
+        problems.append(
+            f"global_inference {settings.global_inference!r} is not one of "
+            '"permitted_accounts" or "none"'
+        )
+    if problems:
+        raise InputError("\n".join(f"{where}: {p}" for p in problems))
+
+
+def _unknown_region(region: str, regions: frozenset[str]) -> str:
+    close = difflib.get_close_matches(region, sorted(regions), n=1, cutoff=0.8)
+    hint = f"; did you mean {close[0]!r}?" if close else "; use a Region code such as us-east-1"
+    return f"{region!r} is not an AWS Region{hint}"
