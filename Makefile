@@ -22,6 +22,14 @@ REGIONGUARD := $(BIN)/regionguard
 TF_TIMEOUT ?= 900
 TF := timeout --signal=INT --kill-after=30 $(TF_TIMEOUT) terraform
 
+# The local sandbox (docs/sandbox.md): envs/local talks to it on loopback.
+SANDBOX_PORT ?= 4580
+SANDBOX_TIMEOUT ?= 60
+SANDBOX := timeout --kill-after=5 $(SANDBOX_TIMEOUT) $(REGIONGUARD) sandbox
+ifneq ($(SANDBOX_PORT),4580)
+export TF_VAR_sandbox_endpoint := http://127.0.0.1:$(SANDBOX_PORT)
+endif
+
 # Opt-in offline provider installation: point REGIONGUARD_TF_MIRROR at a
 # filesystem mirror (a folder holding registry.terraform.io/...). Without it
 # Terraform installs providers as it normally does.
@@ -34,6 +42,7 @@ export TF_INPUT := 0
 
 PLAN_FILE := $(ENV_DIR)/tfplan
 PLAN_JSON := $(ENV_DIR)/tfplan.json
+PLAN_TEXT := $(ENV_DIR)/.terraform/tfplan.txt
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
 .PHONY: help
@@ -77,16 +86,27 @@ init: check-env tf-config ## terraform init of ENV
 
 .PHONY: plan
 plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox); writes tfplan and tfplan.json
-	@$(MAKE) sandbox-check ENV=$(ENV)
+ifeq ($(ENV),local)
+	@$(SANDBOX) up --port $(SANDBOX_PORT)
+endif
+	@# Generation and validation of accounts.auto.tfvars.json from accounts.yaml
+	@# run here, before Terraform reads them.
 	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
-	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan
+	@mkdir -p $(ENV_DIR)/.terraform
+	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan | tee $(PLAN_TEXT)
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
+	@echo
+	@echo "Summary of $(PLAN_FILE) (JSON: $(PLAN_JSON)):"
+	@sed -e 's/\x1b\[[0-9;]*m//g' $(PLAN_TEXT) | grep -E '^  # |^Plan: |^No changes' || true
 	@$(MAKE) plan-gate ENV=$(ENV)
 
 .PHONY: apply
 apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
 	@test -f $(PLAN_FILE) || { echo "$(PLAN_FILE): no saved plan; run make plan ENV=$(ENV) first" >&2; exit 2; }
+ifeq ($(ENV),local)
+	@$(SANDBOX) status >/dev/null || { echo "make apply ENV=local: the sandbox is not running, so the saved plan has nothing to apply to; run make plan again" >&2; exit 2; }
+endif
 	$(TF) -chdir=$(ENV_DIR) apply -input=false tfplan
 	@rm -f $(PLAN_FILE) $(PLAN_JSON) $(ENV_DIR)/tfplan.md $(ENV_DIR)/tfplan.gate.json
 
@@ -111,12 +131,30 @@ bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size l
 .PHONY: bench
 bench: bench-plan-diff
 
-.PHONY: sandbox-check
-sandbox-check:
+.PHONY: destroy
+destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV)
+	@if [[ "$(ENV)" != local && "$(CONFIRM)" != "$(ENV)" ]]; then \
+	  echo "make destroy ENV=$(ENV) removes the Region deny control and the SCP from every target OU; re-run with CONFIRM=$(ENV)" >&2; exit 2; fi
 ifeq ($(ENV),local)
-	@$(BIN)/python -c 'import socket,sys; s=socket.socket(); s.settimeout(2); sys.exit(s.connect_ex(("127.0.0.1", 4580)))' 2>/dev/null || \
-	  { echo "make plan ENV=local: no sandbox answers on 127.0.0.1:4580; the local sandbox is not part of this checkout yet" >&2; exit 2; }
+	@$(SANDBOX) up --port $(SANDBOX_PORT)
 endif
+	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
+	$(TF) -chdir=$(ENV_DIR) destroy -input=false -auto-approve
+	@rm -f $(PLAN_FILE) $(PLAN_JSON)
+
+# ---------------------------------------------------------------- sandbox
+
+.PHONY: sandbox-up
+sandbox-up: venv ## Start the local sandbox on 127.0.0.1:SANDBOX_PORT (default 4580) unless it runs
+	@$(SANDBOX) up --port $(SANDBOX_PORT)
+
+.PHONY: sandbox-down
+sandbox-down: ## Stop the local sandbox started by sandbox-up or plan
+	@if [[ -x $(REGIONGUARD) ]]; then $(SANDBOX) down; else echo "sandbox not running; nothing to stop"; fi
+
+.PHONY: sandbox-status
+sandbox-status: venv ## Say whether the local sandbox runs, and where
+	@$(SANDBOX) status
 
 .PHONY: tfvars
 tfvars: check-env venv ## Generate envs/ENV/accounts.auto.tfvars.json from accounts.yaml

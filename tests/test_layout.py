@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ENVS = ("local", "staging", "prod")
-SHARED = ("main.tf", "variables.tf", "outputs.tf")
+SHARED = ("main.tf", "variables.tf", "outputs.tf", "adopt.tf")
 
 
 @pytest.mark.parametrize("env", ENVS)
