@@ -144,6 +144,26 @@ def test_apply_guard_without_a_saved_plan_says_what_to_run(
     )
 
 
+def test_plan_diff_fails_an_scp_that_names_an_unknown_action(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = json.loads((PASSING / "plan.json").read_text())
+    policy = next(rc for rc in plan["resource_changes"] if rc["type"] == "aws_organizations_policy")
+    document = json.loads(policy["change"]["after"]["content"])
+    document["Statement"][0]["Action"].append("bedrock:InvokeModels")
+    policy["change"]["after"]["content"] = json.dumps(document, separators=(",", ":"))
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+
+    code = main(["plan-diff", str(tmp_path / "plan.json"), "--format", "json"])
+
+    reasons = json.loads(capsys.readouterr().out)["gate"]["reasons"]
+    assert (code, [r["rule_id"] for r in reasons]) == (1, ["RG-SCP-ACTION"])
+    assert (
+        "'bedrock:InvokeModels' matches no action in the IAM reference data"
+        in (reasons[0]["message"])
+    )
+
+
 def test_plan_diff_output_file_holds_the_review(tmp_path: Path) -> None:
     out = tmp_path / "review.md"
     code = main(

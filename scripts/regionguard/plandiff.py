@@ -44,9 +44,11 @@ RULE_SCP_UNREADABLE = "RG-PLAN-SCP-UNREADABLE"
 RULE_ERRORED = "RG-PLAN-ERRORED"
 RULE_ACTION = "RG-PLAN-ACTION"
 
-# Validator of one SCP document and the control parameters applied beside it,
-# returning findings (errors gate the plan; warnings are shown).
-Validator = Callable[[str, Mapping[str, str] | None], list[Finding]]
+# Validator of one SCP document and the control parameters applied beside it
+# (either may be None: an SCP on OUs without the control, a control on an OU
+# without an SCP). It returns the findings about the SCP and those about the
+# parameters; errors gate the plan, warnings are shown, notes are dropped.
+Validator = Callable[[str | None, Mapping[str, str] | None], tuple[list[Finding], list[Finding]]]
 
 
 # ------------------------------------------------------------------ loading
@@ -652,6 +654,7 @@ class _PlannedControl:
     ou_id: str
     parameters: Mapping[str, tuple[str, ...]]
     raw: Mapping[str, str]
+    changed: bool
 
 
 @dataclass(frozen=True)
@@ -702,7 +705,7 @@ def review_plan(
     not_covered, newly = _coverage(plan, changes, planned, attachments, ou_names, col)
     _check_controls(planned, attachments, views, home_region, ou_names, col)
     if validator is not None:
-        _validate(validator, policies, views, planned, attachments, col)
+        _validate(validator, policies, views, planned, attachments, ou_names, col)
 
     drift = tuple(
         str(d.get("address")) for d in plan.get("resource_drift") or [] if isinstance(d, dict)
@@ -854,7 +857,8 @@ def _review_controls(
             col.unknown(ctl.address, unknown, "the Region deny control")
         elif after_ou is not None and after_params is not None:
             raw = _raw_parameters(_field(ctl.after, "parameters")) or {}
-            planned[ctl.address] = _PlannedControl(after_ou, after_params, raw)
+            changed = ctl.action not in ("no-op", "read")
+            planned[ctl.address] = _PlannedControl(after_ou, after_params, raw, changed)
         if ctl.action in ("no-op", "read"):
             continue
         ou_id = after_ou or before_ou or ctl.key
@@ -998,28 +1002,55 @@ def _validate(
     views: Mapping[str, PolicyView | None],
     planned: Mapping[str, _PlannedControl],
     attachments: _Attachments,
+    ou_names: Mapping[str, str],
     col: _Collector,
 ) -> None:
-    """Validate each new or changed SCP with the control parameters of the OUs it is attached to."""
-    for address, view in views.items():
-        if view is None or view.error is not None or policies[address].action in ("no-op", "read"):
-            continue
-        ous = {ou for ou, pols in attachments.after.items() if address in pols}
-        param_sets: dict[tuple[tuple[str, str], ...], Mapping[str, str] | None] = {
-            tuple(sorted(c.raw.items())): c.raw for c in planned.values() if c.ou_id in ous
-        }
-        if not param_sets:
-            param_sets[()] = None
-        for _key, raw in sorted(param_sets.items(), key=lambda kv: kv[0]):
-            for finding in validator(view.content, raw):
+    """Validate what changes: each SCP and control parameter set, paired as attached to OUs.
+
+    A changed SCP is checked with the parameters of each OU it is attached to,
+    and a changed control with each SCP attached to its OU; identical pairs
+    are checked once, and a finding about parameters names every OU they
+    apply to.
+    """
+    changed_scps = {
+        a for a, v in views.items() if v is not None and policies[a].action not in ("no-op", "read")
+    }
+    pairs: dict[tuple[str | None, tuple[tuple[str, str], ...] | None], tuple[set[str], set[str]]]
+    pairs = {}
+    order = _sort_ou(ou_names)
+    for ctl in sorted(planned.values(), key=lambda c: order(c.ou_id)):
+        scps = sorted(a for a in attachments.after.get(ctl.ou_id, ()) if views.get(a) is not None)
+        params_key = tuple(sorted(ctl.raw.items()))
+        label = _ou_label(ctl.ou_id, ou_names.get(ctl.ou_id), ctl.ou_id)
+        targets: list[str | None] = [*scps] or [None]
+        for address in targets:
+            if not ctl.changed and address not in changed_scps:
+                continue
+            view = views.get(address) if address else None
+            key = (view.content if view else None, params_key)
+            scp_addresses, ous = pairs.setdefault(key, (set(), set()))
+            if address:
+                scp_addresses.add(address)
+            ous.add(label)
+    paired = {a for addresses, _ous in pairs.values() for a in addresses}
+    for address in sorted(changed_scps - paired):
+        view = views[address]
+        assert view is not None
+        pairs.setdefault((view.content, None), (set(), set()))[0].add(address)
+    for (content, raw_items), (scp_addresses, ous) in pairs.items():
+        params = dict(raw_items) if raw_items is not None else None
+        scp_findings, control_findings = validator(content, params)
+        scp_where = ", ".join(sorted(scp_addresses))
+        ou_list = sorted(ous, key=lambda label: (label.partition(" (")[2], label))
+        ctl_where = f"Region deny control on {_count(len(ou_list), 'OU')} ({', '.join(ou_list)})"
+        for found, where in ((scp_findings, scp_where), (control_findings, ctl_where)):
+            for f in found:
+                if f.level == "note":
+                    continue
                 located = Finding(
-                    finding.rule_id,
-                    finding.level,
-                    f"{address}: {finding.message}",
-                    file=col.source,
-                    entry=address,
+                    f.rule_id, f.level, f"{where}: {f.message}", file=col.source, entry=where
                 )
-                (col.reasons if finding.level == "error" else col.warnings).append(located)
+                (col.reasons if f.level == "error" else col.warnings).append(located)
 
 
 def _unique(findings: Iterable[Finding]) -> list[Finding]:

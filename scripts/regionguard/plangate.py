@@ -24,9 +24,11 @@ from typing import Any
 from regionguard.atomic import write_atomic
 from regionguard.envs import add_env_arguments, resolve_env_dir
 from regionguard.errors import InputError
-from regionguard.plandiff import PlanReview, load_plan, render, review_plan
+from regionguard.findings import Finding
+from regionguard.plandiff import PlanReview, Validator, load_plan, render, review_plan
 from regionguard.registry import REGISTRY_FILE, load_registry
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS, SETTINGS_FILE
+from regionguard.validate import validate_documents
 
 PLAN_FILE = "tfplan"
 PLAN_JSON = "tfplan.json"
@@ -36,6 +38,12 @@ RECORD_VERSION = 1
 
 # A saved plan older than any of these files no longer shows what apply would do.
 PLAN_INPUTS = (REGISTRY_FILE, SETTINGS_FILE, GENERATED_TFVARS)
+
+# Rules of regionguard.validate that the plan review checks itself, per OU and
+# against the SCPs actually attached there: exemptions guarded (the review
+# only counts an SCP attached to the same OU) and the home Region allowed.
+_REVIEWED_BY_THE_PLAN = frozenset({"RG-CTRL-UNGUARDED", "RG-CTRL-HOME-REGION"})
+_SCP_SIDE, _CONTROL_SIDE = "scp", "control"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -135,22 +143,55 @@ def review_file(
     """Load and review one JSON plan file, naming accounts from ``registry``."""
     plan = load_plan(plan_path)
     names = _account_names(registry, required=registry_required)
+    planned_limit = _plan_variable(plan, "scp_size_limit")
+    if size_limit is None and type(planned_limit) is int and planned_limit > 0:
+        size_limit = planned_limit
+    limit = size_limit or DEFAULT_SCP_SIZE_LIMIT
+    wildcards = _plan_variable(plan, "allow_wildcard_exemptions") is True
     return review_plan(
         plan,
         source=str(plan_path),
         allow_destroy=allow_destroy,
         account_names=names,
         home_region=home_region,
-        size_limit=size_limit or _plan_size_limit(plan),
+        size_limit=limit,
+        validator=document_validator(limit, allow_wildcard_exemptions=wildcards),
     )
 
 
-def _plan_size_limit(plan: Mapping[str, Any]) -> int:
+def _plan_variable(plan: Mapping[str, Any], name: str) -> Any:
     variables = plan.get("variables")
-    value = (
-        variables.get("scp_size_limit", {}).get("value") if isinstance(variables, dict) else None
-    )
-    return value if isinstance(value, int) and value > 0 else DEFAULT_SCP_SIZE_LIMIT
+    variable = variables.get(name) if isinstance(variables, dict) else None
+    return variable.get("value") if isinstance(variable, dict) else None
+
+
+def document_validator(size_limit: int, *, allow_wildcard_exemptions: bool) -> Validator:
+    """The plan review's validator: regionguard.validate's document rules.
+
+    ``validate_documents`` checks an SCP and a parameter set together; a side
+    the plan does not pair (an SCP on OUs without the control, a control on
+    an OU without an SCP) is checked with an empty stand-in whose findings
+    are dropped.
+    """
+
+    def check(
+        content: str | None, parameters: Mapping[str, str] | None
+    ) -> tuple[list[Finding], list[Finding]]:
+        findings = validate_documents(
+            content if content is not None else "{}",
+            parameters if parameters is not None else {},
+            home_region=None,
+            size_limit=size_limit,
+            allow_wildcard_exemptions=allow_wildcard_exemptions,
+            scp_file=_SCP_SIDE,
+            control_file=_CONTROL_SIDE,
+        )
+        kept = [f for f in findings if f.rule_id not in _REVIEWED_BY_THE_PLAN]
+        scp = [f for f in kept if f.file == _SCP_SIDE] if content is not None else []
+        control = [f for f in kept if f.file == _CONTROL_SIDE] if parameters is not None else []
+        return scp, control
+
+    return check
 
 
 def _account_names(registry: Path | None, *, required: bool) -> dict[str, str]:
