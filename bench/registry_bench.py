@@ -99,9 +99,11 @@ def main_bench() -> int:
             return yaml.load(text_path.read_text(encoding="utf-8"), Loader=LOADER)
 
         quiet_main(["tfvars", "--env-dir", str(env), "--today", TODAY])()
-        permitted = len(json.loads((env / "accounts.auto.tfvars.json").read_text())[
-            "bedrock_permitted_account_ids"
-        ])
+        permitted = len(
+            json.loads((env / "accounts.auto.tfvars.json").read_text())[
+                "bedrock_permitted_account_ids"
+            ]
+        )
         rows = [
             ("bare yaml load", measure(bare)),
             ("tfvars", measure(quiet_main(["tfvars", "--env-dir", str(env), "--today", TODAY]))),

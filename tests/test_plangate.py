@@ -49,7 +49,7 @@ def test_plan_gate_records_the_verdict_bound_to_the_saved_plan(tmp_path: Path) -
     assert (record["passed"], record["plan"], [r["rule_id"] for r in record["reasons"]]) == (
         False,
         "tfplan",
-        ["RG-PLAN-HOME-REGION"],
+        ["RG-PLAN-HOME-REGION", "RG-SCP-REGIONS"],
     )
 
 
