@@ -16,9 +16,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plans"
 SCENARIOS = sorted(p.parent.name for p in FIXTURES.glob("*/plan.json"))
 
 
-def test_fixtures_cover_every_kind_of_plan() -> None:
-    kinds = {name.split("-", 1)[0] for name in SCENARIOS}
-    assert {"create", "bad", "unknown"} <= kinds
+def test_fixtures_cover_create_update_replace_delete_unknown_and_bad_input() -> None:
+    assert {
+        "create-all-ous",
+        "permit-account",
+        "replace-control",
+        "exclude-ou",
+        "destroy",
+        "unknown-scp-content",
+        "bad-state-file",
+        "bad-plan-text",
+        "bad-empty-file",
+        "bad-old-format-version",
+    } <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -707,9 +707,7 @@ def review_plan(
     if validator is not None:
         _validate(validator, policies, views, planned, attachments, ou_names, col)
 
-    drift = tuple(
-        str(d.get("address")) for d in plan.get("resource_drift") or [] if isinstance(d, dict)
-    )
+    drift = _drift(plan)
     return PlanReview(
         source=source,
         format_version=str(plan.get("format_version")),
@@ -1051,6 +1049,33 @@ def _validate(
                     f.rule_id, f.level, f"{where}: {f.message}", file=col.source, entry=where
                 )
                 (col.reasons if f.level == "error" else col.warnings).append(located)
+
+
+# Attributes whose change outside Terraform matters to a reviewer.
+DRIFT_ATTRIBUTES = {
+    POLICY_TYPE: ("content", "name", "type"),
+    ATTACHMENT_TYPE: ("policy_id", "target_id"),
+    CONTROL_TYPE: ("control_identifier", "parameters", "target_identifier"),
+}
+
+
+def _drift(plan: Mapping[str, Any]) -> tuple[str, ...]:
+    """What changed outside Terraform in the guarded resources since the last apply."""
+    out = []
+    for drift in plan.get("resource_drift") or []:
+        if not isinstance(drift, dict) or drift.get("type") not in DRIFT_ATTRIBUTES:
+            continue
+        change = drift.get("change")
+        before, after = _field(change, "before"), _field(change, "after")
+        if not isinstance(after, dict):
+            out.append(f"{drift.get('address')}: deleted outside Terraform")
+            continue
+        changed = [
+            a for a in DRIFT_ATTRIBUTES[str(drift["type"])] if _field(before, a) != after.get(a)
+        ]
+        if changed:
+            out.append(f"{drift.get('address')}: {', '.join(changed)} changed outside Terraform")
+    return tuple(out)
 
 
 def _unique(findings: Iterable[Finding]) -> list[Finding]:
@@ -1415,7 +1440,8 @@ def _text(review: PlanReview) -> str:
     for f in review.warnings:
         out.append(f"  WARNING: {f.message} [{f.rule_id}]")
     if review.drift:
-        out.append(f"Changed outside Terraform: {', '.join(review.drift)}")
+        out.append("Changed outside Terraform:")
+        out.extend(f"  {d}" for d in review.drift)
     return "\n".join(out) + "\n"
 
 
@@ -1497,6 +1523,6 @@ def _markdown(review: PlanReview) -> str:
     if review.drift:
         out.append("### Changed outside Terraform")
         out.append("")
-        out.extend(f"- `{d}`" for d in review.drift)
+        out.extend(f"- {_md(d)}" for d in review.drift)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
