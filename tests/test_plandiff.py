@@ -219,6 +219,21 @@ def test_policy_view_reads_accounts_regions_and_actions() -> None:
     )
 
 
+def test_deny_not_gated_on_the_region_guards_nothing() -> None:
+    document = {
+        "Statement": [
+            {
+                "Action": ACTIONS,
+                "Condition": {"StringEquals": {"aws:RequestedRegion": "unspecified"}},
+                "Effect": "Deny",
+                "Resource": "*",
+            }
+        ],
+        "Version": "2012-10-17",
+    }
+    assert policy_view(json.dumps(document)).guarded_actions == ()
+
+
 def test_policy_view_keeps_the_error_of_content_that_is_not_json() -> None:
     assert (
         policy_view("{nope").error

@@ -407,10 +407,18 @@ def policy_view(content: str) -> PolicyView:
         sids.append(str(st.get("Sid", f"#{index}")))
         if st.get("Effect") != "Deny":
             continue
-        actions.extend(a for a in _strings(st.get("Action")) if a not in actions)
         condition = st.get("Condition")
         if not isinstance(condition, dict):
             continue
+        # Only a Deny gated on the Region guards an action against calls
+        # outside the allowed Regions.
+        if any(
+            str(op).startswith("StringNotEquals")
+            and isinstance(keys, dict)
+            and any(str(k).lower() == "aws:requestedregion" for k in keys)
+            for op, keys in condition.items()
+        ):
+            actions.extend(a for a in _strings(st.get("Action")) if a not in actions)
         for operator, keys in condition.items():
             if not isinstance(keys, dict):
                 continue
