@@ -197,8 +197,8 @@ tf-test: tf-config ## terraform test every module and the shared root (mock prov
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict over the Python package and tests
-	$(BIN)/ruff check scripts tests
-	$(BIN)/ruff format --check scripts tests
+	$(BIN)/ruff check scripts tests bench
+	$(BIN)/ruff format --check scripts tests bench
 	$(BIN)/mypy
 
 .PHONY: pytest

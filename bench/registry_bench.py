@@ -20,6 +20,7 @@ import contextlib
 import io
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +34,8 @@ from regionguard.cli import main
 
 ACCOUNTS = 5_000
 PERMITTED = 500
-RUNS = 7
+RUNS = 9
+COLD_RUNS = 3
 TODAY = "2026-11-27"
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -63,19 +65,66 @@ def make_env(folder: Path) -> Path:
     return folder
 
 
-def measure(action: Callable[[], object]) -> tuple[float, float]:
-    """Median wall time in seconds and peak traced memory in MiB."""
-    action()  # warm up: imports, caches, grammar
-    times = []
+def measure(actions: dict[str, Callable[[], object]]) -> dict[str, tuple[float, float]]:
+    """Median wall time (s) and peak traced memory (MiB) of each action.
+
+    The actions take turns in every round, so that a neighbour's load on a
+    shared machine weighs on all of them alike.
+    """
+    for action in actions.values():
+        action()  # warm up: imports, caches, grammar
+    times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(RUNS):
-        start = time.perf_counter()
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - start)
+    peaks: dict[str, float] = {}
+    for name, action in actions.items():
+        tracemalloc.start()
         action()
-        times.append(time.perf_counter() - start)
-    tracemalloc.start()
-    action()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return statistics.median(times), peak / 2**20
+        peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return {name: (statistics.median(times[name]), peaks[name]) for name in actions}
+
+
+# Runs in a fresh interpreter and prints its peak RSS (VmHWM, KiB) last. The
+# high-water mark of /proc/self/status starts afresh at exec; getrusage's
+# ru_maxrss of a child would include the pages of the forking parent.
+CHILD = """\
+import contextlib, io, resource, sys
+code = 0
+if sys.argv[1] == "bare":
+    import yaml
+    with open(sys.argv[2], encoding="utf-8") as f:
+        yaml.load(f.read(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+else:
+    from regionguard.cli import main
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = main(sys.argv[1:])
+try:
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak)
+sys.exit(code)
+"""
+
+
+def cold(args: list[str]) -> tuple[float, float]:
+    """Median wall time (s) and peak RSS (MiB) of a fresh interpreter running ``args``."""
+    walls, rss = [], []
+    for _ in range(COLD_RUNS):
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, check=False
+        )
+        walls.append(time.perf_counter() - start)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+        rss.append(int(proc.stdout.split()[-1]) / 2**10)
+    return statistics.median(walls), statistics.median(rss)
 
 
 def quiet_main(argv: list[str]) -> Callable[[], int]:
@@ -104,14 +153,19 @@ def main_bench() -> int:
                 "bedrock_permitted_account_ids"
             ]
         )
-        rows = [
-            ("bare yaml load", measure(bare)),
-            ("tfvars", measure(quiet_main(["tfvars", "--env-dir", str(env), "--today", TODAY]))),
-            (
-                "validate",
-                measure(quiet_main(["validate", "--env-dir", str(env), "--today", TODAY])),
-            ),
+        results = measure(
+            {
+                "bare yaml load": bare,
+                "tfvars": quiet_main(["tfvars", "--env-dir", str(env), "--today", TODAY]),
+                "validate": quiet_main(["validate", "--env-dir", str(env), "--today", TODAY]),
+            }
+        )
+        cold_rows = [
+            ("bare yaml load", cold(["bare", str(text_path)])),
+            ("tfvars", cold(["tfvars", "--env-dir", str(env), "--today", TODAY])),
+            ("validate", cold(["validate", "--env-dir", str(env), "--today", TODAY])),
         ]
+    rows = list(results.items())
     base_time, base_mem = rows[0][1]
     print(
         f"registry: {ACCOUNTS:,} accounts, {permitted} permitted, {size / 2**10:,.0f} KiB; "
@@ -125,6 +179,15 @@ def main_bench() -> int:
         )
     total_time = rows[1][1][0] + rows[2][1][0]
     print(f"{'tfvars+validate':<16}{total_time * 1000:>10.1f}{total_time / base_time:>8.2f}")
+    print()
+    print(f"fresh processes, imports included (median of {COLD_RUNS}; peak RSS)")
+    print(f"{'step':<16}{'wall ms':>10}{'x bare':>8}{'RSS MiB':>10}{'x bare':>8}")
+    base_time, base_mem = cold_rows[0][1]
+    for name, (wall, mem) in cold_rows:
+        print(
+            f"{name:<16}{wall * 1000:>10.1f}{wall / base_time:>8.2f}"
+            f"{mem:>10.1f}{mem / base_mem:>8.2f}"
+        )
     return 0
 
 

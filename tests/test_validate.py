@@ -146,3 +146,32 @@ def test_size_limit_is_a_parameter() -> None:
         f"the SCP is {len(content):,} of {len(content):,} characters: 0 characters left: "
         "room for about 0 more accounts",
     )
+
+
+def test_compiled_and_reference_scp_grammars_agree() -> None:
+    from regionguard.validate import _scp_fast_check, _scp_validator
+
+    documents = [
+        json.loads(scp(guard())),
+        json.loads(scp(guard(Principal="*"))),
+        json.loads(scp(guard(Action=[]))),
+        json.loads(scp(guard(Condition={"StringNotEqual": {"aws:RequestedRegion": REGIONS}}))),
+        json.loads(scp(guard(Effect="Allow", Action="*"))),
+        {"Version": "2012-10-17", "Statement": []},
+    ]
+    verdicts = []
+    for document in documents:
+        try:
+            _scp_fast_check()(document)
+            fast = True
+        except Exception:
+            fast = False
+        verdicts.append((fast, _scp_validator().is_valid(document)))
+    assert verdicts == [
+        (True, True),
+        (False, False),
+        (False, False),
+        (False, False),
+        (True, True),
+        (False, False),
+    ]

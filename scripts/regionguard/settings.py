@@ -95,7 +95,7 @@ class Settings:
     target_ou_include: tuple[str, ...] = ()
     target_ou_exclude: tuple[str, ...] = ()
     scp_name: str = "bedrock-cross-region-inference"
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
     # Read by `regionguard validate` only.
     scp_size_limit: int = DEFAULT_SCP_SIZE_LIMIT
     allow_wildcard_exemptions: bool = False
@@ -103,7 +103,7 @@ class Settings:
     inference_profile_arn_patterns: tuple[str, ...] = DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS
     # Where the settings came from, and variables only one environment declares.
     path: Path | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # Set when terraform.tfvars itself lists permitted accounts (it should not).
     bedrock_permitted_account_ids: tuple[str, ...] | None = None
 

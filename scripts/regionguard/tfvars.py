@@ -27,6 +27,7 @@ from regionguard.settings import GENERATED_TFVARS
 __all__ = [
     "TFVARS_KEY",
     "Generated",
+    "add_today_argument",
     "generate",
     "parse_today",
     "read_generated_ids",
@@ -173,10 +174,15 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="write nothing; exit 1 when the committed file differs from what would be generated",
     )
+    add_today_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def add_today_argument(parser: argparse.ArgumentParser) -> None:
+    """The --today YYYY-MM-DD option of the commands that judge expiry dates."""
     parser.add_argument(
         "--today",
         type=parse_today,
         metavar="YYYY-MM-DD",
         help="the day against which expiry dates are compared (default: today in UTC)",
     )
-    parser.set_defaults(func=run)

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+import fastjsonschema
 
 from regionguard import iamref
 from regionguard.controlscp import render_control_scp
@@ -39,7 +39,10 @@ from regionguard.settings import (
     check_settings,
     load_settings,
 )
-from regionguard.tfvars import generate, parse_today, read_generated_ids, today_utc
+from regionguard.tfvars import add_today_argument, generate, read_generated_ids, today_utc
+
+if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
+    import jsonschema
 
 __all__ = [
     "ACCOUNT_ENTRY_CHARS",
@@ -82,9 +85,30 @@ HEADROOM_WARNING_RATIO = 0.10
 
 
 @functools.cache
-def _scp_validator() -> jsonschema.protocols.Validator:
+def _scp_schema() -> dict[str, Any]:
     text = resources.files("regionguard.data").joinpath("scp.schema.json").read_text("utf-8")
-    schema = json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _scp_fast_check() -> Any:
+    return fastjsonschema.compile(_scp_schema())
+
+
+def _scp_grammar_errors(document: Any) -> list[jsonschema.ValidationError]:
+    try:
+        _scp_fast_check()(document)
+    except fastjsonschema.JsonSchemaException:
+        return [leaf for e in _scp_validator().iter_errors(document) for leaf in _leaves(e)]
+    return []
+
+
+@functools.cache
+def _scp_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    schema = _scp_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     validator: jsonschema.protocols.Validator = cls(schema)
@@ -160,7 +184,7 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
         out.add("RG-SCP-JSON", "error", f"the SCP is not valid JSON: {exc}")
         return None
     _check_size(content, _account_count(document), size_limit, out)
-    errors = [leaf for e in _scp_validator().iter_errors(document) for leaf in _leaves(e)]
+    errors = _scp_grammar_errors(document)
     reported: set[str] = set()
     for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         message = _grammar_message(error)
@@ -605,10 +629,5 @@ def register(subparsers: Any) -> None:
     )
     add_env_arguments(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument(
-        "--today",
-        type=parse_today,
-        metavar="YYYY-MM-DD",
-        help="the day against which expiry dates are compared (default: today in UTC)",
-    )
+    add_today_argument(parser)
     parser.set_defaults(func=run)
