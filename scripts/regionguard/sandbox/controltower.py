@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from moto.organizations.models import OrganizationsBackend, organizations_backends
 
@@ -126,7 +126,7 @@ def find_control(identifier: str) -> ControlDefinition | None:
 class ControlTowerError(Exception):
     """An error Control Tower answers: its type, HTTP status and message."""
 
-    STATUS = {
+    STATUS: ClassVar[dict[str, int]] = {
         "AccessDeniedException": 403,
         "ConflictException": 409,
         "InternalServerException": 500,
@@ -243,7 +243,9 @@ class ControlTower:
             org is None
             or match.group("org") != org.id
             or match.group("account") != self.management_account_id
-            or not any(ou.id == ou_id and ou.type == "ORGANIZATIONAL_UNIT" for ou in self.organizations.ou)
+            or not any(
+                ou.id == ou_id and ou.type == "ORGANIZATIONAL_UNIT" for ou in self.organizations.ou
+            )
         ):
             raise ControlTowerError(
                 "ResourceNotFoundException",
@@ -320,6 +322,13 @@ class ControlTower:
         return "IN_SYNC" if in_sync else "DRIFTED"
 
     # -------------------------------------------------------------- operations
+
+    def set_operation_seconds(self, seconds: float) -> None:
+        """Change how long operations take; those in progress end by the new time."""
+        self.operation_seconds = seconds
+        for operation in self.operations.values():
+            if operation.status == "IN_PROGRESS":
+                operation.due = min(operation.due, operation.start + seconds)
 
     def settle(self) -> None:
         """End every operation whose time has come, applying its effect."""
@@ -571,7 +580,7 @@ class ControlTower:
             out["nextToken"] = token
         return out
 
-    HANDLERS: dict[str, Callable[[ControlTower, JSON], JSON]] = {
+    HANDLERS: ClassVar[dict[str, Callable[[ControlTower, JSON], JSON]]] = {
         "enable-control": enable_control,
         "update-enabled-control": update_enabled_control,
         "disable-control": disable_control,
@@ -597,7 +606,8 @@ class ControlTower:
     def _get(self, arn: str) -> EnabledControl:
         if not ENABLED_CONTROL_ARN_PATTERN.match(arn):
             raise ControlTowerError(
-                "ValidationException", f"enabledControlIdentifier {arn!r} is not an enabled-control ARN."
+                "ValidationException",
+                f"enabledControlIdentifier {arn!r} is not an enabled-control ARN.",
             )
         control = self.enabled.get(arn)
         if control is None:
@@ -680,7 +690,11 @@ def _check_size(definition: ControlDefinition, parameters: list[JSON]) -> None:
 
 def _page(body: JSON, items: list[Any]) -> tuple[list[Any], str | None]:
     max_results = body.get("maxResults", 100)
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= 200:
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= 200
+    ):
         raise ControlTowerError("ValidationException", "maxResults must be between 1 and 200.")
     token = body.get("nextToken")
     start = 0

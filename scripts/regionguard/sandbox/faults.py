@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 FaultKind = Literal["throttle", "conflict", "fail"]
 
@@ -64,7 +64,7 @@ def make_fault(kind: str, action: str | None, count: int) -> Fault:
         )
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise FaultSpecError(f"fault count must be a positive integer, not {count!r}")
-    return Fault(cast(FaultKind, kind), action, count)
+    return Fault(kind, action, count)
 
 
 def parse_faults(spec: str) -> list[Fault]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from moto.core.base_backend import BackendDict
 from moto.moto_api._internal import mock_random
@@ -65,8 +66,8 @@ def seed(settings: SandboxSettings) -> SeedReport:
     org = backend.org
     assert org is not None
     root = backend._get_root_by_id(org.root_id)
-    if not any(t["Type"] == "SERVICE_CONTROL_POLICY" for t in root.policy_types):  # type: ignore[attr-defined]
-        root.add_policy_type("SERVICE_CONTROL_POLICY")  # type: ignore[attr-defined]
+    if not any(t["Type"] == "SERVICE_CONTROL_POLICY" for t in root.policy_types):
+        root.add_policy_type("SERVICE_CONTROL_POLICY")
         changed.append("root: SERVICE_CONTROL_POLICY enabled")
 
     ou_ids: dict[str, str] = {}
@@ -77,7 +78,11 @@ def seed(settings: SandboxSettings) -> SeedReport:
         parent = ou_ids[account.ou] if account.ou else org.root_id
         _ensure_account(backend, settings, account.id, account.name, parent, created, changed)
 
-    for target_id in [org.root_id, *(ou.id for ou in backend.ou), *(a.id for a in backend.accounts)]:
+    for target_id in [
+        org.root_id,
+        *(ou.id for ou in backend.ou),
+        *(a.id for a in backend.accounts),
+    ]:
         if not _attached(backend, FULL_ACCESS_POLICY_ID, target_id):
             backend.attach_policy(PolicyId=FULL_ACCESS_POLICY_ID, TargetId=target_id)
             changed.append(f"{target_id}: FullAWSAccess attached")
@@ -137,7 +142,7 @@ def _ensure_account(
 
 
 def _attached(backend: OrganizationsBackend, policy_id: str, target_id: str) -> bool:
-    targets = [*backend.ou, *backend.accounts]
+    targets: list[Any] = [*backend.ou, *backend.accounts]
     target = next((t for t in targets if t.id == target_id), None)
     return target is not None and any(p.id == policy_id for p in target.attached_policies)
 

@@ -42,7 +42,13 @@ from regionguard import __version__
 from regionguard.atomic import write_atomic
 from regionguard.errors import RegionguardError
 from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError
-from regionguard.sandbox.faults import ENV_VAR, FaultInjector, FaultSpecError, make_fault, parse_faults
+from regionguard.sandbox.faults import (
+    ENV_VAR,
+    FaultInjector,
+    FaultSpecError,
+    make_fault,
+    parse_faults,
+)
 from regionguard.sandbox.seed import reset_backends, seed
 from regionguard.sandbox.settings import SandboxSettings, load_settings
 
@@ -161,11 +167,20 @@ class SandboxApp:
                 result = {"faults": [f.to_dict() for f in self.faults.armed()]}
             elif route == ("POST", "/regionguard/faults"):
                 spec = json.loads(request.get_data(as_text=True) or "{}")
-                self.faults.arm(make_fault(spec.get("kind"), spec.get("action"), spec.get("count", 1)))
+                self.faults.arm(
+                    make_fault(spec.get("kind"), spec.get("action"), spec.get("count", 1))
+                )
                 result = {"faults": [f.to_dict() for f in self.faults.armed()]}
             elif route == ("DELETE", "/regionguard/faults"):
                 self.faults.clear()
                 result = {"faults": []}
+            elif route == ("PUT", "/regionguard/operation-seconds"):
+                seconds = json.loads(request.get_data(as_text=True) or "{}").get("seconds")
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                    raise ValueError("seconds must be a number of seconds, 0 or more")
+                with self.lock:
+                    self.controltower.set_operation_seconds(float(seconds))
+                result = {"operationSeconds": float(seconds)}
             elif route == ("POST", "/regionguard/seed"):
                 result = self.seed(load_settings(self.settings.env_dir))
             elif route == ("POST", "/regionguard/reset"):
@@ -232,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         return 2
-    host, port = server.server_address[:2]
+    bound_host, port = server.server_address[:2]
+    host = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -241,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     state = {
         "pid": os.getpid(),
-        "host": str(host),
+        "host": host,
         "port": int(port),
         "endpoint": f"http://{host}:{port}",
         "envDir": str(settings.env_dir),

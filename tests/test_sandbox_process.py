@@ -1,0 +1,176 @@
+"""`regionguard sandbox up|down|status|fault`: a real server process on a free port."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from regionguard.cli import main
+from regionguard.sandbox import process
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "state"
+    try:
+        yield folder
+    finally:
+        process.down(folder)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_up_status_up_again_and_down(
+    state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sd = str(state_dir)
+    code, out, _ = run(
+        capsys, "sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", str(sandbox_env)
+    )
+    assert code == 0
+    match = re.fullmatch(
+        r"sandbox running at http://127\.0\.0\.1:(\d+) \(pid (\d+), env (.+), log (.+)\)\n", out
+    )
+    assert match is not None, out
+    port, pid = int(match.group(1)), int(match.group(2))
+    assert (match.group(3), match.group(4)) == (str(sandbox_env), str(state_dir / "sandbox.log"))
+    assert json.loads((state_dir / "sandbox.json").read_text())["pid"] == pid
+
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "status", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["sandbox"]["port"] == port
+
+    code, out, _ = run(
+        capsys, "sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", str(sandbox_env)
+    )
+    assert code == 0
+    assert out.endswith(
+        f"(pid {pid}, env {sandbox_env}, log {state_dir / 'sandbox.log'}); "
+        "already running, re-seeded (0 change(s))\n"
+    )
+
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "down")
+    assert (code, out) == (0, f"sandbox stopped (pid {pid}, port {port})\n")
+    assert (
+        not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    )
+    assert not (state_dir / "sandbox.json").exists()
+
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "status")
+    assert (code, out) == (1, "sandbox not running (start it with `regionguard sandbox up`)\n")
+
+
+def test_down_never_stops_a_process_it_did_not_start(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        state_dir.mkdir()
+        state = {"pid": other.pid, "host": "127.0.0.1", "port": 1, "endpoint": "http://127.0.0.1:1"}
+        (state_dir / "sandbox.json").write_text(json.dumps(state))
+        code, out, _ = run(capsys, "sandbox", "--state-dir", str(state_dir), "down")
+        assert (code, out) == (0, "sandbox not running; nothing to stop\n")
+        assert other.poll() is None
+        assert not (state_dir / "sandbox.json").exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_up_on_a_port_in_use_says_so_in_one_line(
+    state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(
+            capsys,
+            "sandbox",
+            "--state-dir",
+            str(state_dir),
+            "up",
+            "--port",
+            str(port),
+            "--env-dir",
+            str(sandbox_env),
+        )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"regionguard: 127.0.0.1:{port} is in use by another process; pass another --port "
+        "(make: SANDBOX_PORT=N)\n"
+    )
+
+
+def test_up_with_bad_settings_reports_the_server_error(
+    state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (sandbox_env / "sandbox.yaml").write_text("management_account_id: 1\n")
+    code, _, err = run(
+        capsys,
+        "sandbox",
+        "--state-dir",
+        str(state_dir),
+        "up",
+        "--port",
+        "0",
+        "--env-dir",
+        str(sandbox_env),
+    )
+    assert code == 2
+    assert err.startswith(
+        f"regionguard: the sandbox did not start: regionguard sandbox: {sandbox_env}/sandbox.yaml: "
+    )
+    assert err.count("\n") == 1
+
+
+def test_fault_arms_lists_and_clears(
+    state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sd = str(state_dir)
+    assert (
+        run(
+            capsys, "sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", str(sandbox_env)
+        )[0]
+        == 0
+    )
+    code, out, _ = run(
+        capsys,
+        "sandbox",
+        "--state-dir",
+        sd,
+        "fault",
+        "throttle",
+        "--action",
+        "enable-control",
+        "--count",
+        "2",
+    )
+    assert (code, out) == (0, "throttle enable-control x2\n")
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "fault", "fail")
+    assert (code, out) == (0, "throttle enable-control x2\nfail any x1\n")
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "fault", "clear")
+    assert (code, out) == (0, "no fault armed\n")
+
+
+def test_fault_without_a_sandbox_is_an_input_error(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "sandbox", "--state-dir", str(state_dir), "fault", "list")
+    assert code == 2
+    assert err == (
+        f"regionguard: no sandbox runs from {state_dir}; start it with `regionguard sandbox up`\n"
+    )
