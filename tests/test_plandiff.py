@@ -312,6 +312,13 @@ def test_size_over_the_limit_is_stated() -> None:
     assert "  Size: 293 → 333 of 250 characters (83 over the limit)\n" in render(review, "text")
 
 
+def test_adopted_resource_is_listed_as_imported() -> None:
+    adopted = control(OU_A, ["no-op"], params(), params())
+    adopted["change"]["importing"] = {"id": f"{ORG}/{OU_A},arn:aws:controlcatalog:::control/x"}
+    review = review_plan(plan(adopted))
+    assert review.resources["import"] == (adopted["address"],)
+
+
 def test_plan_without_changes_says_so() -> None:
     review = review_plan(steady(scp_before=scp([]), scp_after=scp([])))
     assert render(review, "markdown").startswith(

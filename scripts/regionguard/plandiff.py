@@ -145,6 +145,7 @@ class PlanChange:
     after: Any
     after_unknown: Any
     action_reason: str | None = None
+    importing: bool = False
 
     @property
     def removes(self) -> bool:
@@ -517,6 +518,7 @@ def _changes(plan: Mapping[str, Any]) -> list[PlanChange]:
                 after=change.get("after"),
                 after_unknown=change.get("after_unknown"),
                 action_reason=rc.get("action_reason"),
+                importing=isinstance(change.get("importing"), dict),
             )
         )
     return out
@@ -741,6 +743,9 @@ def _gate_actions(
     """Addresses per action; a reason per removal of a guarded resource."""
     resources: dict[str, list[str]] = {a: [] for a in ACTIONS}
     for ch in changes:
+        if ch.importing:
+            # Adopted into the state from AWS (import blocks), whatever else changes.
+            resources.setdefault("import", []).append(ch.address)
         if ch.action in ("no-op", "read"):
             continue
         resources.setdefault(ch.action, []).append(ch.address)
