@@ -178,6 +178,7 @@ def run_one(cmd: list[str]) -> tuple[float, int, int]:
 def stages(path: Path) -> list[tuple[str, float, float]]:
     """Seconds and traced peak MiB of each stage, in this process."""
     from regionguard.plandiff import load_plan, render, review_plan
+    from regionguard.plangate import document_validator
 
     out = []
     tracemalloc.start()
@@ -186,7 +187,8 @@ def stages(path: Path) -> list[tuple[str, float, float]]:
     out.append(("load_plan", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.reset_peak()
     start = time.perf_counter()
-    review = review_plan(plan, source=str(path))
+    validator = document_validator(LIMIT, allow_wildcard_exemptions=False)
+    review = review_plan(plan, source=str(path), validator=validator)
     out.append(("review_plan", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.reset_peak()
     start = time.perf_counter()
@@ -194,8 +196,8 @@ def stages(path: Path) -> list[tuple[str, float, float]]:
     out.append(("render markdown", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.stop()
     print(
-        f"review: {len(review.reasons)} gate reasons, {len(review.widening)} widening changes, "
-        f"{len(text):,} characters of markdown"
+        f"review: {len(review.reasons)} gate reasons, {len(review.warnings)} warnings, "
+        f"{len(review.widening)} widening changes, {len(text):,} characters of markdown"
     )
     return [(label, secs, peak / 2**20) for label, secs, peak in out]
 
