@@ -50,7 +50,6 @@ export TF_INPUT := 0
 
 PLAN_FILE := $(ENV_DIR)/tfplan
 PLAN_JSON := $(ENV_DIR)/tfplan.json
-PLAN_TEXT := $(ENV_DIR)/.terraform/tfplan.txt
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
 .PHONY: help
@@ -103,26 +102,43 @@ plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox); writ
 ifeq ($(ENV),local)
 	@$(SANDBOX) up --port $(SANDBOX_PORT)
 endif
-	@# Generation and validation of accounts.auto.tfvars.json from accounts.yaml
-	@# run here, before Terraform reads them.
+	$(REGIONGUARD) tfvars --env $(ENV)
+	$(REGIONGUARD) validate --env $(ENV)
 	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
-	@mkdir -p $(ENV_DIR)/.terraform
-	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan | tee $(PLAN_TEXT)
+	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
-	@echo
-	@echo "Summary of $(PLAN_FILE) (JSON: $(PLAN_JSON)):"
-	@sed -e 's/\x1b\[[0-9;]*m//g' $(PLAN_TEXT) | grep -E '^  # |^Plan: |^No changes' || true
-	@$(BIN)/python -c 'import json, sys; out = json.load(open(sys.argv[1]))["planned_values"].get("outputs", {}); t = out.get("targets", {}).get("value") or {}; print("Target OUs: " + (", ".join(f"{n} ({i})" for i, n in sorted(t.items(), key=lambda x: x[1])) or "none"))' $(PLAN_JSON)
+	@$(MAKE) plan-gate ENV=$(ENV)
 
 .PHONY: apply
-apply: check-env tf-config ## Apply the saved plan written by `make plan`, and nothing else
+apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
 	@test -f $(PLAN_FILE) || { echo "$(PLAN_FILE): no saved plan; run make plan ENV=$(ENV) first" >&2; exit 2; }
 ifeq ($(ENV),local)
 	@$(SANDBOX) status >/dev/null || { echo "make apply ENV=local: the sandbox is not running, so the saved plan has nothing to apply to; run make plan again" >&2; exit 2; }
 endif
 	$(TF) -chdir=$(ENV_DIR) apply -input=false tfplan
-	@rm -f $(PLAN_FILE) $(PLAN_JSON)
+	@rm -f $(PLAN_FILE) $(PLAN_JSON) $(ENV_DIR)/tfplan.md $(ENV_DIR)/tfplan.gate.json
+
+# ---------------------------------------------------------------- plan gate
+
+.PHONY: plan-gate
+plan-gate: check-env venv ## Gate the saved plan of ENV; writes tfplan.md (ALLOW_DESTROY=1 permits deletes)
+	@$(REGIONGUARD) plan-gate --env $(ENV) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
+
+.PHONY: apply-guard
+apply-guard: check-env venv ## Refuse a saved plan that failed the gate or is older than its inputs
+	@$(REGIONGUARD) apply-guard --env $(ENV)
+
+.PHONY: plan-fixtures
+plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans (terraform, sandbox)
+	$(BIN)/python tests/fixtures/plans/regenerate.py
+
+.PHONY: bench-plan-diff
+bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size limit
+	$(BIN)/python bench/plan_diff_bench.py
+
+.PHONY: bench
+bench: bench-plan-diff
 
 .PHONY: destroy
 destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV)
@@ -225,4 +241,4 @@ bench: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
-	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md
+	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json
