@@ -9,6 +9,8 @@ MAKEFLAGS += --no-print-directory
 ENV ?= local
 ENVS := $(sort $(patsubst envs/%/backend.tf,%,$(wildcard envs/*/backend.tf)))
 MODULES := $(sort $(patsubst %/versions.tf,%,$(wildcard modules/*/versions.tf)))
+# Roots with terraform test suites: every module, and environments with tests/.
+TEST_ROOTS := $(MODULES) $(sort $(patsubst %/tests/,%,$(dir $(wildcard envs/*/tests/*.tftest.hcl))))
 ENV_DIR := envs/$(ENV)
 
 PYTHON ?= python3
@@ -113,11 +115,11 @@ validate: tf-config ## terraform validate every environment (no backend, no cred
 	done
 
 .PHONY: tf-test
-tf-test: tf-config ## terraform test every module (mock provider, offline)
-	@for mod in $(MODULES); do \
-	  echo "terraform test $$mod"; \
-	  $(TF) -chdir=$$mod init -input=false >/dev/null; \
-	  $(TF) -chdir=$$mod test -no-color; \
+tf-test: tf-config ## terraform test every module and the shared root (mock provider, offline)
+	@for root in $(TEST_ROOTS); do \
+	  echo "terraform test $$root"; \
+	  $(TF) -chdir=$$root init -input=false -backend=false >/dev/null; \
+	  $(TF) -chdir=$$root test -no-color; \
 	done
 
 .PHONY: lint

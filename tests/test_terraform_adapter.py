@@ -19,10 +19,7 @@ def test_failed_command_raises_with_terraform_message(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('resource "x" {\n')
     with pytest.raises(
         TerraformError,
-        match=(
-            r"(?s)terraform validate .* failed \(exit 1\):\n"
-            r".*Error: Unclosed configuration block"
-        ),
+        match=r"(?s)terraform validate .* failed \(exit 1\):\n.*Unclosed configuration block",
     ):
         Terraform(tmp_path).validate()
 

@@ -19,6 +19,10 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_region_validation      = true
 
+  # A sandbox that is down must fail the command quickly, not after minutes
+  # of retries with back-off.
+  max_retries = 2
+
   endpoints {
     controltower  = var.sandbox_endpoint
     iam           = var.sandbox_endpoint

@@ -12,3 +12,8 @@ output "target_arns" {
   description = "ARNs of the OUs on which the control is enabled."
   value       = sort(values(var.targets))
 }
+
+output "control_identifier" {
+  description = "Identifier of the control enabled on every target."
+  value       = var.control_identifier
+}

@@ -1,0 +1,267 @@
+"""The sandbox server: moto and the Control Tower emulator in one process.
+
+One WSGI application on 127.0.0.1 answers three kinds of request:
+
+- ``/regionguard/...``: the sandbox's own admin calls (health, faults, seed);
+- calls signed for service ``controltower`` (or posted to one of its paths):
+  the Control Tower emulator, which reads and writes moto's organization
+  directly because both live in this process;
+- everything else: moto's own dispatcher (Organizations, STS, IAM, ...),
+  exactly as ``moto_server`` composes its services.
+
+Every request acts as the sandbox's management account, and requests are
+served one at a time so that the emulator and moto never see each other
+half-way through a change.
+
+Run as ``python -m regionguard.sandbox.server`` (``regionguard sandbox up``
+does that and waits until it answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from regionguard import __version__
+from regionguard.atomic import write_atomic
+from regionguard.errors import RegionguardError
+from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError
+from regionguard.sandbox.faults import ENV_VAR, FaultInjector, FaultSpecError, make_fault, parse_faults
+from regionguard.sandbox.seed import reset_backends, seed
+from regionguard.sandbox.settings import SandboxSettings, load_settings
+
+ADMIN_PREFIX = "/regionguard/"
+HEALTH_PATH = "/regionguard/health"
+SERVICE_NAME = "regionguard-sandbox"
+
+StartResponse = Callable[..., Any]
+
+
+def signing_service(authorization: str | None) -> str | None:
+    """The service of a SigV4 Authorization header's credential scope."""
+    if not authorization or "Credential=" not in authorization:
+        return None
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].strip()
+    parts = scope.split("/")
+    return parts[3].lower() if len(parts) == 5 else None
+
+
+class SandboxApp:
+    """The WSGI application of the sandbox."""
+
+    def __init__(self, settings: SandboxSettings, faults: FaultInjector | None = None) -> None:
+        self.settings = settings
+        self.lock = threading.RLock()
+        self.faults = faults or FaultInjector()
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.controltower = self._new_controltower()
+        self.state: dict[str, Any] = {}
+        self.reset()
+
+    def _new_controltower(self) -> ControlTower:
+        return ControlTower(
+            self.settings.management_account_id,
+            self.settings.home_region,
+            operation_seconds=self.settings.operation_seconds,
+            faults=self.faults,
+        )
+
+    def reset(self) -> dict[str, Any]:
+        """Forget everything, then seed the organization afresh."""
+        with self.lock:
+            reset_backends()
+            self.controltower = self._new_controltower()
+            return self.seed()
+
+    def seed(self, settings: SandboxSettings | None = None) -> dict[str, Any]:
+        with self.lock:
+            if settings is not None:
+                self.settings = settings
+            report = seed(self.settings)
+            return {
+                "organizationId": report.organization_id,
+                "rootId": report.root_id,
+                "created": list(report.created),
+                "changed": list(report.changed),
+            }
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if path.startswith(ADMIN_PREFIX):
+            return self._admin(environ, start_response)
+        # Every call acts as the management account, whatever its access key.
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.settings.management_account_id
+        service = signing_service(environ.get("HTTP_AUTHORIZATION"))
+        action = path.strip("/")
+        is_controltower = service == SERVICE or (
+            service is None and action in ControlTower.HANDLERS
+        )
+        with self.lock:
+            self.controltower.settle()
+            if is_controltower:
+                return self._controltower(environ, start_response, action)
+            # moto's responses are fully read inside the lock.
+            return list(self.moto(environ, start_response))
+
+    # ------------------------------------------------------------ Control Tower
+
+    def _controltower(
+        self, environ: dict[str, Any], start_response: StartResponse, action: str
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            if request.method != "POST":
+                raise ControlTowerError(
+                    "UnknownOperationException", f"{request.method} /{action} is not an operation."
+                )
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+            except ValueError:
+                raise ControlTowerError("SerializationException", "The body is not JSON.") from None
+            if not isinstance(body, dict):
+                raise ControlTowerError("SerializationException", "The body must be a JSON object.")
+            result = self.controltower.handle(action, body)
+            response = Response(json.dumps(result), status=200, content_type="application/json")
+        except ControlTowerError as exc:
+            response = Response(
+                json.dumps({"message": exc.message}),
+                status=exc.status,
+                content_type="application/json",
+                headers={"x-amzn-ErrorType": exc.error_type},
+            )
+        response.headers["x-amzn-RequestId"] = os.urandom(16).hex()
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------------- admin
+
+    def _admin(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        route = (request.method, request.path)
+        status = 200
+        try:
+            if route == ("GET", HEALTH_PATH):
+                result: Any = self.health()
+            elif route == ("GET", "/regionguard/faults"):
+                result = {"faults": [f.to_dict() for f in self.faults.armed()]}
+            elif route == ("POST", "/regionguard/faults"):
+                spec = json.loads(request.get_data(as_text=True) or "{}")
+                self.faults.arm(make_fault(spec.get("kind"), spec.get("action"), spec.get("count", 1)))
+                result = {"faults": [f.to_dict() for f in self.faults.armed()]}
+            elif route == ("DELETE", "/regionguard/faults"):
+                self.faults.clear()
+                result = {"faults": []}
+            elif route == ("POST", "/regionguard/seed"):
+                result = self.seed(load_settings(self.settings.env_dir))
+            elif route == ("POST", "/regionguard/reset"):
+                result = self.reset()
+            elif route == ("GET", "/regionguard/controls"):
+                with self.lock:
+                    self.controltower.settle()
+                    result = {
+                        "enabledControls": self.controltower.list_enabled_controls({})[
+                            "enabledControls"
+                        ],
+                        "guardrailPolicies": self.controltower.guardrail_policy_ids(),
+                    }
+            else:
+                status, result = 404, {"message": f"no admin call {request.method} {request.path}"}
+        except (FaultSpecError, ValueError, AttributeError) as exc:
+            status, result = 400, {"message": str(exc)}
+        except RegionguardError as exc:
+            status, result = 400, {"message": str(exc)}
+        response = Response(json.dumps(result), status=status, content_type="application/json")
+        return response(environ, start_response)
+
+    def health(self) -> dict[str, Any]:
+        backend_org = self.controltower.organizations.org
+        return {
+            "service": SERVICE_NAME,
+            "version": __version__,
+            "pid": os.getpid(),
+            "envDir": str(self.settings.env_dir),
+            "managementAccountId": self.settings.management_account_id,
+            "organizationId": backend_org.id if backend_org else None,
+            "landingZoneRegionDeny": self.settings.landing_zone_region_deny,
+        }
+
+
+def serve(app: SandboxApp, host: str, port: int) -> BaseWSGIServer:
+    """A threaded WSGI server for ``app``, bound but not yet serving."""
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m regionguard.sandbox.server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--env-dir", type=Path, required=True)
+    parser.add_argument("--state-file", type=Path, required=True)
+    parser.add_argument("--landing-zone-region-deny", choices=("on", "off"), default=None)
+    args = parser.parse_args(argv)
+
+    deny = None if args.landing_zone_region_deny is None else args.landing_zone_region_deny == "on"
+    try:
+        settings = load_settings(args.env_dir.resolve(), landing_zone_region_deny=deny)
+        faults = FaultInjector(parse_faults(os.environ.get(ENV_VAR, "")))
+    except (RegionguardError, FaultSpecError) as exc:
+        print(f"regionguard sandbox: {exc}", file=sys.stderr, flush=True)
+        return 2
+    app = SandboxApp(settings, faults)
+    try:
+        server = serve(app, args.host, args.port)
+    except OSError as exc:
+        print(
+            f"regionguard sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    host, port = server.server_address[:2]
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    state = {
+        "pid": os.getpid(),
+        "host": str(host),
+        "port": int(port),
+        "endpoint": f"http://{host}:{port}",
+        "envDir": str(settings.env_dir),
+        "stateFile": str(args.state_file.resolve()),
+    }
+    write_atomic(args.state_file, json.dumps(state, indent=2) + "\n")
+    print(f"regionguard sandbox listening on http://{host}:{port} (pid {os.getpid()})", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        try:
+            current = json.loads(args.state_file.read_text())
+            if current.get("pid") == os.getpid():
+                args.state_file.unlink()
+        except (OSError, ValueError):
+            pass
+        print("regionguard sandbox stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

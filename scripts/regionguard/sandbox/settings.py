@@ -1,0 +1,125 @@
+"""Settings of the local sandbox: envs/local/sandbox.yaml and the accounts registry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from regionguard.errors import InputError
+
+SETTINGS_FILE = "sandbox.yaml"
+DEFAULT_OPERATION_SECONDS = 0.3
+
+
+@dataclass(frozen=True)
+class SeedAccount:
+    """An account the sandbox creates with its exact id in the OU at ``ou``.
+
+    ``ou`` is an OU path such as ``Workloads`` or ``Workloads/Prod``; None
+    places the account directly under the root.
+    """
+
+    id: str
+    name: str
+    ou: str | None
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """What the sandbox emulates: the organization and the landing zone."""
+
+    env_dir: Path
+    management_account_id: str
+    home_region: str
+    governed_regions: tuple[str, ...]
+    landing_zone_region_deny: bool
+    organizational_units: tuple[str, ...]
+    accounts: tuple[SeedAccount, ...]
+    operation_seconds: float
+
+    @property
+    def registered_ous(self) -> tuple[str, ...]:
+        """First-tier OUs: the settings' list, then any first segment an account names."""
+        names = list(self.organizational_units)
+        for account in self.accounts:
+            if account.ou is None:
+                continue
+            first = account.ou.split("/")[0]
+            if first not in names:
+                names.append(first)
+        return tuple(names)
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("regionguard.data").joinpath("sandbox.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _entry(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_settings(env_dir: Path, *, landing_zone_region_deny: bool | None = None) -> SandboxSettings:
+    """Read ``env_dir/sandbox.yaml`` and the registry it names; raise InputError on bad input."""
+    path = env_dir / SETTINGS_FILE
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no sandbox settings; the sandbox emulates the organization described "
+            "there (see docs/sandbox.md)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    errors = sorted(
+        jsonschema.Draft202012Validator(_schema()).iter_errors(raw), key=lambda e: list(e.path)
+    )
+    if errors:
+        first = errors[0]
+        raise InputError(f"{path}: {_entry(first.absolute_path)}: {first.message}")
+    landing_zone = raw["landing_zone"]
+    home_region: str = landing_zone["home_region"]
+    if home_region not in landing_zone["governed_regions"]:
+        raise InputError(
+            f"{path}: landing_zone.home_region {home_region!r} is not in "
+            "landing_zone.governed_regions; the home Region is always governed, add it"
+        )
+    registry_path = env_dir / raw.get("registry", "accounts.yaml")
+    accounts = _load_accounts(registry_path)
+    management = raw["management_account_id"]
+    for account in accounts:
+        if account.id == management:
+            raise InputError(
+                f"{registry_path}: account {account.name} ({account.id}) is the sandbox's "
+                f"management account ({path}: management_account_id); use another id"
+            )
+    deny = landing_zone["region_deny"] if landing_zone_region_deny is None else landing_zone_region_deny
+    return SandboxSettings(
+        env_dir=env_dir,
+        management_account_id=management,
+        home_region=home_region,
+        governed_regions=tuple(landing_zone["governed_regions"]),
+        landing_zone_region_deny=bool(deny),
+        organizational_units=tuple(raw["organizational_units"]),
+        accounts=accounts,
+        operation_seconds=float(raw.get("operation_seconds", DEFAULT_OPERATION_SECONDS)),
+    )
+
+
+def _load_accounts(registry_path: Path) -> tuple[SeedAccount, ...]:
+    # The registry loader validates the file and raises InputError naming the
+    # entry; the sandbox takes each account's id, name and OU path.
+    from regionguard.registry import load_registry
+
+    registry = load_registry(registry_path)
+    return tuple(SeedAccount(id=a.id, name=a.name, ou=a.ou) for a in registry.accounts)
