@@ -22,7 +22,7 @@ exit codes:
 # Each module registers its subcommands through register(subparsers); the
 # parser it adds sets `func`, a callable taking the parsed arguments and
 # returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = ("sandbox.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("sandbox.cli", "simulate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -243,7 +243,9 @@ class ControlTower:
             org is None
             or match.group("org") != org.id
             or match.group("account") != self.management_account_id
-            or not any(ou.id == ou_id and ou.type == "ORGANIZATIONAL_UNIT" for ou in self.organizations.ou)
+            or not any(
+                ou.id == ou_id and ou.type == "ORGANIZATIONAL_UNIT" for ou in self.organizations.ou
+            )
         ):
             raise ControlTowerError(
                 "ResourceNotFoundException",
@@ -597,7 +599,8 @@ class ControlTower:
     def _get(self, arn: str) -> EnabledControl:
         if not ENABLED_CONTROL_ARN_PATTERN.match(arn):
             raise ControlTowerError(
-                "ValidationException", f"enabledControlIdentifier {arn!r} is not an enabled-control ARN."
+                "ValidationException",
+                f"enabledControlIdentifier {arn!r} is not an enabled-control ARN.",
             )
         control = self.enabled.get(arn)
         if control is None:
@@ -680,7 +683,11 @@ def _check_size(definition: ControlDefinition, parameters: list[JSON]) -> None:
 
 def _page(body: JSON, items: list[Any]) -> tuple[list[Any], str | None]:
     max_results = body.get("maxResults", 100)
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= 200:
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= 200
+    ):
         raise ControlTowerError("ValidationException", "maxResults must be between 1 and 200.")
     token = body.get("nextToken")
     start = 0

@@ -77,7 +77,11 @@ def seed(settings: SandboxSettings) -> SeedReport:
         parent = ou_ids[account.ou] if account.ou else org.root_id
         _ensure_account(backend, settings, account.id, account.name, parent, created, changed)
 
-    for target_id in [org.root_id, *(ou.id for ou in backend.ou), *(a.id for a in backend.accounts)]:
+    for target_id in [
+        org.root_id,
+        *(ou.id for ou in backend.ou),
+        *(a.id for a in backend.accounts),
+    ]:
         if not _attached(backend, FULL_ACCESS_POLICY_ID, target_id):
             backend.attach_policy(PolicyId=FULL_ACCESS_POLICY_ID, TargetId=target_id)
             changed.append(f"{target_id}: FullAWSAccess attached")

@@ -42,7 +42,13 @@ from regionguard import __version__
 from regionguard.atomic import write_atomic
 from regionguard.errors import RegionguardError
 from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError
-from regionguard.sandbox.faults import ENV_VAR, FaultInjector, FaultSpecError, make_fault, parse_faults
+from regionguard.sandbox.faults import (
+    ENV_VAR,
+    FaultInjector,
+    FaultSpecError,
+    make_fault,
+    parse_faults,
+)
 from regionguard.sandbox.seed import reset_backends, seed
 from regionguard.sandbox.settings import SandboxSettings, load_settings
 
@@ -161,7 +167,9 @@ class SandboxApp:
                 result = {"faults": [f.to_dict() for f in self.faults.armed()]}
             elif route == ("POST", "/regionguard/faults"):
                 spec = json.loads(request.get_data(as_text=True) or "{}")
-                self.faults.arm(make_fault(spec.get("kind"), spec.get("action"), spec.get("count", 1)))
+                self.faults.arm(
+                    make_fault(spec.get("kind"), spec.get("action"), spec.get("count", 1))
+                )
                 result = {"faults": [f.to_dict() for f in self.faults.armed()]}
             elif route == ("DELETE", "/regionguard/faults"):
                 self.faults.clear()

@@ -69,7 +69,9 @@ def _entry(path: Any) -> str:
     return out or "(top level)"
 
 
-def load_settings(env_dir: Path, *, landing_zone_region_deny: bool | None = None) -> SandboxSettings:
+def load_settings(
+    env_dir: Path, *, landing_zone_region_deny: bool | None = None
+) -> SandboxSettings:
     """Read ``env_dir/sandbox.yaml`` and the registry it names; raise InputError on bad input."""
     path = env_dir / SETTINGS_FILE
     try:
@@ -103,7 +105,11 @@ def load_settings(env_dir: Path, *, landing_zone_region_deny: bool | None = None
                 f"{registry_path}: account {account.name} ({account.id}) is the sandbox's "
                 f"management account ({path}: management_account_id); use another id"
             )
-    deny = landing_zone["region_deny"] if landing_zone_region_deny is None else landing_zone_region_deny
+    deny = (
+        landing_zone["region_deny"]
+        if landing_zone_region_deny is None
+        else landing_zone_region_deny
+    )
     return SandboxSettings(
         env_dir=env_dir,
         management_account_id=management,
