@@ -82,6 +82,7 @@ plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox); writ
 	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
+	$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON)
 
 .PHONY: apply
 apply: check-env tf-config ## Apply the saved plan written by `make plan`, and nothing else
@@ -124,16 +125,24 @@ tf-test: tf-config ## terraform test every module and the shared root (mock prov
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict over the Python package and tests
-	$(BIN)/ruff check scripts tests
-	$(BIN)/ruff format --check scripts tests
+	$(BIN)/ruff check scripts tests bench
+	$(BIN)/ruff format --check scripts tests bench
 	$(BIN)/mypy
 
 .PHONY: pytest
 pytest: venv tf-config ## Python tests
 	$(BIN)/pytest
 
+.PHONY: verify
+verify: venv ## Check envs/*/expectations.yaml against each environment's rendered policies
+	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
+
+.PHONY: bench
+bench: venv ## Benchmarks: time and peak memory (decision matrix of 5,000 accounts)
+	$(BIN)/python bench/matrix_bench.py
+
 .PHONY: test
-test: fmt-check lint validate tf-test pytest ## Everything CI runs: fmt, lint, validate, terraform test, pytest
+test: fmt-check lint validate tf-test pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, pytest, verify
 
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
