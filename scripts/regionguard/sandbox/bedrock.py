@@ -111,10 +111,10 @@ def _event(payload: bytes, event_type: str) -> bytes:
 
 def _reply(op: str) -> Response:
     if op == "invoke":
-        body = {"content": [{"type": "text", "text": CANNED_TEXT}], "stop_reason": "end_turn"}
-        return Response(json.dumps(body), 200, content_type="application/json")
+        reply: dict[str, Any] = {"content": [{"type": "text", "text": CANNED_TEXT}], "stop_reason": "end_turn"}
+        return Response(json.dumps(reply), 200, content_type="application/json")
     if op == "converse":
-        body = {
+        body: dict[str, Any] = {
             "output": {"message": {"role": "assistant", "content": [{"text": CANNED_TEXT}]}},
             "stopReason": "end_turn",
             "usage": {"inputTokens": 1, "outputTokens": 7, "totalTokens": 8},
