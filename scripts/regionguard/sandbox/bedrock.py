@@ -111,7 +111,10 @@ def _event(payload: bytes, event_type: str) -> bytes:
 
 def _reply(op: str) -> Response:
     if op == "invoke":
-        reply: dict[str, Any] = {"content": [{"type": "text", "text": CANNED_TEXT}], "stop_reason": "end_turn"}
+        reply: dict[str, Any] = {
+            "content": [{"type": "text", "text": CANNED_TEXT}],
+            "stop_reason": "end_turn",
+        }
         return Response(json.dumps(reply), 200, content_type="application/json")
     if op == "converse":
         body: dict[str, Any] = {
