@@ -109,6 +109,7 @@ endif
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
 	@$(MAKE) plan-gate ENV=$(ENV)
+	$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON)
 
 .PHONY: apply
 apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
@@ -137,8 +138,6 @@ plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/pla
 bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size limit
 	$(BIN)/python bench/plan_diff_bench.py
 
-.PHONY: bench
-bench: bench-plan-diff
 
 .PHONY: destroy
 destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV)
@@ -231,12 +230,23 @@ check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) ove
 pytest: venv tf-config $(CHECKOV_VENV)/.installed ## Python tests
 	$(BIN)/pytest
 
-.PHONY: test
-test: fmt-check lint validate tf-test check pytest ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest
+.PHONY: verify
+verify: venv ## Check envs/*/expectations.yaml against each environment's rendered policies
+	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
 
 .PHONY: bench
-bench: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
+bench: bench-registry bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox runs apart)
+
+.PHONY: bench-registry
+bench-registry: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
 	$(BIN)/python bench/registry_bench.py
+
+.PHONY: bench-matrix
+bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions
+	$(BIN)/python bench/matrix_bench.py
+
+.PHONY: test
+test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
 
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments

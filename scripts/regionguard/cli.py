@@ -22,7 +22,14 @@ exit codes:
 # Each module registers its subcommands through register(subparsers); the
 # parser it adds sets `func`, a callable taking the parsed arguments and
 # returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = ("tfvars", "render", "validate", "sandbox.cli", "plangate")
+COMMAND_MODULES: tuple[str, ...] = (
+    "tfvars",
+    "render",
+    "validate",
+    "sandbox.cli",
+    "plangate",
+    "simulate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
