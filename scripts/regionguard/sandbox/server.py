@@ -122,7 +122,9 @@ class SandboxApp:
         with self.lock:
             self.controltower.settle()
             if bedrock.is_bedrock_runtime(environ, service):
-                return list(bedrock.handle(environ, start_response, self.controltower.organizations))
+                return list(
+                    bedrock.handle(environ, start_response, self.controltower.organizations)
+                )
             if is_controltower:
                 return self._controltower(environ, start_response, action)
             # moto's responses are fully read inside the lock.
