@@ -18,6 +18,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REGIONGUARD := $(BIN)/regionguard
 
+# checkov and the CI file validators live in their own virtual environment:
+# checkov pins an old boto3 that moto in .venv does not accept.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_FLAGS := --quiet --skip-download --config-file .checkov.yaml --external-checks-dir policies/checkov
+export REGIONGUARD_CHECKOV := $(abspath $(CHECKOV))
+export REGIONGUARD_TOOLS_BIN := $(abspath $(CHECKOV_VENV)/bin)
+
 # Seconds any one terraform command may run before it is interrupted.
 TF_TIMEOUT ?= 900
 TF := timeout --signal=INT --kill-after=30 $(TF_TIMEOUT) terraform
@@ -42,7 +50,6 @@ export TF_INPUT := 0
 
 PLAN_FILE := $(ENV_DIR)/tfplan
 PLAN_JSON := $(ENV_DIR)/tfplan.json
-PLAN_TEXT := $(ENV_DIR)/.terraform/tfplan.txt
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
 .PHONY: help
@@ -68,6 +75,12 @@ $(BIN)/.installed: pyproject.toml
 .PHONY: venv
 venv: $(BIN)/.installed ## Create .venv and install the regionguard package
 
+$(CHECKOV_VENV)/.installed: policies/requirements.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
+	@touch $@
+
 ifneq ($(strip $(REGIONGUARD_TF_MIRROR)),)
 $(TF_RC):
 	@mkdir -p $(dir $@) .cache/terraform/plugins
@@ -89,26 +102,42 @@ plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox); writ
 ifeq ($(ENV),local)
 	@$(SANDBOX) up --port $(SANDBOX_PORT)
 endif
-	@# Generation and validation of accounts.auto.tfvars.json from accounts.yaml
-	@# run here, before Terraform reads them.
+	$(REGIONGUARD) tfvars --env $(ENV)
+	$(REGIONGUARD) validate --env $(ENV)
 	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
-	@mkdir -p $(ENV_DIR)/.terraform
-	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan | tee $(PLAN_TEXT)
+	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
-	@echo
-	@echo "Summary of $(PLAN_FILE) (JSON: $(PLAN_JSON)):"
-	@sed -e 's/\x1b\[[0-9;]*m//g' $(PLAN_TEXT) | grep -E '^  # |^Plan: |^No changes' || true
-	@$(BIN)/python -c 'import json, sys; out = json.load(open(sys.argv[1]))["planned_values"].get("outputs", {}); t = out.get("targets", {}).get("value") or {}; print("Target OUs: " + (", ".join(f"{n} ({i})" for i, n in sorted(t.items(), key=lambda x: x[1])) or "none"))' $(PLAN_JSON)
+	@$(MAKE) plan-gate ENV=$(ENV)
+	$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON)
 
 .PHONY: apply
-apply: check-env tf-config ## Apply the saved plan written by `make plan`, and nothing else
+apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
 	@test -f $(PLAN_FILE) || { echo "$(PLAN_FILE): no saved plan; run make plan ENV=$(ENV) first" >&2; exit 2; }
 ifeq ($(ENV),local)
 	@$(SANDBOX) status >/dev/null || { echo "make apply ENV=local: the sandbox is not running, so the saved plan has nothing to apply to; run make plan again" >&2; exit 2; }
 endif
 	$(TF) -chdir=$(ENV_DIR) apply -input=false tfplan
-	@rm -f $(PLAN_FILE) $(PLAN_JSON)
+	@rm -f $(PLAN_FILE) $(PLAN_JSON) $(ENV_DIR)/tfplan.md $(ENV_DIR)/tfplan.gate.json
+
+# ---------------------------------------------------------------- plan gate
+
+.PHONY: plan-gate
+plan-gate: check-env venv ## Gate the saved plan of ENV; writes tfplan.md (ALLOW_DESTROY=1 permits deletes)
+	@$(REGIONGUARD) plan-gate --env $(ENV) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
+
+.PHONY: apply-guard
+apply-guard: check-env venv ## Refuse a saved plan that failed the gate or is older than its inputs
+	@$(REGIONGUARD) apply-guard --env $(ENV)
+
+.PHONY: plan-fixtures
+plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans (terraform, sandbox)
+	$(BIN)/python tests/fixtures/plans/regenerate.py
+
+.PHONY: bench-plan-diff
+bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size limit
+	$(BIN)/python bench/plan_diff_bench.py
+
 
 .PHONY: destroy
 destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV)
@@ -139,6 +168,19 @@ bench-sandbox: ## Time make plan/apply on the sandbox in a fresh clone (Terrafor
 sandbox-status: venv ## Say whether the local sandbox runs, and where
 	@$(SANDBOX) status
 
+.PHONY: tfvars
+tfvars: check-env venv ## Generate envs/ENV/accounts.auto.tfvars.json from accounts.yaml
+	$(REGIONGUARD) tfvars --env $(ENV)
+
+.PHONY: render
+render: check-env venv ## Print the SCP and control parameters Terraform will send for ENV
+	$(REGIONGUARD) render --env $(ENV)
+
+.PHONY: check-registry
+check-registry: check-env venv ## Validate ENV: registry, settings, generated tfvars, rendered documents
+	$(REGIONGUARD) tfvars --env $(ENV) --check
+	$(REGIONGUARD) validate --env $(ENV)
+
 # ---------------------------------------------------------------- quality
 
 .PHONY: fmt
@@ -167,18 +209,46 @@ tf-test: tf-config ## terraform test every module and the shared root (mock prov
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict over the Python package and tests
-	$(BIN)/ruff check scripts tests
-	$(BIN)/ruff format --check scripts tests
+	$(BIN)/ruff check scripts tests bench policies
+	$(BIN)/ruff format --check scripts tests bench policies
 	$(BIN)/mypy
 
+.PHONY: check
+check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/, each env and envs/ENV/tfplan.json
+	@echo "checkov modules (built-in checks; a module alone has no inputs)"
+	@$(CHECKOV) --quiet --skip-download --config-file .checkov.yaml --framework terraform -d modules
+	@for env in $(ENVS); do \
+	  echo "checkov envs/$$env"; \
+	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform -d envs/$$env; \
+	done
+	@if [[ -f $(PLAN_JSON) ]]; then \
+	  echo "checkov $(PLAN_JSON)"; \
+	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
+	fi
+
 .PHONY: pytest
-pytest: venv tf-config ## Python tests
+pytest: venv tf-config $(CHECKOV_VENV)/.installed ## Python tests
 	$(BIN)/pytest
 
+.PHONY: verify
+verify: venv ## Check envs/*/expectations.yaml against each environment's rendered policies
+	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
+
+.PHONY: bench
+bench: bench-registry bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox runs apart)
+
+.PHONY: bench-registry
+bench-registry: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
+	$(BIN)/python bench/registry_bench.py
+
+.PHONY: bench-matrix
+bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions
+	$(BIN)/python bench/matrix_bench.py
+
 .PHONY: test
-test: fmt-check lint validate tf-test pytest ## Everything CI runs: fmt, lint, validate, terraform test, pytest
+test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
 
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
-	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md
+	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json

@@ -162,3 +162,26 @@ def test_missing_registry_file_names_the_fix(tmp_path: Path) -> None:
         f"{tmp_path / 'accounts.yaml'}: no such registry; create it with `accounts:` and one "
         "entry per account (`accounts: []` permits no account)"
     )
+
+
+def test_compiled_and_reference_validators_agree_on_every_fixture_registry() -> None:
+    import yaml
+
+    from regionguard.registry import RegistryLoader, _fast_check, _validator
+
+    fixtures = sorted((Path(__file__).parent / "fixtures").glob("*/*/*/accounts.yaml"))
+    verdicts = []
+    for path in fixtures:
+        try:
+            data = yaml.load(path.read_text(), Loader=RegistryLoader)
+        except yaml.YAMLError:
+            continue
+        try:
+            _fast_check()(data)
+            fast = True
+        except Exception:
+            fast = False
+        verdicts.append((path.parent.name, fast, _validator().is_valid(data)))
+    assert len(verdicts) > 20
+    assert [v for v in verdicts if v[1] != v[2]] == []
+    assert {v[1] for v in verdicts} == {True, False}

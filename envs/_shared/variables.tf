@@ -78,3 +78,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "scp_size_limit" {
+  description = "Largest Bedrock inference SCP, in characters, that `regionguard validate` accepts; AWS allows 10,240 (5,120 before May 2026)."
+  type        = number
+  default     = 10240
+}
+
+variable "allow_wildcard_exemptions" {
+  description = "Whether `regionguard validate` accepts a wildcard such as bedrock:Invoke* in exempted_actions."
+  type        = bool
+  default     = false
+}

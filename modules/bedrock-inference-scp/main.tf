@@ -6,42 +6,43 @@ locals {
     length(var.bedrock_permitted_account_ids) > 0 ? { "aws:PrincipalAccount" = var.bedrock_permitted_account_ids } : {},
   )
 
-  statements = concat(
-    [
-      {
-        Sid       = "DenyBedrockInferenceExceptAllowRegionSpecificAccounts"
-        Effect    = "Deny"
-        Action    = var.guarded_actions
-        Resource  = "*"
-        Condition = { StringNotEquals = local.region_condition }
-      },
-    ],
-    var.global_inference == "none" ? [
-      {
-        Sid       = "DenyGlobalInferenceProfiles"
-        Effect    = "Deny"
-        Action    = var.guarded_actions
-        Resource  = "*"
-        Condition = { StringEquals = { "aws:RequestedRegion" = "unspecified" } }
-      },
-    ] : [],
-    var.require_inference_profile ? [
-      {
-        Sid      = "DenyOutOfRegionInferenceWithoutProfile"
-        Effect   = "Deny"
-        Action   = var.guarded_actions
-        Resource = "*"
-        Condition = {
-          StringNotEquals = { "aws:RequestedRegion" = var.allowed_regions }
-          ArnNotLike      = { "bedrock:InferenceProfileArn" = var.inference_profile_arn_patterns }
-        }
-      },
-    ] : [],
-  )
+  seed_statement = {
+    Sid       = "DenyBedrockInferenceExceptAllowRegionSpecificAccounts"
+    Effect    = "Deny"
+    Action    = var.guarded_actions
+    Resource  = "*"
+    Condition = { StringNotEquals = local.region_condition }
+  }
 
+  global_inference_statements = var.global_inference == "none" ? [
+    {
+      Sid       = "DenyGlobalInferenceProfiles"
+      Effect    = "Deny"
+      Action    = var.guarded_actions
+      Resource  = "*"
+      Condition = { StringEquals = { "aws:RequestedRegion" = "unspecified" } }
+    },
+  ] : []
+
+  inference_profile_statements = var.require_inference_profile ? [
+    {
+      Sid      = "DenyOutOfRegionInferenceWithoutProfile"
+      Effect   = "Deny"
+      Action   = var.guarded_actions
+      Resource = "*"
+      Condition = {
+        StringNotEquals = { "aws:RequestedRegion" = var.allowed_regions }
+        ArnNotLike      = { "bedrock:InferenceProfileArn" = var.inference_profile_arn_patterns }
+      }
+    },
+  ] : []
+
+  # One local per statement group, concatenated inside jsonencode(): the
+  # checkov checks (policies/checkov) can then read the default document in
+  # HCL mode; see docs/policy-as-code.md.
   content = jsonencode({
     Version   = "2012-10-17"
-    Statement = local.statements
+    Statement = concat([local.seed_statement], local.global_inference_statements, local.inference_profile_statements)
   })
 }
 

@@ -22,7 +22,14 @@ exit codes:
 # Each module registers its subcommands through register(subparsers); the
 # parser it adds sets `func`, a callable taking the parsed arguments and
 # returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = ("sandbox.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "tfvars",
+    "render",
+    "validate",
+    "sandbox.cli",
+    "plangate",
+    "simulate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except RegionguardError as exc:
-        print(f"regionguard: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:
+            print(f"regionguard: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("regionguard: interrupted", file=sys.stderr)

@@ -57,3 +57,11 @@ def resolve_env_dir(args: argparse.Namespace) -> Path:
         known = ", ".join(env_names(root)) or "none"
         raise InputError(f"envs/{name}: no such environment; choose one of: {known}")
     return env_dir
+
+
+def relative_to_cwd(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it, for messages."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path

@@ -25,16 +25,19 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import jsonschema
+import fastjsonschema
 import yaml
 
 from regionguard.errors import InputError
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain a registry that fails
+    import jsonschema
 
 __all__ = [
     "EXPIRY_WARNING_DAYS",
@@ -141,6 +144,9 @@ class RegistryLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+        if len(set(keys)) == len(keys):
+            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
         seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -196,22 +202,38 @@ def registry_schema() -> dict[str, Any]:
     return schema
 
 
-_FORMATS = jsonschema.FormatChecker(formats=())
+@functools.cache
+def _fast_check() -> Callable[[Any], Any]:
+    """The schema compiled to Python by fastjsonschema: a quick yes for valid registries.
+
+    It stops at the first problem, so a registry it refuses goes through
+    jsonschema (:func:`_validator`), which lists every problem.
+    """
+    check: Callable[[Any], Any] = fastjsonschema.compile(
+        registry_schema(), formats={"date": _is_real_date}
+    )
+    return check
 
 
-@_FORMATS.checks("date", raises=ValueError)
-def _is_date(instance: object) -> bool:
-    if isinstance(instance, str):
-        datetime.date.fromisoformat(instance)
+def _is_real_date(value: str) -> bool:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
     return True
 
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    """jsonschema's validator: slower, but it lists every problem with its path."""
+    import jsonschema
+
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("date")(lambda v: not isinstance(v, str) or _is_real_date(v))
     schema = registry_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema, format_checker=_FORMATS)
+    validator: jsonschema.protocols.Validator = cls(schema, format_checker=formats)
     return validator
 
 
@@ -280,6 +302,13 @@ def _report(path: Path, problems: Sequence[str]) -> str:
 
 
 def _problems(data: Any) -> Iterator[str]:
+    try:
+        _fast_check()(data)
+    except fastjsonschema.JsonSchemaException:
+        pass
+    else:
+        yield from _duplicate_ids(data["accounts"])
+        return
     errors = sorted(_validator().iter_errors(data), key=lambda e: _path_key(e.absolute_path))
     reported: set[str] = set()
     for error in errors:
@@ -287,7 +316,7 @@ def _problems(data: Any) -> Iterator[str]:
         if message not in reported:  # e.g. a bad date breaks both pattern and format
             reported.add(message)
             yield message
-    if not errors:
+    if not errors:  # pragma: no cover - both validators read the same schema
         yield from _duplicate_ids(data["accounts"])
 
 
@@ -423,7 +452,7 @@ def _describe_id(value: Any) -> str:
             'write the 12 digits in quotes: id: "<12 digits>"'
         )
     if value != value.strip():
-        return f"id {value!r} has spaces around it; remove them"
+        return f"id {value!r} has spaces or line breaks around it; remove them"
     if any(ch.isspace() for ch in value):
         return f"id {value!r} contains spaces; write the 12 digits without spaces"
     if not _DIGITS.fullmatch(value):

@@ -41,6 +41,7 @@ from werkzeug.wrappers import Request, Response
 from regionguard import __version__
 from regionguard.atomic import write_atomic
 from regionguard.errors import RegionguardError
+from regionguard.sandbox import bedrock
 from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError
 from regionguard.sandbox.faults import (
     ENV_VAR,
@@ -120,6 +121,10 @@ class SandboxApp:
         )
         with self.lock:
             self.controltower.settle()
+            if bedrock.is_bedrock_runtime(environ, service):
+                return list(
+                    bedrock.handle(environ, start_response, self.controltower.organizations)
+                )
             if is_controltower:
                 return self._controltower(environ, start_response, action)
             # moto's responses are fully read inside the lock.

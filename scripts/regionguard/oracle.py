@@ -1,0 +1,123 @@
+"""An independent SCP evaluator to test ours against: principalmapper's local policy simulator.
+
+principalmapper (PyPI ``principalmapper``, NCC Group) simulates IAM
+authorization locally, SCPs included: it takes the SCPs as one group per level
+of the organization path and requires an Allow in every group, with an
+explicit Deny anywhere winning. It is a development dependency (the ``dev``
+extra), used only by the differential tests and the benchmark.
+
+principalmapper 1.1.5, the last release, imports ``Mapping`` and
+``MutableMapping`` from ``collections``, which Python 3.10 removed
+(nccgroup/PMapper#131; fixed upstream, not released). :func:`load` puts the
+two names back from ``collections.abc`` before importing it; nothing else of
+principalmapper is changed.
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+import importlib
+import json
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from regionguard.errors import InputError
+from regionguard.evaluator import OrgTree, Request, principal_arn_key
+
+_IAM_ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+@dataclass(frozen=True)
+class _Modules:
+    query: ModuleType
+    nodes: ModuleType
+    policies: ModuleType
+
+
+_loaded: _Modules | None = None
+
+
+def load() -> _Modules:
+    """Import principalmapper (with the collections names it expects); exit 2 if it is missing."""
+    global _loaded
+    if _loaded is None:
+        for name in ("Mapping", "MutableMapping"):
+            if not hasattr(collections, name):
+                setattr(collections, name, getattr(collections.abc, name))
+        try:
+            _loaded = _Modules(
+                importlib.import_module("principalmapper.querying.query_interface"),
+                importlib.import_module("principalmapper.common.nodes"),
+                importlib.import_module("principalmapper.common.policies"),
+            )
+        except ImportError as exc:
+            raise InputError(
+                "principalmapper is not installed; install the development extra: "
+                "pip install -e '.[dev]'"
+            ) from exc
+    return _loaded
+
+
+class Oracle:
+    """principalmapper's verdict on requests against an organization tree."""
+
+    def __init__(self, org: OrgTree) -> None:
+        self.org = org
+        self.mods = load()
+        self._groups: dict[str, list[list[Any]]] = {}
+        self._iam_policy = self.mods.policies.Policy(
+            "arn:aws:iam::aws:policy/AdministratorAccess", "AdministratorAccess", _IAM_ALLOW_ALL
+        )
+        for account in org.accounts:
+            self._groups[account.account_id] = [
+                [
+                    self.mods.policies.Policy(
+                        f"arn:aws:organizations::{account.account_id}:policy/{p.name}",
+                        p.name,
+                        json.loads(p.document),
+                    )
+                    for p in level.policies
+                ]
+                for level in account.levels
+            ]
+
+    def allows(self, request: Request) -> bool:
+        is_management = request.account_id == self.org.management_account_id
+        groups = None if is_management else self._groups[request.account_id]
+        arn = principal_arn_key(request.caller_arn)
+        node = self.mods.nodes.Node(
+            arn,
+            "AROAEXAMPLE",
+            [self._iam_policy],
+            None,
+            {"Version": "2012-10-17", "Statement": []} if ":role/" in arn else None,
+            None,
+            0,
+            False,
+            True,
+            None,
+            False,
+            None,
+        )
+        context: dict[str, Any] = {
+            "aws:RequestedRegion": request.region,
+            "aws:PrincipalAccount": request.account_id,
+            "aws:PrincipalArn": arn,
+        }
+        if request.inference_profile_arn is not None:
+            context["bedrock:InferenceProfileArn"] = request.inference_profile_arn
+        for key, values in request.context:
+            context[key] = list(values)
+        result: bool = self.mods.query.local_check_authorization_full(
+            node,
+            request.action,
+            request.resource,
+            context,
+            service_control_policy_groups=groups,
+        )
+        return result

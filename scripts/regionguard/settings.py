@@ -1,0 +1,306 @@
+"""An environment's hand-written settings (envs/<env>/terraform.tfvars).
+
+The file is read with python-hcl2 and completed with the defaults that
+``envs/_shared/variables.tf`` declares (a test keeps the two in step), so the
+Python side sees exactly the values Terraform will use. Keys that no
+variable declares are refused: Terraform only warns about them, and a
+misspelt ``global_inferance = "none"`` would otherwise leave the default in
+force without anyone noticing.
+
+Variables an environment declares for itself (in its own ``*.tf`` files, such
+as ``management_account_id`` or ``sandbox_endpoint``) are accepted and kept
+in :attr:`Settings.extra`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regionguard.errors import InputError
+
+__all__ = [
+    "DEFAULT_SCP_SIZE_LIMIT",
+    "GENERATED_TFVARS",
+    "SETTINGS_FILE",
+    "SHARED_DEFAULTS",
+    "Settings",
+    "declared_variables",
+    "load_settings",
+    "settings_from_mapping",
+]
+
+SETTINGS_FILE = "terraform.tfvars"
+GENERATED_TFVARS = "accounts.auto.tfvars.json"
+DEFAULT_SCP_SIZE_LIMIT = 10_240
+
+# Defaults of the module inputs the environments do not expose.
+DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS = ("arn:aws:bedrock:*:*:inference-profile/*",)
+
+# The defaults of envs/_shared/variables.tf; tests/test_settings.py compares
+# them with that file. Variables without a default are required.
+SHARED_DEFAULTS: Mapping[str, Any] = {
+    "exempted_actions": (),
+    "exempted_principal_arns": (),
+    "bedrock_permitted_account_ids": (),
+    "guarded_actions": ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"),
+    "global_inference": "permitted_accounts",
+    "require_inference_profile": False,
+    "control_identifier": None,
+    "target_ou_include": (),
+    "target_ou_exclude": (),
+    "scp_name": "bedrock-cross-region-inference",
+    "tags": {},
+    "scp_size_limit": DEFAULT_SCP_SIZE_LIMIT,
+    "allow_wildcard_exemptions": False,
+}
+REQUIRED = ("home_region", "allowed_regions")
+
+_LIST_OF_STRINGS = "a list of strings"
+_TYPES: Mapping[str, str] = {
+    "home_region": "a string",
+    "allowed_regions": _LIST_OF_STRINGS,
+    "exempted_actions": _LIST_OF_STRINGS,
+    "exempted_principal_arns": _LIST_OF_STRINGS,
+    "bedrock_permitted_account_ids": _LIST_OF_STRINGS,
+    "guarded_actions": _LIST_OF_STRINGS,
+    "global_inference": "a string",
+    "require_inference_profile": "true or false",
+    "control_identifier": "a string",
+    "target_ou_include": _LIST_OF_STRINGS,
+    "target_ou_exclude": _LIST_OF_STRINGS,
+    "scp_name": "a string",
+    "tags": "a map of strings",
+    "scp_size_limit": "a whole number",
+    "allow_wildcard_exemptions": "true or false",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values Terraform uses for one environment, defaults applied."""
+
+    home_region: str
+    allowed_regions: tuple[str, ...]
+    exempted_actions: tuple[str, ...] = ()
+    exempted_principal_arns: tuple[str, ...] = ()
+    guarded_actions: tuple[str, ...] = SHARED_DEFAULTS["guarded_actions"]
+    global_inference: str = "permitted_accounts"
+    require_inference_profile: bool = False
+    control_identifier: str | None = None
+    target_ou_include: tuple[str, ...] = ()
+    target_ou_exclude: tuple[str, ...] = ()
+    scp_name: str = "bedrock-cross-region-inference"
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Read by `regionguard validate` only.
+    scp_size_limit: int = DEFAULT_SCP_SIZE_LIMIT
+    allow_wildcard_exemptions: bool = False
+    # Module inputs the environments leave at their defaults.
+    inference_profile_arn_patterns: tuple[str, ...] = DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS
+    # Where the settings came from, and variables only one environment declares.
+    path: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Set when terraform.tfvars itself lists permitted accounts (it should not).
+    bedrock_permitted_account_ids: tuple[str, ...] | None = None
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path else SETTINGS_FILE
+
+
+_VARIABLE_BLOCK = re.compile(r'^\s*variable\s+"([A-Za-z_][A-Za-z0-9_-]*)"', re.MULTILINE)
+
+
+def declared_variables(env_dir: Path) -> frozenset[str]:
+    """Names of the variables declared by the .tf files of ``env_dir`` (shared ones included)."""
+    names: set[str] = set()
+    for tf in sorted(env_dir.glob("*.tf")):
+        try:
+            names.update(_VARIABLE_BLOCK.findall(tf.read_text(encoding="utf-8")))
+        except OSError:
+            continue  # a dangling symlink: Terraform would fail on it too
+    return frozenset(names)
+
+
+def load_settings(env_dir: Path) -> Settings:
+    """Read ``env_dir/terraform.tfvars`` and apply the shared defaults.
+
+    Raises InputError (exit 2) naming the file, the setting and the fix when
+    the file is missing, is not HCL, has a value of the wrong type, misses a
+    required setting or sets a variable nothing declares.
+    """
+    path = env_dir / SETTINGS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such settings file; every environment needs terraform.tfvars "
+            "with at least home_region and allowed_regions"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    raw = _parse_hcl(text, path)
+    known = set(_TYPES) | declared_variables(env_dir)
+    return settings_from_mapping(raw, path=path, known=frozenset(known))
+
+
+def _parse_hcl(text: str, path: Path) -> dict[str, Any]:
+    import hcl2  # imported here: a second of grammar loading the first time
+
+    try:
+        data: dict[str, Any] = hcl2.loads(
+            text,
+            serialization_options=hcl2.SerializationOptions(
+                strip_string_quotes=True, explicit_blocks=False, with_comments=False
+            ),
+        )
+    except Exception as exc:  # lark raises several unrelated exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: not valid HCL: {first}; fix the syntax") from None
+    return data
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any], *, path: Path | None = None, known: frozenset[str] | None = None
+) -> Settings:
+    """Build Settings from parsed tfvars values (type-checked), defaults applied."""
+    where = str(path) if path else SETTINGS_FILE
+    problems: list[str] = []
+    known_names = set(_TYPES) if known is None else set(known)
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in known_names:
+            close = difflib.get_close_matches(name, sorted(known_names), n=1, cutoff=0.75)
+            hint = f"did you mean {close[0]!r}?" if close else "remove it"
+            problems.append(f"{name}: no variable of that name is declared; {hint}")
+            continue
+        if name not in _TYPES:
+            extra[name] = value
+            continue
+        checked = _check_type(name, value)
+        if isinstance(checked, _Problem):
+            problems.append(checked.text)
+        else:
+            values[name] = checked
+    for name in REQUIRED:
+        if name not in raw:
+            problems.append(f"{name}: required setting is missing; add it")
+    if problems:
+        raise InputError("\n".join(f"{where}: {p}" for p in problems))
+    merged = {**SHARED_DEFAULTS, **values}
+    permitted = values.get("bedrock_permitted_account_ids")
+    return Settings(
+        home_region=merged["home_region"],
+        allowed_regions=merged["allowed_regions"],
+        exempted_actions=merged["exempted_actions"],
+        exempted_principal_arns=merged["exempted_principal_arns"],
+        guarded_actions=merged["guarded_actions"],
+        global_inference=merged["global_inference"],
+        require_inference_profile=merged["require_inference_profile"],
+        control_identifier=merged["control_identifier"],
+        target_ou_include=merged["target_ou_include"],
+        target_ou_exclude=merged["target_ou_exclude"],
+        scp_name=merged["scp_name"],
+        tags=dict(merged["tags"]),
+        scp_size_limit=merged["scp_size_limit"],
+        allow_wildcard_exemptions=merged["allow_wildcard_exemptions"],
+        path=path,
+        extra=extra,
+        bedrock_permitted_account_ids=permitted,
+    )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    text: str
+
+
+def _check_type(name: str, value: Any) -> Any:
+    expected = _TYPES[name]
+    shown = _show(value)
+    if isinstance(value, str) and value.startswith("<<"):
+        return _Problem(f"{name}: heredoc strings are not supported here; write a quoted string")
+    if value is None:
+        if name == "control_identifier":
+            return None
+        return _Problem(f"{name} is null; it must be {expected} (or leave the line out)")
+    if expected == _LIST_OF_STRINGS:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        return _Problem(f'{name} is {shown}; it must be {expected} such as ["a", "b"]')
+    if expected == "a string":
+        if isinstance(value, str):
+            return value
+        return _Problem(f'{name} is {shown}; it must be a string in quotes such as "value"')
+    if expected == "true or false":
+        if isinstance(value, bool):
+            return value
+        return _Problem(f"{name} is {shown}; write true or false")
+    if expected == "a whole number":
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return _Problem(f"{name} is {shown}; it must be a whole number above 0")
+    # a map of strings
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return dict(value)
+    return _Problem(f'{name} is {shown}; it must be a map of strings such as {{ team = "x" }}')
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    return repr(value)
+
+
+GLOBAL_INFERENCE_VALUES = ("permitted_accounts", "none")
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings Terraform cannot use, or that name no real Region (InputError, exit 2).
+
+    Checks: allowed_regions non-empty, without repeats, each a Region code
+    that botocore knows (every partition); home_region likewise; and
+    global_inference one of its two values. Whether the documents built from
+    the settings are sound is :mod:`regionguard.validate`'s job.
+    """
+    from regionguard.iamref import known_regions
+
+    regions = known_regions()
+    where = settings.file
+    problems: list[str] = []
+    if not settings.allowed_regions:
+        problems.append(
+            "allowed_regions is empty; list at least the Control Tower home Region "
+            f"({settings.home_region})"
+        )
+    seen: set[str] = set()
+    for i, region in enumerate(settings.allowed_regions):
+        if region not in regions:
+            problems.append(f"allowed_regions[{i}] {_unknown_region(region, regions)}")
+        elif region in seen:
+            problems.append(f"allowed_regions[{i}] {region!r} is listed twice; list it once")
+        seen.add(region)
+    if settings.home_region not in regions:
+        problems.append(f"home_region {_unknown_region(settings.home_region, regions)}")
+    if settings.global_inference not in GLOBAL_INFERENCE_VALUES:
+        problems.append(
+            f"global_inference {settings.global_inference!r} is not one of "
+            '"permitted_accounts" or "none"'
+        )
+    if problems:
+        raise InputError("\n".join(f"{where}: {p}" for p in problems))
+
+
+def _unknown_region(region: str, regions: frozenset[str]) -> str:
+    close = difflib.get_close_matches(region, sorted(regions), n=1, cutoff=0.8)
+    hint = f"; did you mean {close[0]!r}?" if close else "; use a Region code such as us-east-1"
+    return f"{region!r} is not an AWS Region{hint}"

@@ -1,0 +1,442 @@
+"""`regionguard explain|matrix|verify`: who can call what, where, under the environment's SCPs.
+
+- explain: one request, ALLOW or DENY, the policy and statement that decided.
+- matrix: accounts x Regions x actions; with --plan, the cells the plan changes.
+- verify: the facts of envs/<env>/expectations.yaml, against the rendered
+  policies (or a plan's), and for the local environment against the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from regionguard.envs import add_env_arguments, repo_root, resolve_env_dir
+from regionguard.errors import FindingsError, InputError
+from regionguard.evaluator import (
+    CellChange,
+    Decision,
+    Evaluator,
+    Matrix,
+    PolicyError,
+    Request,
+    matrix_delta,
+)
+from regionguard.expectations import EXPECTATIONS_FILE, Outcome, check, load_expectations
+from regionguard.scenario import (
+    Scenario,
+    plan_policies,
+    scenario_from_env,
+    scenario_from_sandbox,
+)
+
+MAX_BREACHES_SHOWN = 5
+
+
+def register(subparsers: Any) -> None:
+    explain = subparsers.add_parser(
+        "explain",
+        help="ALLOW or DENY for one call, and the SCP statement that decided",
+        description=(
+            "Evaluate one call against the environment's SCPs as AWS Organizations does and "
+            "say which policy and statement decided, in words."
+        ),
+    )
+    add_env_arguments(explain)
+    _source_arguments(explain)
+    explain.add_argument("--account", required=True, help="account id or registry name")
+    explain.add_argument("--action", required=True, help="IAM action, e.g. bedrock:InvokeModel")
+    explain.add_argument(
+        "--region", required=True, help="Region code, or unspecified (global inference profiles)"
+    )
+    explain.add_argument("--principal-arn", help="the caller (default: a role of the account)")
+    explain.add_argument("--inference-profile", help="inference profile ARN the call goes through")
+    explain.add_argument("--resource", default="*", help="resource ARN (default *)")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(func=run_explain)
+
+    matrix = subparsers.add_parser(
+        "matrix",
+        help="accounts x Regions x actions under the environment's SCPs",
+        description=(
+            "Decide every registry account x Region x action. With --plan, print only the "
+            "cells the plan changes (before -> after)."
+        ),
+    )
+    add_env_arguments(matrix)
+    _source_arguments(matrix)
+    matrix.add_argument(
+        "--regions", help="comma-separated Regions (default: every commercial Region + unspecified)"
+    )
+    matrix.add_argument(
+        "--actions",
+        help="comma-separated actions (default: guarded and exempted actions + ec2:RunInstances)",
+    )
+    matrix.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    matrix.set_defaults(func=run_matrix)
+
+    verify = subparsers.add_parser(
+        "verify",
+        help="check the facts of envs/<env>/expectations.yaml; exit 1 names each broken one",
+        description=(
+            "Check every fact of the environment's expectations.yaml against the rendered "
+            "policies (or a plan's, with --plan) and, for an environment with a sandbox "
+            "(envs/local), against the running sandbox."
+        ),
+    )
+    add_env_arguments(verify)
+    verify.add_argument("--plan", type=Path, help="plan JSON: check the policies it would apply")
+    verify.add_argument(
+        "--sandbox",
+        choices=("auto", "require", "skip"),
+        default="auto",
+        help="check the running sandbox too: auto (when the env has one and it runs), "
+        "require, skip",
+    )
+    verify.add_argument("--sandbox-endpoint", help="endpoint of the sandbox (default: .sandbox/)")
+    verify.add_argument("--expectations", type=Path, help="expectations file (default: the env's)")
+    verify.add_argument("--format", choices=("text", "json"), default="text")
+    verify.set_defaults(func=run_verify)
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--plan", type=Path, help="plan JSON: use the policies it would apply")
+    group.add_argument(
+        "--sandbox-endpoint", help="read the organization from the sandbox at this endpoint"
+    )
+    parser.add_argument(
+        "--landing-zone-region-deny",
+        action="store_true",
+        help="add the landing-zone Region deny to every first-tier OU (before the migration)",
+    )
+
+
+def _scenario(args: argparse.Namespace, env_dir: Path, *, before: bool = False) -> Scenario:
+    try:
+        if getattr(args, "sandbox_endpoint", None):
+            return scenario_from_sandbox(args.sandbox_endpoint, env_dir)
+        if getattr(args, "plan", None):
+            plan = plan_policies(args.plan)
+            side = plan.before if before else plan.after
+            return scenario_from_env(
+                env_dir,
+                landing_zone_deny=args.landing_zone_region_deny,
+                policy_set=side,
+                source=f"{args.plan} ({'before' if before else 'after'} the change)",
+                targets=plan.targets,
+            )
+        return scenario_from_env(env_dir, landing_zone_deny=args.landing_zone_region_deny)
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _account_id(scenario: Scenario, text: str) -> str:
+    if scenario.org.path(text) is not None:
+        return text
+    for account_id, name in scenario.account_names.items():
+        if name == text:
+            return account_id
+    known = ", ".join(f"{n} ({i})" for i, n in sorted(scenario.account_names.items()))
+    raise InputError(f"--account {text}: no such account in {scenario.source}; known: {known}")
+
+
+# ---------------------------------------------------------------- explain
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    env_dir = resolve_env_dir(args)
+    scenario = _scenario(args, env_dir)
+    account_id = _account_id(scenario, args.account)
+    request = Request(
+        account_id,
+        args.action,
+        args.region,
+        principal_arn=args.principal_arn,
+        resource=args.resource,
+        inference_profile_arn=args.inference_profile,
+    )
+    try:
+        decision = Evaluator(scenario.org).evaluate(request)
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+    if args.format == "json":
+        print(json.dumps(explain_json(scenario, request, decision), indent=2))
+    else:
+        print(explain_text(scenario, request, decision))
+    return 0
+
+
+def explain_json(scenario: Scenario, request: Request, decision: Decision) -> dict[str, Any]:
+    return {
+        "source": scenario.source,
+        "request": {
+            "account": request.account_id,
+            "account_name": scenario.account_names.get(request.account_id),
+            "principal_arn": request.caller_arn,
+            "action": request.action,
+            "region": request.region,
+            "resource": request.resource,
+            "inference_profile_arn": request.inference_profile_arn,
+        },
+        **decision.to_dict(),
+    }
+
+
+def explain_text(scenario: Scenario, request: Request, decision: Decision) -> str:
+    via = f" via {request.inference_profile_arn}" if request.inference_profile_arn else ""
+    return "\n".join(
+        [
+            f"{decision.effect}: {request.action} in {request.region} by "
+            f"{scenario.account_label(request.account_id)}{via}",
+            f"principal: {request.caller_arn}",
+            f"policies: {scenario.source}",
+            decision.reason,
+        ]
+    )
+
+
+# ---------------------------------------------------------------- matrix
+
+
+def _csv(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not items:
+        raise InputError(f"{text!r}: give at least one comma-separated value")
+    return items
+
+
+def build_matrix(
+    scenario: Scenario, regions: Sequence[str] | None, actions: Sequence[str] | None
+) -> Matrix:
+    try:
+        return Evaluator(scenario.org).matrix(
+            list(scenario.account_names) or [a.account_id for a in scenario.org.accounts],
+            list(regions or scenario.regions),
+            list(actions or scenario.actions),
+        )
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def run_matrix(args: argparse.Namespace) -> int:
+    env_dir = resolve_env_dir(args)
+    regions, actions = _csv(args.regions), _csv(args.actions)
+    after = _scenario(args, env_dir)
+    matrix = build_matrix(after, regions, actions)
+    if args.plan:
+        before = build_matrix(_scenario(args, env_dir, before=True), regions, actions)
+        changes = matrix_delta(before, matrix)
+        if args.format == "json":
+            print(json.dumps(delta_json(after, changes), indent=2))
+        else:
+            print(delta_markdown(after, changes))
+        return 0
+    if args.format == "json":
+        print(json.dumps(matrix_json(after, matrix), indent=2))
+    else:
+        print(matrix_markdown(after, matrix))
+    return 0
+
+
+_MARK = {"ALLOW": "✅", "DENY": "❌"}
+
+
+def matrix_markdown(scenario: Scenario, matrix: Matrix) -> str:
+    lines = [f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs.", ""]
+    for a, action in enumerate(matrix.actions):
+        lines.append(f"### {action}")
+        lines.append("")
+        lines.append("| account | " + " | ".join(matrix.regions) + " |")
+        lines.append("|---|" + "---|" * len(matrix.regions))
+        for account_id, row in zip(matrix.account_ids, matrix.rows, strict=True):
+            marks = " | ".join(_MARK[cells[a].effect] for cells in row)
+            lines.append(f"| {scenario.account_label(account_id)} | {marks} |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+def matrix_json(scenario: Scenario, matrix: Matrix) -> dict[str, Any]:
+    return {
+        "source": scenario.source,
+        "regions": list(matrix.regions),
+        "actions": list(matrix.actions),
+        "accounts": [
+            {
+                "id": account_id,
+                "name": scenario.account_names.get(account_id),
+                "decisions": {
+                    region: {
+                        action: cell.effect
+                        for action, cell in zip(matrix.actions, cells, strict=True)
+                    }
+                    for region, cells in zip(matrix.regions, row, strict=True)
+                },
+            }
+            for account_id, row in zip(matrix.account_ids, matrix.rows, strict=True)
+        ],
+    }
+
+
+def plan_matrix_delta(env_dir: Path, plan_path: Path) -> tuple[Scenario, tuple[CellChange, ...]]:
+    """The matrix cells a saved plan changes (for the plan gate's summary)."""
+    args = argparse.Namespace(plan=plan_path, sandbox_endpoint=None, landing_zone_region_deny=False)
+    after = _scenario(args, env_dir)
+    before = _scenario(args, env_dir, before=True)
+    return after, matrix_delta(build_matrix(before, None, None), build_matrix(after, None, None))
+
+
+def delta_markdown(scenario: Scenario, changes: Sequence[CellChange]) -> str:
+    if not changes:
+        return f"Matrix delta ({scenario.source}): no cell changes."
+    lines = [
+        f"Matrix delta ({scenario.source}): {len(changes)} cell(s) change.",
+        "",
+        "| account | Region | action | before | after |",
+        "|---|---|---|---|---|",
+    ]
+    for c in changes:
+        lines.append(
+            f"| {scenario.account_label(c.account_id)} | {c.region} | {c.action} | "
+            f"{c.before or '-'} | {c.after or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def delta_json(scenario: Scenario, changes: Sequence[CellChange]) -> dict[str, Any]:
+    return {
+        "source": scenario.source,
+        "changes": [
+            {
+                "account": c.account_id,
+                "account_name": scenario.account_names.get(c.account_id),
+                "region": c.region,
+                "action": c.action,
+                "before": c.before,
+                "after": c.after,
+            }
+            for c in changes
+        ],
+    }
+
+
+# ---------------------------------------------------------------- verify
+
+
+def _sandbox_endpoint(args: argparse.Namespace, env_dir: Path) -> str | None:
+    if args.sandbox == "skip":
+        return None
+    if args.sandbox_endpoint:
+        endpoint: str = args.sandbox_endpoint
+        return endpoint
+    if not (env_dir / "sandbox.yaml").is_file():
+        if args.sandbox == "require":
+            raise InputError(f"{env_dir}: this environment has no sandbox (no sandbox.yaml)")
+        return None
+    from regionguard.sandbox import process
+
+    info = process.status(repo_root() / ".sandbox")
+    if info is None:
+        if args.sandbox == "require":
+            raise InputError("no sandbox runs; start it with `regionguard sandbox up`")
+        print(
+            "regionguard verify: no sandbox runs; checked the rendered policies only",
+            file=sys.stderr,
+        )
+        return None
+    return info.endpoint
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    env_dir = resolve_env_dir(args)
+    path = args.expectations or env_dir / EXPECTATIONS_FILE
+    expectations = load_expectations(path)
+    args.landing_zone_region_deny = False
+    runs: list[tuple[Scenario, tuple[Outcome, ...]]] = []
+    plan = args.plan
+    args.plan = None
+    endpoint = _sandbox_endpoint(args, env_dir)
+    args.sandbox_endpoint = None
+    scenario = _scenario(args, env_dir)
+    runs.append((scenario, check(expectations, scenario, str(path))))
+    if plan is not None:
+        args.plan = plan
+        scenario = _scenario(args, env_dir)
+        runs.append((scenario, check(expectations, scenario, str(path))))
+        args.plan = None
+    if endpoint is not None:
+        try:
+            scenario = scenario_from_sandbox(endpoint, env_dir)
+        except PolicyError as exc:
+            raise InputError(str(exc)) from exc
+        runs.append((scenario, check(expectations, scenario, str(path))))
+    broken = sum(1 for _, outcomes in runs for o in outcomes if not o.holds)
+    if args.format == "json":
+        print(json.dumps(verify_json(path, runs), indent=2))
+    else:
+        print(verify_text(path, runs))
+    if broken:
+        raise FindingsError(f"{path}: {broken} broken fact(s)")
+    return 0
+
+
+def verify_text(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]) -> str:
+    lines = []
+    for scenario, outcomes in runs:
+        held = sum(1 for o in outcomes if o.holds)
+        lines.append(f"{path}: {held} of {len(outcomes)} facts hold, {scenario.source}")
+        for outcome in outcomes:
+            exp = outcome.expectation
+            if outcome.holds:
+                lines.append(f"  ok      {exp.fact} ({outcome.calls} calls)")
+                continue
+            lines.append(
+                f"  BROKEN  {exp.label()}: {len(outcome.breaches)} of {outcome.calls} calls "
+                f"are not {exp.expect.upper()}" + (f" by {exp.denied_by}" if exp.denied_by else "")
+            )
+            for breach in outcome.breaches[:MAX_BREACHES_SHOWN]:
+                lines.append(
+                    f"          {scenario.account_label(breach.account_id)} {breach.action} "
+                    f"{breach.region}: {breach.decision.effect}. {breach.decision.reason}"
+                )
+            hidden = len(outcome.breaches) - MAX_BREACHES_SHOWN
+            if hidden > 0:
+                lines.append(f"          ... and {hidden} more")
+    return "\n".join(lines)
+
+
+def verify_json(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "runs": [
+            {
+                "source": scenario.source,
+                "facts": [
+                    {
+                        "index": o.expectation.index,
+                        "fact": o.expectation.fact,
+                        "holds": o.holds,
+                        "calls": o.calls,
+                        "breaches": [
+                            {
+                                "account": b.account_id,
+                                "action": b.action,
+                                "region": b.region,
+                                "decision": b.decision.effect,
+                                "reason": b.decision.reason,
+                            }
+                            for b in o.breaches
+                        ],
+                    }
+                    for o in outcomes
+                ],
+            }
+            for scenario, outcomes in runs
+        ],
+    }

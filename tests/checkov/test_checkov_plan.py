@@ -1,0 +1,155 @@
+"""The checks in plan mode: content and parameter values arrive as JSON strings.
+
+fixtures/plan/local.tfplan.json is `terraform show -json` of a real plan of
+envs/local against an emulated organization with three first-tier OUs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from checkov_runner import CHECKS_DIR, REPO_ROOT, Report, parse_report, run_checkov
+
+FIXTURE = REPO_ROOT / "tests/checkov/fixtures/plan/local.tfplan.json"
+SCP = "module.bedrock_inference_scp.aws_organizations_policy.this"
+CONTROLS = {
+    f'module.region_deny_control.aws_controltower_control.this["{ou}"]'
+    for ou in ("ou-ku1c-hd0xyhv1", "ou-ku1c-hx89y095", "ou-ku1c-tqw1mi5j")
+}
+SCP_CHECKS = ("CKV_RG_1", "CKV_RG_2", "CKV_RG_3", "CKV_RG_4", "CKV_RG_5", "CKV_RG_6")
+CONTROL_CHECKS = ("CKV_RG_7", "CKV_RG_8", "CKV_RG_9", "CKV_RG_10")
+
+
+def scan(paths: list[Path]) -> Report:
+    args = ["--framework", "terraform_plan", "--external-checks-dir", str(CHECKS_DIR), "-o", "json"]
+    for path in paths:
+        args += ["-f", str(path)]
+    _, stdout, stderr = run_checkov(args, paths[0].parent)
+    assert stdout.strip(), stderr
+    return parse_report(stdout)
+
+
+def resources(report: Report, outcome: str, check_id: str, path: Path = FIXTURE) -> set[str]:
+    table = report.passed if outcome == "passed" else report.failed
+    return {resource for file, resource in table.get(check_id, set()) if Path(file) == path}
+
+
+Change = Callable[[str, dict[str, Any]], None]
+
+
+def planned_resources(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(address, values) of every resource in resource_changes and planned_values."""
+    found = [(r["address"], r["change"]["after"]) for r in plan["resource_changes"]]
+    modules = [plan["planned_values"]["root_module"]]
+    while modules:
+        module = modules.pop()
+        found += [(r["address"], r["values"]) for r in module.get("resources", [])]
+        modules += module.get("child_modules", [])
+    return found
+
+
+def write_mutated(path: Path, change: Change) -> Path:
+    plan = json.loads(FIXTURE.read_text())
+    for address, values in planned_resources(plan):
+        change(address, values)
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def edit_scp(edit: Callable[[dict[str, Any]], None]) -> Change:
+    def change(address: str, values: dict[str, Any]) -> None:
+        if address == SCP:
+            document = json.loads(values["content"])
+            edit(document)
+            values["content"] = json.dumps(document, separators=(",", ":"))
+
+    return change
+
+
+def edit_exemptions(actions: list[str]) -> Change:
+    def change(address: str, values: dict[str, Any]) -> None:
+        if address in CONTROLS:
+            for parameter in values["parameters"]:
+                if parameter["key"] == "ExemptedActions":
+                    parameter["value"] = json.dumps(actions, separators=(",", ":"))
+
+    return change
+
+
+def allow(document: dict[str, Any]) -> None:
+    document["Statement"][0]["Effect"] = "Allow"
+
+
+def eleven_digits(document: dict[str, Any]) -> None:
+    document["Statement"][0]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] = [
+        "100000000001",
+        "10000000003",
+    ]
+
+
+def oversized(document: dict[str, Any]) -> None:
+    accounts = [f"{200000000000 + i}" for i in range(700)]
+    document["Statement"][0]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] = accounts
+
+
+PLAN_MUTATIONS: dict[str, tuple[Change, dict[str, set[str]]]] = {
+    "allow_statement": (edit_scp(allow), {"CKV_RG_1": {SCP}, "CKV_RG_10": CONTROLS}),
+    "eleven_digit_account_id": (edit_scp(eleven_digits), {"CKV_RG_5": {SCP}}),
+    "scp_over_10240_characters": (edit_scp(oversized), {"CKV_RG_6": {SCP}}),
+    "wildcard_exemption": (
+        edit_exemptions(["bedrock:*"]),
+        {"CKV_RG_9": CONTROLS, "CKV_RG_10": CONTROLS},
+    ),
+    "unguarded_exemption": (
+        edit_exemptions(["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob"]),
+        {"CKV_RG_10": CONTROLS},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("plans")
+    paths = {"fixture": folder / "fixture.tfplan.json"}
+    shutil.copy(FIXTURE, paths["fixture"])
+    for name, (change, _) in PLAN_MUTATIONS.items():
+        paths[name] = write_mutated(folder / f"{name}.tfplan.json", change)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def report(plans: dict[str, Path]) -> Report:
+    return scan(list(plans.values()))
+
+
+def test_the_plans_parse_without_errors(report: Report) -> None:
+    assert report.parsing_errors == 0
+
+
+@pytest.mark.parametrize("check_id", SCP_CHECKS)
+def test_the_planned_scp_passes(report: Report, plans: dict[str, Path], check_id: str) -> None:
+    assert resources(report, "passed", check_id, plans["fixture"]) == {SCP}
+    assert resources(report, "failed", check_id, plans["fixture"]) == set()
+
+
+@pytest.mark.parametrize("check_id", CONTROL_CHECKS)
+def test_every_planned_control_passes(
+    report: Report, plans: dict[str, Path], check_id: str
+) -> None:
+    assert resources(report, "passed", check_id, plans["fixture"]) == CONTROLS
+    assert resources(report, "failed", check_id, plans["fixture"]) == set()
+
+
+@pytest.mark.parametrize("mutation", sorted(PLAN_MUTATIONS))
+def test_plan_mutation_fails_exactly_its_checks(
+    report: Report, plans: dict[str, Path], mutation: str
+) -> None:
+    _, expected = PLAN_MUTATIONS[mutation]
+    path = plans[mutation]
+    failed = {c: resources(report, "failed", c, path) for c in (*SCP_CHECKS, *CONTROL_CHECKS)}
+    assert {c: r for c, r in failed.items() if r} == expected

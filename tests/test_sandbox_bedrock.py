@@ -1,0 +1,137 @@
+"""The seed, end to end on the sandbox's Bedrock runtime endpoint.
+
+The sandbox server runs in this process on 127.0.0.1 (port 0: a free one)
+and is shut down after each test.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from regionguard.controlscp import render_control_scp
+from regionguard.sandbox.seed import LANDING_ZONE_POLICY_NAME, organizations_backend
+from regionguard.sandbox.server import SandboxApp, serve
+from regionguard.sandbox.settings import SandboxSettings, load_settings
+from regionguard.scenario import CONTROL_SCP_NAME
+from regionguard.settings import load_settings as load_env_settings
+
+pytestmark = pytest.mark.sandbox
+
+ENV = Path(__file__).resolve().parent.parent / "envs" / "local"
+MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+PERMITTED, OTHER = "100000000001", "100000000002"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[str, SandboxSettings]]:
+    settings = load_settings(ENV, landing_zone_region_deny=True)
+    server = serve(SandboxApp(settings), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", settings
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def client(endpoint: str, account: str, region: str = "us-east-2") -> object:
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=account,
+        aws_secret_access_key="sandbox",
+    )
+
+
+def stream(endpoint: str, account: str, region: str = "us-east-2") -> str:
+    reply = client(endpoint, account, region).invoke_model_with_response_stream(  # type: ignore[attr-defined]
+        modelId=MODEL, body=b'{"messages": []}'
+    )
+    return "".join(event["chunk"]["bytes"].decode() for event in reply["body"])
+
+
+def migrate(settings: SandboxSettings) -> None:
+    """What `make apply` and the console step do: the OU control and the SCP on every
+    first-tier OU, then the landing-zone Region deny turned off."""
+    env = load_env_settings(ENV)
+    backend = organizations_backend(settings)
+    from regionguard.render import render_scp
+
+    scp = backend.create_policy(
+        Name="bedrock-cross-region-inference", Description="", Type="SERVICE_CONTROL_POLICY",
+        Content=render_scp(env, ["100000000001", "100000000003"]),
+    )["Policy"]["PolicySummary"]["Id"]  # fmt: skip
+    control = backend.create_policy(
+        Name=CONTROL_SCP_NAME, Description="", Type="SERVICE_CONTROL_POLICY",
+        Content=render_control_scp(env.allowed_regions, env.exempted_actions, []),
+    )["Policy"]["PolicySummary"]["Id"]  # fmt: skip
+    lz = next(p for p in backend.policies if p.name == LANDING_ZONE_POLICY_NAME)
+    for ou in backend.ou:
+        if (
+            getattr(ou, "parent_id", None) == backend.org.root_id
+            and ou.type == "ORGANIZATIONAL_UNIT"
+        ):
+            backend.attach_policy(PolicyId=scp, TargetId=ou.id)
+            backend.attach_policy(PolicyId=control, TargetId=ou.id)
+            backend.detach_policy(PolicyId=lz.id, TargetId=ou.id)
+
+
+SEED_MESSAGE = (
+    "User: arn:aws:sts::{account}:assumed-role/WorkloadRole/sandbox is not authorized to "
+    "perform: bedrock:InvokeModelWithResponseStream on resource: "
+    f"arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an explicit deny in a service "
+    "control policy"
+)
+
+
+def test_landing_zone_deny_fails_the_permitted_account_in_us_east_2_as_in_the_seed(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, _ = sandbox
+    with pytest.raises(ClientError) as info:
+        stream(endpoint, PERMITTED)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert info.value.response["Error"]["Message"] == SEED_MESSAGE.format(account=PERMITTED)
+
+
+def test_after_the_migration_the_permitted_account_streams_in_us_east_2(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    assert (
+        stream(endpoint, PERMITTED)
+        == '{"type": "text", "text": "Hello from the regionguard sandbox."}'
+    )
+
+
+def test_after_the_migration_another_account_still_fails_in_us_east_2(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    with pytest.raises(ClientError) as info:
+        stream(endpoint, OTHER)
+    assert info.value.response["Error"]["Message"] == SEED_MESSAGE.format(account=OTHER)
+
+
+def test_after_the_migration_any_account_converses_in_an_allowed_region(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    reply = client(endpoint, OTHER, "us-east-1").converse(  # type: ignore[attr-defined]
+        modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}]
+    )
+    assert reply["output"]["message"]["content"] == [
+        {"text": "Hello from the regionguard sandbox."}
+    ]
