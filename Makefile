@@ -109,7 +109,7 @@ endif
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
 	@$(MAKE) plan-gate ENV=$(ENV)
-	$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON)
+	$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON) --sandbox skip
 
 .PHONY: apply
 apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
@@ -119,6 +119,11 @@ ifeq ($(ENV),local)
 endif
 	$(TF) -chdir=$(ENV_DIR) apply -input=false tfplan
 	@rm -f $(PLAN_FILE) $(PLAN_JSON) $(ENV_DIR)/tfplan.md $(ENV_DIR)/tfplan.gate.json
+ifeq ($(ENV),local)
+	@# Prove after the apply what the plan promised: the expectations hold
+	@# in the emulated organization, as its SCPs now stand.
+	$(REGIONGUARD) verify --env $(ENV) --sandbox require
+endif
 
 # ---------------------------------------------------------------- plan gate
 

@@ -112,7 +112,11 @@ def load_expectations(path: Path) -> tuple[Expectation, ...]:
 
 
 def resolve_accounts(exp: Expectation, scenario: Scenario, where: str) -> tuple[str, ...]:
-    registry_ids = tuple(scenario.account_names)
+    # The shorthands name the member accounts: SCPs never affect the
+    # management account, so a fact about SCPs cannot hold or fail for it.
+    registry_ids = tuple(
+        a for a in scenario.account_names if a != scenario.org.management_account_id
+    )
     if exp.accounts == "all":
         return registry_ids
     if exp.accounts == "permitted":
