@@ -193,6 +193,7 @@ def test_a_control_disabled_out_of_band_is_restored_by_the_next_apply(stack: Sta
         ("conflict", 1, "ConflictException"),
         ("fail", 1, "unexpected state 'FAILED', wanted target 'SUCCEEDED'"),
     ],
+    ids=["throttle", "conflict", "fail"],
 )
 def test_after_a_fault_the_next_apply_converges(
     stack: Stack, kind: str, count: int, error: str
@@ -205,6 +206,25 @@ def test_after_a_fault_the_next_apply_converges(
     stack.admin("DELETE", "faults")
     stack.tf.apply()
     stack.assert_converged()
+
+
+def test_a_failed_update_operation_converges_on_the_next_apply(stack: Stack) -> None:
+    settings = stack.env_dir / "terraform.tfvars"
+    settings.write_text(
+        settings.read_text().replace('  "bedrock:InvokeModelWithResponseStream",\n', "", 1)
+    )
+    stack.admin("POST", "faults", {"kind": "fail", "action": "update-enabled-control", "count": 1})
+    with pytest.raises(TerraformError) as failed:
+        stack.tf.apply()
+    assert "unexpected state 'FAILED', wanted target 'SUCCEEDED'" in failed.value.args[0]
+    assert stack.admin("GET", "faults") == {"faults": []}
+    stack.tf.apply()
+    stack.assert_converged()
+    for ou, details in stack.enabled().items():
+        assert details["parameters"][1] == {
+            "key": "ExemptedActions",
+            "value": ["bedrock:InvokeModel"],
+        }, ou
 
 
 def test_a_second_apply_stops_on_the_state_lock_and_the_state_stays_intact(
