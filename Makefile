@@ -109,7 +109,9 @@ endif
 	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
 	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
 	@$(MAKE) plan-gate ENV=$(ENV)
-	$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON) --sandbox skip
+	@$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON) --sandbox skip || { \
+	  rm -f $(ENV_DIR)/tfplan.gate.json; \
+	  echo "make plan: $(ENV_DIR)/expectations.yaml does not hold for this plan; make apply will refuse it" >&2; exit 1; }
 
 .PHONY: apply
 apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else

@@ -119,6 +119,15 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
             "name: payments\n    ou: Workloads\n    bedrock_cross_region_inference: true",
         )
     )
+    # Permitting payments breaks the fact that it cannot invoke Bedrock in
+    # us-east-2: the pull request that permits it edits that fact too.
+    expectations = env_dir / "expectations.yaml"
+    expectations.write_text(
+        expectations.read_text().replace(
+            "- fact: payments cannot invoke Bedrock in us-east-2\n    accounts: [payments]",
+            "- fact: log-archive cannot invoke Bedrock in us-east-2\n    accounts: [log-archive]",
+        )
+    )
     ok(make("tfvars"))
     ok(make("plan"))
     review = review_json(env_dir)
@@ -171,4 +180,25 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
     refused = make("apply")
     assert refused.returncode != 0
     assert "failed the plan gate" in refused.stderr
+    assert (env_dir / "terraform.tfstate").read_bytes() == state_before
+
+    # A plan that breaks a fact of expectations.yaml is not applied either.
+    settings.write_text(
+        settings.read_text().replace(f'\ntarget_ou_exclude = ["{SANDBOX_OU}"]\n', "")
+    )
+    expectations.write_text(
+        expectations.read_text().replace(
+            "- fact: log-archive cannot invoke Bedrock in us-east-2\n    accounts: [log-archive]",
+            "- fact: payments cannot invoke Bedrock in us-east-2\n    accounts: [payments]",
+        )
+    )
+    broken = make("plan")
+    assert broken.returncode != 0
+    assert 'BROKEN  expectations[3] "payments cannot invoke Bedrock in us-east-2"' in broken.stdout
+    assert "expectations.yaml does not hold for this plan; make apply will refuse it" in (
+        broken.stderr
+    )
+    refused = make("apply")
+    assert refused.returncode != 0
+    assert "was not checked by the plan gate" in refused.stderr
     assert (env_dir / "terraform.tfstate").read_bytes() == state_before
