@@ -127,6 +127,27 @@ def test_organizations_calls_reach_moto_as_the_management_account(sandbox: Sandb
     assert sorted(sandbox.ous) == ["Research", "Security", "Workloads"]
 
 
+def test_attaching_a_policy_twice_to_one_target_is_refused_as_by_aws(sandbox: Sandbox) -> None:
+    policy = sandbox.org.create_policy(
+        Name="twice",
+        Description="",
+        Type="SERVICE_CONTROL_POLICY",
+        Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}',
+    )["Policy"]["PolicySummary"]["Id"]
+    target = sandbox.ous["Workloads"]["Id"]
+    sandbox.org.attach_policy(PolicyId=policy, TargetId=target)
+    assert error_of(sandbox.org.attach_policy, PolicyId=policy, TargetId=target) == (
+        400,
+        "DuplicatePolicyAttachmentException",
+        "The selected policy is already attached to the specified target.",
+    )
+    sandbox.org.attach_policy(PolicyId=policy, TargetId=sandbox.ous["Security"]["Id"])
+    attached = sandbox.org.list_targets_for_policy(PolicyId=policy)["Targets"]
+    assert sorted(t["TargetId"] for t in attached) == sorted(
+        [target, sandbox.ous["Security"]["Id"]]
+    )
+
+
 # -------------------------------------------------------------- enable-control
 
 

@@ -1,12 +1,13 @@
 # Adoption of what an interrupted apply left behind.
 #
 # An apply killed after Control Tower accepted enable-control, or after AWS
-# Organizations created the SCP, leaves the object in AWS but not in the
-# state; the next apply would try to create it again and fail (the control is
-# already enabled; the policy name is taken). These import blocks adopt such
-# objects into the state instead. They are no-ops for objects already in the
-# state, and cost one ListEnabledControls per target OU and one DescribePolicy
-# per SCP of the organization on each plan.
+# Organizations created the SCP or attached it, leaves the object in AWS but
+# not in the state; the next apply would try to create it again and fail (the
+# control is already enabled; the policy name is taken; the policy is already
+# attached). These import blocks adopt such objects into the state instead.
+# They are no-ops for objects already in the state, and cost, on each plan,
+# one ListEnabledControls and one ListPoliciesForTarget per target OU and one
+# DescribePolicy per SCP of the organization.
 
 data "aws_controltower_controls" "enabled" {
   for_each = local.target_ous
@@ -39,4 +40,26 @@ import {
 
   to = module.bedrock_inference_scp.aws_organizations_policy.this
   id = each.key
+}
+
+locals {
+  # Policy names are unique per policy type, so this holds at most one id.
+  existing_scp_ids = [for id, policy in data.aws_organizations_policy.scp : id if policy.name == var.scp_name]
+}
+
+data "aws_organizations_policies_for_target" "scp" {
+  for_each = local.target_ous
+
+  target_id = each.key
+  filter    = "SERVICE_CONTROL_POLICY"
+}
+
+import {
+  for_each = {
+    for pair in setproduct(keys(local.target_ous), local.existing_scp_ids) : pair[0] => pair[1]
+    if contains(data.aws_organizations_policies_for_target.scp[pair[0]].ids, pair[1])
+  }
+
+  to = module.bedrock_inference_scp.aws_organizations_policy_attachment.this[each.key]
+  id = "${each.key}:${each.value}"
 }
