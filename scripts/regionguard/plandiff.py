@@ -524,14 +524,20 @@ def _changes(plan: Mapping[str, Any]) -> list[PlanChange]:
     return out
 
 
-def _ou_names(plan: Mapping[str, Any]) -> dict[str, str]:
-    """OU id -> name from the plan's outputs and the organization data it read."""
+def _names_read(plan: Mapping[str, Any], data_type: str, field: str) -> dict[str, str]:
+    """Id -> name of the items in ``field`` of the ``data_type`` data sources the plan read."""
     names: dict[str, str] = {}
     for res in _prior_resources(plan):
-        if res.get("type") == "aws_organizations_organizational_units":
-            for child in _field(res.get("values"), "children") or []:
-                if isinstance(child, dict) and child.get("id") and child.get("name"):
-                    names[str(child["id"])] = str(child["name"])
+        if res.get("type") == data_type:
+            for item in _field(res.get("values"), field) or []:
+                if isinstance(item, dict) and item.get("id") and item.get("name"):
+                    names[str(item["id"])] = str(item["name"])
+    return names
+
+
+def _ou_names(plan: Mapping[str, Any]) -> dict[str, str]:
+    """OU id -> name from the plan's outputs and the organization data it read."""
+    names = _names_read(plan, "aws_organizations_organizational_units", "children")
     for output in ("targets", "untargeted_first_tier_ous"):
         for side in ("before", "after"):
             names.update(_output_map(plan, output, side) or {})
@@ -539,13 +545,7 @@ def _ou_names(plan: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _org_account_names(plan: Mapping[str, Any]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for res in _prior_resources(plan):
-        if res.get("type") == "aws_organizations_organization":
-            for acct in _field(res.get("values"), "accounts") or []:
-                if isinstance(acct, dict) and acct.get("id") and acct.get("name"):
-                    names[str(acct["id"])] = str(acct["name"])
-    return names
+    return _names_read(plan, "aws_organizations_organization", "accounts")
 
 
 def _parameters(value: Any) -> dict[str, tuple[str, ...]] | None:
