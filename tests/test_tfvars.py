@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from regionguard.cli import main
-from regionguard.tfvars import generate, render_tfvars
+from regionguard.environment import Environment, render_tfvars
 
 TODAY = datetime.date(2026, 11, 27)
 
@@ -36,9 +36,9 @@ def test_entry_order_in_the_registry_does_not_change_the_bytes(tmp_path: Path) -
         for i in range(1, 10)
     ]
     (tmp_path / "accounts.yaml").write_text("accounts:\n" + "".join(entries))
-    forward = generate(tmp_path, TODAY).content
+    forward = Environment(tmp_path, TODAY).generated.content
     (tmp_path / "accounts.yaml").write_text("accounts:\n" + "".join(reversed(entries)))
-    assert generate(tmp_path, TODAY).content == forward
+    assert Environment(tmp_path, TODAY).generated.content == forward
     assert forward.startswith('{\n  "bedrock_permitted_account_ids": [\n    "100000000000",\n')
     assert forward.endswith('    "900000000000"\n  ]\n}\n')
 

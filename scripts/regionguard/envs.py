@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regionguard.errors import InputError
+
+if TYPE_CHECKING:
+    from regionguard.environment import Environment
 
 ENV_MARKER = "backend.tf"
 
@@ -65,3 +70,38 @@ def relative_to_cwd(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         return path
+
+
+def today_utc() -> datetime.date:
+    """Today in UTC: the same date on every machine that runs the tool at the same moment."""
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def parse_today(text: str) -> datetime.date:
+    """argparse type for --today YYYY-MM-DD."""
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--today {text!r} is not a date; write it as YYYY-MM-DD"
+        ) from None
+
+
+def add_today_argument(parser: argparse.ArgumentParser) -> None:
+    """The --today YYYY-MM-DD option of the commands that judge expiry dates."""
+    parser.add_argument(
+        "--today",
+        type=parse_today,
+        metavar="YYYY-MM-DD",
+        help="the day against which expiry dates are compared (default: today in UTC)",
+    )
+
+
+def environment_from_args(args: argparse.Namespace) -> Environment:
+    """The environment named by --env / --env-dir, judged on --today (default: today in UTC)."""
+    from regionguard.environment import Environment
+
+    today: datetime.date | None = getattr(args, "today", None)
+    return Environment(relative_to_cwd(resolve_env_dir(args)), today or today_utc())

@@ -118,32 +118,20 @@ def render_control_parameters(settings: Settings) -> dict[str, str]:
 def _run(args: Any) -> int:
     import sys
 
-    from regionguard.envs import relative_to_cwd, resolve_env_dir
-    from regionguard.errors import InputError
-    from regionguard.settings import GENERATED_TFVARS, check_settings, load_settings
-    from regionguard.tfvars import generate, read_generated_ids, today_utc
+    from regionguard.envs import environment_from_args
 
-    env_dir = relative_to_cwd(resolve_env_dir(args))
-    settings = load_settings(env_dir)
-    check_settings(settings)
-    tfvars = env_dir / GENERATED_TFVARS
-    ids = read_generated_ids(tfvars)
-    if ids is None:
-        raise InputError(
-            f"{tfvars}: missing or not a generated file; run `regionguard tfvars "
-            f"--env-dir {env_dir}` first"
-        )
-    generated = generate(env_dir, today_utc())
-    if tuple(ids) != generated.permitted_ids:
+    env = environment_from_args(args)
+    ids = env.deployed_ids
+    if env.stale:
         print(
-            f"regionguard: warning: {tfvars} differs from the registry; this renders the "
-            "committed file, which is what Terraform reads",
+            f"regionguard: warning: {env.tfvars_path} differs from the registry; this renders "
+            "the committed file, which is what Terraform reads",
             file=sys.stderr,
         )
     if args.part in ("scp", "all"):
-        print(render_scp(settings, ids))
+        print(render_scp(env.settings, ids))
     if args.part in ("control", "all"):
-        print(jsonencode(render_control_parameters(settings)))
+        print(jsonencode(render_control_parameters(env.settings)))
     return 0
 
 

@@ -11,103 +11,18 @@ warning naming them; permits ending within 30 days are announced.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from regionguard.atomic import write_atomic
-from regionguard.envs import add_env_arguments, relative_to_cwd, resolve_env_dir
+from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.errors import FindingsError, InputError
-from regionguard.registry import REGISTRY_FILE, Registry, load_registry
-from regionguard.settings import GENERATED_TFVARS
+from regionguard.registry import REGISTRY_FILE
 
-__all__ = [
-    "TFVARS_KEY",
-    "Generated",
-    "add_today_argument",
-    "generate",
-    "parse_today",
-    "read_generated_ids",
-    "register",
-    "render_tfvars",
-    "today_utc",
-]
-
-TFVARS_KEY = "bedrock_permitted_account_ids"
+__all__ = ["register"]
 
 
-def render_tfvars(permitted_ids: tuple[str, ...] | list[str]) -> str:
-    """The bytes of accounts.auto.tfvars.json for these ids (sorted and made unique here)."""
-    ids = sorted(set(permitted_ids))
-    return json.dumps({TFVARS_KEY: ids}, indent=2) + "\n"
-
-
-def today_utc() -> datetime.date:
-    """Today in UTC: the same date on every machine that runs the tool at the same moment."""
-    return datetime.datetime.now(datetime.UTC).date()
-
-
-def parse_today(text: str) -> datetime.date:
-    """argparse type for --today YYYY-MM-DD."""
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--today {text!r} is not a date; write it as YYYY-MM-DD"
-        ) from None
-
-
-@dataclass(frozen=True)
-class Generated:
-    """What the registry generates on one day, with the notices that go with it."""
-
-    registry: Registry
-    content: str
-    permitted_ids: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
-def generate(env_dir: Path, today: datetime.date) -> Generated:
-    """Read the env's registry and build the generated file's bytes (writes nothing)."""
-    registry = load_registry(env_dir / REGISTRY_FILE)
-    ids = registry.permitted_ids(today)
-    warnings: list[str] = []
-    index = {a.id: i for i, a in enumerate(registry.accounts)}
-    for account in registry.expired(today):
-        warnings.append(
-            f"{registry.path}: accounts[{index[account.id]}] ({account.name}): permit expired "
-            f"on {account.expires}; left out of {GENERATED_TFVARS}. Remove the entry, set "
-            "bedrock_cross_region_inference: false, or renew expires"
-        )
-    for account in registry.expiring(today):
-        assert account.expires is not None
-        days = (account.expires - today).days
-        when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-        warnings.append(
-            f"{registry.path}: accounts[{index[account.id]}] ({account.name}): permit ends "
-            f"{when} ({account.expires}); renew expires if it must go on"
-        )
-    return Generated(registry, render_tfvars(ids), ids, tuple(warnings))
-
-
-def read_generated_ids(path: Path) -> list[str] | None:
-    """The ids listed by a generated file, or None when it is missing or not in shape."""
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ids = data.get(TFVARS_KEY) if isinstance(data, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        return None
-    return ids
-
-
-def _change_summary(old: list[str] | None, new: tuple[str, ...]) -> str:
+def _change_summary(old: tuple[str, ...] | None, new: tuple[str, ...]) -> str:
     if old is None and not new:
         return "no account permitted"
     before = set(old or [])
@@ -126,33 +41,27 @@ def _count(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    env_dir = relative_to_cwd(resolve_env_dir(args))
-    today: datetime.date = args.today or today_utc()
-    generated = generate(env_dir, today)
-    for warning in generated.warnings:
+    env = environment_from_args(args)
+    generated = env.generated
+    for warning in generated.warnings(env.registry_path, env.today):
         print(f"regionguard: warning: {warning}", file=sys.stderr)
-    target = env_dir / GENERATED_TFVARS
-    try:
-        current = target.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        current = None
-    except UnicodeDecodeError:
-        current = ""
-    if current == generated.content:
+    target = env.tfvars_path
+    committed = env.committed
+    if committed.text == generated.content:
         print(f"{target}: up to date ({_count(len(generated.permitted_ids))})")
         return 0
-    old_ids = read_generated_ids(target) if current is not None else None
-    summary = _change_summary(old_ids, generated.permitted_ids)
+    exists = target.exists()
+    summary = _change_summary(committed.ids if exists else None, generated.permitted_ids)
     if args.check:
-        state = "does not exist" if current is None else f"differs from {REGISTRY_FILE} ({summary})"
+        state = "does not exist" if not exists else f"differs from {REGISTRY_FILE} ({summary})"
         raise FindingsError(
-            f"{target}: {state}; run `regionguard tfvars --env-dir {env_dir}` "
+            f"{target}: {state}; run `regionguard tfvars --env-dir {env.dir}` "
             "(or `make tfvars ENV=<env>`) and commit the result"
         )
     if not target.parent.is_dir():  # pragma: no cover - resolve_env_dir checked it
         raise InputError(f"{target.parent}: no such folder")
     write_atomic(target, generated.content)
-    verb = "wrote" if current is None else "updated"
+    verb = "wrote" if not exists else "updated"
     print(f"{target}: {verb} ({_count(len(generated.permitted_ids))}; {summary})")
     return 0
 
@@ -176,13 +85,3 @@ def register(subparsers: Any) -> None:
     )
     add_today_argument(parser)
     parser.set_defaults(func=run)
-
-
-def add_today_argument(parser: argparse.ArgumentParser) -> None:
-    """The --today YYYY-MM-DD option of the commands that judge expiry dates."""
-    parser.add_argument(
-        "--today",
-        type=parse_today,
-        metavar="YYYY-MM-DD",
-        help="the day against which expiry dates are compared (default: today in UTC)",
-    )

@@ -1,0 +1,275 @@
+"""One environment, read once: its files, settings, registry and permitted accounts.
+
+Every command works on an :class:`Environment`. Each part is read the first
+time it is asked for and kept, so a command that needs only the registry
+never parses ``terraform.tfvars``, and ``regionguard plan``, which needs
+everything, reads each file once.
+
+What Terraform deploys is the *committed* ``accounts.auto.tfvars.json``
+(:attr:`Environment.deployed_ids`); what the registry generates today is
+:attr:`Environment.generated`. The two differ only when someone edited the
+registry without regenerating (``validate`` reports it; ``plan`` refuses it).
+
+Terraform also reads any other ``*.auto.tfvars``/``*.auto.tfvars.json``,
+``terraform.tfvars.json`` and ``TF_VAR_*`` variable. Loaded after the
+generated file, such a file could permit accounts the registry does not
+name, unseen by every check; :meth:`Environment.check_single_source`
+refuses them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regionguard.errors import InputError
+from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
+from regionguard.settings import GENERATED_TFVARS, SETTINGS_FILE, Settings, load_settings
+
+__all__ = [
+    "EXPECTATIONS_FILE",
+    "GUARDED_VARIABLES",
+    "SANDBOX_FILE",
+    "TFVARS_KEY",
+    "CommittedTfvars",
+    "Environment",
+    "Generated",
+    "render_tfvars",
+]
+
+TFVARS_KEY = "bedrock_permitted_account_ids"
+EXPECTATIONS_FILE = "expectations.yaml"
+SANDBOX_FILE = "sandbox.yaml"
+
+# Variables whose value decides who may call what, where. None of them may
+# come from anywhere but terraform.tfvars and the generated file.
+GUARDED_VARIABLES = frozenset(
+    {
+        TFVARS_KEY,
+        "allowed_regions",
+        "home_region",
+        "exempted_actions",
+        "exempted_principal_arns",
+        "guarded_actions",
+        "global_inference",
+        "require_inference_profile",
+        "target_ou_include",
+        "target_ou_exclude",
+        "control_identifier",
+        "scp_name",
+        "scp_size_limit",
+        "allow_wildcard_exemptions",
+    }
+)
+
+
+def render_tfvars(permitted_ids: tuple[str, ...] | list[str]) -> str:
+    """The bytes of accounts.auto.tfvars.json for these ids (sorted and made unique here)."""
+    ids = sorted(set(permitted_ids))
+    return json.dumps({TFVARS_KEY: ids}, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What the registry generates on one day, with the notices that go with it."""
+
+    content: str
+    permitted_ids: tuple[str, ...]
+    expired: tuple[tuple[int, Account], ...]
+    expiring: tuple[tuple[int, Account], ...]
+
+    def warnings(self, registry_path: Path, today: datetime.date) -> tuple[str, ...]:
+        out = []
+        for index, account in self.expired:
+            out.append(
+                f"{registry_path}: accounts[{index}] ({account.name}): permit expired "
+                f"on {account.expires}; left out of {GENERATED_TFVARS}. Remove the entry, set "
+                "bedrock_cross_region_inference: false, or renew expires"
+            )
+        for index, account in self.expiring:
+            assert account.expires is not None
+            days = (account.expires - today).days
+            when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+            out.append(
+                f"{registry_path}: accounts[{index}] ({account.name}): permit ends "
+                f"{when} ({account.expires}); renew expires if it must go on"
+            )
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class CommittedTfvars:
+    """The committed accounts.auto.tfvars.json: its text and its ids, as far as they can be read.
+
+    ``text`` is None when the file is missing or not UTF-8; ``ids`` is None
+    when it is not the generated shape (one key holding a list of strings).
+    """
+
+    path: Path
+    text: str | None
+    ids: tuple[str, ...] | None
+
+    @classmethod
+    def read(cls, path: Path) -> CommittedTfvars:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return cls(path, None, None)
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            return cls(path, text, None)
+        ids = data.get(TFVARS_KEY) if isinstance(data, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return cls(path, text, None)
+        return cls(path, text, tuple(ids))
+
+
+class Environment:
+    """An environment folder (``envs/<name>``), each part read once on first use."""
+
+    def __init__(self, env_dir: Path, today: datetime.date) -> None:
+        self.dir = env_dir
+        self.today = today
+
+    def __repr__(self) -> str:
+        return f"Environment({str(self.dir)!r}, today={self.today})"
+
+    # ------------------------------------------------------------ files
+
+    @property
+    def name(self) -> str:
+        return self.dir.resolve().name
+
+    @property
+    def settings_path(self) -> Path:
+        return self.dir / SETTINGS_FILE
+
+    @property
+    def registry_path(self) -> Path:
+        return self.dir / REGISTRY_FILE
+
+    @property
+    def tfvars_path(self) -> Path:
+        return self.dir / GENERATED_TFVARS
+
+    @property
+    def expectations_path(self) -> Path:
+        return self.dir / EXPECTATIONS_FILE
+
+    @property
+    def has_sandbox(self) -> bool:
+        return (self.dir / SANDBOX_FILE).is_file()
+
+    # ------------------------------------------------------------ parts
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """terraform.tfvars with the shared defaults, checked (exit 2 when unusable)."""
+        from regionguard.settings import check_settings
+
+        settings = load_settings(self.dir)
+        check_settings(settings)
+        if settings.bedrock_permitted_account_ids is not None:
+            raise InputError(
+                f"{settings.file}: {TFVARS_KEY} is set here; permitted accounts come only from "
+                f"{REGISTRY_FILE} through {GENERATED_TFVARS}: move them to the registry"
+            )
+        return settings
+
+    @functools.cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.registry_path)
+
+    @functools.cached_property
+    def generated(self) -> Generated:
+        """What ``regionguard tfvars`` writes today."""
+        registry = self.registry
+        index = {a.id: i for i, a in enumerate(registry.accounts)}
+        ids = registry.permitted_ids(self.today)
+        return Generated(
+            render_tfvars(ids),
+            ids,
+            tuple((index[a.id], a) for a in registry.expired(self.today)),
+            tuple((index[a.id], a) for a in registry.expiring(self.today)),
+        )
+
+    @functools.cached_property
+    def committed(self) -> CommittedTfvars:
+        return CommittedTfvars.read(self.tfvars_path)
+
+    @property
+    def stale(self) -> bool:
+        """True when the committed generated file is not what the registry generates today."""
+        return self.committed.text != self.generated.content
+
+    @property
+    def deployed_ids(self) -> tuple[str, ...]:
+        """The permitted accounts Terraform deploys: the committed file's ids.
+
+        Raises InputError when the committed file is missing or not in shape.
+        """
+        ids = self.committed.ids
+        if ids is None:
+            state = "missing" if self.committed.text is None else "not a generated file"
+            raise InputError(
+                f"{self.tfvars_path}: {state}; run `regionguard tfvars --env-dir {self.dir}` "
+                "(or `make tfvars ENV=<env>`) and commit the result"
+            )
+        return ids
+
+    @property
+    def account_names(self) -> Mapping[str, str]:
+        return {a.id: a.name for a in self.registry.accounts}
+
+    @functools.cached_property
+    def management_account_id(self) -> str | None:
+        """The settings' management_account_id, else the sandbox's."""
+        value = self.settings.extra.get("management_account_id")
+        if isinstance(value, str):
+            return value
+        if self.has_sandbox:
+            from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+
+            return load_sandbox_settings(self.dir).management_account_id
+        return None
+
+    # ------------------------------------------------------------ one source
+
+    def check_single_source(self, environ: Mapping[str, str] | None = None) -> None:
+        """Refuse every other way Terraform could receive a guarded variable (exit 2).
+
+        Terraform loads ``terraform.tfvars.json`` and every ``*.auto.tfvars`` /
+        ``*.auto.tfvars.json`` of the folder, the later ones overriding the
+        generated file, and reads ``TF_VAR_<name>`` from the environment.
+        """
+        problems = []
+        for path in sorted(self.dir.iterdir()):
+            name = path.name
+            if name == GENERATED_TFVARS or not path.is_file():
+                continue
+            if (
+                name == "terraform.tfvars.json"
+                or name.endswith(".auto.tfvars")
+                or name.endswith(".auto.tfvars.json")
+            ):
+                problems.append(
+                    f"{path}: Terraform loads this file too, and it can override "
+                    f"{SETTINGS_FILE} and {GENERATED_TFVARS} unseen by every check; remove it "
+                    f"(settings belong in {SETTINGS_FILE}, permitted accounts in {REGISTRY_FILE})"
+                )
+        env = os.environ if environ is None else environ
+        for key in sorted(env):
+            if key.startswith("TF_VAR_") and key[len("TF_VAR_") :] in GUARDED_VARIABLES:
+                problems.append(
+                    f"environment variable {key}: Terraform would use it instead of "
+                    f"{SETTINGS_FILE} or {REGISTRY_FILE}; unset it"
+                )
+        if problems:
+            raise InputError("\n".join(problems))
