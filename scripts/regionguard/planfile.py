@@ -1,0 +1,404 @@
+"""The one reader of a saved plan's JSON (``terraform show -json tfplan``).
+
+Reads only the documented JSON plan representation (Terraform's "JSON
+Output Format" page), never the human-readable plan text. :func:`load_plan`
+checks what every later step relies on, so that a damaged or foreign file is
+an input error (exit 2) here and nowhere else: the format version, the types
+of the parts that are walked, and a bounded nesting depth.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regionguard.errors import InputError
+
+__all__ = [
+    "ATTACHMENT_TYPE",
+    "CONTROL_TYPE",
+    "POLICY_TYPE",
+    "Plan",
+    "PlanChange",
+    "contains_true",
+    "field",
+    "is_unknown",
+    "load_plan",
+    "parse_plan",
+]
+
+SUPPORTED_FORMAT_MAJOR = 1
+# Terraform's plans of this project nest about 15 levels deep; far deeper is
+# not a plan, and would exhaust the stack of a recursive reader.
+MAX_DEPTH = 200
+
+POLICY_TYPE = "aws_organizations_policy"
+ATTACHMENT_TYPE = "aws_organizations_policy_attachment"
+CONTROL_TYPE = "aws_controltower_control"
+FIRST_TIER_DATA = "aws_organizations_organizational_units"
+ORGANIZATION_DATA = "aws_organizations_organization"
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and check one ``terraform show -json`` plan; InputError (exit 2) otherwise."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such file; write it with `terraform show -json tfplan > {path.name}`"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; pass the JSON plan file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}); pass the output of "
+            "`terraform show -json tfplan`, not the binary plan file"
+        ) from None
+    return parse_plan(text, str(path))
+
+
+def parse_plan(text: str, source: str) -> Plan:
+    """Decode and check the text of a JSON plan; ``source`` names it in errors."""
+    if not text.strip():
+        raise InputError(
+            f"{source}: the file is empty; write the plan with "
+            "`terraform show -json tfplan > FILE` after `terraform plan -out=tfplan`"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "pass the output of `terraform show -json tfplan`, not the plan text "
+            "that `terraform plan` prints"
+        ) from None
+    except RecursionError:
+        raise InputError(
+            f"{source}: the JSON is nested deeper than any plan; pass the output of "
+            "`terraform show -json tfplan`"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{source}: the JSON is a {type(data).__name__}, not a plan object; "
+            "pass the output of `terraform show -json tfplan`"
+        )
+    if "lineage" in data and "serial" in data:
+        raise InputError(
+            f"{source}: this is a Terraform state file, not a plan; run "
+            "`terraform plan -out=tfplan` and pass `terraform show -json tfplan`"
+        )
+    version = data.get("format_version")
+    if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
+        raise InputError(
+            f"{source}: no format_version; this is not the output of `terraform show -json tfplan`"
+        )
+    major = int(version.split(".")[0])
+    if major != SUPPORTED_FORMAT_MAJOR:
+        age = "older" if major < SUPPORTED_FORMAT_MAJOR else "newer"
+        raise InputError(
+            f"{source}: plan format_version {version} is {age} than the supported "
+            f"{SUPPORTED_FORMAT_MAJOR}.x (written by Terraform 1.1 and later); "
+            "re-create the plan JSON with a supported Terraform"
+        )
+    if "planned_values" not in data and "resource_changes" not in data:
+        if "values" in data or set(data) <= {"format_version", "terraform_version"}:
+            raise InputError(
+                f"{source}: this is the JSON of a Terraform state, not of a plan; "
+                "pass `terraform show -json tfplan` for a plan saved with "
+                "`terraform plan -out=tfplan`"
+            )
+        raise InputError(
+            f"{source}: neither planned_values nor resource_changes; "
+            "this is not the output of `terraform show -json tfplan`"
+        )
+    _check_structure(data, source)
+    return Plan(data, source)
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
+
+
+def _check_structure(data: Mapping[str, Any], source: str) -> None:
+    """Types of the parts the review walks; the plan JSON is damaged otherwise."""
+    damaged = f"{source}: the plan JSON is damaged"
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(
+            f"{source}: the JSON is nested more than {MAX_DEPTH} levels deep, which no plan "
+            "is; pass the output of `terraform show -json tfplan`"
+        )
+    for key in ("variables", "output_changes", "prior_state", "configuration", "planned_values"):
+        if key in data and not isinstance(data[key], dict):
+            raise InputError(f"{damaged}: {key} is not an object")
+    for key in ("resource_changes", "resource_drift"):
+        items = data.get(key, [])
+        if not isinstance(items, list):
+            raise InputError(f"{damaged}: {key} is not a list")
+        for i, item in enumerate(items):
+            where = f"{damaged}: {key}[{i}]"
+            if not isinstance(item, dict):
+                raise InputError(f"{where} is not an object")
+            for name in ("address", "type"):
+                if not isinstance(item.get(name), str):
+                    raise InputError(f"{where}.{name} is not a string")
+            change = item.get("change")
+            if not isinstance(change, dict):
+                raise InputError(f"{where}.change is not an object")
+            actions = change.get("actions")
+            if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+                raise InputError(f"{where}.change.actions is not a list of strings")
+
+
+# ------------------------------------------------------------------ values
+
+
+def field(obj: Any, name: str) -> Any:
+    """``obj[name]`` when ``obj`` is an object, else None."""
+    return obj.get(name) if isinstance(obj, dict) else None
+
+
+def contains_true(value: Any) -> bool:
+    """True when ``value`` is True or holds True anywhere (an unknown marker)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is True:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def is_unknown(after_unknown: Any, attribute: str) -> bool:
+    """True when ``attribute`` (or anything inside it) is unknown until apply."""
+    if after_unknown is True:
+        return True
+    if not isinstance(after_unknown, dict):
+        return False
+    return contains_true(after_unknown.get(attribute))
+
+
+def _action_of(actions: Sequence[str]) -> str:
+    key = tuple(actions)
+    if key in (("delete", "create"), ("create", "delete")):
+        return "replace"
+    if len(key) == 1 and key[0] in ("create", "update", "delete", "forget", "read", "no-op"):
+        return key[0]
+    return "+".join(key) or "unknown"
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """One resource instance the plan changes."""
+
+    address: str
+    resource_type: str
+    module_address: str
+    key: str | None
+    action: str
+    actions: tuple[str, ...]
+    before: Any
+    after: Any
+    after_unknown: Any
+    action_reason: str | None = None
+    importing: bool = False
+
+    @property
+    def removes(self) -> bool:
+        """True when the existing object goes away or leaves Terraform's management."""
+        return self.action in ("delete", "replace", "forget")
+
+    @property
+    def removes_for_good(self) -> bool:
+        """True when nothing of this resource is managed after apply."""
+        return self.action in ("delete", "forget")
+
+    @property
+    def unchanged(self) -> bool:
+        return self.action in ("no-op", "read")
+
+
+class Plan:
+    """A checked plan JSON and the walks every reader of it needs."""
+
+    def __init__(self, data: Mapping[str, Any], source: str) -> None:
+        self.data = data
+        self.source = source
+
+    @property
+    def format_version(self) -> str:
+        return str(self.data.get("format_version"))
+
+    @property
+    def terraform_version(self) -> str | None:
+        version = self.data.get("terraform_version")
+        return version if isinstance(version, str) else None
+
+    @property
+    def errored(self) -> bool:
+        return self.data.get("errored") is True
+
+    def variable(self, name: str) -> Any:
+        """The value of an input variable the plan was made with, or None."""
+        return field(field(self.data.get("variables"), name), "value")
+
+    def output_map(self, name: str, side: str) -> dict[str, str] | None:
+        """A map output (OU id -> name) before or after, or None when unknown or absent."""
+        change = field(self.data.get("output_changes"), name)
+        if not isinstance(change, dict):
+            return None
+        if side == "after" and contains_true(change.get("after_unknown")):
+            return None
+        value = change.get(side)
+        if not isinstance(value, dict):
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+    @functools.cached_property
+    def changes(self) -> tuple[PlanChange, ...]:
+        """The managed resource instances of resource_changes."""
+        out: list[PlanChange] = []
+        for rc in self.data.get("resource_changes") or []:
+            if rc.get("mode", "managed") != "managed":
+                continue
+            change = rc["change"]
+            actions = tuple(change["actions"])
+            index = rc.get("index")
+            out.append(
+                PlanChange(
+                    address=rc["address"],
+                    resource_type=rc["type"],
+                    module_address=str(rc.get("module_address") or ""),
+                    key=None if index is None else str(index),
+                    action=_action_of(actions),
+                    actions=actions,
+                    before=change.get("before"),
+                    after=change.get("after"),
+                    after_unknown=change.get("after_unknown"),
+                    action_reason=rc.get("action_reason"),
+                    importing=isinstance(change.get("importing"), dict),
+                )
+            )
+        return tuple(out)
+
+    def of_type(self, resource_type: str) -> list[PlanChange]:
+        return [c for c in self.changes if c.resource_type == resource_type]
+
+    def prior_resources(self) -> Iterator[dict[str, Any]]:
+        """Resources and data sources of the prior state (data sources as the plan read them)."""
+        values = field(self.data.get("prior_state"), "values")
+        stack = [field(values, "root_module")]
+        while stack:
+            module = stack.pop()
+            if not isinstance(module, dict):
+                continue
+            for res in module.get("resources") or []:
+                if isinstance(res, dict):
+                    yield res
+            stack.extend(module.get("child_modules") or [])
+
+    def names_read(self, data_type: str, list_field: str) -> dict[str, str]:
+        """Id -> name of the items in ``list_field`` of the ``data_type`` data sources read."""
+        names: dict[str, str] = {}
+        for res in self.prior_resources():
+            if res.get("type") == data_type:
+                for item in field(res.get("values"), list_field) or []:
+                    if isinstance(item, dict) and item.get("id") and item.get("name"):
+                        names[str(item["id"])] = str(item["name"])
+        return names
+
+    @functools.cached_property
+    def ou_names(self) -> dict[str, str]:
+        """OU id -> name from the organization data the plan read and its target outputs."""
+        names = self.names_read(FIRST_TIER_DATA, "children")
+        for output in ("targets", "untargeted_first_tier_ous"):
+            for side in ("before", "after"):
+                names.update(self.output_map(output, side) or {})
+        return names
+
+    @functools.cached_property
+    def account_names(self) -> dict[str, str]:
+        return self.names_read(ORGANIZATION_DATA, "accounts")
+
+    def first_tier_ous(self) -> dict[str, str] | None:
+        """OU id -> name of the first-tier OUs the plan read, or None when it read none."""
+        for res in self.prior_resources():
+            if res.get("type") == FIRST_TIER_DATA and res.get("name") == "first_tier":
+                children = field(res.get("values"), "children") or []
+                return {
+                    str(c["id"]): str(c.get("name", ""))
+                    for c in children
+                    if isinstance(c, dict) and c.get("id")
+                }
+        return None
+
+    def _config_module(self, module_address: str) -> Any:
+        module = field(self.data.get("configuration"), "root_module")
+        if not module_address:
+            return module
+        for part in module_address.split("."):
+            if part == "module":
+                continue
+            name = part.split("[", 1)[0]
+            module = field(field(field(module, "module_calls"), name), "module")
+        return module
+
+    def policy_of_attachment(
+        self, att: PlanChange, policies: Mapping[str, PlanChange]
+    ) -> str | None:
+        """Address of the policy an attachment attaches, or None when it cannot be told."""
+        policy_id = field(att.after, "policy_id")
+        if isinstance(policy_id, str) and not is_unknown(att.after_unknown, "policy_id"):
+            for address, pol in policies.items():
+                for side in (pol.after, pol.before):
+                    if field(side, "id") == policy_id:
+                        return address
+            return None
+        module = self._config_module(att.module_address)
+        resource_name = att.address.split("[", 1)[0].rsplit(".", 2)
+        local = ".".join(resource_name[-2:])
+        for res in field(module, "resources") or []:
+            if field(res, "address") != local:
+                continue
+            refs = field(field(field(res, "expressions"), "policy_id"), "references") or []
+            for ref in refs:
+                match = re.fullmatch(rf"{POLICY_TYPE}\.([A-Za-z0-9_-]+)(\.id)?", str(ref))
+                if match:
+                    prefix = f"{att.module_address}." if att.module_address else ""
+                    return f"{prefix}{POLICY_TYPE}.{match.group(1)}"
+        return None
+
+
+def ou_id_of_arn(arn: Any) -> str | None:
+    """The OU (or root) id at the end of an OU ARN, or None."""
+    if not isinstance(arn, str):
+        return None
+    tail = arn.rsplit("/", 1)[-1]
+    return tail if tail.startswith("ou-") or tail.startswith("r-") else None
+
+
+def iter_strings(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(v if isinstance(v, str) else json.dumps(v) for v in values)

@@ -1,0 +1,233 @@
+"""The rules that keep the door closed, each written once.
+
+Pure functions over plain values (decoded JSON), called by ``validate``, by
+the plan review and gate, and by the checkov checks of ``policies/checkov``.
+checkov's virtual environment installs this package without its
+dependencies, so this module imports the standard library only.
+
+The central rule: an action in the Region deny control's ``ExemptedActions``
+escapes the Region deny for every account of the OU; only a *guard
+statement* of an SCP attached to the same OU keeps it inside the allowed
+Regions for the accounts not permitted (:func:`unguarded_actions`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ACCOUNT_ENTRY_CHARS",
+    "CONTROL_PARAMETERS",
+    "FIRST_ACCOUNT_CHARS",
+    "PRINCIPAL_ARN_PATTERN",
+    "as_list",
+    "covers",
+    "decode_parameters",
+    "denied_actions",
+    "guard_problems",
+    "guarded_by",
+    "is_wildcard",
+    "pattern_matches",
+    "room_for_accounts",
+    "statements",
+    "unguarded_actions",
+]
+
+REGION_KEY = "aws:requestedregion"
+ACCOUNT_KEY = "aws:principalaccount"
+
+# The Region deny control's parameters (AWS Control Tower control reference,
+# CT.MULTISERVICE.PV.1); the casing of each key matters.
+CONTROL_PARAMETERS = ("AllowedRegions", "ExemptedActions", "ExemptedPrincipalArns")
+# Documented pattern of ExemptedPrincipalArns (same page).
+PRINCIPAL_ARN_PATTERN = re.compile(r"^arn:(aws|aws-us-gov):(iam|sts)::.+:.+$")
+
+# One more account in an aws:PrincipalAccount list: ,"123456789012"
+ACCOUNT_ENTRY_CHARS = len(',"123456789012"')
+# The first account also brings its key: ,"aws:PrincipalAccount":["123456789012"]
+FIRST_ACCOUNT_CHARS = len(',"aws:PrincipalAccount":["123456789012"]')
+
+
+# ---------------------------------------------------------------- values
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy element's value as a list: IAM accepts a single value for a one-item list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def statements(document: Mapping[str, Any]) -> list[Any]:
+    """The Statement element of a policy document as a list (a single object is allowed)."""
+    statement = document.get("Statement", [])
+    return [statement] if isinstance(statement, dict) else as_list(statement)
+
+
+# ---------------------------------------------------------------- actions
+
+
+def is_wildcard(action: str) -> bool:
+    return "*" in action or "?" in action
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.IGNORECASE | re.DOTALL)
+
+
+def pattern_matches(pattern: str, action: str) -> bool:
+    """Whether an IAM action pattern (``*`` any run, ``?`` one character) matches an action.
+
+    IAM compares action names case-insensitively (IAM JSON policy elements:
+    Action).
+    """
+    return _pattern(pattern).fullmatch(action) is not None
+
+
+def covers(pattern: str, action: str) -> bool:
+    """Whether ``pattern`` names every action that ``action`` names, now and later.
+
+    A concrete action is covered by any pattern that matches it. An action
+    that is itself a pattern is covered only by the same pattern or by a
+    pattern ``prefix*`` whose literal prefix it starts with: any other
+    answer would depend on which actions AWS has today.
+    """
+    if not is_wildcard(action):
+        return pattern_matches(pattern, action)
+    if pattern.lower() == action.lower():
+        return True
+    prefix = pattern[:-1]
+    return (
+        pattern.endswith("*")
+        and not is_wildcard(prefix)
+        and action.lower().startswith(prefix.lower())
+    )
+
+
+def _overlaps(pattern: str, action: str) -> bool:
+    return pattern_matches(pattern, action) or pattern_matches(action, pattern)
+
+
+def denied_actions(statement: Mapping[str, Any], candidates: Iterable[str]) -> list[str]:
+    """Which of the candidate actions a statement applies to in full (Action or NotAction)."""
+    if "NotAction" in statement:
+        excluded = [str(a) for a in as_list(statement["NotAction"])]
+        return [a for a in candidates if not any(_overlaps(p, a) for p in excluded)]
+    actions = [str(a) for a in as_list(statement.get("Action"))]
+    return [a for a in candidates if any(covers(p, a) for p in actions)]
+
+
+# ---------------------------------------------------------------- guards
+
+
+def guard_problems(statement: Mapping[str, Any]) -> list[str]:
+    """Why a statement is not a guard (empty: it is one).
+
+    A guard is a Deny on Resource ``"*"`` whose Condition is exactly
+    ``StringNotEquals`` with ``aws:RequestedRegion`` and, optionally,
+    ``aws:PrincipalAccount`` (the permitted accounts). Any other operator or
+    key is ANDed in (IAM JSON policy elements: Condition, "evaluation
+    logic for conditions with multiple keys") and narrows the Deny, so the
+    statement no longer denies the action for every non-permitted call.
+    """
+    if statement.get("Effect") != "Deny":
+        return ["it is not a Deny"]
+    problems: list[str] = []
+    if as_list(statement.get("Resource")) != ["*"]:
+        problems.append('its Resource is not "*"')
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or not condition:
+        return [*problems, "it has no Region condition"]
+    operators = sorted(condition)
+    if operators != ["StringNotEquals"]:
+        problems.append(f"its Condition uses {operators}; only StringNotEquals is allowed")
+    block = condition.get("StringNotEquals")
+    if not isinstance(block, dict):
+        return [*problems, "it has no StringNotEquals aws:RequestedRegion condition"]
+    keys = {str(k).lower(): v for k, v in block.items()}
+    extra = sorted(k for k in keys if k not in (REGION_KEY, ACCOUNT_KEY))
+    if extra:
+        problems.append(f"its StringNotEquals also tests {extra}, which narrows the Deny")
+    if not as_list(keys.get(REGION_KEY)):
+        problems.append("it has no aws:RequestedRegion values")
+    if ACCOUNT_KEY in keys and not as_list(keys[ACCOUNT_KEY]):
+        problems.append("its aws:PrincipalAccount list is empty (invalid grammar)")
+    return problems
+
+
+def guard_regions(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    """The Regions a guard statement leaves open (its aws:RequestedRegion values)."""
+    block = (statement.get("Condition") or {}).get("StringNotEquals") or {}
+    for key, values in block.items():
+        if str(key).lower() == REGION_KEY:
+            return tuple(str(v) for v in as_list(values))
+    return ()
+
+
+def guarded_by(documents: Iterable[Mapping[str, Any]], candidates: Sequence[str]) -> set[str]:
+    """Which candidate actions a guard statement of one of the documents denies."""
+    guarded: set[str] = set()
+    for document in documents:
+        for statement in statements(document):
+            if isinstance(statement, dict) and not guard_problems(statement):
+                guarded.update(denied_actions(statement, candidates))
+    return guarded
+
+
+def unguarded_actions(exempted: Sequence[str], documents: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Exempted actions that no guard statement of the OU's SCPs denies: open to every account."""
+    guarded = guarded_by(documents, exempted)
+    return [a for a in exempted if a not in guarded]
+
+
+# ---------------------------------------------------------------- size
+
+
+def room_for_accounts(size: int, limit: int, account_lists: int) -> int:
+    """About how many more permitted accounts fit in an SCP of ``size`` characters.
+
+    Each account adds ``,"<12 digits>"`` to each aws:PrincipalAccount list;
+    in an SCP without a list yet, the first one also brings the key.
+    """
+    left = limit - size
+    if left < 0:
+        return 0
+    if account_lists == 0:
+        if left < FIRST_ACCOUNT_CHARS:
+            return 0
+        return (left - FIRST_ACCOUNT_CHARS) // ACCOUNT_ENTRY_CHARS + 1
+    return left // (ACCOUNT_ENTRY_CHARS * account_lists)
+
+
+# ---------------------------------------------------------------- control parameters
+
+
+def decode_parameters(raw: Mapping[str, Any]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """The control's parameters as lists of strings, and the problems as (key, message).
+
+    Each value may be the JSON-encoded string Terraform sends to Control
+    Tower or an already-decoded list.
+    """
+    decoded: dict[str, list[str]] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        if key not in CONTROL_PARAMETERS:
+            problems.append((key, f"unknown parameter {key!r}"))
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                problems.append((key, f"{key} is not JSON: {value!r}"))
+                continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append((key, f"{key} must be a list of strings"))
+            continue
+        decoded[key] = value
+    return decoded, problems
