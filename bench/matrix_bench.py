@@ -21,8 +21,8 @@ import tracemalloc
 from regionguard.controlscp import render_control_scp
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy, Request
 from regionguard.oracle import Oracle
+from regionguard.orgmodel import FULL_AWS_ACCESS, commercial_regions
 from regionguard.render import render_scp
-from regionguard.scenario import FULL_AWS_ACCESS, commercial_regions
 from regionguard.settings import Settings
 
 ACCOUNTS = 5_000

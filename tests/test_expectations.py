@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from regionguard.evaluator import AccountPath, OrgTree
 from regionguard.expectations import Expectation, resolve_accounts
-from regionguard.scenario import Scenario
+from regionguard.orgmodel import Scenario
 
 
 def _scenario() -> Scenario:

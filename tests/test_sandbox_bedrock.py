@@ -15,10 +15,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from regionguard.controlscp import render_control_scp
+from regionguard.orgmodel import CONTROL_SCP_NAME
 from regionguard.sandbox.seed import LANDING_ZONE_POLICY_NAME, organizations_backend
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import SandboxSettings, load_settings
-from regionguard.scenario import CONTROL_SCP_NAME
 from regionguard.settings import load_settings as load_env_settings
 
 pytestmark = pytest.mark.sandbox

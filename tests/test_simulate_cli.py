@@ -151,6 +151,13 @@ def test_matrix_markdown_is_one_table_per_action(
     ]
 
 
+OUS = {
+    "ou-ab12-sandbox01": "Sandbox",
+    "ou-ab12-security1": "Security",
+    "ou-ab12-workload1": "Workloads",
+}
+
+
 def _plan(env: Path, before: list[str], after: list[str]) -> Path:
     """A plan JSON in the shape `terraform show -json` writes, changing the permitted list."""
     settings = load_settings(env)
@@ -158,26 +165,49 @@ def _plan(env: Path, before: list[str], after: list[str]) -> Path:
         {"key": "AllowedRegions", "value": json.dumps(list(settings.allowed_regions))},
         {"key": "ExemptedActions", "value": json.dumps(list(settings.exempted_actions))},
     ]
-    control = {
-        "parameters": parameters,
-        "target_identifier": "arn:aws:organizations::x:ou/o-1/ou-1",
+    policy = "module.bedrock_inference_scp.aws_organizations_policy.this"
+    changes: list[dict[str, object]] = [
+        {
+            "address": policy,
+            "type": "aws_organizations_policy",
+            "change": {
+                "actions": ["update"],
+                "before": {"id": "p-1", "content": render_scp(settings, before)},
+                "after": {"id": "p-1", "content": render_scp(settings, after)},
+            },
+        }
+    ]
+    for ou in OUS:
+        control = {
+            "parameters": parameters,
+            "target_identifier": f"arn:aws:organizations::111111111111:ou/o-abcdefghij/{ou}",
+        }
+        attachment = {"policy_id": "p-1", "target_id": ou}
+        changes += [
+            {
+                "address": f'module.region_deny_control.aws_controltower_control.this["{ou}"]',
+                "type": "aws_controltower_control",
+                "change": {"actions": ["no-op"], "before": control, "after": control},
+            },
+            {
+                "address": "module.bedrock_inference_scp.aws_organizations_policy_attachment"
+                f'.this["{ou}"]',
+                "type": "aws_organizations_policy_attachment",
+                "change": {"actions": ["no-op"], "before": attachment, "after": attachment},
+            },
+        ]
+    children = [{"id": i, "name": n} for i, n in OUS.items()]
+    first_tier = {
+        "address": "data.aws_organizations_organizational_units.first_tier",
+        "mode": "data",
+        "type": "aws_organizations_organizational_units",
+        "name": "first_tier",
+        "values": {"children": children},
     }
     plan = {
         "format_version": "1.2",
-        "resource_changes": [
-            {
-                "address": "module.bedrock_inference_scp.aws_organizations_policy.this",
-                "change": {
-                    "actions": ["update"],
-                    "before": {"content": render_scp(settings, before)},
-                    "after": {"content": render_scp(settings, after)},
-                },
-            },
-            {
-                "address": 'module.region_deny_control.aws_controltower_control.this["ou-1"]',
-                "change": {"actions": ["no-op"], "before": control, "after": control},
-            },
-        ],
+        "resource_changes": changes,
+        "prior_state": {"values": {"root_module": {"resources": [first_tier]}}},
     }
     path = env / "tfplan.json"
     path.write_text(json.dumps(plan))

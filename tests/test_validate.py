@@ -154,7 +154,7 @@ def test_size_limit_is_a_parameter() -> None:
 
 
 def test_compiled_and_reference_scp_grammars_agree() -> None:
-    from regionguard.validate import _scp_fast_check, _scp_validator
+    from regionguard.checks import _scp_fast_check, _scp_validator
 
     documents = [
         json.loads(scp(guard())),

@@ -21,9 +21,8 @@ import yaml
 
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator, Request
-from regionguard.scenario import UNSPECIFIED, Scenario, commercial_regions
+from regionguard.orgmodel import UNSPECIFIED, Scenario, commercial_regions
 
-EXPECTATIONS_FILE = "expectations.yaml"
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[a-z-]*:(?:iam|sts)::)[0-9]{12}(:.+)$")
 
 

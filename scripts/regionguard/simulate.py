@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from regionguard.envs import add_env_arguments, repo_root, resolve_env_dir
+from regionguard.environment import Environment
+from regionguard.envs import add_env_arguments, environment_from_args, repo_root
 from regionguard.errors import FindingsError, InputError
 from regionguard.evaluator import (
     CellChange,
@@ -26,13 +27,14 @@ from regionguard.evaluator import (
     Request,
     matrix_delta,
 )
-from regionguard.expectations import EXPECTATIONS_FILE, Outcome, check, load_expectations
-from regionguard.scenario import (
+from regionguard.expectations import Outcome, check, load_expectations
+from regionguard.orgmodel import (
     Scenario,
-    plan_policies,
     scenario_from_env,
+    scenario_from_plan,
     scenario_from_sandbox,
 )
+from regionguard.planfile import Plan, load_plan
 
 MAX_BREACHES_SHOWN = 5
 
@@ -116,21 +118,19 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _scenario(args: argparse.Namespace, env_dir: Path, *, before: bool = False) -> Scenario:
+def _scenario(args: argparse.Namespace, env: Environment, *, before: bool = False) -> Scenario:
     try:
         if getattr(args, "sandbox_endpoint", None):
-            return scenario_from_sandbox(args.sandbox_endpoint, env_dir)
+            return scenario_from_sandbox(args.sandbox_endpoint, env)
         if getattr(args, "plan", None):
-            plan = plan_policies(args.plan)
-            side = plan.before if before else plan.after
-            return scenario_from_env(
-                env_dir,
+            side = "before" if before else "after"
+            return scenario_from_plan(
+                env,
+                load_plan(args.plan),
+                side,
                 landing_zone_deny=args.landing_zone_region_deny,
-                policy_set=side,
-                source=f"{args.plan} ({'before' if before else 'after'} the change)",
-                targets=plan.targets,
             )
-        return scenario_from_env(env_dir, landing_zone_deny=args.landing_zone_region_deny)
+        return scenario_from_env(env, landing_zone_deny=args.landing_zone_region_deny)
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
 
@@ -149,8 +149,8 @@ def _account_id(scenario: Scenario, text: str) -> str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    env_dir = resolve_env_dir(args)
-    scenario = _scenario(args, env_dir)
+    env = environment_from_args(args)
+    scenario = _scenario(args, env)
     account_id = _account_id(scenario, args.account)
     request = Request(
         account_id,
@@ -226,12 +226,12 @@ def build_matrix(
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    env_dir = resolve_env_dir(args)
+    env = environment_from_args(args)
     regions, actions = _csv(args.regions), _csv(args.actions)
-    after = _scenario(args, env_dir)
+    after = _scenario(args, env)
     matrix = build_matrix(after, regions, actions)
     if args.plan:
-        before = build_matrix(_scenario(args, env_dir, before=True), regions, actions)
+        before = build_matrix(_scenario(args, env, before=True), regions, actions)
         changes = matrix_delta(before, matrix)
         if args.format == "json":
             print(json.dumps(delta_json(after, changes), indent=2))
@@ -284,14 +284,6 @@ def matrix_json(scenario: Scenario, matrix: Matrix) -> dict[str, Any]:
     }
 
 
-def plan_matrix_delta(env_dir: Path, plan_path: Path) -> tuple[Scenario, tuple[CellChange, ...]]:
-    """The matrix cells a saved plan changes (for the plan gate's summary)."""
-    args = argparse.Namespace(plan=plan_path, sandbox_endpoint=None, landing_zone_region_deny=False)
-    after = _scenario(args, env_dir)
-    before = _scenario(args, env_dir, before=True)
-    return after, matrix_delta(build_matrix(before, None, None), build_matrix(after, None, None))
-
-
 def delta_markdown(scenario: Scenario, changes: Sequence[CellChange]) -> str:
     if not changes:
         return f"Matrix delta ({scenario.source}): no cell changes."
@@ -329,15 +321,15 @@ def delta_json(scenario: Scenario, changes: Sequence[CellChange]) -> dict[str, A
 # ---------------------------------------------------------------- verify
 
 
-def _sandbox_endpoint(args: argparse.Namespace, env_dir: Path) -> str | None:
+def _sandbox_endpoint(args: argparse.Namespace, env: Environment) -> str | None:
     if args.sandbox == "skip":
         return None
     if args.sandbox_endpoint:
         endpoint: str = args.sandbox_endpoint
         return endpoint
-    if not (env_dir / "sandbox.yaml").is_file():
+    if not env.has_sandbox:
         if args.sandbox == "require":
-            raise InputError(f"{env_dir}: this environment has no sandbox (no sandbox.yaml)")
+            raise InputError(f"{env.dir}: this environment has no sandbox (no sandbox.yaml)")
         return None
     from regionguard.sandbox import process
 
@@ -353,30 +345,43 @@ def _sandbox_endpoint(args: argparse.Namespace, env_dir: Path) -> str | None:
     return info.endpoint
 
 
-def run_verify(args: argparse.Namespace) -> int:
-    env_dir = resolve_env_dir(args)
-    path = args.expectations or env_dir / EXPECTATIONS_FILE
+Run = tuple[Scenario, tuple[Outcome, ...]]
+
+
+def verify_runs(
+    env: Environment,
+    path: Path,
+    *,
+    plan: Plan | None = None,
+    endpoint: str | None = None,
+    rendered: bool = True,
+) -> list[Run]:
+    """Check the facts of ``path`` against each source: rendered, a plan's after, the sandbox."""
     expectations = load_expectations(path)
-    args.landing_zone_region_deny = False
-    runs: list[tuple[Scenario, tuple[Outcome, ...]]] = []
-    plan = args.plan
-    args.plan = None
-    endpoint = _sandbox_endpoint(args, env_dir)
-    args.sandbox_endpoint = None
-    scenario = _scenario(args, env_dir)
-    runs.append((scenario, check(expectations, scenario, str(path))))
-    if plan is not None:
-        args.plan = plan
-        scenario = _scenario(args, env_dir)
-        runs.append((scenario, check(expectations, scenario, str(path))))
-        args.plan = None
-    if endpoint is not None:
-        try:
-            scenario = scenario_from_sandbox(endpoint, env_dir)
-        except PolicyError as exc:
-            raise InputError(str(exc)) from exc
-        runs.append((scenario, check(expectations, scenario, str(path))))
-    broken = sum(1 for _, outcomes in runs for o in outcomes if not o.holds)
+    scenarios: list[Scenario] = []
+    try:
+        if rendered:
+            scenarios.append(scenario_from_env(env))
+        if plan is not None:
+            scenarios.append(scenario_from_plan(env, plan, "after"))
+        if endpoint is not None:
+            scenarios.append(scenario_from_sandbox(endpoint, env))
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+    return [(s, check(expectations, s, str(path))) for s in scenarios]
+
+
+def broken_facts(runs: Sequence[Run]) -> int:
+    return sum(1 for _, outcomes in runs for o in outcomes if not o.holds)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    env = environment_from_args(args)
+    path = args.expectations or env.expectations_path
+    endpoint = _sandbox_endpoint(args, env)
+    plan = load_plan(args.plan) if args.plan else None
+    runs = verify_runs(env, path, plan=plan, endpoint=endpoint)
+    broken = broken_facts(runs)
     if args.format == "json":
         print(json.dumps(verify_json(path, runs), indent=2))
     else:

