@@ -28,15 +28,13 @@ export REGIONGUARD_TOOLS_BIN := $(abspath $(CHECKOV_VENV)/bin)
 
 # Seconds any one terraform command may run before it is interrupted.
 TF_TIMEOUT ?= 900
-TF := timeout --signal=INT --kill-after=30 $(TF_TIMEOUT) terraform
+# --foreground: Ctrl-C reaches Terraform, which stops cleanly and releases its lock.
+TF := timeout --foreground --signal=INT --kill-after=30 $(TF_TIMEOUT) terraform
 
 # The local sandbox (docs/sandbox.md): envs/local talks to it on loopback.
 SANDBOX_PORT ?= 4580
 SANDBOX_TIMEOUT ?= 60
 SANDBOX := timeout --kill-after=5 $(SANDBOX_TIMEOUT) $(REGIONGUARD) sandbox
-ifneq ($(SANDBOX_PORT),4580)
-export TF_VAR_sandbox_endpoint := http://127.0.0.1:$(SANDBOX_PORT)
-endif
 
 # Opt-in offline provider installation: point REGIONGUARD_TF_MIRROR at a
 # filesystem mirror (a folder holding registry.terraform.io/...). Without it
@@ -48,7 +46,6 @@ endif
 export TF_IN_AUTOMATION := 1
 export TF_INPUT := 0
 
-PLAN_FILE := $(ENV_DIR)/tfplan
 PLAN_JSON := $(ENV_DIR)/tfplan.json
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
@@ -59,10 +56,23 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
+# ENV and SANDBOX_PORT reach shell commands: check them here, in make itself,
+# before any shell sees them.
+ifneq ($(words $(ENV)),1)
+$(error ENV='$(ENV)' is not an environment; choose one of: $(ENVS))
+endif
+ifneq ($(findstring %,$(ENV))$(filter-out $(ENVS),$(ENV)),)
+$(error ENV=$(ENV) is not an environment; choose one of: $(ENVS))
+endif
+_PORT_REST := $(SANDBOX_PORT)
+$(foreach d,0 1 2 3 4 5 6 7 8 9,$(eval _PORT_REST := $$(subst $(d),,$$(_PORT_REST))))
+ifneq ($(words $(SANDBOX_PORT)) $(strip $(_PORT_REST)),1 )
+$(error SANDBOX_PORT='$(SANDBOX_PORT)' is not a port number; use digits only, such as 4580)
+endif
+
 .PHONY: check-env
 check-env:
-	@if [[ " $(ENVS) " != *" $(ENV) "* ]]; then \
-	  echo "ENV=$(ENV) is not an environment; choose one of: $(ENVS)" >&2; exit 2; fi
+	@true
 
 # ---------------------------------------------------------------- bootstrap
 
@@ -97,45 +107,17 @@ tf-config: $(TF_RC)
 init: check-env tf-config ## terraform init of ENV
 	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
 
+# Every stage of plan and apply lives in `regionguard plan` / `regionguard apply`
+# (scripts/regionguard/pipeline.py); these targets only call them.
+PIPELINE_FLAGS := --env $(ENV) --timeout $(TF_TIMEOUT) --sandbox-port $(SANDBOX_PORT)
+
 .PHONY: plan
-plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox); writes tfplan and tfplan.json
-ifeq ($(ENV),local)
-	@$(SANDBOX) up --port $(SANDBOX_PORT)
-endif
-	$(REGIONGUARD) tfvars --env $(ENV)
-	$(REGIONGUARD) validate --env $(ENV)
-	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
-	$(TF) -chdir=$(ENV_DIR) plan -input=false -out=tfplan
-	$(TF) -chdir=$(ENV_DIR) show -json tfplan > $(PLAN_JSON).tmp
-	@mv $(PLAN_JSON).tmp $(PLAN_JSON)
-	@$(MAKE) plan-gate ENV=$(ENV)
-	@$(REGIONGUARD) verify --env $(ENV) --plan $(PLAN_JSON) --sandbox skip || { \
-	  rm -f $(ENV_DIR)/tfplan.gate.json; \
-	  echo "make plan: $(ENV_DIR)/expectations.yaml does not hold for this plan; make apply will refuse it" >&2; exit 1; }
+plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations
+	@$(REGIONGUARD) plan $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: apply
-apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
-	@test -f $(PLAN_FILE) || { echo "$(PLAN_FILE): no saved plan; run make plan ENV=$(ENV) first" >&2; exit 2; }
-ifeq ($(ENV),local)
-	@$(SANDBOX) status >/dev/null || { echo "make apply ENV=local: the sandbox is not running, so the saved plan has nothing to apply to; run make plan again" >&2; exit 2; }
-endif
-	$(TF) -chdir=$(ENV_DIR) apply -input=false tfplan
-	@rm -f $(PLAN_FILE) $(PLAN_JSON) $(ENV_DIR)/tfplan.md $(ENV_DIR)/tfplan.gate.json
-ifeq ($(ENV),local)
-	@# Prove after the apply what the plan promised: the expectations hold
-	@# in the emulated organization, as its SCPs now stand.
-	$(REGIONGUARD) verify --env $(ENV) --sandbox require
-endif
-
-# ---------------------------------------------------------------- plan gate
-
-.PHONY: plan-gate
-plan-gate: check-env venv ## Gate the saved plan of ENV; writes tfplan.md (ALLOW_DESTROY=1 permits deletes)
-	@$(REGIONGUARD) plan-gate --env $(ENV) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
-
-.PHONY: apply-guard
-apply-guard: check-env venv ## Refuse a saved plan that failed the gate or is older than its inputs
-	@$(REGIONGUARD) apply-guard --env $(ENV)
+apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed, and nothing else
+	@$(REGIONGUARD) apply $(PIPELINE_FLAGS)
 
 .PHONY: plan-fixtures
 plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans (terraform, sandbox)
@@ -148,14 +130,7 @@ bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size l
 
 .PHONY: destroy
 destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV)
-	@if [[ "$(ENV)" != local && "$(CONFIRM)" != "$(ENV)" ]]; then \
-	  echo "make destroy ENV=$(ENV) removes the Region deny control and the SCP from every target OU; re-run with CONFIRM=$(ENV)" >&2; exit 2; fi
-ifeq ($(ENV),local)
-	@$(SANDBOX) up --port $(SANDBOX_PORT)
-endif
-	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
-	$(TF) -chdir=$(ENV_DIR) destroy -input=false -auto-approve
-	@rm -f $(PLAN_FILE) $(PLAN_JSON)
+	@$(REGIONGUARD) destroy $(PIPELINE_FLAGS) $(if $(CONFIRM),--confirm $(CONFIRM),)
 
 # ---------------------------------------------------------------- sandbox
 

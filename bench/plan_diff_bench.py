@@ -177,8 +177,9 @@ def run_one(cmd: list[str]) -> tuple[float, int, int]:
 
 def stages(path: Path) -> list[tuple[str, float, float]]:
     """Seconds and traced peak MiB of each stage, in this process."""
-    from regionguard.plandiff import load_plan, render, review_plan
-    from regionguard.plangate import document_validator
+    from regionguard.planfile import load_plan
+    from regionguard.review import review_plan
+    from regionguard.review_format import format_review
 
     out = []
     tracemalloc.start()
@@ -187,13 +188,12 @@ def stages(path: Path) -> list[tuple[str, float, float]]:
     out.append(("load_plan", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.reset_peak()
     start = time.perf_counter()
-    validator = document_validator(LIMIT, allow_wildcard_exemptions=False)
-    review = review_plan(plan, source=str(path), validator=validator)
+    review = review_plan(plan, size_limit=LIMIT)
     out.append(("review_plan", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.reset_peak()
     start = time.perf_counter()
-    text = render(review, "markdown")
-    out.append(("render markdown", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
+    text = format_review(review, "markdown")
+    out.append(("format markdown", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.stop()
     print(
         f"review: {len(review.reasons)} gate reasons, {len(review.warnings)} warnings, "

@@ -1,147 +1,113 @@
-"""plan-gate writes the review and the verdict beside the saved plan; apply-guard enforces it."""
+"""plan-diff reviews any JSON plan; the gate record binds a passed plan to its exact bytes."""
 
 from __future__ import annotations
 
+import datetime
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from regionguard.cli import main
+from regionguard.environment import Environment
+from regionguard.gaterecord import PlanFiles, check_record, write_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plans"
 PASSING = FIXTURES / "create-all-ous"
-FAILING = FIXTURES / "home-region-not-allowed"
+TODAY = datetime.date(2026, 11, 30)
 
 
-def saved_plan(env_dir: Path, fixture: Path) -> None:
-    """An environment folder with a saved plan, its JSON (written after it) and the registry."""
-    shutil.copyfile(fixture / "accounts.yaml", env_dir / "accounts.yaml")
+def saved_plan(env_dir: Path) -> tuple[PlanFiles, Environment]:
+    """An environment folder with its inputs and a saved plan that passed every stage."""
+    shutil.copyfile(PASSING / "accounts.yaml", env_dir / "accounts.yaml")
     (env_dir / "terraform.tfvars").write_text('home_region = "ap-northeast-1"\n')
     (env_dir / "accounts.auto.tfvars.json").write_text("{}\n")
-    for name in ("accounts.yaml", "terraform.tfvars", "accounts.auto.tfvars.json"):
-        os.utime(env_dir / name, ns=(1_000_000_000, 1_000_000_000))
-    (env_dir / "tfplan").write_bytes(b"binary plan " + fixture.name.encode())
-    os.utime(env_dir / "tfplan", ns=(2_000_000_000, 2_000_000_000))
-    shutil.copyfile(fixture / "plan.json", env_dir / "tfplan.json")
+    (env_dir / "expectations.yaml").write_text("expectations: []\n")
+    files = PlanFiles(env_dir)
+    files.plan.write_bytes(b"binary plan")
+    env = Environment(env_dir, TODAY)
+    write_record(files, env, allow_destroy=False, widening=[], facts=0)
+    return files, env
 
 
-def gate(env_dir: Path) -> int:
-    return main(["plan-gate", "--env-dir", str(env_dir)])
+def test_a_recorded_plan_with_unchanged_inputs_may_be_applied(tmp_path: Path) -> None:
+    files, env = saved_plan(tmp_path)
+    assert check_record(files, env) == []
 
 
-def guard(env_dir: Path) -> int:
-    return main(["apply-guard", "--env-dir", str(env_dir)])
+def test_a_plan_swapped_after_the_review_is_refused(tmp_path: Path) -> None:
+    files, env = saved_plan(tmp_path)
+    files.plan.write_bytes(b"another plan, destroying two guardrails")
+    assert check_record(files, env) == [
+        f"{files.plan} is not the plan the gate reviewed (its SHA-256 differs); "
+        f"run `make plan ENV={tmp_path.name}` again"
+    ]
 
 
-def test_plan_gate_writes_the_markdown_review_beside_the_plan(tmp_path: Path) -> None:
-    saved_plan(tmp_path, PASSING)
-    assert gate(tmp_path) == 0
-    assert (tmp_path / "tfplan.md").read_text() == (PASSING / "expected.md").read_text()
+@pytest.mark.parametrize(
+    "name", ["accounts.yaml", "terraform.tfvars", "accounts.auto.tfvars.json", "expectations.yaml"]
+)
+def test_an_input_edited_after_the_review_is_refused_whatever_its_time(
+    tmp_path: Path, name: str
+) -> None:
+    files, env = saved_plan(tmp_path)
+    path = tmp_path / name
+    stat = path.stat()
+    path.write_text(path.read_text() + "# edited\n")
+    # Restoring the old file times does not hide the change: only contents count.
+    import os
+
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert check_record(files, env) == [
+        f"{path} changed since the plan was reviewed; the plan may not show what apply would "
+        f"do; run `make plan ENV={tmp_path.name}` again"
+    ]
 
 
-def test_plan_gate_records_the_verdict_bound_to_the_saved_plan(tmp_path: Path) -> None:
-    saved_plan(tmp_path, FAILING)
-    assert gate(tmp_path) == 1
-    record = json.loads((tmp_path / "tfplan.gate.json").read_text())
-    assert (record["passed"], record["plan"], [r["rule_id"] for r in record["reasons"]]) == (
-        False,
-        "tfplan",
-        ["RG-PLAN-HOME-REGION", "RG-SCP-REGIONS"],
-    )
+def test_a_second_tfvars_file_appearing_after_the_review_is_refused(tmp_path: Path) -> None:
+    files, env = saved_plan(tmp_path)
+    (tmp_path / "zz.auto.tfvars.json").write_text('{"bedrock_permitted_account_ids": []}\n')
+    assert [p.split(" changed")[0] for p in check_record(files, env)] == [
+        str(tmp_path / "zz.auto.tfvars.json")
+    ]
 
 
-def test_plan_gate_refuses_json_older_than_the_saved_plan(
+def test_a_plan_without_a_record_is_refused(tmp_path: Path) -> None:
+    files, env = saved_plan(tmp_path)
+    files.record.unlink()
+    assert check_record(files, env) == [
+        f"{files.plan} has no gate record ({files.record}): it did not pass every stage of "
+        f"`regionguard plan`; run `make plan ENV={tmp_path.name}`"
+    ]
+
+
+def test_a_record_of_another_version_is_refused(tmp_path: Path) -> None:
+    files, env = saved_plan(tmp_path)
+    record = json.loads(files.record.read_text())
+    files.record.write_text(json.dumps({**record, "version": 1}))
+    assert check_record(files, env) == [
+        f"{files.record}: not a gate record of this version; run `make plan ENV={tmp_path.name}`"
+    ]
+
+
+def test_no_saved_plan_says_what_to_run(tmp_path: Path) -> None:
+    files, env = saved_plan(tmp_path)
+    files.plan.unlink()
+    assert check_record(files, env) == [
+        f"{files.plan}: no saved plan; run `make plan ENV={tmp_path.name}` first"
+    ]
+
+
+def test_apply_refuses_a_plan_without_a_record_and_changes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    saved_plan(tmp_path, PASSING)
-    os.utime(tmp_path / "tfplan.json", ns=(1_500_000_000, 1_500_000_000))
-    assert gate(tmp_path) == 2
-    assert "tfplan.json is older than" in capsys.readouterr().err
-
-
-def test_plan_gate_removes_an_earlier_verdict_before_checking(tmp_path: Path) -> None:
-    saved_plan(tmp_path, PASSING)
-    assert gate(tmp_path) == 0
-    (tmp_path / "tfplan.json").unlink()
-    assert gate(tmp_path) == 2
-    assert not (tmp_path / "tfplan.gate.json").exists()
-
-
-def test_apply_guard_accepts_a_plan_that_passed_and_is_up_to_date(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    saved_plan(tmp_path, PASSING)
-    gate(tmp_path)
-    capsys.readouterr()
-    assert guard(tmp_path) == 0
-    assert capsys.readouterr().out == (
-        f"apply-guard: {tmp_path / 'tfplan'} passed the plan gate and is up to date\n"
-    )
-
-
-def test_apply_guard_refuses_a_plan_that_failed_the_gate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    saved_plan(tmp_path, FAILING)
-    gate(tmp_path)
-    capsys.readouterr()
-    assert guard(tmp_path) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"apply-guard: {tmp_path / 'tfplan'} failed the plan gate;")
-    assert "AllowedRegions lacks the home Region ap-northeast-1" in err
-
-
-def test_apply_guard_refuses_a_plan_older_than_the_registry(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    saved_plan(tmp_path, PASSING)
-    gate(tmp_path)
-    os.utime(tmp_path / "accounts.yaml", ns=(3_000_000_000, 3_000_000_000))
-    capsys.readouterr()
-    assert guard(tmp_path) == 2
-    assert capsys.readouterr().err == (
-        f"apply-guard: {tmp_path / 'tfplan'} is older than {tmp_path / 'accounts.yaml'}: the plan "
-        "may not show what apply would do; run `make plan` again\n"
-    )
-
-
-@pytest.mark.parametrize("name", ["terraform.tfvars", "accounts.auto.tfvars.json"])
-def test_apply_guard_refuses_a_plan_older_than_the_settings(tmp_path: Path, name: str) -> None:
-    saved_plan(tmp_path, PASSING)
-    gate(tmp_path)
-    os.utime(tmp_path / name, ns=(3_000_000_000, 3_000_000_000))
-    assert guard(tmp_path) == 2
-
-
-def test_apply_guard_refuses_a_plan_changed_after_the_gate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    saved_plan(tmp_path, PASSING)
-    gate(tmp_path)
-    (tmp_path / "tfplan").write_bytes(b"another plan")
-    capsys.readouterr()
-    assert guard(tmp_path) == 2
-    assert "changed after the plan gate checked it" in capsys.readouterr().err
-
-
-def test_apply_guard_refuses_a_plan_the_gate_never_saw(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    saved_plan(tmp_path, PASSING)
-    assert guard(tmp_path) == 2
-    assert "was not checked by the plan gate" in capsys.readouterr().err
-
-
-def test_apply_guard_without_a_saved_plan_says_what_to_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert guard(tmp_path) == 2
-    assert capsys.readouterr().err == (
-        f"apply-guard: {tmp_path / 'tfplan'}: no saved plan; run `make plan` first\n"
-    )
+    files, _env = saved_plan(tmp_path)
+    files.record.unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["apply", "--env-dir", str(tmp_path)]) == 2
+    assert "has no gate record" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_plan_diff_fails_an_scp_that_names_an_unknown_action(

@@ -9,14 +9,21 @@ from typing import Any
 import pytest
 
 from regionguard.errors import InputError
-from regionguard.plandiff import (
-    action_covered,
-    load_plan,
-    parse_plan,
-    policy_view,
-    render,
-    review_plan,
-)
+from regionguard.planfile import Plan, load_plan, parse_plan
+from regionguard.review import PlanReview
+from regionguard.review import review_plan as review_checked_plan
+from regionguard.review_format import format_review as render
+from regionguard.rules import covers
+from regionguard.scp import read_scp as policy_view
+
+
+def review_plan(data: dict[str, Any], source: str = "plan.json", **options: Any) -> PlanReview:
+    return review_checked_plan(Plan(data, source), **options)
+
+
+def action_covered(action: str, guards: list[str]) -> bool:
+    return any(covers(g, action) for g in guards)
+
 
 OU_A = "ou-ab12-aaaaaaaa"
 OU_B = "ou-ab12-bbbbbbbb"
@@ -385,22 +392,23 @@ def test_exemption_guarded_only_by_an_scp_on_another_ou_fails_the_gate() -> None
         )
     )
     assert [r.message for r in review.reasons] == [
-        f"Region deny control on 1 OU ({OU_B} (Sandbox)): exempts bedrock:InvokeModel, "
-        "bedrock:InvokeModelWithResponseStream from the Region deny, but no SCP attached to "
-        "the same OU denies it: it would be open to every account in every Region."
+        f"Region deny control on 1 OU ({OU_B} (Sandbox)): '{action}' is exempted from the "
+        f"Region deny but no SCP attached to the same OU denies {action} outside the allowed "
+        "Regions: open to every account in every Region; add it to guarded_actions"
+        for action in ACTIONS
     ]
 
 
 def test_home_region_from_the_command_line_overrides_the_plan() -> None:
     review = review_plan(steady(scp_before=scp([]), scp_after=scp([])), home_region="eu-west-2")
-    assert [f.rule_id for f in review.reasons] == ["RG-PLAN-HOME-REGION"]
+    assert [f.rule_id for f in review.reasons] == ["RG-CTRL-HOME-REGION"]
 
 
 def test_unknown_home_region_fails_the_gate() -> None:
     review = review_plan(steady(scp_before=scp([]), scp_after=scp([]), variables={}))
     assert [r.message for r in review.reasons] == [
         f"Region deny control on 2 OUs ({OU_B} (Sandbox), {OU_A} (Workloads)): the home Region "
-        "is not known (the plan has no home_region variable); pass --home-region."
+        "is not known (the plan has no home_region variable); pass --home-region"
     ]
 
 

@@ -27,8 +27,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "render",
     "validate",
     "sandbox.cli",
-    "plangate",
+    "plandiff",
     "simulate",
+    "pipeline",
 )
 
 

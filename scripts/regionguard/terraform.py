@@ -30,7 +30,9 @@ _INTERRUPT_GRACE_SECONDS = 15.0
 
 
 class TerraformError(RegionguardError):
-    """A terraform command failed or ran out of time."""
+    """A terraform command failed or ran out of time (exit 1; its own output says why)."""
+
+    exit_code = 1
 
     def __init__(self, message: str, result: TerraformResult | None = None) -> None:
         super().__init__(message)
@@ -97,6 +99,13 @@ class Terraform:
                 f"{limit:g} s and was stopped",
                 result,
             ) from None
+        except BaseException:
+            # Ctrl-C or a termination of this process: Terraform runs in its own
+            # session, so pass the interrupt on and let it stop cleanly (it
+            # releases its state lock) before this process goes.
+            if proc.poll() is None:
+                _stop(proc)
+            raise
         result = TerraformResult(cmd, proc.returncode, out, err)
         if check and proc.returncode != 0:
             raise TerraformError(
@@ -106,8 +115,8 @@ class Terraform:
             )
         return result
 
-    def init(self, *, backend: bool = True) -> TerraformResult:
-        return self.run("init", input=False, backend=backend)
+    def init(self, *, backend: bool = True, backend_config: str | None = None) -> TerraformResult:
+        return self.run("init", input=False, backend=backend, backend_config=backend_config)
 
     def validate(self) -> TerraformResult:
         return self.run("validate")
@@ -119,12 +128,14 @@ class Terraform:
         variables: Mapping[str, str] | None = None,
         destroy: bool = False,
         refresh_only: bool = False,
+        lock_timeout: str | None = None,
     ) -> bool:
         """Plan; return True when the plan has changes."""
         result = self.run(
             "plan",
             check=False,
             input=False,
+            lock_timeout=lock_timeout,
             detailed_exitcode=IsFlagged,
             out=str(out) if out else None,
             destroy=IsFlagged if destroy else None,
@@ -140,20 +151,35 @@ class Terraform:
         return result.returncode == 2
 
     def show_json(self, plan: Path | None = None) -> dict[str, Any]:
-        args = (str(plan),) if plan else ()
-        result = self.run("show", *args, json=IsFlagged)
-        data: dict[str, Any] = json.loads(result.stdout)
+        data: dict[str, Any] = json.loads(self.show_json_text(plan))
         return data
 
+    def show_json_text(self, plan: Path | None = None) -> str:
+        """``terraform show -json [PLAN]`` as Terraform printed it."""
+        args = (str(plan),) if plan else ()
+        return self.run("show", *args, json=IsFlagged).stdout
+
     def apply(
-        self, plan: Path | None = None, *, variables: Mapping[str, str] | None = None
+        self,
+        plan: Path | None = None,
+        *,
+        variables: Mapping[str, str] | None = None,
+        lock_timeout: str | None = None,
     ) -> TerraformResult:
         if plan is not None:
-            return self.run("apply", str(plan), input=False)
+            return self.run("apply", str(plan), input=False, lock_timeout=lock_timeout)
         return self.run("apply", input=False, auto_approve=IsFlagged, var=_var_list(variables))
 
-    def destroy(self, *, variables: Mapping[str, str] | None = None) -> TerraformResult:
-        return self.run("destroy", input=False, auto_approve=IsFlagged, var=_var_list(variables))
+    def destroy(
+        self, *, variables: Mapping[str, str] | None = None, lock_timeout: str | None = None
+    ) -> TerraformResult:
+        return self.run(
+            "destroy",
+            input=False,
+            auto_approve=IsFlagged,
+            lock_timeout=lock_timeout,
+            var=_var_list(variables),
+        )
 
     def output(self) -> dict[str, Any]:
         result = self.run("output", json=IsFlagged)
