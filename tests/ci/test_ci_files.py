@@ -55,24 +55,42 @@ def test_atlantis_file_matches_the_repo_config_schema() -> None:
 
 def test_atlantis_schema_refuses_an_unknown_step(tmp_path: Path) -> None:
     broken = tmp_path / "atlantis.yaml"
-    broken.write_text(ATLANTIS.read_text().replace("        - init\n", "        - initialise\n", 1))
+    text = ATLANTIS.read_text()
+    assert "        - run: cd" in text
+    broken.write_text(text.replace("        - run: cd", "        - runs: cd", 1))
     done = run(tool("check-jsonschema"), "--schemafile", str(ATLANTIS_SCHEMA), str(broken))
     assert done.returncode == 1
 
 
-def test_pull_requests_plan_every_remote_environment_with_the_same_steps() -> None:
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    plan = workflow["jobs"]["plan"]
-    assert plan["strategy"]["matrix"]["env"] == ["staging", "prod"]
-    commands = "\n".join(step.get("run", "") for step in plan["steps"])
-    for expected in (
-        'regionguard tfvars --env "${{ matrix.env }}" --check',
-        'regionguard validate --env "${{ matrix.env }}" --format sarif',
-        "make check",
-        'make plan ENV="${{ matrix.env }}"',
-        'regionguard plan-diff "envs/${{ matrix.env }}/tfplan.json" --format markdown',
+def _commands(steps: list[dict[str, str]]) -> list[str]:
+    return [line.strip() for step in steps for line in step.get("run", "").splitlines()]
+
+
+def test_pipelines_call_only_the_make_entry_points() -> None:
+    """Workflow and Atlantis run the chain through make plan / make apply, nothing else."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    assert jobs["plan"]["strategy"]["matrix"]["env"] == ["staging", "prod"]
+    plan = _commands(jobs["plan"]["steps"])
+    apply = _commands(jobs["apply"]["steps"])
+    atlantis = yaml.safe_load((REPO_ROOT / "atlantis.yaml").read_text())["workflows"]
+    atlantis_steps = [
+        s["run"] if isinstance(s["run"], str) else s["run"]["command"]
+        for stage in ("plan", "apply")
+        for s in atlantis["regionguard"][stage]["steps"]
+        if isinstance(s, dict)
+    ]
+    everything = "\n".join([*plan, *apply, *atlantis_steps])
+    assert 'make plan ENV="${{ matrix.env }}" || status=$?' in plan
+    assert 'make apply ENV="${{ matrix.env }}"' in apply
+    assert any('make plan ENV="$PROJECT_NAME"' in s for s in atlantis_steps)
+    assert any('make apply ENV="$PROJECT_NAME"' in s for s in atlantis_steps)
+    for other in (
+        "regionguard tfvars",
+        "regionguard validate",
+        "regionguard plan-diff",
+        "terraform ",
     ):
-        assert expected in commands
+        assert other not in everything
 
 
 def test_apply_runs_behind_a_protected_environment_one_at_a_time_per_environment() -> None:
