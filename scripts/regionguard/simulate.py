@@ -18,15 +18,22 @@ from typing import Any
 from regionguard.envs import add_env_arguments, repo_root, resolve_env_dir
 from regionguard.errors import FindingsError, InputError
 from regionguard.evaluator import (
+    CallDecision,
     CellChange,
-    Decision,
     Evaluator,
+    LegDecision,
     Matrix,
     PolicyError,
-    Request,
     matrix_delta,
 )
 from regionguard.expectations import EXPECTATIONS_FILE, Outcome, check, load_expectations
+from regionguard.request import (
+    CallRequest,
+    build_request,
+    decide,
+    load_profile_data,
+    unknown_path_note,
+)
 from regionguard.scenario import (
     Scenario,
     plan_policies,
@@ -49,13 +56,30 @@ def register(subparsers: Any) -> None:
     add_env_arguments(explain)
     _source_arguments(explain)
     explain.add_argument("--account", required=True, help="account id or registry name")
-    explain.add_argument("--action", required=True, help="IAM action, e.g. bedrock:InvokeModel")
     explain.add_argument(
-        "--region", required=True, help="Region code, or unspecified (global inference profiles)"
+        "--action",
+        required=True,
+        help="IAM action or API operation, e.g. bedrock:InvokeModel, bedrock:Converse",
     )
-    explain.add_argument("--principal-arn", help="the caller (default: a role of the account)")
-    explain.add_argument("--inference-profile", help="inference profile ARN the call goes through")
-    explain.add_argument("--resource", default="*", help="resource ARN (default *)")
+    explain.add_argument(
+        "--region",
+        required=True,
+        help="Region the call is made in (the source Region of a profile call), or unspecified",
+    )
+    explain.add_argument(
+        "--principal-arn",
+        help="the caller: role, user or assumed-role session ARN (default: a role of the account)",
+    )
+    explain.add_argument(
+        "--role-path", help="the path of a session's role, e.g. /aws-reserved/sso.amazonaws.com/"
+    )
+    explain.add_argument(
+        "--inference-profile",
+        help="inference profile id or ARN the call goes through, e.g. us.anthropic.claude-...",
+    )
+    explain.add_argument(
+        "--resource", default="*", help="resource ARN of a direct call (default *)"
+    )
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(func=run_explain)
 
@@ -152,16 +176,18 @@ def run_explain(args: argparse.Namespace) -> int:
     env_dir = resolve_env_dir(args)
     scenario = _scenario(args, env_dir)
     account_id = _account_id(scenario, args.account)
-    request = Request(
+    request = build_request(
         account_id,
         args.action,
         args.region,
         principal_arn=args.principal_arn,
+        role_path=args.role_path,
+        inference_profile=args.inference_profile,
         resource=args.resource,
-        inference_profile_arn=args.inference_profile,
+        profile_data=load_profile_data(env_dir) if args.inference_profile else None,
     )
     try:
-        decision = Evaluator(scenario.org).evaluate(request)
+        decision = decide(Evaluator(scenario.org), request)
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
     if args.format == "json":
@@ -171,33 +197,77 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_json(scenario: Scenario, request: Request, decision: Decision) -> dict[str, Any]:
+def _leg_json(leg_decision: LegDecision) -> dict[str, Any]:
+    leg, decision = leg_decision.leg, leg_decision.decision
+    return {
+        "kind": leg.kind,
+        "region": leg.region,
+        "resource": leg.resource,
+        "inference_profile_arn": leg.inference_profile_arn,
+        "decision": decision.effect,
+        "basis": decision.basis,
+        "reason": decision.reason,
+        "statement": decision.statement.to_dict() if decision.statement else None,
+    }
+
+
+def explain_json(
+    scenario: Scenario, request: CallRequest, decision: CallDecision
+) -> dict[str, Any]:
+    call = decision.call
+    denied = decision.denied
     return {
         "source": scenario.source,
         "request": {
             "account": request.account_id,
             "account_name": scenario.account_names.get(request.account_id),
-            "principal_arn": request.caller_arn,
-            "action": request.action,
+            "principal_arn": request.principal.caller_arn,
+            "aws_principal_arn": call.principal_arn,
+            "requested_action": request.action.requested,
+            "action": request.action.iam_action,
             "region": request.region,
             "resource": request.resource,
-            "inference_profile_arn": request.inference_profile_arn,
+            "inference_profile": request.profile.profile_id if request.profile else None,
+            "inference_profile_arn": (
+                request.profile.arn(request.region, request.account_id) if request.profile else None
+            ),
         },
-        **decision.to_dict(),
+        "iam_action": request.action.iam_action,
+        "note": unknown_path_note(request),
+        **decision.decision.to_dict(),
+        "legs": [_leg_json(ld) for ld in decision.legs],
+        "denied_leg": decision.legs.index(denied) if denied is not None else None,
+        "access_denied_message": decision.access_denied_message(),
     }
 
 
-def explain_text(scenario: Scenario, request: Request, decision: Decision) -> str:
-    via = f" via {request.inference_profile_arn}" if request.inference_profile_arn else ""
-    return "\n".join(
-        [
-            f"{decision.effect}: {request.action} in {request.region} by "
-            f"{scenario.account_label(request.account_id)}{via}",
-            f"principal: {request.caller_arn}",
-            f"policies: {scenario.source}",
-            decision.reason,
-        ]
-    )
+def explain_text(scenario: Scenario, request: CallRequest, decision: CallDecision) -> str:
+    profile = request.profile
+    via = f" via {profile.arn(request.region, request.account_id)}" if profile else ""
+    lines = [
+        f"{decision.effect}: {request.action.requested} in {request.region} by "
+        f"{scenario.account_label(request.account_id)}{via}",
+        f"principal: {request.principal.caller_arn}",
+        f"policies: {scenario.source}",
+    ]
+    if request.action.mapped:
+        lines.insert(
+            1,
+            f"evaluated as: {request.action.iam_action} (AWS authorizes "
+            f"{request.action.requested} as {request.action.iam_action})",
+        )
+    note = unknown_path_note(request)
+    if note:
+        lines.append(f"note: {note}")
+    if len(decision.legs) > 1:
+        lines.append(f"legs ({len(decision.legs)}; the call is allowed only if every one is):")
+        for ld in decision.legs:
+            lines.append(f"  {ld.decision.effect:<5} {ld.leg.describe()}: {ld.leg.resource}")
+    message = decision.access_denied_message()
+    if message and len(decision.legs) == 1:
+        lines.append(message)
+    lines.append(decision.decision.reason)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- matrix
