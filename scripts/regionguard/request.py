@@ -54,6 +54,7 @@ from regionguard.evaluator import (
     CallDecision,
     Evaluator,
     Leg,
+    Matrix,
     default_principal_arn,
     is_service_linked_role,
 )
@@ -613,3 +614,50 @@ def unknown_path_note(request: CallRequest) -> str | None:
             "path the policies distinguish"
         )
     return principal.note
+
+
+def call_matrix(
+    evaluator: Evaluator,
+    account_ids: Sequence[str],
+    regions: Sequence[str],
+    actions: Sequence[Action],
+    profile: Profile,
+) -> Matrix:
+    """Calls through ``profile`` from each source Region, by each account's default principal.
+
+    Each cell is the whole call's decision (every leg), labelled with the
+    requested action.
+    """
+    rows = []
+    for account_id in account_ids:
+        principal = default_principal(account_id)
+        row = []
+        for region in regions:
+            cells = []
+            for action in actions:
+                request = CallRequest(account_id, action, region, principal, profile)
+                cells.append(evaluator.evaluate_call(call_for(request)).decision)
+            row.append(tuple(cells))
+        rows.append(tuple(row))
+    return Matrix(
+        tuple(account_ids),
+        tuple(regions),
+        tuple(a.requested for a in actions),
+        tuple(rows),
+    )
+
+
+def profile_sources(profile: Profile, regions: Sequence[str] | None) -> tuple[str, ...]:
+    """The source Regions of a profile matrix: the given ones, each checked, or the geography's."""
+    if regions is None:
+        return profile.geography.regions
+    out = []
+    for text in regions:
+        region = resolve_region(text, allow_unspecified=False)
+        if region not in profile.geography.regions:
+            raise RequestError(
+                f"Region {text!r}: {profile.geography.prefix}. profiles are called from "
+                f"{', '.join(profile.geography.regions)}"
+            )
+        out.append(region)
+    return tuple(out)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -28,10 +29,18 @@ from regionguard.evaluator import (
 )
 from regionguard.expectations import EXPECTATIONS_FILE, Outcome, check, load_expectations
 from regionguard.request import (
+    PROFILE_ACTIONS,
+    Action,
     CallRequest,
+    Profile,
     build_request,
+    call_matrix,
     decide,
     load_profile_data,
+    parse_profile,
+    profile_sources,
+    resolve_action,
+    resolve_region,
     unknown_path_note,
 )
 from regionguard.scenario import (
@@ -99,6 +108,10 @@ def register(subparsers: Any) -> None:
     matrix.add_argument(
         "--actions",
         help="comma-separated actions (default: guarded and exempted actions + ec2:RunInstances)",
+    )
+    matrix.add_argument(
+        "--inference-profile",
+        help="decide calls through this profile id or ARN instead, one column per source Region",
     )
     matrix.add_argument("--format", choices=("markdown", "json"), default="markdown")
     matrix.set_defaults(func=run_matrix)
@@ -283,25 +296,51 @@ def _csv(text: str | None) -> tuple[str, ...] | None:
 
 
 def build_matrix(
-    scenario: Scenario, regions: Sequence[str] | None, actions: Sequence[str] | None
+    scenario: Scenario,
+    regions: Sequence[str] | None,
+    actions: Sequence[str] | None,
+    profile: Profile | None = None,
 ) -> Matrix:
+    """The matrix of direct calls, or of calls through ``profile``; bad names are exit 2."""
+    accounts = list(scenario.account_names) or [a.account_id for a in scenario.org.accounts]
+    if actions:
+        resolved = [resolve_action(a) for a in actions]
+    elif profile is not None:
+        resolved = [resolve_action(a) for a in sorted(PROFILE_ACTIONS)]
+    else:
+        # The settings' actions, which `regionguard validate` checks (a wildcard
+        # exemption may be allowed there): shown as they are.
+        resolved = [Action(a, a) for a in scenario.actions]
     try:
-        return Evaluator(scenario.org).matrix(
-            list(scenario.account_names) or [a.account_id for a in scenario.org.accounts],
-            list(regions or scenario.regions),
-            list(actions or scenario.actions),
-        )
+        evaluator = Evaluator(scenario.org)
+        if profile is not None:
+            sources = profile_sources(profile, regions)
+            return call_matrix(evaluator, accounts, sources, resolved, profile)
+        checked = [resolve_region(r) for r in regions] if regions else list(scenario.regions)
+        matrix = evaluator.matrix(accounts, checked, [a.iam_action for a in resolved])
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
+    return dataclasses.replace(matrix, actions=tuple(a.requested for a in resolved))
 
 
 def run_matrix(args: argparse.Namespace) -> int:
     env_dir = resolve_env_dir(args)
     regions, actions = _csv(args.regions), _csv(args.actions)
+    profile = None
+    if args.inference_profile:
+        profile = parse_profile(args.inference_profile, load_profile_data(env_dir))
+        for action in actions or ():
+            if resolve_action(action).iam_action not in PROFILE_ACTIONS:
+                raise InputError(
+                    f"--actions {action}: does not run through an inference profile; profiles "
+                    "serve "
+                    + ", ".join(sorted(PROFILE_ACTIONS))
+                    + " (and Converse, ConverseStream)"
+                )
     after = _scenario(args, env_dir)
-    matrix = build_matrix(after, regions, actions)
+    matrix = build_matrix(after, regions, actions, profile)
     if args.plan:
-        before = build_matrix(_scenario(args, env_dir, before=True), regions, actions)
+        before = build_matrix(_scenario(args, env_dir, before=True), regions, actions, profile)
         changes = matrix_delta(before, matrix)
         if args.format == "json":
             print(json.dumps(delta_json(after, changes), indent=2))
@@ -309,17 +348,25 @@ def run_matrix(args: argparse.Namespace) -> int:
             print(delta_markdown(after, changes))
         return 0
     if args.format == "json":
-        print(json.dumps(matrix_json(after, matrix), indent=2))
+        print(json.dumps(matrix_json(after, matrix, profile), indent=2))
     else:
-        print(matrix_markdown(after, matrix))
+        print(matrix_markdown(after, matrix, profile))
     return 0
 
 
 _MARK = {"ALLOW": "✅", "DENY": "❌"}
 
 
-def matrix_markdown(scenario: Scenario, matrix: Matrix) -> str:
-    lines = [f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs.", ""]
+def matrix_markdown(scenario: Scenario, matrix: Matrix, profile: Profile | None = None) -> str:
+    lines = [f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs."]
+    if profile is not None:
+        lines.append(
+            f"Calls through {profile.profile_id}, one column per source Region: allowed only "
+            f"when every Region the call may reach ({', '.join(profile.geography.regions)}"
+            + (", unspecified" if profile.geography.is_global else "")
+            + ") is allowed."
+        )
+    lines.append("")
     for a, action in enumerate(matrix.actions):
         lines.append(f"### {action}")
         lines.append("")
@@ -332,9 +379,12 @@ def matrix_markdown(scenario: Scenario, matrix: Matrix) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-def matrix_json(scenario: Scenario, matrix: Matrix) -> dict[str, Any]:
+def matrix_json(
+    scenario: Scenario, matrix: Matrix, profile: Profile | None = None
+) -> dict[str, Any]:
     return {
         "source": scenario.source,
+        "inference_profile": profile.profile_id if profile else None,
         "regions": list(matrix.regions),
         "actions": list(matrix.actions),
         "accounts": [
