@@ -476,7 +476,7 @@ def _sandbox_endpoint(args: argparse.Namespace, env_dir: Path) -> str | None:
 def run_verify(args: argparse.Namespace) -> int:
     env_dir = resolve_env_dir(args)
     path = args.expectations or env_dir / EXPECTATIONS_FILE
-    expectations = load_expectations(path)
+    expectations = load_expectations(path, env_dir)
     args.landing_zone_region_deny = False
     runs: list[tuple[Scenario, tuple[Outcome, ...]]] = []
     plan = args.plan
@@ -484,18 +484,18 @@ def run_verify(args: argparse.Namespace) -> int:
     endpoint = _sandbox_endpoint(args, env_dir)
     args.sandbox_endpoint = None
     scenario = _scenario(args, env_dir)
-    runs.append((scenario, check(expectations, scenario, str(path))))
+    runs.append((scenario, check(expectations, scenario, str(path), env_dir)))
     if plan is not None:
         args.plan = plan
         scenario = _scenario(args, env_dir)
-        runs.append((scenario, check(expectations, scenario, str(path))))
+        runs.append((scenario, check(expectations, scenario, str(path), env_dir)))
         args.plan = None
     if endpoint is not None:
         try:
             scenario = scenario_from_sandbox(endpoint, env_dir)
         except PolicyError as exc:
             raise InputError(str(exc)) from exc
-        runs.append((scenario, check(expectations, scenario, str(path))))
+        runs.append((scenario, check(expectations, scenario, str(path), env_dir)))
     broken = sum(1 for _, outcomes in runs for o in outcomes if not o.holds)
     if args.format == "json":
         print(json.dumps(verify_json(path, runs), indent=2))
