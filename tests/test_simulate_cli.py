@@ -74,6 +74,8 @@ def test_explain_denies_other_accounts_in_us_east_2_in_words(
         f"DENY: {BEDROCK} in us-east-2 by payments (100000000002)",
         "principal: arn:aws:iam::100000000002:role/WorkloadRole",
         f"policies: rendered from {local_env}",
+        "User: arn:aws:iam::100000000002:role/WorkloadRole is not authorized to perform: "
+        f"{BEDROCK} on resource: * with an explicit deny in a service control policy",
         'Denied by statement "DenyBedrockInferenceExceptAllowRegionSpecificAccounts" of SCP '
         '"bedrock-cross-region-inference" attached to OU "Workloads": its Action covers '
         f"{BEDROCK}; aws:PrincipalAccount is not one of [100000000001, 100000000003]; "
