@@ -199,7 +199,7 @@ def test_a_session_arn_is_refused_as_aws_principal_arn() -> None:
     # session ARN does not show (IAM global condition keys, aws:PrincipalArn):
     # regionguard.request resolves sessions; the evaluator never guesses.
     session = f"arn:aws:sts::{OTHER}:assumed-role/Breakglass/alice"
-    with pytest.raises(ValueError, match="resolve the session with regionguard.request"):
+    with pytest.raises(ValueError, match=r"resolve the session with regionguard\.request"):
         Request(OTHER, "ec2:RunInstances", "us-east-2", principal_arn=session)
 
 
