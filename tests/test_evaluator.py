@@ -194,10 +194,19 @@ def test_service_linked_role_is_not_affected() -> None:
     assert (decision.effect, decision.basis) == ("ALLOW", "service-linked-role")
 
 
-def test_exempted_principal_escapes_the_control_through_an_assumed_role_session() -> None:
+def test_a_session_arn_is_refused_as_aws_principal_arn() -> None:
+    # aws:PrincipalArn of a role session is the role's ARN with its path, which the
+    # session ARN does not show (IAM global condition keys, aws:PrincipalArn):
+    # regionguard.request resolves sessions; the evaluator never guesses.
     session = f"arn:aws:sts::{OTHER}:assumed-role/Breakglass/alice"
-    decision = Evaluator(org()).evaluate(
+    with pytest.raises(ValueError, match=r"resolve the session with regionguard\.request"):
         Request(OTHER, "ec2:RunInstances", "us-east-2", principal_arn=session)
+
+
+def test_exempted_principal_escapes_the_control_by_its_role_arn() -> None:
+    role = f"arn:aws:iam::{OTHER}:role/Breakglass"
+    decision = Evaluator(org()).evaluate(
+        Request(OTHER, "ec2:RunInstances", "us-east-2", principal_arn=role)
     )
     assert decision.effect == "ALLOW"
 

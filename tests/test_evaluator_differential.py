@@ -1,5 +1,13 @@
 """Differential test: our evaluator against principalmapper's on generated organizations.
 
+Two generated runs: single authorizations (the evaluator), and whole calls
+(the request model): session ARNs with role paths, service-linked roles,
+Converse, and calls through us./eu./jp./global. profiles. For calls the
+harness below computes each leg's request context itself, from AWS's
+documentation (docs/scp-evaluation.md, "The request model"), and asks
+principalmapper about every leg; it imports nothing of regionguard.request,
+so the oracle checks the model too.
+
 The generator covers the grammar both evaluators implement the same way.
 Constructs where principalmapper departs from the AWS documentation are left
 out here and pinned, one test each, in test_evaluator_oracle_differences.py;
@@ -9,6 +17,7 @@ docs/scp-evaluation.md explains each with the AWS documentation that settles it.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +25,7 @@ from hypothesis import strategies as st
 
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy, Request
 from regionguard.oracle import Oracle
+from regionguard.request import RequestError, build_request, decide
 
 ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
 MANAGEMENT = "999999999999"
@@ -60,7 +70,16 @@ TAG_KEYS = ["team", "cost", "env"]
 
 # Candidate policy values per condition key.
 STRING_VALUES = {
-    "aws:RequestedRegion": [*REGIONS, "us-*", "*-2", "us-east-?", "eu-*"],
+    "aws:RequestedRegion": [
+        *REGIONS,
+        "us-west-2",
+        "eu-central-1",
+        "ap-northeast-3",
+        "us-*",
+        "*-2",
+        "us-east-?",
+        "eu-*",
+    ],
     "aws:PrincipalAccount": [*ACCOUNTS, "1111*", "*"],
     "aws:TagKeys": [*TAG_KEYS, "t*", "c?st"],
 }
@@ -71,6 +90,10 @@ ARN_VALUES = {
         "arn:aws:iam::111111111111:role/WorkloadRole",
         "arn:aws:iam::*:role/*",
         "arn:aws:iam::222222222222:role/Adm?n",
+        "arn:aws:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_*",
+        "arn:aws:iam::*:role/AWSReservedSSO_*",
+        "arn:aws:iam::*:role/team/*",
+        "arn:aws:iam::111111111111:role/team/Admin",
     ],
     "bedrock:InferenceProfileArn": [
         "arn:aws:bedrock:*:*:inference-profile/*",
@@ -232,3 +255,193 @@ def test_differential_run_covered_thousands_of_requests() -> None:
     if not EVALUATED:
         test_evaluator_agrees_with_principalmapper()
     assert sum(EVALUATED) >= 3000
+
+
+# ---------------------------------------------------------------- whole calls
+# The harness: AWS's documented rules, written out here independently of regionguard.request.
+# Geographic profiles: the profile in the source Region, then the foundation model in the
+# source Region and in every destination Region, each with aws:RequestedRegion = that Region
+# and bedrock:InferenceProfileArn = the profile ("Geographic cross-Region inference").
+# Global profiles: the profile, the model in the source Region, and the Region-less model
+# with aws:RequestedRegion = "unspecified" ("Global cross-Region inference").
+# Converse is authorized as bedrock:InvokeModel, ConverseStream as
+# bedrock:InvokeModelWithResponseStream (Bedrock User Guide, Converse API).
+# aws:PrincipalArn of a role session is the role's ARN with its path (IAM global condition keys).
+
+HARNESS_GEOGRAPHIES = {
+    "us": ["us-east-1", "us-east-2", "us-west-1", "us-west-2"],
+    "eu": [
+        "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+        "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+    ],
+    "jp": ["ap-northeast-1", "ap-northeast-3"],
+    "global": ["us-east-1", "eu-west-2", "ap-northeast-1"],
+}  # fmt: skip
+HARNESS_ACTIONS = {
+    "bedrock:InvokeModel": "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
+    "bedrock:Converse": "bedrock:InvokeModel",
+    "bedrock:ConverseStream": "bedrock:InvokeModelWithResponseStream",
+}
+MODEL_ID = "anthropic.claude"
+ROLE_PATHS = ["/", "/team/", "/aws-reserved/sso.amazonaws.com/"]
+ROLE_NAMES = ["Admin", "WorkloadRole", "AWSReservedSSO_Admin_01", "AWSControlTowerExecution"]
+
+
+@dataclass(frozen=True)
+class GeneratedCall:
+    account: str
+    action: str
+    region: str
+    role_name: str
+    role_path: str
+    service_linked: bool
+    as_session: bool
+    give_path: bool
+    geography: str | None
+
+
+@st.composite
+def generated_call(draw: st.DrawFn) -> GeneratedCall:
+    account = draw(st.sampled_from([*ACCOUNTS * 4, MANAGEMENT]))
+    geography = draw(st.sampled_from([None, None, "us", "eu", "jp", "global"]))
+    action = draw(st.sampled_from(sorted(HARNESS_ACTIONS)))
+    if geography is None:
+        region = draw(st.sampled_from(REGIONS))
+    else:
+        region = draw(st.sampled_from(HARNESS_GEOGRAPHIES[geography]))
+    service_linked = draw(st.sampled_from([False] * 9 + [True]))
+    if service_linked:
+        role_name, role_path = (
+            "AWSServiceRoleForAmazonBedrock",
+            "/aws-service-role/bedrock.amazonaws.com/",
+        )
+    else:
+        role_name = draw(st.sampled_from(ROLE_NAMES))
+        role_path = draw(st.sampled_from(ROLE_PATHS))
+    return GeneratedCall(
+        account, action, region, role_name, role_path, service_linked,
+        as_session=draw(st.booleans()), give_path=draw(st.booleans()), geography=geography,
+    )  # fmt: skip
+
+
+def harness_legs(call: GeneratedCall) -> list[tuple[str, str, str | None]]:
+    """(aws:RequestedRegion, resource, bedrock:InferenceProfileArn) of each authorization."""
+    if call.geography is None:
+        return [(call.region, f"arn:aws:bedrock:{call.region}::foundation-model/{MODEL_ID}", None)]
+    profile = (
+        f"arn:aws:bedrock:{call.region}:{call.account}:inference-profile/"
+        f"{call.geography}.{MODEL_ID}"
+    )
+    out: list[tuple[str, str, str | None]] = [(call.region, profile, None)]
+    if call.geography == "global":
+        destinations = [call.region]
+    else:
+        destinations = [call.region] + [
+            r for r in HARNESS_GEOGRAPHIES[call.geography] if r != call.region
+        ]
+    for region in destinations:
+        out.append((region, f"arn:aws:bedrock:{region}::foundation-model/{MODEL_ID}", profile))
+    if call.geography == "global":
+        out.append(("unspecified", f"arn:aws:bedrock:::foundation-model/{MODEL_ID}", profile))
+    return out
+
+
+def harness_allows(oracle: Oracle, call: GeneratedCall, role_path: str) -> bool:
+    principal = f"arn:aws:iam::{call.account}:role{role_path}{call.role_name}"
+    action = HARNESS_ACTIONS[call.action]
+    for region, resource, profile in harness_legs(call):
+        context: dict[str, Any] = {
+            "aws:RequestedRegion": region,
+            "aws:PrincipalAccount": call.account,
+            "aws:PrincipalArn": principal,
+        }
+        if profile is not None:
+            context["bedrock:InferenceProfileArn"] = profile
+        if not oracle.allows_context(call.account, action, resource, context):
+            return False
+    return True
+
+
+@st.composite
+def call_organization(draw: st.DrawFn) -> OrgTree:
+    """An organization; half of them with a path-scoped exemption from a Bedrock deny on an OU."""
+    org = draw(organization())
+    if not draw(st.booleans()):
+        return org
+    pattern = draw(st.sampled_from(ARN_VALUES["aws:PrincipalArn"][-4:]))
+    deny = Policy(
+        "path-scoped",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Action": "bedrock:*",
+                        "Resource": "*",
+                        "Condition": {"ArnNotLike": {"aws:PrincipalArn": pattern}},
+                    }
+                ],
+            }
+        ),
+    )
+    accounts = []
+    for account in org.accounts:
+        levels = tuple(
+            OrgNode(n.kind, n.node_id, n.name, (*n.policies, deny)) if n.kind == "ou" else n
+            for n in account.levels
+        )
+        accounts.append(AccountPath(account.account_id, account.name, levels))
+    return OrgTree(tuple(accounts), org.management_account_id)
+
+
+CALLS_EVALUATED: list[int] = []
+CALLS_REFUSED: list[int] = []
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(call_organization(), st.lists(generated_call(), min_size=10, max_size=20))
+def test_calls_agree_with_principalmapper_leg_by_leg(
+    org: OrgTree, calls: list[GeneratedCall]
+) -> None:
+    ours = Evaluator(org)
+    theirs = Oracle(org)
+    for call in calls:
+        if call.as_session:
+            arn = f"arn:aws:sts::{call.account}:assumed-role/{call.role_name}/session"
+            role_path = call.role_path if call.give_path else None
+        else:
+            arn = f"arn:aws:iam::{call.account}:role{call.role_path}{call.role_name}"
+            role_path = None
+        profile = f"{call.geography}.{MODEL_ID}" if call.geography else None
+        resource = "*" if profile else f"arn:aws:bedrock:{call.region}::foundation-model/{MODEL_ID}"
+        request = build_request(
+            call.account, call.action, call.region, principal_arn=arn, role_path=role_path,
+            inference_profile=profile, resource=resource,
+        )  # fmt: skip
+        expected = harness_allows(theirs, call, call.role_path)
+        try:
+            decision = decide(ours, request)
+        except RequestError:
+            # Refused: the session hides a path the decision depends on. principalmapper
+            # must then decide differently for some path.
+            assert call.as_session and not call.give_path
+            answers = {harness_allows(theirs, call, path) for path in [*ROLE_PATHS]}
+            assert answers == {True, False}, (call, org)
+            CALLS_REFUSED.append(1)
+            continue
+        assert decision.allowed == expected, (call, decision.decision.reason, org)
+        CALLS_EVALUATED.append(1)
+
+
+def test_differential_call_run_covered_sessions_profiles_and_refusals() -> None:
+    if not CALLS_EVALUATED:
+        test_calls_agree_with_principalmapper_leg_by_leg()
+    assert sum(CALLS_EVALUATED) >= 1000
+    assert sum(CALLS_REFUSED) >= 1

@@ -135,3 +135,82 @@ def test_after_the_migration_any_account_converses_in_an_allowed_region(
     assert reply["output"]["message"]["content"] == [
         {"text": "Hello from the regionguard sandbox."}
     ]
+
+
+# Through a us. profile called from an allowed Region (us-east-1), as the seed's caller did:
+# the call is authorized on the profile in us-east-1 and on the model in every US Region
+# it may reach ("Geographic cross-Region inference",
+# https://docs.aws.amazon.com/bedrock/latest/userguide/geographic-cross-region-inference.html),
+# and fails on us-east-2 with AWS's words.
+US_PROFILE = f"us.{MODEL}"
+
+
+def stream_profile(endpoint: str, account: str, region: str = "us-east-1") -> str:
+    reply = client(endpoint, account, region).invoke_model_with_response_stream(  # type: ignore[attr-defined]
+        modelId=US_PROFILE, body=b'{"messages": []}'
+    )
+    return "".join(event["chunk"]["bytes"].decode() for event in reply["body"])
+
+
+def test_the_seed_through_a_us_profile_from_us_east_1_fails_in_us_east_2(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, _ = sandbox
+    with pytest.raises(ClientError) as info:
+        stream_profile(endpoint, PERMITTED)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert info.value.response["Error"]["Message"] == SEED_MESSAGE.format(account=PERMITTED)
+
+
+def test_after_the_migration_the_permitted_account_streams_through_the_us_profile(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    assert (
+        stream_profile(endpoint, PERMITTED)
+        == '{"type": "text", "text": "Hello from the regionguard sandbox."}'
+    )
+
+
+def test_after_the_migration_another_account_fails_through_the_us_profile_in_us_east_2(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    with pytest.raises(ClientError) as info:
+        stream_profile(endpoint, OTHER)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert info.value.response["Error"]["Message"] == SEED_MESSAGE.format(account=OTHER)
+
+
+def test_converse_through_the_us_profile_is_denied_as_invoke_model(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    # Converse is authorized as bedrock:InvokeModel ("Carry out a conversation with the
+    # Converse API operations", Bedrock User Guide).
+    endpoint, settings = sandbox
+    migrate(settings)
+    with pytest.raises(ClientError) as info:
+        client(endpoint, OTHER, "us-east-1").converse(  # type: ignore[attr-defined]
+            modelId=US_PROFILE, messages=[{"role": "user", "content": [{"text": "hi"}]}]
+        )
+    assert info.value.response["Error"]["Message"] == (
+        f"User: arn:aws:sts::{OTHER}:assumed-role/WorkloadRole/sandbox is not authorized to "
+        "perform: bedrock:InvokeModel on resource: "
+        f"arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an explicit deny in a "
+        "service control policy"
+    )
+
+
+def test_a_us_profile_called_from_london_is_a_validation_error(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, _ = sandbox
+    with pytest.raises(ClientError) as info:
+        stream_profile(endpoint, PERMITTED, "eu-west-2")
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert info.value.response["Error"]["Message"] == (
+        f"inference profile '{US_PROFILE}': us. profiles are called from us-east-1, us-east-2, "
+        "us-west-1, us-west-2, not eu-west-2"
+    )

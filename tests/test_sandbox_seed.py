@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from regionguard.controlscp import render_control_scp
+from regionguard.controlscp import render_landing_zone_deny
 from regionguard.errors import InputError
 from regionguard.sandbox.faults import FaultSpecError, make_fault, parse_faults
 from regionguard.sandbox.seed import (
@@ -115,7 +115,7 @@ def test_landing_zone_region_deny_is_attached_to_every_registered_ou(
     }
     backend = organizations_backend(settings)
     policy = next(p for p in backend.policies if p.name == LANDING_ZONE_POLICY_NAME)
-    assert policy.content == render_control_scp(["ap-northeast-1", "us-east-1"], [], [])
+    assert policy.content == render_landing_zone_deny(["ap-northeast-1", "us-east-1"])
 
 
 def test_landing_zone_region_deny_turned_off_is_removed(settings: SandboxSettings) -> None:

@@ -74,6 +74,8 @@ def test_explain_denies_other_accounts_in_us_east_2_in_words(
         f"DENY: {BEDROCK} in us-east-2 by payments (100000000002)",
         "principal: arn:aws:iam::100000000002:role/WorkloadRole",
         f"policies: rendered from {local_env}",
+        "User: arn:aws:iam::100000000002:role/WorkloadRole is not authorized to perform: "
+        f"{BEDROCK} on resource: * with an explicit deny in a service control policy",
         'Denied by statement "DenyBedrockInferenceExceptAllowRegionSpecificAccounts" of SCP '
         '"bedrock-cross-region-inference" attached to OU "Workloads": its Action covers '
         f"{BEDROCK}; aws:PrincipalAccount is not one of [100000000001, 100000000003]; "
@@ -311,3 +313,265 @@ def test_verify_bad_expectations_is_an_input_error(
     assert (code, out) == (2, "")
     assert err.startswith(f"regionguard: {local_env / 'expectations.yaml'}: ")
     assert message in err
+
+
+# ---------------------------------------------------------------- the request model through the CLI
+# Pages: Geographic cross-Region inference
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/geographic-cross-region-inference.html),
+# Converse API (https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html),
+# aws:RequestedRegion and partitions (docs/scp-evaluation.md, "The request model").
+
+MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+US_PROFILE = f"us.{MODEL}"
+
+
+def fm(region: str) -> str:
+    return f"arn:aws:bedrock:{region}::foundation-model/{MODEL}"
+
+
+def test_explain_a_us_profile_call_names_the_destination_leg_that_denies(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    code, out, err = run(
+        capsys, "explain", "--env-dir", str(local_env), "--account", "payments",
+        "--action", BEDROCK, "--region", "us-east-1", "--inference-profile", US_PROFILE,
+    )  # fmt: skip
+    profile_arn = f"arn:aws:bedrock:us-east-1:100000000002:inference-profile/{US_PROFILE}"
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"DENY: {BEDROCK} in us-east-1 by payments (100000000002) via {profile_arn}",
+        "principal: arn:aws:iam::100000000002:role/WorkloadRole",
+        f"policies: rendered from {local_env}",
+        "legs (5; the call is allowed only if every one is):",
+        f"  ALLOW the inference profile in us-east-1: {profile_arn}",
+        f"  ALLOW the foundation model in us-east-1: {fm('us-east-1')}",
+        f"  DENY  the foundation model in us-east-2: {fm('us-east-2')}",
+        f"  DENY  the foundation model in us-west-1: {fm('us-west-1')}",
+        f"  DENY  the foundation model in us-west-2: {fm('us-west-2')}",
+        "User: arn:aws:iam::100000000002:role/WorkloadRole is not authorized to perform: "
+        f"{BEDROCK} on resource: arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an "
+        "explicit deny in a service control policy. Leg 3 of 5 (the foundation model in "
+        'us-east-2) is denied: Denied by statement "DenyBedrockInferenceExceptAllowRegionSpecific'
+        'Accounts" of SCP "bedrock-cross-region-inference" attached to OU "Workloads": its '
+        f"Action covers {BEDROCK}; aws:PrincipalAccount is not one of [100000000001, "
+        "100000000003]; aws:RequestedRegion is not one of [ap-northeast-1, ap-northeast-3, "
+        "us-east-1, eu-west-2].",
+    ]  # fmt: skip
+
+
+def test_explain_json_says_which_iam_action_was_evaluated_for_converse(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    result = explain(
+        capsys, local_env, "--account", "ml-platform", "--action", "bedrock:Converse",
+        "--region", "us-east-2",
+    )  # fmt: skip
+    assert (result["decision"], result["iam_action"]) == ("ALLOW", "bedrock:InvokeModel")
+    assert result["request"]["requested_action"] == "bedrock:Converse"
+    assert [(leg["kind"], leg["region"], leg["decision"]) for leg in result["legs"]] == [
+        ("model", "us-east-2", "ALLOW")
+    ]
+
+
+def test_explain_json_of_a_global_profile_call_under_global_inference_none(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    tfvars = local_env / "terraform.tfvars"
+    tfvars.write_text(tfvars.read_text() + 'global_inference = "none"\n')
+    result = explain(
+        capsys, local_env, "--account", "ml-platform", "--action", "bedrock:InvokeModel",
+        "--region", "us-east-1", "--inference-profile", f"global.{MODEL}",
+    )  # fmt: skip
+    assert (result["decision"], result["denied_leg"]) == ("DENY", 2)
+    assert result["legs"][2]["region"] == "unspecified"
+    assert result["statement"]["sid"] == "DenyGlobalInferenceProfiles"
+    assert result["access_denied_message"] == (
+        "User: arn:aws:iam::100000000001:role/WorkloadRole is not authorized to perform: "
+        f"bedrock:InvokeModel on resource: arn:aws:bedrock:::foundation-model/{MODEL} with an "
+        "explicit deny in a service control policy"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--region", "us-east-9"],
+            "regionguard: Region 'us-east-9' is not a Region of the aws partition (botocore's "
+            "endpoint data); did you mean us-east-2 or us-east-1 or us-west-2?",
+        ),
+        (
+            ["--region", "US-EAST-1"],
+            "regionguard: Region 'US-EAST-1': Region codes are lower case; did you mean "
+            "us-east-1?\n",
+        ),
+        (
+            ["--region", "cn-north-1"],
+            "regionguard: Region 'cn-north-1' is in the aws-cn partition;",
+        ),
+        (
+            ["--region", "us-east-1", "--action", "bedrock:InvokeModels"],
+            "regionguard: action 'bedrock:InvokeModels': not an action of bedrock in the IAM "
+            "reference data",
+        ),
+        (
+            ["--region", "us-east-1", "--action", "bedrock:Invoke*"],
+            "regionguard: action 'bedrock:Invoke*': a request has one concrete action",
+        ),
+        (
+            ["--region", "us-east-1", "--principal-arn", "WorkloadRole"],
+            "regionguard: principal 'WorkloadRole' is not an IAM or STS ARN",
+        ),
+        (
+            ["--region", "us-east-1", "--principal-arn", "arn:aws:iam::100000000001:role/R"],
+            "regionguard: principal 'arn:aws:iam::100000000001:role/R' belongs to account "
+            "100000000001, not 100000000002",
+        ),
+        (
+            ["--region", "us-east-1", "--inference-profile", "xx.model"],
+            "regionguard: inference profile 'xx.model': unknown geography prefix 'xx.'",
+        ),
+    ],
+)
+def test_explain_refuses_a_request_that_cannot_exist(
+    capsys: pytest.CaptureFixture[str], local_env: Path, extra: list[str], message: str
+) -> None:
+    argv = ["explain", "--env-dir", str(local_env), "--account", "payments", "--action", BEDROCK]
+    code, out, err = run(capsys, *argv, *extra)
+    assert (code, out) == (2, "")
+    assert err.startswith(message)
+
+
+def test_matrix_of_a_profile_has_one_column_per_source_region(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    code, out, err = run(
+        capsys, "matrix", "--env-dir", str(local_env), "--inference-profile", f"jp.{MODEL}",
+        "--actions", "bedrock:Converse", "--format", "json",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    result = json.loads(out)
+    assert (result["inference_profile"], result["regions"]) == (
+        f"jp.{MODEL}",
+        ["ap-northeast-1", "ap-northeast-3"],
+    )
+    decisions = {a["name"]: a["decisions"] for a in result["accounts"]}
+    assert decisions["payments"] == {
+        "ap-northeast-1": {"bedrock:Converse": "ALLOW"},
+        "ap-northeast-3": {"bedrock:Converse": "ALLOW"},
+    }
+
+
+def test_matrix_of_a_us_profile_denies_the_account_that_is_not_permitted(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "matrix", "--env-dir", str(local_env), "--inference-profile", US_PROFILE,
+        "--regions", "us-east-1", "--actions", "bedrock:InvokeModel",
+    )  # fmt: skip
+    assert code == 0
+    assert out.splitlines()[5:] == [
+        "| account | us-east-1 |",
+        "|---|---|",
+        "| ml-platform (100000000001) | ✅ |",
+        "| payments (100000000002) | ❌ |",
+        "| research (100000000003) | ✅ |",
+        "| log-archive (100000000004) | ❌ |",
+    ]
+
+
+def test_matrix_refuses_a_misspelt_region(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    code, out, err = run(
+        capsys, "matrix", "--env-dir", str(local_env), "--regions", "us-east-1,us-esat-2"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("regionguard: Region 'us-esat-2' is not a Region of the aws partition")
+
+
+FACT = (
+    "expectations:\n  - fact: {fact}\n    accounts: {accounts}\n    actions: [{actions}]\n"
+    "    regions: {regions}\n    expect: {expect}\n"
+)
+
+
+def test_verify_breaks_the_false_fact_that_nobody_converses_outside_the_allowed_regions(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    (local_env / "expectations.yaml").write_text(
+        FACT.format(
+            fact="nobody can converse outside the allowed Regions", accounts="permitted",
+            actions="bedrock:Converse", regions="[us-east-2]", expect="deny",
+        )
+    )  # fmt: skip
+    code, out, _ = run(capsys, "verify", "--env-dir", str(local_env), "--sandbox", "skip")
+    assert code == 1
+    assert out.splitlines()[1:4] == [
+        '  BROKEN  expectations[0] "nobody can converse outside the allowed Regions": 2 of 2 '
+        "calls are not DENY",
+        "          ml-platform (100000000001) bedrock:Converse us-east-2: ALLOW. Allowed: no Deny "
+        'on the path the root (r-root) -> OU "Workloads" -> the account matches '
+        'bedrock:InvokeModel, and every level has an Allow. Statement "DenyBedrockInference'
+        'ExceptAllowRegionSpecificAccounts" of SCP "bedrock-cross-region-inference" attached '
+        'to OU "Workloads" does not apply: aws:PrincipalAccount is one of [100000000001, '
+        "100000000003].",
+        "          research (100000000003) bedrock:Converse us-east-2: ALLOW. Allowed: no Deny on "
+        'the path the root (r-root) -> OU "Sandbox" -> the account matches bedrock:InvokeModel, '
+        'and every level has an Allow. Statement "DenyBedrockInferenceExceptAllowRegionSpecific'
+        'Accounts" of SCP "bedrock-cross-region-inference" attached to OU "Sandbox" does not '
+        "apply: aws:PrincipalAccount is one of [100000000001, 100000000003].",
+    ]
+
+
+def test_verify_a_profile_fact_is_decided_on_every_leg(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    (local_env / "expectations.yaml").write_text(
+        FACT.format(
+            fact="accounts not permitted cannot use the us. profile", accounts="not_permitted",
+            actions="bedrock:ConverseStream", regions="allowed", expect="deny",
+        )
+        + f"    inference_profile: {US_PROFILE}\n"
+    )  # fmt: skip
+    code, out, _ = run(capsys, "verify", "--env-dir", str(local_env), "--sandbox", "skip")
+    assert code == 0
+    assert out.splitlines()[1] == (
+        "  ok      accounts not permitted cannot use the us. profile (2 calls)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("actions", "regions", "message"),
+    [
+        (
+            "bedrock:InvokeModel",
+            "[us-esat-2]",
+            "expectations[0] \"f\": Region 'us-esat-2' is not a Region of the aws partition",
+        ),
+        (
+            "bedrock:InvokeModel",
+            "[US-EAST-2]",
+            "expectations[0] \"f\": Region 'US-EAST-2': Region codes are lower case",
+        ),
+        (
+            "bedrock:InvokeModels",
+            "[us-east-2]",
+            "expectations[0] \"f\": action 'bedrock:InvokeModels': not an action of bedrock",
+        ),
+        (
+            "bedrock:Invoke*",
+            "[us-east-2]",
+            "expectations[0] \"f\": action 'bedrock:Invoke*': a request has one concrete action",
+        ),
+    ],
+)
+def test_verify_a_fact_with_a_misspelt_name_is_exit_2_not_a_vacuous_pass(
+    capsys: pytest.CaptureFixture[str], local_env: Path, actions: str, regions: str, message: str
+) -> None:
+    (local_env / "expectations.yaml").write_text(
+        FACT.format(fact="f", accounts="all", actions=actions, regions=regions, expect="deny")
+    )
+    code, out, err = run(capsys, "verify", "--env-dir", str(local_env), "--sandbox", "skip")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"regionguard: {local_env / 'expectations.yaml'}: {message}")

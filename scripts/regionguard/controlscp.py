@@ -37,9 +37,14 @@ __all__ = [
     "control_scp_document",
     "control_scp_template",
     "render_control_scp",
+    "render_landing_zone_deny",
 ]
 
 CONTROL_SID = "CTMULTISERVICEPV1"
+# Statement id of the landing-zone Region deny (AWS Control Tower controls
+# reference, "Deny access to AWS based on the requested AWS Region",
+# GRREGIONDENY): the same Deny with no exemption.
+LANDING_ZONE_SID = "GRREGIONDENY"
 _TEMPLATE_FILE = "ct_multiservice_pv1.json"
 _EXEMPTED_ACTIONS = "{{ExemptedActions}}"
 _EXEMPTED_PRINCIPALS = "{{ExemptedPrincipalArns}}"
@@ -119,4 +124,11 @@ def render_control_scp(
 ) -> str:
     """The control's SCP for these parameters: minified JSON in the template's key order."""
     document = control_scp_document(allowed_regions, exempted_actions, exempted_principal_arns)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def render_landing_zone_deny(governed_regions: Sequence[str]) -> str:
+    """The landing-zone Region deny: the same Deny without exemptions, Sid ``GRREGIONDENY``."""
+    document = control_scp_document(governed_regions, [], [])
+    _statement(document)["Sid"] = LANDING_ZONE_SID
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

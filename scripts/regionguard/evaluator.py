@@ -57,7 +57,7 @@ KEY_INFERENCE_PROFILE = "bedrock:inferenceprofilearn"
 
 _ACCOUNT_KEYS = frozenset({KEY_ACCOUNT, KEY_PRINCIPAL_ARN})
 
-_ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
+_SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/")
 _IAM_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):(.+)$")
 
 
@@ -130,14 +130,15 @@ class OrgTree:
 
 @dataclass(frozen=True)
 class Request:
-    """One API call as SCPs see it.
+    """One authorization as SCPs see it.
 
-    ``principal_arn`` defaults to an ordinary role of the account
-    (``arn:aws:iam::<account>:role/WorkloadRole``). An STS assumed-role ARN is
-    accepted; ``aws:PrincipalARN`` is then the role's ARN, as AWS sets it (a
-    role path is not visible in a session ARN: pass the role ARN for those).
-    ``region`` may be ``unspecified`` (global inference profiles).
-    ``context`` adds or overrides request keys (each with its values).
+    ``principal_arn`` is the value of ``aws:PrincipalArn``: for a role, the
+    role's ARN with its path, never an STS session ARN (a session does not
+    show the role's path; :mod:`regionguard.request` turns a session into
+    its role ARN, or refuses). It defaults to an ordinary role of the account
+    (``arn:aws:iam::<account>:role/WorkloadRole``). ``region`` may be
+    ``unspecified`` (global inference profiles). ``context`` adds or
+    overrides request keys (each with its values).
     """
 
     account_id: str
@@ -148,6 +149,13 @@ class Request:
     inference_profile_arn: str | None = None
     context: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.principal_arn is not None and _SESSION.match(self.principal_arn):
+            raise ValueError(
+                f"{self.principal_arn}: aws:PrincipalArn of a role session is the role's ARN "
+                "with its path; resolve the session with regionguard.request.parse_principal"
+            )
+
     @property
     def caller_arn(self) -> str:
         return self.principal_arn or default_principal_arn(self.account_id)
@@ -157,7 +165,7 @@ class Request:
         values: dict[str, tuple[str, ...]] = {
             KEY_REGION: (self.region,),
             KEY_ACCOUNT: (self.account_id,),
-            KEY_PRINCIPAL_ARN: (principal_arn_key(self.caller_arn),),
+            KEY_PRINCIPAL_ARN: (self.caller_arn,),
         }
         if self.inference_profile_arn is not None:
             values[KEY_INFERENCE_PROFILE] = (self.inference_profile_arn,)
@@ -170,19 +178,75 @@ def default_principal_arn(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/{DEFAULT_ROLE_NAME}"
 
 
-def principal_arn_key(arn: str) -> str:
-    """The value of aws:PrincipalARN for a caller ARN (role ARN for an assumed-role session)."""
-    match = _ASSUMED_ROLE.match(arn)
-    if match:
-        partition, account, role = match.groups()
-        return f"arn:{partition}:iam::{account}:role/{role}"
-    return arn
-
-
 def is_service_linked_role(arn: str) -> bool:
     """Service-linked roles live under the reserved IAM path /aws-service-role/."""
-    match = _IAM_ARN.match(principal_arn_key(arn))
-    return bool(match) and match is not None and match.group(3).startswith("role/aws-service-role/")
+    match = _IAM_ARN.match(arn)
+    return match is not None and match.group(3).startswith("role/aws-service-role/")
+
+
+LegKind = Literal["profile", "model", "global-model"]
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One authorization of a call: AWS checks the action on ``resource`` in ``region``.
+
+    ``kind``: ``profile`` (the inference profile, in the source Region),
+    ``model`` (the foundation model in a Region the call may run in; the
+    source Region for a direct call), ``global-model`` (the Region-less
+    foundation model of a global profile, ``aws:RequestedRegion`` =
+    ``unspecified``).
+    """
+
+    kind: LegKind
+    region: str
+    resource: str
+    inference_profile_arn: str | None = None
+
+    def describe(self) -> str:
+        what = {
+            "profile": "the inference profile",
+            "model": "the foundation model",
+            "global-model": "the global foundation model",
+        }[self.kind]
+        return f"{what} in {self.region}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """An API call as AWS authorizes it: one IAM action, one caller, one or more legs.
+
+    ``caller_arn`` is the ARN AWS shows in an AccessDenied message (a session
+    ARN for a role session); ``principal_arn`` is the value of
+    ``aws:PrincipalArn``. ``service_linked`` marks a service-linked role
+    (SCPs do not affect it), recognised by the request model.
+    """
+
+    account_id: str
+    action: str
+    legs: tuple[Leg, ...]
+    principal_arn: str | None = None
+    caller_arn: str | None = None
+    service_linked: bool = False
+    context: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def requests(self) -> tuple[Request, ...]:
+        return tuple(
+            Request(
+                self.account_id,
+                self.action,
+                leg.region,
+                principal_arn=self.principal_arn,
+                resource=leg.resource,
+                inference_profile_arn=leg.inference_profile_arn,
+                context=self.context,
+            )
+            for leg in self.legs
+        )
+
+    @property
+    def shown_caller(self) -> str:
+        return self.caller_arn or self.principal_arn or default_principal_arn(self.account_id)
 
 
 @dataclass(frozen=True)
@@ -249,6 +313,99 @@ class Decision:
             "not_applied": [{**ref.to_dict(), "because": why} for ref, why in self.not_applied],
             "level": self.level,
         }
+
+
+@dataclass(frozen=True)
+class LegDecision:
+    leg: Leg
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class CallDecision:
+    """The decision on a whole call: ALLOW only when every leg is allowed.
+
+    ``decision`` sums the call up in one :class:`Decision` (what matrix and
+    verify show): for a one-leg call it is that leg's decision; for a denied
+    call the first denying leg's, its reason led by the AccessDenied message
+    AWS returns and the leg; for an allowed call, an ALLOW naming the legs.
+    """
+
+    call: Call
+    legs: tuple[LegDecision, ...]
+    decision: Decision
+
+    @property
+    def effect(self) -> Effect:
+        return self.decision.effect
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+    @property
+    def denied(self) -> LegDecision | None:
+        return next((ld for ld in self.legs if not ld.decision.allowed), None)
+
+    def access_denied_message(self) -> str | None:
+        """The AccessDeniedException message AWS returns for the first denying leg."""
+        denied = self.denied
+        if denied is None:
+            return None
+        return access_denied_message(
+            self.call.shown_caller, self.call.action, denied.leg.resource, denied.decision
+        )
+
+
+def access_denied_message(caller: str, action: str, resource: str, decision: Decision) -> str:
+    """AWS's words for a request an SCP denies (IAM: "Troubleshoot access denied errors")."""
+    if decision.basis == "explicit-deny":
+        return (
+            f"User: {caller} is not authorized to perform: {action} on resource: {resource} "
+            "with an explicit deny in a service control policy"
+        )
+    return (
+        f"User: {caller} is not authorized to perform: {action} on resource: {resource} "
+        f"because no service control policy allows the {action} action"
+    )
+
+
+def _summarise(call: Call, legs: tuple[LegDecision, ...]) -> Decision:
+    if len(legs) == 1:
+        return legs[0].decision
+    denied = next((i for i, ld in enumerate(legs) if not ld.decision.allowed), None)
+    if denied is not None:
+        ld = legs[denied]
+        message = access_denied_message(
+            call.shown_caller, call.action, ld.leg.resource, ld.decision
+        )
+        reason = (
+            f"{message}. Leg {denied + 1} of {len(legs)} ({ld.leg.describe()}) is denied: "
+            f"{ld.decision.reason}"
+        )
+        return Decision(
+            ld.decision.effect,
+            ld.decision.basis,
+            reason,
+            statement=ld.decision.statement,
+            not_applied=ld.decision.not_applied,
+            level=ld.decision.level,
+        )
+    first = legs[0].decision
+    if first.basis in ("management-account", "service-linked-role"):
+        return first
+    not_applied: dict[tuple[StatementRef, str], None] = {}
+    for ld in legs:
+        for item in ld.decision.not_applied:
+            not_applied.setdefault(item, None)
+    where = ", ".join(ld.leg.describe() for ld in legs)
+    return Decision(
+        "ALLOW",
+        "allowed",
+        f"Allowed: each of the {len(legs)} legs of the call is allowed ({where}).",
+        allowed_by=first.allowed_by,
+        not_applied=tuple(not_applied),
+    )
 
 
 # ---------------------------------------------------------------- patterns
@@ -776,6 +933,27 @@ class Evaluator:
             raise KeyError(request.account_id)
         outcomes = program.outcomes(request.context_values())
         return program.decide(request.action, request.resource, outcomes)
+
+    def key_values(self, account_id: str, key: str) -> tuple[str, ...]:
+        """The policy values of every condition on ``key`` along the account's path."""
+        program = self._account_program.get(account_id)
+        if program is None:
+            return ()
+        wanted = key.lower()
+        values = (v for atom in program.atoms if atom.key == wanted for v in atom.values)
+        return tuple(dict.fromkeys(values))
+
+    def evaluate_call(self, call: Call) -> CallDecision:
+        """Every leg of the call; the call is allowed only when every leg is."""
+        legs: list[LegDecision] = []
+        for leg, request in zip(call.legs, call.requests(), strict=True):
+            if call.service_linked:
+                decision = SERVICE_LINKED_ROLE_DECISION
+            else:
+                decision = self.evaluate(request)
+            legs.append(LegDecision(leg, decision))
+        frozen = tuple(legs)
+        return CallDecision(call, frozen, _summarise(call, frozen))
 
     def matrix(
         self,

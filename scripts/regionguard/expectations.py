@@ -8,6 +8,7 @@ allowed / not_allowed) and whether SCPs must allow or deny every such call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -20,8 +21,19 @@ import jsonschema
 import yaml
 
 from regionguard.errors import InputError
-from regionguard.evaluator import Decision, Evaluator, Request
+from regionguard.evaluator import Decision, Evaluator
 from regionguard.orgmodel import UNSPECIFIED, Scenario, commercial_regions
+from regionguard.request import (
+    Profile,
+    RequestError,
+    build_request,
+    decide,
+    load_profile_data,
+    parse_principal,
+    parse_profile,
+    resolve_action,
+    resolve_region,
+)
 
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[a-z-]*:(?:iam|sts)::)[0-9]{12}(:.+)$")
 
@@ -37,6 +49,8 @@ class Expectation:
     principal_arn: str | None = None
     inference_profile: str | None = None
     denied_by: str | None = None
+    role_path: str | None = None
+    profile: Profile | None = None
 
     def label(self) -> str:
         return f'expectations[{self.index}] "{self.fact}"'
@@ -69,7 +83,7 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
-def load_expectations(path: Path) -> tuple[Expectation, ...]:
+def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectation, ...]:
     """Read and validate an expectations file; InputError names the file, entry and fix."""
     try:
         data = yaml.safe_load(path.read_text("utf-8"))
@@ -90,24 +104,54 @@ def load_expectations(path: Path) -> tuple[Expectation, ...]:
             ).lstrip(".")
             lines.append(f"{path}: {where or 'top level'}: {error.message}")
         raise InputError("\n".join(lines))
+    profile_data = load_profile_data(path.parent) if env_dir is None else load_profile_data(env_dir)
     out = []
     for index, raw in enumerate(data["expectations"]):
         accounts = raw["accounts"] if isinstance(raw["accounts"], str) else tuple(raw["accounts"])
         regions = raw["regions"] if isinstance(raw["regions"], str) else tuple(raw["regions"])
-        out.append(
-            Expectation(
-                index,
-                raw["fact"],
-                accounts,
-                tuple(raw["actions"]),
-                regions,
-                raw["expect"],
-                raw.get("principal_arn"),
-                raw.get("inference_profile"),
-                raw.get("denied_by"),
-            )
+        exp = Expectation(
+            index,
+            raw["fact"],
+            accounts,
+            tuple(raw["actions"]),
+            regions,
+            raw["expect"],
+            raw.get("principal_arn"),
+            raw.get("inference_profile"),
+            raw.get("denied_by"),
+            raw.get("role_path"),
         )
+        out.append(_checked(exp, path, profile_data))
     return tuple(out)
+
+
+def _checked(exp: Expectation, path: Path, profile_data: Any) -> Expectation:
+    """The fact with every name checked as a request would be, so none can hold vacuously."""
+    try:
+        for action in exp.actions:
+            resolve_action(action)
+        if isinstance(exp.regions, tuple):
+            for region in exp.regions:
+                resolve_region(region)
+        if exp.principal_arn is not None:
+            # Its account id is replaced by each listed account's: check it against its own.
+            parts = exp.principal_arn.split(":")
+            parse_principal(exp.principal_arn, parts[4] if len(parts) > 4 else "", exp.role_path)
+        elif exp.role_path is not None:
+            raise RequestError("role_path needs principal_arn (the session it describes)")
+        profile = None
+        if exp.inference_profile is not None:
+            profile = parse_profile(exp.inference_profile, profile_data)
+            if isinstance(exp.regions, tuple):
+                for region in exp.regions:
+                    if region not in profile.geography.regions:
+                        raise RequestError(
+                            f"Region {region!r}: {profile.geography.prefix}. profiles are called "
+                            f"from {', '.join(profile.geography.regions)}"
+                        )
+    except RequestError as exc:
+        raise InputError(f"{path}: {exp.label()}: {exc}") from exc
+    return dataclasses.replace(exp, profile=profile)
 
 
 def resolve_accounts(exp: Expectation, scenario: Scenario, where: str) -> tuple[str, ...]:
@@ -139,12 +183,17 @@ def resolve_accounts(exp: Expectation, scenario: Scenario, where: str) -> tuple[
 
 
 def resolve_regions(exp: Expectation, scenario: Scenario) -> tuple[str, ...]:
+    """The fact's Regions; of a profile fact, its source Regions (shorthands keep the profile's)."""
     if exp.regions == "allowed":
-        return scenario.allowed_regions
-    if exp.regions == "not_allowed":
+        regions: tuple[str, ...] = scenario.allowed_regions
+    elif exp.regions == "not_allowed":
         allowed = set(scenario.allowed_regions)
-        return (*(r for r in commercial_regions() if r not in allowed), UNSPECIFIED)
-    return tuple(exp.regions)
+        regions = (*(r for r in commercial_regions() if r not in allowed), UNSPECIFIED)
+    else:
+        return tuple(exp.regions)
+    if exp.profile is not None:
+        return tuple(r for r in regions if r in exp.profile.geography.regions)
+    return regions
 
 
 def _principal(template: str | None, account_id: str) -> str | None:
@@ -154,10 +203,14 @@ def _principal(template: str | None, account_id: str) -> str | None:
 
 
 def check(
-    expectations: Sequence[Expectation], scenario: Scenario, where: str
+    expectations: Sequence[Expectation],
+    scenario: Scenario,
+    where: str,
+    env_dir: Path | None = None,
 ) -> tuple[Outcome, ...]:
     """Evaluate every call each fact covers; a fact holds when no call breaks it."""
     evaluator = Evaluator(scenario.org)
+    profile_data = load_profile_data(env_dir)
     known = {a.account_id for a in scenario.org.accounts}
     outcomes = []
     for exp in expectations:
@@ -174,14 +227,19 @@ def check(
             for action in exp.actions:
                 for region in regions:
                     calls += 1
-                    request = Request(
-                        account_id,
-                        action,
-                        region,
-                        principal_arn=_principal(exp.principal_arn, account_id),
-                        inference_profile_arn=exp.inference_profile,
-                    )
-                    decision = evaluator.evaluate(request)
+                    try:
+                        request = build_request(
+                            account_id,
+                            action,
+                            region,
+                            principal_arn=_principal(exp.principal_arn, account_id),
+                            role_path=exp.role_path,
+                            inference_profile=exp.profile.profile_id if exp.profile else None,
+                            profile_data=profile_data,
+                        )
+                        decision = decide(evaluator, request).decision
+                    except RequestError as exc:
+                        raise InputError(f"{where}: {exp.label()}: {exc}") from exc
                     if _breaks(exp, decision):
                         breaches.append(Breach(account_id, action, region, decision))
         outcomes.append(Outcome(exp, calls, tuple(breaches)))

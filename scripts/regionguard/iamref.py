@@ -25,7 +25,11 @@ __all__ = [
     "expand_action",
     "is_wildcard",
     "known_regions",
+    "partition_regions",
+    "region_partition",
+    "service_actions",
     "service_exists",
+    "services",
 ]
 
 _ACTION = re.compile(r"^([a-z0-9-]+):([A-Za-z0-9*?]+)$")
@@ -54,6 +58,17 @@ def service_exists(service: str) -> bool:
 def _service_actions(service: str) -> tuple[str, ...]:
     names = _data().actions.get_actions_for_service(service.lower())
     return tuple(sorted(f"{service.lower()}:{name}" for name in names))
+
+
+def service_actions(service: str) -> tuple[str, ...]:
+    """Every action of a service as ``service:Action`` in the reference's casing (or none)."""
+    return _service_actions(service.lower()) if service_exists(service) else ()
+
+
+@functools.cache
+def services() -> tuple[str, ...]:
+    """Every service prefix the IAM reference knows."""
+    return tuple(sorted(_data().services.get_service_keys()))
 
 
 def expand_action(pattern: str) -> tuple[str, ...]:
@@ -94,11 +109,24 @@ def condition_key_exists(key: str) -> bool:
 
 
 @functools.cache
-def known_regions() -> frozenset[str]:
-    """Every Region code of every partition that botocore knows."""
+def _partitions() -> dict[str, frozenset[str]]:
     # The file botocore.loaders reads, without importing the loaders' dependencies.
     text = resources.files("botocore").joinpath("data", "endpoints.json").read_text("utf-8")
     endpoints = json.loads(text)
-    return frozenset(
-        region for partition in endpoints["partitions"] for region in partition["regions"]
-    )
+    return {p["partition"]: frozenset(p["regions"]) for p in endpoints["partitions"]}
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every Region code of every partition that botocore knows."""
+    return frozenset(region for regions in _partitions().values() for region in regions)
+
+
+def partition_regions(partition: str = "aws") -> frozenset[str]:
+    """The Region codes of one partition (``aws``, ``aws-cn``, ``aws-us-gov`` ...)."""
+    return _partitions().get(partition, frozenset())
+
+
+def region_partition(region: str) -> str | None:
+    """The partition a Region code belongs to, or None when botocore does not know it."""
+    return next((p for p, regions in _partitions().items() if region in regions), None)

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from regionguard.errors import InputError
-from regionguard.evaluator import OrgTree, Request, principal_arn_key
+from regionguard.evaluator import OrgTree, Request
 
 _IAM_ALLOW_ALL = {
     "Version": "2012-10-17",
@@ -87,9 +87,27 @@ class Oracle:
             ]
 
     def allows(self, request: Request) -> bool:
-        is_management = request.account_id == self.org.management_account_id
-        groups = None if is_management else self._groups[request.account_id]
-        arn = principal_arn_key(request.caller_arn)
+        context: dict[str, Any] = {
+            "aws:RequestedRegion": request.region,
+            "aws:PrincipalAccount": request.account_id,
+            "aws:PrincipalArn": request.caller_arn,
+        }
+        if request.inference_profile_arn is not None:
+            context["bedrock:InferenceProfileArn"] = request.inference_profile_arn
+        for key, values in request.context:
+            context[key] = list(values)
+        return self.allows_context(request.account_id, request.action, request.resource, context)
+
+    def allows_context(
+        self, account_id: str, action: str, resource: str, context: dict[str, Any]
+    ) -> bool:
+        """principalmapper's verdict on one authorization with a request context given whole.
+
+        The principal is ``context["aws:PrincipalArn"]``.
+        """
+        is_management = account_id == self.org.management_account_id
+        groups = None if is_management else self._groups[account_id]
+        arn = str(context["aws:PrincipalArn"])
         node = self.mods.nodes.Node(
             arn,
             "AROAEXAMPLE",
@@ -104,19 +122,10 @@ class Oracle:
             False,
             None,
         )
-        context: dict[str, Any] = {
-            "aws:RequestedRegion": request.region,
-            "aws:PrincipalAccount": request.account_id,
-            "aws:PrincipalArn": arn,
-        }
-        if request.inference_profile_arn is not None:
-            context["bedrock:InferenceProfileArn"] = request.inference_profile_arn
-        for key, values in request.context:
-            context[key] = list(values)
         result: bool = self.mods.query.local_check_authorization_full(
             node,
-            request.action,
-            request.resource,
+            action,
+            resource,
             context,
             service_control_policy_groups=groups,
         )

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from regionguard import deployment as dep
-from regionguard.controlscp import render_control_scp
+from regionguard.controlscp import render_control_scp, render_landing_zone_deny
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, OrgNode, OrgTree, Policy
@@ -116,7 +116,7 @@ def scenario_from_deployment(
     deployment.check_known()
     root = OrgNode("root", "r-root", "Root", (FULL_AWS_ACCESS,))
     lz_deny = Policy(
-        LANDING_ZONE_DENY_NAME, render_control_scp(list(env.settings.allowed_regions), [], [])
+        LANDING_ZONE_DENY_NAME, render_landing_zone_deny(env.settings.allowed_regions)
     )
     nodes: dict[str, OrgNode] = {}
 

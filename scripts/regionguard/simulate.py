@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -19,12 +20,12 @@ from regionguard.environment import Environment
 from regionguard.envs import add_env_arguments, environment_from_args, repo_root
 from regionguard.errors import FindingsError, InputError
 from regionguard.evaluator import (
+    CallDecision,
     CellChange,
-    Decision,
     Evaluator,
+    LegDecision,
     Matrix,
     PolicyError,
-    Request,
     matrix_delta,
 )
 from regionguard.expectations import Outcome, check, load_expectations
@@ -35,6 +36,21 @@ from regionguard.orgmodel import (
     scenario_from_sandbox,
 )
 from regionguard.planfile import Plan, load_plan
+from regionguard.request import (
+    PROFILE_ACTIONS,
+    Action,
+    CallRequest,
+    Profile,
+    build_request,
+    call_matrix,
+    decide,
+    load_profile_data,
+    parse_profile,
+    profile_sources,
+    resolve_action,
+    resolve_region,
+    unknown_path_note,
+)
 
 MAX_BREACHES_SHOWN = 5
 
@@ -51,13 +67,30 @@ def register(subparsers: Any) -> None:
     add_env_arguments(explain)
     _source_arguments(explain)
     explain.add_argument("--account", required=True, help="account id or registry name")
-    explain.add_argument("--action", required=True, help="IAM action, e.g. bedrock:InvokeModel")
     explain.add_argument(
-        "--region", required=True, help="Region code, or unspecified (global inference profiles)"
+        "--action",
+        required=True,
+        help="IAM action or API operation, e.g. bedrock:InvokeModel, bedrock:Converse",
     )
-    explain.add_argument("--principal-arn", help="the caller (default: a role of the account)")
-    explain.add_argument("--inference-profile", help="inference profile ARN the call goes through")
-    explain.add_argument("--resource", default="*", help="resource ARN (default *)")
+    explain.add_argument(
+        "--region",
+        required=True,
+        help="Region the call is made in (the source Region of a profile call), or unspecified",
+    )
+    explain.add_argument(
+        "--principal-arn",
+        help="the caller: role, user or assumed-role session ARN (default: a role of the account)",
+    )
+    explain.add_argument(
+        "--role-path", help="the path of a session's role, e.g. /aws-reserved/sso.amazonaws.com/"
+    )
+    explain.add_argument(
+        "--inference-profile",
+        help="inference profile id or ARN the call goes through, e.g. us.anthropic.claude-...",
+    )
+    explain.add_argument(
+        "--resource", default="*", help="resource ARN of a direct call (default *)"
+    )
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(func=run_explain)
 
@@ -77,6 +110,10 @@ def register(subparsers: Any) -> None:
     matrix.add_argument(
         "--actions",
         help="comma-separated actions (default: guarded and exempted actions + ec2:RunInstances)",
+    )
+    matrix.add_argument(
+        "--inference-profile",
+        help="decide calls through this profile id or ARN instead, one column per source Region",
     )
     matrix.add_argument("--format", choices=("markdown", "json"), default="markdown")
     matrix.set_defaults(func=run_matrix)
@@ -152,16 +189,18 @@ def run_explain(args: argparse.Namespace) -> int:
     env = environment_from_args(args)
     scenario = _scenario(args, env)
     account_id = _account_id(scenario, args.account)
-    request = Request(
+    request = build_request(
         account_id,
         args.action,
         args.region,
         principal_arn=args.principal_arn,
+        role_path=args.role_path,
+        inference_profile=args.inference_profile,
         resource=args.resource,
-        inference_profile_arn=args.inference_profile,
+        profile_data=load_profile_data(env.dir) if args.inference_profile else None,
     )
     try:
-        decision = Evaluator(scenario.org).evaluate(request)
+        decision = decide(Evaluator(scenario.org), request)
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
     if args.format == "json":
@@ -171,33 +210,77 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_json(scenario: Scenario, request: Request, decision: Decision) -> dict[str, Any]:
+def _leg_json(leg_decision: LegDecision) -> dict[str, Any]:
+    leg, decision = leg_decision.leg, leg_decision.decision
+    return {
+        "kind": leg.kind,
+        "region": leg.region,
+        "resource": leg.resource,
+        "inference_profile_arn": leg.inference_profile_arn,
+        "decision": decision.effect,
+        "basis": decision.basis,
+        "reason": decision.reason,
+        "statement": decision.statement.to_dict() if decision.statement else None,
+    }
+
+
+def explain_json(
+    scenario: Scenario, request: CallRequest, decision: CallDecision
+) -> dict[str, Any]:
+    call = decision.call
+    denied = decision.denied
     return {
         "source": scenario.source,
         "request": {
             "account": request.account_id,
             "account_name": scenario.account_names.get(request.account_id),
-            "principal_arn": request.caller_arn,
-            "action": request.action,
+            "principal_arn": request.principal.caller_arn,
+            "aws_principal_arn": call.principal_arn,
+            "requested_action": request.action.requested,
+            "action": request.action.iam_action,
             "region": request.region,
             "resource": request.resource,
-            "inference_profile_arn": request.inference_profile_arn,
+            "inference_profile": request.profile.profile_id if request.profile else None,
+            "inference_profile_arn": (
+                request.profile.arn(request.region, request.account_id) if request.profile else None
+            ),
         },
-        **decision.to_dict(),
+        "iam_action": request.action.iam_action,
+        "note": unknown_path_note(request),
+        **decision.decision.to_dict(),
+        "legs": [_leg_json(ld) for ld in decision.legs],
+        "denied_leg": decision.legs.index(denied) if denied is not None else None,
+        "access_denied_message": decision.access_denied_message(),
     }
 
 
-def explain_text(scenario: Scenario, request: Request, decision: Decision) -> str:
-    via = f" via {request.inference_profile_arn}" if request.inference_profile_arn else ""
-    return "\n".join(
-        [
-            f"{decision.effect}: {request.action} in {request.region} by "
-            f"{scenario.account_label(request.account_id)}{via}",
-            f"principal: {request.caller_arn}",
-            f"policies: {scenario.source}",
-            decision.reason,
-        ]
-    )
+def explain_text(scenario: Scenario, request: CallRequest, decision: CallDecision) -> str:
+    profile = request.profile
+    via = f" via {profile.arn(request.region, request.account_id)}" if profile else ""
+    lines = [
+        f"{decision.effect}: {request.action.requested} in {request.region} by "
+        f"{scenario.account_label(request.account_id)}{via}",
+        f"principal: {request.principal.caller_arn}",
+        f"policies: {scenario.source}",
+    ]
+    if request.action.mapped:
+        lines.insert(
+            1,
+            f"evaluated as: {request.action.iam_action} (AWS authorizes "
+            f"{request.action.requested} as {request.action.iam_action})",
+        )
+    note = unknown_path_note(request)
+    if note:
+        lines.append(f"note: {note}")
+    if len(decision.legs) > 1:
+        lines.append(f"legs ({len(decision.legs)}; the call is allowed only if every one is):")
+        for ld in decision.legs:
+            lines.append(f"  {ld.decision.effect:<5} {ld.leg.describe()}: {ld.leg.resource}")
+    message = decision.access_denied_message()
+    if message and len(decision.legs) == 1:
+        lines.append(message)
+    lines.append(decision.decision.reason)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- matrix
@@ -213,25 +296,51 @@ def _csv(text: str | None) -> tuple[str, ...] | None:
 
 
 def build_matrix(
-    scenario: Scenario, regions: Sequence[str] | None, actions: Sequence[str] | None
+    scenario: Scenario,
+    regions: Sequence[str] | None,
+    actions: Sequence[str] | None,
+    profile: Profile | None = None,
 ) -> Matrix:
+    """The matrix of direct calls, or of calls through ``profile``; bad names are exit 2."""
+    accounts = list(scenario.account_names) or [a.account_id for a in scenario.org.accounts]
+    if actions:
+        resolved = [resolve_action(a) for a in actions]
+    elif profile is not None:
+        resolved = [resolve_action(a) for a in sorted(PROFILE_ACTIONS)]
+    else:
+        # The settings' actions, which `regionguard validate` checks (a wildcard
+        # exemption may be allowed there): shown as they are.
+        resolved = [Action(a, a) for a in scenario.actions]
     try:
-        return Evaluator(scenario.org).matrix(
-            list(scenario.account_names) or [a.account_id for a in scenario.org.accounts],
-            list(regions or scenario.regions),
-            list(actions or scenario.actions),
-        )
+        evaluator = Evaluator(scenario.org)
+        if profile is not None:
+            sources = profile_sources(profile, regions)
+            return call_matrix(evaluator, accounts, sources, resolved, profile)
+        checked = [resolve_region(r) for r in regions] if regions else list(scenario.regions)
+        matrix = evaluator.matrix(accounts, checked, [a.iam_action for a in resolved])
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
+    return dataclasses.replace(matrix, actions=tuple(a.requested for a in resolved))
 
 
 def run_matrix(args: argparse.Namespace) -> int:
     env = environment_from_args(args)
     regions, actions = _csv(args.regions), _csv(args.actions)
+    profile = None
+    if args.inference_profile:
+        profile = parse_profile(args.inference_profile, load_profile_data(env.dir))
+        for action in actions or ():
+            if resolve_action(action).iam_action not in PROFILE_ACTIONS:
+                raise InputError(
+                    f"--actions {action}: does not run through an inference profile; profiles "
+                    "serve "
+                    + ", ".join(sorted(PROFILE_ACTIONS))
+                    + " (and Converse, ConverseStream)"
+                )
     after = _scenario(args, env)
-    matrix = build_matrix(after, regions, actions)
+    matrix = build_matrix(after, regions, actions, profile)
     if args.plan:
-        before = build_matrix(_scenario(args, env, before=True), regions, actions)
+        before = build_matrix(_scenario(args, env, before=True), regions, actions, profile)
         changes = matrix_delta(before, matrix)
         if args.format == "json":
             print(json.dumps(delta_json(after, changes), indent=2))
@@ -239,17 +348,25 @@ def run_matrix(args: argparse.Namespace) -> int:
             print(delta_markdown(after, changes))
         return 0
     if args.format == "json":
-        print(json.dumps(matrix_json(after, matrix), indent=2))
+        print(json.dumps(matrix_json(after, matrix, profile), indent=2))
     else:
-        print(matrix_markdown(after, matrix))
+        print(matrix_markdown(after, matrix, profile))
     return 0
 
 
 _MARK = {"ALLOW": "✅", "DENY": "❌"}
 
 
-def matrix_markdown(scenario: Scenario, matrix: Matrix) -> str:
-    lines = [f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs.", ""]
+def matrix_markdown(scenario: Scenario, matrix: Matrix, profile: Profile | None = None) -> str:
+    lines = [f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs."]
+    if profile is not None:
+        lines.append(
+            f"Calls through {profile.profile_id}, one column per source Region: allowed only "
+            f"when every Region the call may reach ({', '.join(profile.geography.regions)}"
+            + (", unspecified" if profile.geography.is_global else "")
+            + ") is allowed."
+        )
+    lines.append("")
     for a, action in enumerate(matrix.actions):
         lines.append(f"### {action}")
         lines.append("")
@@ -262,9 +379,12 @@ def matrix_markdown(scenario: Scenario, matrix: Matrix) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-def matrix_json(scenario: Scenario, matrix: Matrix) -> dict[str, Any]:
+def matrix_json(
+    scenario: Scenario, matrix: Matrix, profile: Profile | None = None
+) -> dict[str, Any]:
     return {
         "source": scenario.source,
+        "inference_profile": profile.profile_id if profile else None,
         "regions": list(matrix.regions),
         "actions": list(matrix.actions),
         "accounts": [
@@ -357,7 +477,7 @@ def verify_runs(
     rendered: bool = True,
 ) -> list[Run]:
     """Check the facts of ``path`` against each source: rendered, a plan's after, the sandbox."""
-    expectations = load_expectations(path)
+    expectations = load_expectations(path, env.dir)
     scenarios: list[Scenario] = []
     try:
         if rendered:
@@ -368,7 +488,7 @@ def verify_runs(
             scenarios.append(scenario_from_sandbox(endpoint, env))
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
-    return [(s, check(expectations, s, str(path))) for s in scenarios]
+    return [(s, check(expectations, s, str(path), env.dir)) for s in scenarios]
 
 
 def broken_facts(runs: Sequence[Run]) -> int:

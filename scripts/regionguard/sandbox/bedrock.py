@@ -3,18 +3,30 @@
 Calls signed for service ``bedrock`` to ``/model/{modelId}/invoke``,
 ``/invoke-with-response-stream``, ``/converse`` or ``/converse-stream`` are
 evaluated against the effective SCPs of the emulated organization (read from
-moto in this process) for the calling account and the Region of the call's
-SigV4 scope. Converse is authorised as bedrock:InvokeModel and ConverseStream
-as bedrock:InvokeModelWithResponseStream, as AWS does.
+moto in this process) for the calling account, with the request model of
+:mod:`regionguard.request`, as AWS authorizes them:
+
+- Converse is authorised as bedrock:InvokeModel and ConverseStream as
+  bedrock:InvokeModelWithResponseStream.
+- The Region of the call is its SigV4 scope (the source Region). A model id
+  with a geography prefix (``us.``, ``eu.``, ``global.`` ...) or an
+  inference-profile ARN is a call through that profile: it is authorized on
+  the profile in the source Region and on the foundation model in every
+  Region the profile may reach (``unspecified`` for a global profile), and
+  fails on the first leg an SCP denies, naming that leg's resource. The
+  geographies are the package data of :mod:`regionguard.request`.
 
 The calling account is the header ``X-Regionguard-Account-Id``, else the
 access key id when it is a 12-digit account id (``aws_access_key_id =
-"100000000001"``). The caller is ``X-Regionguard-Principal-Arn``, else
-``arn:aws:sts::<account>:assumed-role/WorkloadRole/sandbox``.
+"100000000001"``). The caller is ``X-Regionguard-Principal-Arn`` (with
+``X-Regionguard-Role-Path`` for a session of a role with a path), else
+``arn:aws:sts::<account>:assumed-role/WorkloadRole/sandbox``, a session of
+the sandbox's role ``WorkloadRole`` at path ``/``.
 
 A denied call gets HTTP 403 ``AccessDeniedException`` with AWS's message
-shape; an allowed one gets a canned model reply (event-stream framed for the
-streaming calls).
+shape; a request that cannot exist (unknown Region, profile, principal) gets
+HTTP 400 ``ValidationException``; an allowed one gets a canned model reply
+(event-stream framed for the streaming calls).
 """
 
 from __future__ import annotations
@@ -28,22 +40,26 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy, Request
+from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy
+from regionguard.request import RequestError, build_request, decide, load_profile_data
 
 SERVICE = "bedrock"
 ACCOUNT_HEADER = "HTTP_X_REGIONGUARD_ACCOUNT_ID"
 PRINCIPAL_HEADER = "HTTP_X_REGIONGUARD_PRINCIPAL_ARN"
+ROLE_PATH_HEADER = "HTTP_X_REGIONGUARD_ROLE_PATH"
+DEFAULT_ROLE = "WorkloadRole"
+DEFAULT_ROLE_PATH = "/"
 CANNED_TEXT = "Hello from the regionguard sandbox."
 _PATH = re.compile(
-    r"^/model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream|converse|converse-stream)$"
+    r"^/model/(?P<model>.+)/(?P<op>invoke|invoke-with-response-stream|converse|converse-stream)$"
 )
-ACTIONS = {
+OPERATIONS = {
     "invoke": "bedrock:InvokeModel",
     "invoke-with-response-stream": "bedrock:InvokeModelWithResponseStream",
-    "converse": "bedrock:InvokeModel",
-    "converse-stream": "bedrock:InvokeModelWithResponseStream",
+    "converse": "bedrock:Converse",
+    "converse-stream": "bedrock:ConverseStream",
 }
-_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.")
+"""The API operation of each path; the request model maps it to its IAM action."""
 
 StartResponse = Callable[..., Any]
 
@@ -168,40 +184,37 @@ def handle(environ: dict[str, Any], start_response: StartResponse, backend: Any)
             "the X-Regionguard-Account-Id header.",
         )
         return response(environ, start_response)
-    principal = (
-        environ.get(PRINCIPAL_HEADER) or f"arn:aws:sts::{account}:assumed-role/WorkloadRole/sandbox"
-    )
-    profile = None
-    foundation = model
-    if model.startswith(_PROFILE_PREFIXES):
-        profile = f"arn:aws:bedrock:{region}:{account}:inference-profile/{model}"
-        foundation = model.split(".", 1)[1]
-    resource = f"arn:aws:bedrock:{region}::foundation-model/{foundation}"
-    action = ACTIONS[op]
+    principal = environ.get(PRINCIPAL_HEADER)
+    role_path = environ.get(ROLE_PATH_HEADER)
+    if principal is None:
+        principal = f"arn:aws:sts::{account}:assumed-role/{DEFAULT_ROLE}/sandbox"
+        role_path = DEFAULT_ROLE_PATH
     org = org_tree(backend)
     if org.path(account) is None and account != org.management_account_id:
         response = _error(
             403, "UnrecognizedClientException", f"Account {account} is not in the organization."
         )
         return response(environ, start_response)
-    if account == org.management_account_id:
-        decision_allowed = True
-    else:
-        request = Request(
-            account, action, region, principal_arn=principal, resource=resource,
-            inference_profile_arn=profile,
-        )  # fmt: skip
-        decision = Evaluator(org).evaluate(request)
-        decision_allowed = decision.allowed
-    if not decision_allowed:
-        kind = "an explicit deny" if decision.basis == "explicit-deny" else "no allow"
-        response = _error(
-            403,
-            "AccessDeniedException",
-            f"User: {principal} is not authorized to perform: {action} on resource: "
-            f"{resource} with {kind} in a service control policy",
+    data = load_profile_data()
+    prefix = model.split(".", 1)[0]
+    through_profile = model.startswith("arn:") or ("." in model and prefix in data.geographies)
+    try:
+        request = build_request(
+            account,
+            OPERATIONS[op],
+            region,
+            principal_arn=principal,
+            role_path=role_path,
+            inference_profile=model if through_profile else None,
+            resource="*"
+            if through_profile
+            else f"arn:aws:bedrock:{region}::foundation-model/{model}",
+            profile_data=data,
         )
-    else:
-        response = _reply(op)
+        decision = decide(Evaluator(org), request)
+    except RequestError as exc:
+        return _error(400, "ValidationException", str(exc))(environ, start_response)
+    message = decision.access_denied_message()
+    response = _reply(op) if message is None else _error(403, "AccessDeniedException", message)
     response.headers["x-amzn-RequestId"] = "00000000-0000-0000-0000-000000000000"
     return response(environ, start_response)

@@ -162,9 +162,9 @@ def _landing_zone_region_deny(
             backend.delete_policy(PolicyId=policy.id)
             changed.append(f"{LANDING_ZONE_POLICY_NAME}: removed")
         return
-    from regionguard.controlscp import render_control_scp
+    from regionguard.controlscp import render_landing_zone_deny
 
-    content = render_control_scp(list(settings.governed_regions), [], [])
+    content = render_landing_zone_deny(settings.governed_regions)
     if policy is None:
         described = backend.create_policy(
             Name=LANDING_ZONE_POLICY_NAME,
