@@ -76,14 +76,46 @@ check-env:
 
 # ---------------------------------------------------------------- bootstrap
 
-$(BIN)/.installed: pyproject.toml
+# EXTRAS picks what .venv gets beside the core (pyproject.toml): `core` alone
+# plans staging and prod; `sandbox` adds the local sandbox (moto) for
+# ENV=local; `dev` adds the sandbox, the tests and the linters, and is what
+# `make venv` alone, test, lint, pytest and the benchmarks install. Every
+# version comes from requirements.lock (`make lock` refreshes it).
+LOCK := requirements.lock
+DEV_GOALS := venv test lint pytest bench bench-% plan-fixtures
+EXTRAS ?= $(if $(filter $(DEV_GOALS),$(MAKECMDGOALS)),dev,$(if $(filter local,$(ENV)),sandbox,core))
+ifeq ($(filter $(EXTRAS),core sandbox dev),)
+$(error EXTRAS=$(EXTRAS) is not one of: core sandbox dev)
+endif
+# What each install provides: dev includes the sandbox, which includes the core.
+PROVIDES_dev := dev sandbox core
+PROVIDES_sandbox := sandbox core
+PROVIDES_core := core
+
+$(BIN)/.installed-%: pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.$(if $(filter-out core,$*),[$*])'
+	@touch $(foreach x,$(PROVIDES_$*),$(BIN)/.installed-$(x))
 
 .PHONY: venv
-venv: $(BIN)/.installed ## Create .venv and install the regionguard package
+venv: $(BIN)/.installed-$(EXTRAS) ## Create .venv and install regionguard with EXTRAS (core, sandbox or dev)
+
+# uv resolves the lock for Python 3.11 on every platform; it runs from its own
+# virtual environment, pinned here.
+UV_VERSION := 0.13.8
+UV_VENV := .cache/uv-$(UV_VERSION)
+UV := $(UV_VENV)/bin/uv
+LOCK_UPGRADE ?= --upgrade
+
+$(UV):
+	@rm -rf $(UV_VENV) && $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+.PHONY: lock
+lock: $(UV) ## Refresh requirements.lock: newest versions pyproject.toml allows (LOCK_UPGRADE= keeps pins)
+	$(UV) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+	  $(LOCK_UPGRADE) --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
 
 $(CHECKOV_VENV)/.installed: policies/requirements.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)

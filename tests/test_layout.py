@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,22 @@ def test_every_environment_runs_the_same_root_code(repo_root: Path, env: str, na
     path = repo_root / "envs" / env / name
     assert path.is_symlink()
     assert path.resolve() == (repo_root / "envs" / "_shared" / name).resolve()
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_links_of_an_environment_are_exactly_the_shared_files_by_relative_path(
+    repo_root: Path, env: str
+) -> None:
+    shared = sorted(p.name for p in (repo_root / "envs" / "_shared").iterdir())
+    env_dir = repo_root / "envs" / env
+    links = {p.name: os.readlink(p) for p in env_dir.iterdir() if p.is_symlink()}
+    assert shared == sorted(SHARED)
+    assert links == {name: f"../_shared/{name}" for name in shared}
+
+
+def test_every_folder_with_a_backend_is_an_environment_checked_here(repo_root: Path) -> None:
+    envs = sorted(p.parent.name for p in (repo_root / "envs").glob("*/backend.tf"))
+    assert envs == sorted(ENVS)
 
 
 @pytest.mark.parametrize("env", ENVS)

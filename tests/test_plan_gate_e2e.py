@@ -73,7 +73,7 @@ class Make:
                 f"VENV={VENV}",
                 f"SANDBOX_PORT={self.port}",
                 "-o",
-                f"{VENV}/bin/.installed",
+                f"{VENV}/bin/.installed-sandbox",
             ],
             env=self.env,
             capture_output=True,

@@ -75,6 +75,7 @@ def migrate(settings: SandboxSettings) -> None:
         Content=render_control_scp(env.allowed_regions, env.exempted_actions, []),
     )["Policy"]["PolicySummary"]["Id"]  # fmt: skip
     lz = next(p for p in backend.policies if p.name == LANDING_ZONE_POLICY_NAME)
+    assert backend.org is not None
     for ou in backend.ou:
         if (
             getattr(ou, "parent_id", None) == backend.org.root_id

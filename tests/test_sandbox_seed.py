@@ -28,20 +28,21 @@ def settings(sandbox_env: Path) -> SandboxSettings:
 def _tree(settings: SandboxSettings) -> dict[str, list[str]]:
     """Each OU path (and "/" for the root) with the SCP names attached to it."""
     backend = organizations_backend(settings)
-    assert backend.org is not None
+    org = backend.org
+    assert org is not None
     names = {ou.id: ou.name for ou in backend.ou}
-    parents = {ou.id: ou.parent_id for ou in backend.ou}
+    parents = {ou.id: str(ou.parent_id) for ou in backend.ou}
 
     def path(ou_id: str) -> str:
-        if ou_id == backend.org.root_id:  # type: ignore[union-attr]
+        if ou_id == org.root_id:
             return "/"
         parent = parents[ou_id]
-        prefix = "" if parent == backend.org.root_id else path(parent) + "/"  # type: ignore[union-attr]
+        prefix = "" if parent == org.root_id else path(parent) + "/"
         return prefix + str(names[ou_id])
 
     return {
         path(ou.id): sorted(
-            p.name for p in ou.attached_policies if p.type == "SERVICE_CONTROL_POLICY"
+            str(p.name) for p in ou.attached_policies if p.type == "SERVICE_CONTROL_POLICY"
         )
         for ou in backend.ou
     }
