@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,7 @@ ACCESS_DENIED = (
 )
 
 
-def local_org(*, landing_zone_deny: bool = False, **changes: object) -> Evaluator:
+def local_org(*, landing_zone_deny: bool = False, **changes: Any) -> Evaluator:
     env = Environment(ENV, datetime.date(2026, 11, 30))
     settings = dataclasses.replace(env.settings, **changes)
     scps = (dep.ScpDoc(settings.scp_name, render_scp(settings, env.deployed_ids)),)
