@@ -117,10 +117,13 @@ lock: $(UV) ## Refresh requirements.lock: newest versions pyproject.toml allows 
 	$(UV) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	  $(LOCK_UPGRADE) --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
 
-$(CHECKOV_VENV)/.installed: policies/requirements.txt
+# The custom checks import the package's pure modules (regionguard.rules and
+# the renderer), so the package goes in too, without its dependencies.
+$(CHECKOV_VENV)/.installed: policies/requirements.txt pyproject.toml
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
 ifneq ($(strip $(REGIONGUARD_TF_MIRROR)),)

@@ -19,7 +19,6 @@ checkov's UNKNOWN instead.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -31,6 +30,12 @@ from checkov.terraform.checks.resource.base_resource_check import BaseResourceCh
 from checkov.terraform.graph_builder.variable_rendering.evaluate_terraform import (
     evaluate_terraform,
 )
+
+# The package's pure modules (installed into checkov's environment without
+# dependencies): the rules are the ones validate and the plan gate apply.
+from regionguard import rules
+from regionguard.render import jsonencode
+from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT
 
 # The actions Bedrock cross-Region inference needs; the only ones the Region
 # deny control may exempt. Converse/ConverseStream are authorised as the two
@@ -49,17 +54,15 @@ REGION_DENY_CONTROL_IDENTIFIERS: tuple[str, ...] = (
     "arn:aws:controlcatalog:::control/50utmyu7yqmhr8fpnpo8bnaj1",
 )
 
-SCP_SIZE_LIMIT_DEFAULT = 10240
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
-ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
-REGION_KEY = "aws:requestedregion"
-ACCOUNT_KEY = "aws:principalaccount"
+REGION_RE = rules.REGION_CODE_PATTERN
+ACCOUNT_ID_RE = rules.ACCOUNT_ID_PATTERN
+ACCOUNT_KEY = rules.ACCOUNT_KEY
 UNRESOLVED_MARKERS = ("var.", "local.", "module.", "each.", "data.", "${", "parameters.")
 
 
 def scp_size_limit() -> int:
     raw = os.environ.get("REGIONGUARD_SCP_SIZE_LIMIT", "")
-    return int(raw) if raw.strip().isdigit() else SCP_SIZE_LIMIT_DEFAULT
+    return int(raw) if raw.strip().isdigit() else DEFAULT_SCP_SIZE_LIMIT
 
 
 def control_identifiers() -> tuple[str, ...]:
@@ -162,17 +165,35 @@ def statement_name(statement: dict[str, Any], index: int) -> str:
 
 
 def covers(patterns: Iterable[str], action: str) -> bool:
-    """Whether IAM action patterns (wildcards * and ?) match the action, ignoring case."""
-    return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+    """Whether one of the IAM action patterns names every action ``action`` names."""
+    return any(rules.covers(p, action) for p in patterns)
+
+
+def plain_statement(statement: dict[str, Any], what: str) -> dict[str, Any]:
+    """A statement with every element checkov left unevaluated finished, or Unresolved."""
+    plain: dict[str, Any] = {"Effect": statement.get("Effect")}
+    for element in ("Action", "NotAction", "Resource"):
+        if element in statement:
+            plain[element] = strings(finish(statement[element]), f"{what} {element}")
+    condition = finish(statement.get("Condition"))
+    if isinstance(condition, dict):
+        blocks: dict[str, Any] = {}
+        for operator, block in condition.items():
+            block = finish(block)
+            if not isinstance(block, dict):
+                raise Unresolved(f"the {operator} block of {what} could not be evaluated")
+            blocks[operator] = {
+                k: strings(finish(v), f"condition key {k}") for k, v in block.items()
+            }
+        plain["Condition"] = blocks
+    elif condition is not None:
+        raise Unresolved(f"the Condition of {what} could not be evaluated")
+    return plain
 
 
 def denied_actions(statement: dict[str, Any], candidates: Iterable[str], what: str) -> list[str]:
-    """Which of the candidate actions a Deny statement applies to (Action or NotAction)."""
-    if "NotAction" in statement:
-        excluded = strings(finish(statement["NotAction"]), f"{what} NotAction")
-        return [a for a in candidates if not covers(excluded, a)]
-    actions = strings(finish(statement.get("Action")), f"{what} Action")
-    return [a for a in candidates if covers(actions, a)]
+    """Which of the candidate actions a statement applies to (Action or NotAction)."""
+    return rules.denied_actions(plain_statement(statement, what), candidates)
 
 
 def condition_values(block: Any, key: str) -> list[str] | None:
@@ -212,40 +233,12 @@ def minified_length(document: Any, raw: Any) -> int:
     """Length of the document as sent: the plan's JSON string, or jsonencode()'s output rebuilt."""
     if isinstance(raw, str) and raw.strip().startswith("{"):
         return len(raw)
-    text = json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    # jsonencode() escapes these three characters, each one then counts six.
-    return len(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    return len(jsonencode(document))
 
 
 def guard_problems(statement: dict[str, Any], name: str) -> list[str]:
     """Why a Deny statement covering an inference action is not a guard (empty: it is one)."""
-    problems: list[str] = []
-    if strings(finish(statement.get("Resource")), f"{name} Resource") != ["*"]:
-        problems.append('its Resource is not "*"')
-    condition = finish(statement.get("Condition"))
-    if not isinstance(condition, dict) or not condition:
-        return [*problems, "it has no Region condition"]
-    operators = sorted(condition)
-    if operators != ["StringNotEquals"]:
-        problems.append(f"its Condition uses {operators}; only StringNotEquals is allowed")
-    block = finish(condition.get("StringNotEquals"))
-    if not isinstance(block, dict):
-        return [*problems, "it has no StringNotEquals aws:RequestedRegion condition"]
-    keys = sorted(k.lower() for k in block)
-    extra = [k for k in keys if k not in (REGION_KEY, ACCOUNT_KEY)]
-    if extra:
-        problems.append(f"its StringNotEquals also tests {extra}, which narrows the Deny")
-    regions = condition_values(block, REGION_KEY)
-    if not regions:
-        problems.append("it has no aws:RequestedRegion values")
-    else:
-        bad = [r for r in regions if not REGION_RE.match(r)]
-        if bad:
-            problems.append(f"its aws:RequestedRegion values {bad} are not Region codes")
-    accounts = condition_values(block, ACCOUNT_KEY)
-    if accounts is not None and not accounts:
-        problems.append("its aws:PrincipalAccount list is empty (invalid grammar)")
-    return problems
+    return rules.guard_problems(plain_statement(statement, name))
 
 
 # ------------------------------------------------------------------ controls

@@ -115,9 +115,7 @@ def scenario_from_deployment(
     """The registry's accounts under the OUs of ``deployment``, with its SCPs attached."""
     deployment.check_known()
     root = OrgNode("root", "r-root", "Root", (FULL_AWS_ACCESS,))
-    lz_deny = Policy(
-        LANDING_ZONE_DENY_NAME, render_landing_zone_deny(env.settings.allowed_regions)
-    )
+    lz_deny = Policy(LANDING_ZONE_DENY_NAME, render_landing_zone_deny(env.settings.allowed_regions))
     nodes: dict[str, OrgNode] = {}
 
     def ou_chain(path: str) -> tuple[OrgNode, ...]:

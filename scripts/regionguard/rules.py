@@ -21,9 +21,12 @@ from typing import Any
 
 __all__ = [
     "ACCOUNT_ENTRY_CHARS",
+    "ACCOUNT_ID_PATTERN",
     "CONTROL_PARAMETERS",
     "FIRST_ACCOUNT_CHARS",
     "PRINCIPAL_ARN_PATTERN",
+    "REGION_CODE_PATTERN",
+    "UNSPECIFIED_REGION",
     "as_list",
     "covers",
     "decode_parameters",
@@ -45,6 +48,14 @@ ACCOUNT_KEY = "aws:principalaccount"
 CONTROL_PARAMETERS = ("AllowedRegions", "ExemptedActions", "ExemptedPrincipalArns")
 # Documented pattern of ExemptedPrincipalArns (same page).
 PRINCIPAL_ARN_PATTERN = re.compile(r"^arn:(aws|aws-us-gov):(iam|sts)::.+:.+$")
+# The shape of a Region code; the modules' variable validations use the same
+# expression (tests/test_rules.py binds them).
+REGION_CODE_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+# An AWS account id: exactly 12 digits.
+ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}$")
+# aws:RequestedRegion of the global inference profile leg (Amazon Bedrock
+# user guide, "global cross-Region inference").
+UNSPECIFIED_REGION = "unspecified"
 
 # One more account in an aws:PrincipalAccount list: ,"123456789012"
 ACCOUNT_ENTRY_CHARS = len(',"123456789012"')
@@ -154,8 +165,14 @@ def guard_problems(statement: Mapping[str, Any]) -> list[str]:
     extra = sorted(k for k in keys if k not in (REGION_KEY, ACCOUNT_KEY))
     if extra:
         problems.append(f"its StringNotEquals also tests {extra}, which narrows the Deny")
-    if not as_list(keys.get(REGION_KEY)):
+    regions = [str(r) for r in as_list(keys.get(REGION_KEY))]
+    if not regions:
         problems.append("it has no aws:RequestedRegion values")
+    # "unspecified" is no Region code: a guard that lists it leaves global
+    # inference profiles open to every account.
+    bad = [r for r in regions if not REGION_CODE_PATTERN.match(r)]
+    if bad:
+        problems.append(f"its aws:RequestedRegion values {bad} are not Region codes")
     if ACCOUNT_KEY in keys and not as_list(keys[ACCOUNT_KEY]):
         problems.append("its aws:PrincipalAccount list is empty (invalid grammar)")
     return problems

@@ -14,13 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from regionguard.rules import ACCOUNT_KEY, REGION_KEY, as_list, guard_problems, statements
+from regionguard.rules import (
+    ACCOUNT_KEY,
+    REGION_KEY,
+    UNSPECIFIED_REGION,
+    as_list,
+    guard_problems,
+    statements,
+)
 
 __all__ = ["UNSPECIFIED_REGION", "ScpView", "read_scp", "read_scp_document"]
 
-# aws:RequestedRegion of the global inference profile leg (Amazon Bedrock
-# user guide, "global cross-Region inference").
-UNSPECIFIED_REGION = "unspecified"
 _PROFILE_KEY = "bedrock:inferenceprofilearn"
 
 
