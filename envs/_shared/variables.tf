@@ -12,11 +12,6 @@ variable "exempted_actions" {
   description = "IAM actions left out of the Region deny; each must be guarded by the Bedrock inference SCP."
   type        = list(string)
   default     = []
-
-  validation {
-    condition     = alltrue([for a in var.exempted_actions : contains([for g in var.guarded_actions : lower(g)], lower(a))])
-    error_message = "Every entry of exempted_actions must also be in guarded_actions: an exempted action that the Bedrock inference SCP does not deny is open to every account in every Region."
-  }
 }
 
 variable "exempted_principal_arns" {

@@ -65,9 +65,17 @@ variable "exempted_actions" {
     error_message = "Every entry of exempted_actions must be an IAM action of the form service:Action, such as bedrock:InvokeModel."
   }
 
+  # regionguard.rules.covers, the rule validate and the plan gate apply
+  # (tests/test_rule_bindings.py runs both over the same cases): a concrete
+  # action is guarded by a pattern that matches it, ignoring case; a wildcard
+  # action only by the same pattern or by a literal prefix followed by *.
   validation {
-    condition     = alltrue([for a in var.exempted_actions : contains([for g in var.guarded_actions : lower(g)], lower(a))])
-    error_message = "Every entry of exempted_actions must also be in guarded_actions: an exempted action that the Bedrock inference SCP does not deny is open to every account in every Region."
+    condition = alltrue([for a in var.exempted_actions : anytrue([for g in var.guarded_actions :
+      length(regexall("[*?]", a)) == 0
+      ? can(regex("^(?i)${replace(replace(g, "*", ".*"), "?", ".")}$", a))
+      : lower(g) == lower(a) || (endswith(g, "*") && length(regexall("[*?]", trimsuffix(g, "*"))) == 0 && startswith(lower(a), lower(trimsuffix(g, "*"))))
+    ])])
+    error_message = "Every entry of exempted_actions must be guarded by guarded_actions: an exempted action that the Bedrock inference SCP does not deny is open to every account in every Region."
   }
 }
 

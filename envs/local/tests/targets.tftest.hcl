@@ -118,13 +118,3 @@ run "a_selection_leaving_no_ou_fails_the_plan" {
 
   expect_failures = [output.targets]
 }
-
-run "an_exempted_action_the_scp_does_not_guard_fails_the_plan" {
-  command = plan
-
-  variables {
-    exempted_actions = ["bedrock:InvokeModel", "s3:GetObject"]
-  }
-
-  expect_failures = [var.exempted_actions]
-}
