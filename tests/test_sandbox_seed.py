@@ -115,7 +115,11 @@ def test_landing_zone_region_deny_is_attached_to_every_registered_ou(
     }
     backend = organizations_backend(settings)
     policy = next(p for p in backend.policies if p.name == LANDING_ZONE_POLICY_NAME)
-    assert policy.content == render_control_scp(["ap-northeast-1", "us-east-1"], [], [])
+    # The CT.MULTISERVICE.PV.1 document without exemptions, under the Sid AWS
+    # shows for the landing-zone control.
+    assert policy.content == render_control_scp(["ap-northeast-1", "us-east-1"], [], []).replace(
+        '"Sid":"CTMULTISERVICEPV1"', '"Sid":"GRREGIONDENY"'
+    )
 
 
 def test_landing_zone_region_deny_turned_off_is_removed(settings: SandboxSettings) -> None:

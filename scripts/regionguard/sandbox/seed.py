@@ -28,6 +28,7 @@ from regionguard.sandbox.settings import SandboxSettings
 
 FULL_ACCESS_POLICY_ID = org_utils.DEFAULT_SCP_POLICY_ID
 LANDING_ZONE_POLICY_NAME = GUARDRAIL_POLICY_PREFIX + "landing-zone-region-deny"
+LANDING_ZONE_REGION_DENY_SID = "GRREGIONDENY"
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def seed(settings: SandboxSettings) -> SeedReport:
         changed.append("root: SERVICE_CONTROL_POLICY enabled")
 
     ou_ids: dict[str, str] = {}
-    for path in (*settings.registered_ous, *(a.ou for a in settings.accounts if a.ou)):
+    for path in (*settings.first_tier_ous, *(a.ou for a in settings.accounts if a.ou)):
         ou_ids[path] = _ensure_ou_path(backend, org.root_id, path, created)
 
     for account in settings.accounts:
@@ -162,9 +163,7 @@ def _landing_zone_region_deny(
             backend.delete_policy(PolicyId=policy.id)
             changed.append(f"{LANDING_ZONE_POLICY_NAME}: removed")
         return
-    from regionguard.controlscp import render_control_scp
-
-    content = render_control_scp(list(settings.governed_regions), [], [])
+    content = landing_zone_region_deny_content(settings.governed_regions)
     if policy is None:
         described = backend.create_policy(
             Name=LANDING_ZONE_POLICY_NAME,
@@ -185,8 +184,26 @@ def _landing_zone_region_deny(
             changed.append(f"{ou_id}: {LANDING_ZONE_POLICY_NAME} attached")
 
 
+def landing_zone_region_deny_content(governed_regions: tuple[str, ...]) -> str:
+    """The landing-zone Region deny SCP: Sid GRREGIONDENY, the governed Regions, no exemption.
+
+    The statement is the CT.MULTISERVICE.PV.1 document without exemptions,
+    under the Sid AWS shows for the landing-zone control
+    (controlreference/primary-region-deny-policy.html); preflight recognises
+    the landing-zone Region deny by that Sid.
+    """
+    import json
+
+    from regionguard.controlscp import render_control_scp
+
+    document = json.loads(render_control_scp(list(governed_regions), [], []))
+    for statement in document["Statement"]:
+        statement["Sid"] = LANDING_ZONE_REGION_DENY_SID
+    return json.dumps(document, separators=(",", ":"))
+
+
 def first_tier_ous(settings: SandboxSettings) -> dict[str, FakeOrganizationalUnit]:
-    """The registered first-tier OUs by name (after seeding)."""
+    """The first-tier OUs by name, registered or not (after seeding)."""
     backend = organizations_backend(settings)
     assert backend.org is not None
     return {
