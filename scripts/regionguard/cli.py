@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sandbox.cli",
     "plangate",
     "simulate",
+    "preflight",
 )
 
 
