@@ -113,6 +113,13 @@ endif
 	  rm -f $(ENV_DIR)/tfplan.gate.json; \
 	  echo "make plan: $(ENV_DIR)/expectations.yaml does not hold for this plan; make apply will refuse it" >&2; exit 1; }
 
+.PHONY: preflight
+preflight: check-env venv ## Read-only checks of the organization for ENV (local: the sandbox); FORMAT=json|markdown
+ifeq ($(ENV),local)
+	@$(SANDBOX) up --port $(SANDBOX_PORT)
+endif
+	$(REGIONGUARD) preflight --env $(ENV) --format $(or $(FORMAT),text)
+
 .PHONY: apply
 apply: check-env tf-config apply-guard ## Apply the saved plan written by `make plan`, and nothing else
 	@test -f $(PLAN_FILE) || { echo "$(PLAN_FILE): no saved plan; run make plan ENV=$(ENV) first" >&2; exit 2; }
