@@ -150,6 +150,13 @@ PIPELINE_FLAGS := --env $(ENV) --timeout $(TF_TIMEOUT) --sandbox-port $(SANDBOX_
 plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations
 	@$(REGIONGUARD) plan $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
+.PHONY: preflight
+preflight: check-env venv ## Read-only checks of the organization for ENV (local: the sandbox); FORMAT=json|markdown
+ifeq ($(ENV),local)
+	@$(SANDBOX) up --port $(SANDBOX_PORT)
+endif
+	$(REGIONGUARD) preflight --env $(ENV) --format $(or $(FORMAT),text)
+
 .PHONY: apply
 apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed, and nothing else
 	@$(REGIONGUARD) apply $(PIPELINE_FLAGS)

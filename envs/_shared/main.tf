@@ -4,15 +4,34 @@ data "aws_organizations_organizational_units" "first_tier" {
   parent_id = data.aws_organizations_organization.this.roots[0].id
 }
 
+variable "unregistered_ous" {
+  description = "First-tier OUs not registered with Control Tower, as a map from OU id to OU name; regionguard preflight --write-tfvars writes it to unregistered_ous.auto.tfvars.json."
+  type        = map(string)
+  default     = {}
+}
+
 locals {
   first_tier_ous = { for ou in data.aws_organizations_organizational_units.first_tier.children : ou.id => ou }
 
-  # Every first-tier OU is a target unless the settings narrow the set, so an
-  # OU created later is covered by the next plan without any edit here.
-  target_ous = {
-    for id, ou in local.first_tier_ous : id => ou
-    if(length(var.target_ou_include) == 0 || contains(var.target_ou_include, id) || contains(var.target_ou_include, ou.name))
-    && !contains(var.target_ou_exclude, id) && !contains(var.target_ou_exclude, ou.name)
+  # Why each first-tier OU is left out (no reason: it is a target). Every
+  # first-tier OU is a target unless the settings narrow the set, so an OU
+  # created later is covered by the next plan without any edit here. Control
+  # Tower refuses controls on an OU that is not registered with it
+  # (ResourceNotFoundException), and no data source of the aws provider lists
+  # registered OUs, so preflight records them in var.unregistered_ous.
+  exclusion_reasons = {
+    for id, ou in local.first_tier_ous : id => compact([
+      contains(keys(var.unregistered_ous), id) ? "not registered with AWS Control Tower, which refuses controls on it; register it, then run regionguard preflight --write-tfvars" : "",
+      length(var.target_ou_include) > 0 && !contains(var.target_ou_include, id) && !contains(var.target_ou_include, ou.name) ? "not in target_ou_include" : "",
+      contains(var.target_ou_exclude, id) || contains(var.target_ou_exclude, ou.name) ? "in target_ou_exclude" : "",
+    ])
+  }
+
+  target_ous = { for id, ou in local.first_tier_ous : id => ou if length(local.exclusion_reasons[id]) == 0 }
+
+  not_covered_ous = {
+    for id, reasons in local.exclusion_reasons : id => { name = local.first_tier_ous[id].name, reason = join("; ", reasons) }
+    if length(reasons) > 0
   }
 
   unmatched_ou_selectors = [

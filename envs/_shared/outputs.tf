@@ -15,7 +15,12 @@ output "targets" {
 
 output "untargeted_first_tier_ous" {
   description = "First-tier OUs left without the Region deny control and the SCP, as a map from OU id to OU name."
-  value       = { for id, ou in local.first_tier_ous : id => ou.name if !contains(keys(local.target_ous), id) }
+  value       = { for id, ou in local.not_covered_ous : id => ou.name }
+}
+
+output "not_covered_first_tier_ous" {
+  description = "First-tier OUs left without the Region deny control and the SCP, as a map from OU id to an object with the OU name and the reason."
+  value       = local.not_covered_ous
 }
 
 output "scp_id" {

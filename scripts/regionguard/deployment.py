@@ -16,7 +16,7 @@ on a :class:`Deployment`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,15 +81,28 @@ class Selection:
     unmatched: tuple[str, ...]
 
 
-def select_targets(
-    ous: Sequence[OrgUnit], include: Sequence[str], exclude: Sequence[str]
-) -> Selection:
-    """Terraform's target rule (envs/_shared/main.tf ``local.target_ous``), by OU name or id.
+# Why an OU is left out: the words of envs/_shared/main.tf's exclusion_reasons.
+NOT_REGISTERED = (
+    "not registered with AWS Control Tower, which refuses controls on it; register it, "
+    "then run regionguard preflight --write-tfvars"
+)
+NOT_INCLUDED = "not in target_ou_include"
+EXCLUDED = "in target_ou_exclude"
 
-    An OU is a target when ``include`` is empty or names it (by name or id),
-    and ``exclude`` does not name it. Raises InputError when a selector might
-    be the id of an OU whose id is not known here: the answer would be a
-    guess.
+
+def select_targets(
+    ous: Sequence[OrgUnit],
+    include: Sequence[str],
+    exclude: Sequence[str],
+    unregistered: Collection[str] = (),
+) -> Selection:
+    """Terraform's target rule (envs/_shared/main.tf ``local.exclusion_reasons``).
+
+    An OU is a target unless it is recorded as not registered with Control
+    Tower (by id), ``include`` is not empty and names it neither by id nor by
+    name, or ``exclude`` names it by id or name. Raises InputError when a
+    selector might be the id of an OU whose id is not known here: the answer
+    would be a guess.
     """
     known_ids = {ou.id for ou in ous if ou.id is not None}
     if any(ou.id is None for ou in ous):
@@ -113,10 +126,15 @@ def select_targets(
     targets: list[OrgUnit] = []
     untargeted: list[tuple[OrgUnit, str]] = []
     for ou in ous:
+        reasons = []
+        if ou.id is not None and ou.id in unregistered:
+            reasons.append(NOT_REGISTERED)
         if include and not named(ou, include):
-            untargeted.append((ou, "not named by target_ou_include"))
-        elif named(ou, exclude):
-            untargeted.append((ou, "named by target_ou_exclude"))
+            reasons.append(NOT_INCLUDED)
+        if named(ou, exclude):
+            reasons.append(EXCLUDED)
+        if reasons:
+            untargeted.append((ou, "; ".join(reasons)))
         else:
             targets.append(ou)
     unmatched = tuple(
@@ -219,7 +237,9 @@ def from_environment(
     if ous is None:
         stand_in = OrgUnit(None, EVERY_TARGET)
         return Deployment(source, (OuDeployment(stand_in, scps, control, raw),))
-    selection = select_targets(ous, settings.target_ou_include, settings.target_ou_exclude)
+    selection = select_targets(
+        ous, settings.target_ou_include, settings.target_ou_exclude, env.unregistered_ous
+    )
     if complete and selection.unmatched:
         raise InputError(
             f"{settings.file}: target_ou_include/target_ou_exclude entries "
@@ -334,8 +354,9 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
             OuDeployment(OrgUnit(None, "an unknown OU"), (), None, None, tuple(unresolved["?"]))
         )
     untargeted = plan.output_map("untargeted_first_tier_ous", side) or {}
+    reasons = plan.not_covered_reasons(side)
     not_covered = tuple(
-        (OrgUnit(i, n), "not targeted by the settings")
+        (OrgUnit(i, n), reasons.get(i, "not targeted by the settings"))
         for i, n in sorted(untargeted.items(), key=lambda kv: (kv[1], kv[0]))
     )
     when = "before" if side == "before" else "after"

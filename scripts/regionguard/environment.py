@@ -37,6 +37,7 @@ __all__ = [
     "GUARDED_VARIABLES",
     "SANDBOX_FILE",
     "TFVARS_KEY",
+    "UNREGISTERED_TFVARS",
     "CommittedTfvars",
     "Environment",
     "Generated",
@@ -45,6 +46,9 @@ __all__ = [
 
 TFVARS_KEY = "bedrock_permitted_account_ids"
 EXPECTATIONS_FILE = "expectations.yaml"
+# Written by `regionguard preflight --write-tfvars`: the first-tier OUs that
+# are not registered with Control Tower, which Terraform leaves out.
+UNREGISTERED_TFVARS = "unregistered_ous.auto.tfvars.json"
 SANDBOX_FILE = "sandbox.yaml"
 
 # Variables whose value decides who may call what, where. None of them may
@@ -229,6 +233,32 @@ class Environment:
         return {a.id: a.name for a in self.registry.accounts}
 
     @functools.cached_property
+    def unregistered_ous(self) -> dict[str, str]:
+        """OU id -> name of the first-tier OUs recorded as not registered ({} when none)."""
+        path = self.dir / UNREGISTERED_TFVARS
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            raise InputError(
+                f"{path}: not a JSON file ({exc}); regenerate it with "
+                "`regionguard preflight --write-tfvars`"
+            ) from None
+        value = data.get("unregistered_ous") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or set(data) != {"unregistered_ous"}
+            or not isinstance(value, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise InputError(
+                f"{path}: must hold only unregistered_ous, a map of OU ids to OU names; "
+                "regenerate it with `regionguard preflight --write-tfvars`"
+            )
+        return dict(value)
+
+    @functools.cached_property
     def management_account_id(self) -> str | None:
         """The settings' management_account_id, else the sandbox's."""
         value = self.settings.extra.get("management_account_id")
@@ -252,7 +282,7 @@ class Environment:
         problems = []
         for path in sorted(self.dir.iterdir()):
             name = path.name
-            if name == GENERATED_TFVARS or not path.is_file():
+            if name in (GENERATED_TFVARS, UNREGISTERED_TFVARS) or not path.is_file():
                 continue
             if (
                 name == "terraform.tfvars.json"
@@ -264,6 +294,7 @@ class Environment:
                     f"{SETTINGS_FILE} and {GENERATED_TFVARS} unseen by every check; remove it "
                     f"(settings belong in {SETTINGS_FILE}, permitted accounts in {REGISTRY_FILE})"
                 )
+        _ = self.unregistered_ous  # in shape, and nothing but unregistered_ous
         env = os.environ if environ is None else environ
         for key in sorted(env):
             if key.startswith("TF_VAR_") and key[len("TF_VAR_") :] in GUARDED_VARIABLES:

@@ -164,20 +164,10 @@ def _terraform(env: Environment, args: argparse.Namespace, endpoint: str | None)
 
 def _backend_config(env: Environment) -> str | None:
     """``backend.hcl`` where the environment's backend needs one; InputError when it is missing."""
-    backend = env.dir / "backend.hcl"
-    if backend.is_file():
-        return "backend.hcl"
-    try:
-        declared = (env.dir / "backend.tf").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    if 'backend "s3"' in declared:
-        example = env.dir / "backend.hcl.example"
-        raise InputError(
-            f"{backend}: missing; the S3 backend of {env.dir / 'backend.tf'} needs the bucket "
-            f"and Region there: copy {example} to {backend} and fill it in"
-        )
-    return None
+    from regionguard.preflight import BACKEND_FILE, check_backend
+
+    check_backend(env.dir)
+    return BACKEND_FILE if (env.dir / BACKEND_FILE).is_file() else None
 
 
 def _init(tf: Terraform, env: Environment) -> None:
@@ -197,8 +187,12 @@ def _init(tf: Terraform, env: Environment) -> None:
 
 
 def _check_inputs(env: Environment) -> None:
+    from regionguard.preflight import check_backend, check_management_account_id
+
     _ = env.settings  # parsed and checked: exit 2 when unusable
     env.check_single_source()
+    check_backend(env.dir)
+    check_management_account_id(env.dir, env.settings)
     if env.stale:
         raise FindingsError(
             f"{env.tfvars_path} is not what {env.registry_path} generates today; run "

@@ -277,6 +277,22 @@ class Plan:
             return None
         return {str(k): str(v) for k, v in value.items()}
 
+    def not_covered_reasons(self, side: str) -> dict[str, str]:
+        """OU id -> why it is left out, from the ``not_covered_first_tier_ous`` output."""
+        change = field(self.data.get("output_changes"), "not_covered_first_tier_ous")
+        if not isinstance(change, dict) or (
+            side == "after" and contains_true(change.get("after_unknown"))
+        ):
+            return {}
+        value = change.get(side)
+        if not isinstance(value, dict):
+            return {}
+        return {
+            str(k): str(v["reason"])
+            for k, v in value.items()
+            if isinstance(v, dict) and isinstance(v.get("reason"), str)
+        }
+
     @functools.cached_property
     def changes(self) -> tuple[PlanChange, ...]:
         """The managed resource instances of resource_changes."""

@@ -145,6 +145,7 @@ class ControlDiff:
 class OuRef:
     id: str
     name: str | None
+    reason: str | None = None
 
     def label(self) -> str:
         return _ou_label(self.id, self.name, self.id)
@@ -509,10 +510,11 @@ def _coverage(
     """First-tier OUs not covered after apply, and OUs that lose coverage in this plan."""
     order = _sort_ou(ou_names)
     untargeted = plan.output_map("untargeted_first_tier_ous", "after")
+    reasons = plan.not_covered_reasons("after")
     not_covered = (
         None
         if untargeted is None
-        else tuple(OuRef(i, ou_names.get(i)) for i in sorted(untargeted, key=order))
+        else tuple(OuRef(i, ou_names.get(i), reasons.get(i)) for i in sorted(untargeted, key=order))
     )
     controlled_before: set[str] = set()
     controlled_after = {p.ou_id for p in planned.values()}

@@ -92,7 +92,7 @@ def to_json(review: PlanReview) -> dict[str, Any]:
         "coverage": {
             "not_covered": None
             if review.not_covered is None
-            else [{"id": o.id, "name": o.name} for o in review.not_covered],
+            else [{"id": o.id, "name": o.name, "reason": o.reason} for o in review.not_covered],
             "newly_not_covered": [{"id": o.id, "name": o.name} for o in review.newly_not_covered],
         },
         "unknown": [{"address": u.address, "attribute": u.attribute} for u in review.unknowns],
@@ -229,7 +229,7 @@ def _text(review: PlanReview) -> str:
 def _ou_list(ous: tuple[OuRef, ...] | None) -> str:
     if ous is None:
         return "unknown (the plan has no untargeted_first_tier_ous output)"
-    return ", ".join(o.label() for o in ous) or "none"
+    return ", ".join(o.label() + (f": {o.reason}" if o.reason else "") for o in ous) or "none"
 
 
 def _md(text: str) -> str:

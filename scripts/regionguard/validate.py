@@ -24,6 +24,7 @@ from regionguard.checks import check_deployment
 from regionguard.environment import Environment
 from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.findings import Finding, has_errors
+from regionguard.preflight import is_placeholder_account_id
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
 
 __all__ = ["RULES", "validate_documents", "validate_env"]
@@ -33,6 +34,7 @@ RULES: Mapping[str, str] = {
     "RG-REG-EXPIRED": "Expired permits are left out of the generated file.",
     "RG-REG-EXPIRING": "Permits ending within 30 days.",
     "RG-TFVARS-STALE": "The committed accounts.auto.tfvars.json is what the registry generates.",
+    "RG-SETTINGS-PLACEHOLDER": "management_account_id is not a sample id (staging, prod).",
 }
 
 
@@ -97,6 +99,19 @@ def validate_env(env: Environment) -> list[Finding]:
                 f"permit of {account.id} ends on {account.expires}; renew expires if it must go on",
                 file=registry_file,
                 entry=f"accounts[{index}] ({account.name})",
+            )
+        )
+    management = settings.extra.get("management_account_id")
+    if isinstance(management, str) and is_placeholder_account_id(management):
+        findings.append(
+            Finding(
+                "RG-SETTINGS-PLACEHOLDER",
+                "warning",
+                f"management_account_id {management!r} is a sample id; set it to your "
+                "organization's management account (the provider refuses any other "
+                "credentials), and replace the sample accounts of the registry",
+                file=settings.file,
+                entry="management_account_id",
             )
         )
     if env.stale:

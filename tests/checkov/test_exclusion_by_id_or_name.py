@@ -67,7 +67,7 @@ def _sandbox_ou_id(endpoint: str) -> str:
     )
     root = client.list_roots()["Roots"][0]["Id"]
     ous = client.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
-    return next(ou["Id"] for ou in ous if ou["Name"] == "Sandbox")
+    return str(next(ou["Id"] for ou in ous if ou["Name"] == "Sandbox"))
 
 
 def _shape(deployment: dep.Deployment) -> dict[str, Any]:

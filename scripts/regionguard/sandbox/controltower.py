@@ -63,6 +63,8 @@ class ControlDefinition:
     required_parameters: tuple[str, ...]
     optional_parameters: tuple[str, ...]
     render: Callable[[dict[str, Any]], str]
+    title: str = ""
+    description: str = ""
 
     def validate(self, parameters: dict[str, Any]) -> None:
         known = (*self.required_parameters, *self.optional_parameters)
@@ -106,6 +108,11 @@ REGION_DENY = ControlDefinition(
     required_parameters=("AllowedRegions",),
     optional_parameters=("ExemptedActions", "ExemptedPrincipalArns"),
     render=_render_region_deny,
+    title="Deny access to AWS based on the requested AWS Region for an organizational unit",
+    description=(
+        "Disallows access to unlisted operations in global and regional AWS services, "
+        "outside of the specified Regions for an organizational unit (OU)."
+    ),
 )
 
 CATALOG: tuple[ControlDefinition, ...] = (REGION_DENY,)
@@ -149,6 +156,31 @@ def timestamp(moment: float) -> str:
     """ISO-8601 in UTC with milliseconds, as Control Tower sends timestamps."""
     when = datetime.fromtimestamp(moment, UTC)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+BASELINE_NAME = "AWSControlTowerBaseline"
+# The id AWS documents for AWSControlTowerBaseline in its examples; clients
+# find it by name through list-baselines, never by this id.
+BASELINE_ID = "17BSJV3IGJ2QSGA2"
+BASELINE_VERSION = "4.0"
+
+
+@dataclass(frozen=True)
+class LandingZone:
+    """What GetLandingZone and ListEnabledBaselines report, from sandbox.yaml."""
+
+    version: str
+    governed_regions: tuple[str, ...]
+    security_ou: str = "Security"
+    drift_status: str = "IN_SYNC"
+    # First-tier OU names not registered with Control Tower (no baseline).
+    unregistered_ous: tuple[str, ...] = ()
+
+
+def _stable_id(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16].upper()
 
 
 @dataclass
@@ -212,9 +244,11 @@ class ControlTower:
         operation_seconds: float = 0.3,
         faults: FaultInjector | None = None,
         clock: Callable[[], float] = time.time,
+        landing_zone: LandingZone | None = None,
     ) -> None:
         self.management_account_id = management_account_id
         self.home_region = home_region
+        self.landing_zone = landing_zone or LandingZone("3.3", (home_region,))
         self.operation_seconds = operation_seconds
         self.faults = faults or FaultInjector()
         self.clock = clock
@@ -229,7 +263,30 @@ class ControlTower:
         backend: OrganizationsBackend = organizations_backends[self.management_account_id]["aws"]
         return backend
 
-    def _target_ou(self, target_identifier: str) -> str:
+    def _target_ou(self, target_identifier: str, *, registered: bool = True) -> str:
+        """The OU id of an OU ARN target; with ``registered``, refuse an unregistered OU."""
+        ou_id = self._existing_ou(target_identifier)
+        if registered and not self.is_registered(ou_id):
+            raise ControlTowerError(
+                "ResourceNotFoundException",
+                f"Organizational unit {ou_id} is not registered with AWS Control Tower.",
+            )
+        return ou_id
+
+    def first_tier_name(self, ou_id: str) -> str | None:
+        """The name of the first-tier OU at or above ``ou_id``."""
+        org = self.organizations.org
+        by_id = {ou.id: ou for ou in self.organizations.ou}
+        current = by_id.get(ou_id)
+        while current is not None and org is not None and current.parent_id != org.root_id:
+            current = by_id.get(str(current.parent_id))
+        return None if current is None else str(current.name)
+
+    def is_registered(self, ou_id: str) -> bool:
+        """An OU is registered unless its first-tier OU is one of the unregistered ones."""
+        return self.first_tier_name(ou_id) not in self.landing_zone.unregistered_ous
+
+    def _existing_ou(self, target_identifier: str) -> str:
         match = OU_ARN_PATTERN.match(target_identifier)
         if not match:
             raise ControlTowerError(
@@ -568,6 +625,90 @@ class ControlTower:
             out["nextToken"] = token
         return out
 
+    # ---------------------------------------------------- landing zone, baselines
+
+    @property
+    def landing_zone_arn(self) -> str:
+        return (
+            f"arn:aws:controltower:{self.home_region}:{self.management_account_id}:"
+            f"landingzone/{_stable_id(self.management_account_id)}"
+        )
+
+    @property
+    def baseline_arn(self) -> str:
+        return f"arn:aws:controltower:{self.home_region}::baseline/{BASELINE_ID}"
+
+    def list_landing_zones(self, body: JSON) -> JSON:
+        return {"landingZones": [{"arn": self.landing_zone_arn}]}
+
+    def get_landing_zone(self, body: JSON) -> JSON:
+        identifier = _required_string(body, "landingZoneIdentifier")
+        if identifier != self.landing_zone_arn:
+            raise ControlTowerError(
+                "ResourceNotFoundException", f"The landing zone {identifier} does not exist."
+            )
+        lz = self.landing_zone
+        return {
+            "landingZone": {
+                "arn": self.landing_zone_arn,
+                "version": lz.version,
+                "latestAvailableVersion": lz.version,
+                "status": "ACTIVE",
+                "driftStatus": {"status": lz.drift_status},
+                "manifest": {
+                    "governedRegions": list(lz.governed_regions),
+                    "organizationStructure": {"security": {"name": lz.security_ou}},
+                    "accessManagement": {"enabled": True},
+                },
+            }
+        }
+
+    def list_baselines(self, body: JSON) -> JSON:
+        return {
+            "baselines": [
+                {
+                    "arn": self.baseline_arn,
+                    "name": BASELINE_NAME,
+                    "description": "Sets up resources and mandatory controls for member "
+                    "accounts within the target OU, required for AWS Control Tower governance.",
+                }
+            ]
+        }
+
+    def list_enabled_baselines(self, body: JSON) -> JSON:
+        raw_filter = body.get("filter") or {}
+        if not isinstance(raw_filter, dict):
+            raise ControlTowerError("ValidationException", "filter must be an object.")
+        targets = raw_filter.get("targetIdentifiers")
+        baselines = raw_filter.get("baselineIdentifiers")
+        org = self.organizations.org
+        items: list[JSON] = []
+        for ou in sorted(self.organizations.ou, key=lambda o: str(o.id)):
+            if ou.type != "ORGANIZATIONAL_UNIT" or org is None or not self.is_registered(ou.id):
+                continue
+            arn = f"arn:aws:organizations::{self.management_account_id}:ou/{org.id}/{ou.id}"
+            if targets is not None and arn not in targets:
+                continue
+            if baselines is not None and self.baseline_arn not in baselines:
+                continue
+            items.append(
+                {
+                    "arn": (
+                        f"arn:aws:controltower:{self.home_region}:{self.management_account_id}:"
+                        f"enabledbaseline/{_stable_id(ou.id)}"
+                    ),
+                    "baselineIdentifier": self.baseline_arn,
+                    "baselineVersion": BASELINE_VERSION,
+                    "targetIdentifier": arn,
+                    "statusSummary": {"status": "SUCCEEDED"},
+                }
+            )
+        page, token = _page(body, items)
+        out: JSON = {"enabledBaselines": page}
+        if token:
+            out["nextToken"] = token
+        return out
+
     def list_control_operations(self, body: JSON) -> JSON:
         operations = sorted(self.operations.values(), key=lambda o: (o.start, o.identifier))
         page, token = _page(body, operations)
@@ -588,6 +729,10 @@ class ControlTower:
         "get-enabled-control": get_enabled_control,
         "list-enabled-controls": list_enabled_controls,
         "list-control-operations": list_control_operations,
+        "list-landingzones": list_landing_zones,
+        "get-landingzone": get_landing_zone,
+        "list-baselines": list_baselines,
+        "list-enabled-baselines": list_enabled_baselines,
     }
 
     # ----------------------------------------------------------------- helpers

@@ -71,7 +71,7 @@ def seed(settings: SandboxSettings) -> SeedReport:
         changed.append("root: SERVICE_CONTROL_POLICY enabled")
 
     ou_ids: dict[str, str] = {}
-    for path in (*settings.registered_ous, *(a.ou for a in settings.accounts if a.ou)):
+    for path in (*settings.first_tier_ous, *(a.ou for a in settings.accounts if a.ou)):
         ou_ids[path] = _ensure_ou_path(backend, org.root_id, path, created)
 
     for account in settings.accounts:
@@ -186,7 +186,7 @@ def _landing_zone_region_deny(
 
 
 def first_tier_ous(settings: SandboxSettings) -> dict[str, FakeOrganizationalUnit]:
-    """The registered first-tier OUs by name (after seeding)."""
+    """The first-tier OUs by name, registered or not (after seeding)."""
     backend = organizations_backend(settings)
     assert backend.org is not None
     return {

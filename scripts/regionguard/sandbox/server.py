@@ -41,8 +41,9 @@ from werkzeug.wrappers import Request, Response
 from regionguard import __version__
 from regionguard.atomic import write_atomic
 from regionguard.errors import RegionguardError
-from regionguard.sandbox import bedrock
-from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError
+from regionguard.sandbox import bedrock, controlcatalog
+from regionguard.sandbox.controlcatalog import ControlCatalog
+from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError, LandingZone
 from regionguard.sandbox.faults import (
     ENV_VAR,
     FaultInjector,
@@ -50,7 +51,7 @@ from regionguard.sandbox.faults import (
     make_fault,
     parse_faults,
 )
-from regionguard.sandbox.organizations import refuse_duplicate_attachment
+from regionguard.sandbox.organizations import refuse_duplicate_attachment, refuse_over_quota
 from regionguard.sandbox.seed import reset_backends, seed
 from regionguard.sandbox.settings import SandboxSettings, load_settings
 
@@ -79,6 +80,7 @@ class SandboxApp:
         self.faults = faults or FaultInjector()
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.controltower = self._new_controltower()
+        self.controlcatalog = ControlCatalog()
         self.state: dict[str, Any] = {}
         self.reset()
 
@@ -88,6 +90,7 @@ class SandboxApp:
             self.settings.home_region,
             operation_seconds=self.settings.operation_seconds,
             faults=self.faults,
+            landing_zone=landing_zone(self.settings),
         )
 
     def reset(self) -> dict[str, Any]:
@@ -101,6 +104,7 @@ class SandboxApp:
         with self.lock:
             if settings is not None:
                 self.settings = settings
+                self.controltower.landing_zone = landing_zone(settings)
             report = seed(self.settings)
             return {
                 "organizationId": report.organization_id,
@@ -120,26 +124,33 @@ class SandboxApp:
         is_controltower = service == SERVICE or (
             service is None and action in ControlTower.HANDLERS
         )
+        is_controlcatalog = service == controlcatalog.SERVICE or (
+            service is None and action in controlcatalog.PATHS
+        )
         with self.lock:
             self.controltower.settle()
             if bedrock.is_bedrock_runtime(environ, service):
                 return list(
                     bedrock.handle(environ, start_response, self.controltower.organizations)
                 )
-            if is_controltower:
-                return self._controltower(environ, start_response, action)
-            refused = refuse_duplicate_attachment(
-                environ, start_response, self.controltower.organizations
-            )
-            if refused is not None:
-                return refused
+            if is_controltower or is_controlcatalog:
+                return self._controltower(environ, start_response, action, is_controlcatalog)
+            backend = self.controltower.organizations
+            for refuse in (refuse_duplicate_attachment, refuse_over_quota):
+                refused = refuse(environ, start_response, backend)
+                if refused is not None:
+                    return refused
             # moto's responses are fully read inside the lock.
             return list(self.moto(environ, start_response))
 
     # ------------------------------------------------------------ Control Tower
 
     def _controltower(
-        self, environ: dict[str, Any], start_response: StartResponse, action: str
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        action: str,
+        catalog: bool = False,
     ) -> Iterable[bytes]:
         request = Request(environ)
         try:
@@ -153,7 +164,10 @@ class SandboxApp:
                 raise ControlTowerError("SerializationException", "The body is not JSON.") from None
             if not isinstance(body, dict):
                 raise ControlTowerError("SerializationException", "The body must be a JSON object.")
-            result = self.controltower.handle(action, body)
+            if catalog:
+                result = self.controlcatalog.handle(action, body, dict(request.args))
+            else:
+                result = self.controltower.handle(action, body)
             response = Response(json.dumps(result), status=200, content_type="application/json")
         except ControlTowerError as exc:
             response = Response(
@@ -224,7 +238,19 @@ class SandboxApp:
             "managementAccountId": self.settings.management_account_id,
             "organizationId": backend_org.id if backend_org else None,
             "landingZoneRegionDeny": self.settings.landing_zone_region_deny,
+            "unregisteredOus": list(self.settings.unregistered_ous),
         }
+
+
+def landing_zone(settings: SandboxSettings) -> LandingZone:
+    """The landing zone the Control Tower emulator reports, from the sandbox settings."""
+    return LandingZone(
+        version=settings.landing_zone_version,
+        governed_regions=settings.governed_regions,
+        security_ou=settings.security_ou,
+        drift_status=settings.landing_zone_drift_status,
+        unregistered_ous=settings.unregistered_ous,
+    )
 
 
 def serve(app: SandboxApp, host: str, port: int) -> BaseWSGIServer:

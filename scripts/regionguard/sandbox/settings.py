@@ -15,6 +15,8 @@ from regionguard.errors import InputError
 
 SETTINGS_FILE = "sandbox.yaml"
 DEFAULT_OPERATION_SECONDS = 0.3
+DEFAULT_LANDING_ZONE_VERSION = "3.3"
+DEFAULT_SECURITY_OU = "Security"
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,14 @@ class SandboxSettings:
     organizational_units: tuple[str, ...]
     accounts: tuple[SeedAccount, ...]
     operation_seconds: float
+    # First-tier OUs of organizational_units given as {name, registered: false}.
+    unregistered_ous: tuple[str, ...] = ()
+    landing_zone_version: str = DEFAULT_LANDING_ZONE_VERSION
+    security_ou: str = DEFAULT_SECURITY_OU
+    landing_zone_drift_status: str = "IN_SYNC"
 
     @property
-    def registered_ous(self) -> tuple[str, ...]:
+    def first_tier_ous(self) -> tuple[str, ...]:
         """First-tier OUs: the settings' list, then any first segment an account names."""
         names = list(self.organizational_units)
         for account in self.accounts:
@@ -54,6 +61,11 @@ class SandboxSettings:
             if first not in names:
                 names.append(first)
         return tuple(names)
+
+    @property
+    def registered_ous(self) -> tuple[str, ...]:
+        """The first-tier OUs registered with Control Tower (all but the unregistered ones)."""
+        return tuple(n for n in self.first_tier_ous if n not in self.unregistered_ous)
 
 
 def _schema() -> dict[str, Any]:
@@ -110,15 +122,30 @@ def load_settings(
         if landing_zone_region_deny is None
         else landing_zone_region_deny
     )
+    names: list[str] = []
+    unregistered: list[str] = []
+    for i, entry in enumerate(raw["organizational_units"]):
+        name = entry if isinstance(entry, str) else entry["name"]
+        if name in names:
+            raise InputError(
+                f"{path}: organizational_units[{i}]: {name!r} is listed twice; list it once"
+            )
+        names.append(name)
+        if isinstance(entry, dict) and entry.get("registered") is False:
+            unregistered.append(name)
     return SandboxSettings(
         env_dir=env_dir,
         management_account_id=management,
         home_region=home_region,
         governed_regions=tuple(landing_zone["governed_regions"]),
         landing_zone_region_deny=bool(deny),
-        organizational_units=tuple(raw["organizational_units"]),
+        organizational_units=tuple(names),
         accounts=accounts,
         operation_seconds=float(raw.get("operation_seconds", DEFAULT_OPERATION_SECONDS)),
+        unregistered_ous=tuple(unregistered),
+        landing_zone_version=landing_zone.get("version", DEFAULT_LANDING_ZONE_VERSION),
+        security_ou=landing_zone.get("security_ou", DEFAULT_SECURITY_OU),
+        landing_zone_drift_status=landing_zone.get("drift_status", "IN_SYNC"),
     )
 
 

@@ -1,0 +1,111 @@
+"""A first-tier OU not registered with Control Tower, end to end with real terraform.
+
+On a copy of envs/local whose sandbox has `{name: Suspended, registered: false}`:
+the plan fails as it fails against AWS (ListEnabledControls on the OU answers
+ResourceNotFoundException); once `regionguard preflight --write-tfvars` has
+recorded the OU, the plan succeeds, leaves it out of the targets and names it
+as not covered with the reason, in the outputs and in the plan review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from regionguard.cli import main
+from regionguard.sandbox import process
+from regionguard.terraform import Terraform, TerraformError
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.terraform]
+
+REASON = (
+    "not registered with AWS Control Tower, which refuses controls on it; register it, "
+    "then run regionguard preflight --write-tfvars"
+)
+
+
+@dataclass
+class Stack:
+    env_dir: Path
+    tf: Terraform
+    endpoint: str
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("unregistered")
+    repo = Path(__file__).resolve().parent.parent
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
+    shutil.copytree(repo / "modules", root / "modules", ignore=ignore)
+    shutil.copytree(repo / "envs" / "_shared", root / "envs" / "_shared", ignore=ignore)
+    env_dir = root / "envs" / "local"
+    shutil.copytree(repo / "envs" / "local", env_dir, symlinks=True, ignore=ignore)
+    sandbox_yaml = env_dir / "sandbox.yaml"
+    sandbox_yaml.write_text(
+        sandbox_yaml.read_text().replace(
+            "  - Workloads\n", "  - Workloads\n  - {name: Suspended, registered: false}\n"
+        )
+    )
+    state_dir = root / "sandbox"
+    info, _ = process.up(state_dir, env_dir, port=0)
+    try:
+        variables = dict(os.environ, TF_VAR_sandbox_endpoint=info.endpoint)
+        tf = Terraform(env_dir, timeout=240, env=variables)
+        tf.init()
+        yield Stack(env_dir, tf, info.endpoint)
+    finally:
+        process.down(state_dir)
+
+
+def test_without_the_record_the_plan_fails_as_against_aws(stack: Stack) -> None:
+    with pytest.raises(TerraformError) as caught:
+        stack.tf.plan()
+    assert caught.value.result is not None
+    assert "reading ControlTower Controls" in caught.value.result.stderr
+    assert "couldn't find resource" in caught.value.result.stderr
+
+
+def test_with_the_record_the_plan_leaves_the_ou_out_and_names_it_with_the_reason(
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = main(
+        [
+            "preflight",
+            "--env-dir",
+            str(stack.env_dir),
+            "--sandbox-endpoint",
+            stack.endpoint,
+            "--write-tfvars",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert {c["id"]: c["status"] for c in report["checks"]}["ou-registration"] == "warn"
+    recorded = json.loads((stack.env_dir / "unregistered_ous.auto.tfvars.json").read_text())
+    (suspended,) = recorded["unregistered_ous"]
+
+    plan_file = stack.env_dir / "tfplan"
+    assert stack.tf.plan(plan_file) is True
+    plan = stack.tf.show_json(plan_file)
+    outputs = {k: v["value"] for k, v in plan["planned_values"]["outputs"].items() if "value" in v}
+    assert outputs["not_covered_first_tier_ous"] == {
+        suspended: {"name": "Suspended", "reason": REASON}
+    }
+    assert outputs["untargeted_first_tier_ous"] == {suspended: "Suspended"}
+    assert sorted(outputs["targets"].values()) == ["Sandbox", "Security", "Workloads"]
+
+    plan_json = stack.env_dir / "tfplan.json"
+    plan_json.write_text(json.dumps(plan))
+    monkeypatch.chdir(stack.env_dir)
+    code = main(["plan-diff", str(plan_json)])
+    review = capsys.readouterr().out
+    assert code == 0
+    assert f"First-tier OUs not covered: {suspended} (Suspended)" in review
