@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator, Request
 from regionguard.scenario import UNSPECIFIED, Scenario, commercial_regions
+from regionguard.yamlfile import read_yaml, schema_message
 
 EXPECTATIONS_FILE = "expectations.yaml"
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[a-z-]*:(?:iam|sts)::)[0-9]{12}(:.+)$")
@@ -72,15 +72,12 @@ def _schema() -> dict[str, Any]:
 
 def load_expectations(path: Path) -> tuple[Expectation, ...]:
     """Read and validate an expectations file; InputError names the file, entry and fix."""
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no expectations file; write one (schema: "
-            "regionguard/data/expectations.schema.json)"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(
+        path,
+        missing="no expectations file; write one (schema: "
+        "regionguard/data/expectations.schema.json)",
+        kind="expectations file",
+    )
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -89,7 +86,7 @@ def load_expectations(path: Path) -> tuple[Expectation, ...]:
             where = "".join(
                 f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
             ).lstrip(".")
-            lines.append(f"{path}: {where or 'top level'}: {error.message}")
+            lines.append(f"{path}: {where or 'top level'}: {schema_message(error)}")
         raise InputError("\n".join(lines))
     out = []
     for index, raw in enumerate(data["expectations"]):
