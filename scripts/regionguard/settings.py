@@ -24,6 +24,7 @@ from typing import Any
 from regionguard.errors import InputError
 
 __all__ = [
+    "AWS_SCP_SIZE_LIMIT",
     "DEFAULT_SCP_SIZE_LIMIT",
     "GENERATED_TFVARS",
     "SETTINGS_FILE",
@@ -36,7 +37,9 @@ __all__ = [
 
 SETTINGS_FILE = "terraform.tfvars"
 GENERATED_TFVARS = "accounts.auto.tfvars.json"
-DEFAULT_SCP_SIZE_LIMIT = 10_240
+# AWS Organizations' SCP size limit (characters) since May 2026; no setting can raise it.
+AWS_SCP_SIZE_LIMIT = 10_240
+DEFAULT_SCP_SIZE_LIMIT = AWS_SCP_SIZE_LIMIT
 
 # Defaults of the module inputs the environments do not expose.
 DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS = ("arn:aws:bedrock:*:*:inference-profile/*",)
@@ -57,6 +60,7 @@ SHARED_DEFAULTS: Mapping[str, Any] = {
     "tags": {},
     "scp_size_limit": DEFAULT_SCP_SIZE_LIMIT,
     "allow_wildcard_exemptions": False,
+    "allow_wildcard_principal_exemptions": False,
 }
 REQUIRED = ("home_region", "allowed_regions")
 
@@ -77,6 +81,7 @@ _TYPES: Mapping[str, str] = {
     "tags": "a map of strings",
     "scp_size_limit": "a whole number",
     "allow_wildcard_exemptions": "true or false",
+    "allow_wildcard_principal_exemptions": "true or false",
 }
 
 
@@ -99,6 +104,7 @@ class Settings:
     # Read by `regionguard validate` only.
     scp_size_limit: int = DEFAULT_SCP_SIZE_LIMIT
     allow_wildcard_exemptions: bool = False
+    allow_wildcard_principal_exemptions: bool = False
     # Module inputs the environments leave at their defaults.
     inference_profile_arn_patterns: tuple[str, ...] = DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS
     # Where the settings came from, and variables only one environment declares.
@@ -209,6 +215,7 @@ def settings_from_mapping(
         tags=dict(merged["tags"]),
         scp_size_limit=merged["scp_size_limit"],
         allow_wildcard_exemptions=merged["allow_wildcard_exemptions"],
+        allow_wildcard_principal_exemptions=merged["allow_wildcard_principal_exemptions"],
         path=path,
         extra=extra,
         bedrock_permitted_account_ids=permitted,
@@ -268,8 +275,10 @@ def check_settings(settings: Settings) -> None:
     """Refuse settings Terraform cannot use, or that name no real Region (InputError, exit 2).
 
     Checks: allowed_regions non-empty, without repeats, each a Region code
-    that botocore knows (every partition); home_region likewise; and
-    global_inference one of its two values. Whether the documents built from
+    that botocore knows (every partition); home_region likewise;
+    global_inference one of its two values; and scp_size_limit not above
+    AWS's limit (:data:`AWS_SCP_SIZE_LIMIT`), since a larger SCP would pass
+    every check and then be refused by AWS Organizations. Whether the documents built from
     the settings are sound is :mod:`regionguard.validate`'s job.
     """
     from regionguard.iamref import known_regions
@@ -295,6 +304,12 @@ def check_settings(settings: Settings) -> None:
         problems.append(
             f"global_inference {settings.global_inference!r} is not one of "
             '"permitted_accounts" or "none"'
+        )
+    if settings.scp_size_limit > AWS_SCP_SIZE_LIMIT:
+        problems.append(
+            f"scp_size_limit {settings.scp_size_limit:,} is above AWS's limit of "
+            f"{AWS_SCP_SIZE_LIMIT:,} characters per SCP, which AWS Organizations enforces; "
+            f"set it to {AWS_SCP_SIZE_LIMIT} or less (5120 for the pre-May-2026 limit)"
         )
     if problems:
         raise InputError("\n".join(f"{where}: {p}" for p in problems))

@@ -34,6 +34,7 @@ from regionguard.findings import Finding, Level, has_errors
 from regionguard.registry import REGISTRY_FILE
 from regionguard.render import render_control_parameters, render_scp
 from regionguard.settings import (
+    AWS_SCP_SIZE_LIMIT,
     DEFAULT_SCP_SIZE_LIMIT,
     GENERATED_TFVARS,
     check_settings,
@@ -64,6 +65,9 @@ RULES: Mapping[str, str] = {
     "RG-CTRL-REGIONS": "AllowedRegions is present, non-empty, real Region codes, no repeats.",
     "RG-CTRL-HOME-REGION": "The Control Tower home Region is in AllowedRegions.",
     "RG-CTRL-PRINCIPAL": "ExemptedPrincipalArns match the documented pattern.",
+    "RG-CTRL-PRINCIPAL-WILDCARD": (
+        "No wildcard in ExemptedPrincipalArns unless allow_wildcard_principal_exemptions."
+    ),
     "RG-CTRL-ACTION": "Every ExemptedActions entry exists in the IAM reference data.",
     "RG-CTRL-WILDCARD": "No wildcard in ExemptedActions unless allow_wildcard_exemptions.",
     "RG-CTRL-UNGUARDED": "Every exempted action is denied by the SCP outside the allowed Regions.",
@@ -133,6 +137,7 @@ def validate_documents(
     home_region: str | None,
     size_limit: int = DEFAULT_SCP_SIZE_LIMIT,
     allow_wildcard_exemptions: bool = False,
+    allow_wildcard_principal_exemptions: bool = False,
     scp_file: str | None = None,
     control_file: str | None = None,
 ) -> list[Finding]:
@@ -146,9 +151,12 @@ def validate_documents(
             value may be the JSON-encoded string Terraform sends or an
             already-decoded list.
         home_region: the Control Tower home Region; None skips that check.
-        size_limit: the SCP size limit in characters (AWS: 10,240).
+        size_limit: the SCP size limit in characters; a limit above AWS's
+            (10,240) counts as AWS's.
         allow_wildcard_exemptions: accept ``*``/``?`` in ExemptedActions
             (reported as a warning instead of an error).
+        allow_wildcard_principal_exemptions: accept ``*``/``?`` in
+            ExemptedPrincipalArns (reported as a warning instead of an error).
         scp_file, control_file: set as ``Finding.file`` on the findings about
             each document.
 
@@ -157,13 +165,14 @@ def validate_documents(
     """
     scp_out = _Out(scp_file, [])
     ctrl_out = _Out(control_file, [])
+    size_limit = min(size_limit, AWS_SCP_SIZE_LIMIT)
     document = _check_scp(scp_content, size_limit, scp_out)
     params = _decode_parameters(control_parameters, ctrl_out)
     allowed = params.get("AllowedRegions")
     exempted = params.get("ExemptedActions", [])
     principals = params.get("ExemptedPrincipalArns", [])
     _check_regions(allowed, home_region, ctrl_out)
-    _check_principals(principals, ctrl_out)
+    _check_principals(principals, allow_wildcard_principal_exemptions, ctrl_out)
     _check_exempted_actions(exempted, allow_wildcard_exemptions, ctrl_out)
     if document is not None:
         _check_guarded(document, exempted, allowed, scp_out, ctrl_out)
@@ -376,16 +385,35 @@ def _check_regions(allowed: list[str] | None, home: str | None, out: _Out) -> No
         )
 
 
-def _check_principals(principals: Sequence[str], out: _Out) -> None:
+def _check_principals(principals: Sequence[str], allow_wildcards: bool, out: _Out) -> None:
     for i, arn in enumerate(principals):
+        entry = f"ExemptedPrincipalArns[{i}]"
         if not PRINCIPAL_ARN_PATTERN.fullmatch(arn):
             out.add(
                 "RG-CTRL-PRINCIPAL",
                 "error",
                 f"{arn!r} does not match {PRINCIPAL_ARN_PATTERN.pattern}; write an IAM or STS "
-                "principal ARN such as arn:aws:iam::*:role/Admin",
-                f"ExemptedPrincipalArns[{i}]",
+                "principal ARN such as arn:aws:iam::123456789012:role/Admin",
+                entry,
             )
+        if "*" in arn or "?" in arn:
+            if allow_wildcards:
+                out.add(
+                    "RG-CTRL-PRINCIPAL-WILDCARD",
+                    "warning",
+                    f"{arn!r} exempts every principal it matches from the Region deny "
+                    "(allowed by allow_wildcard_principal_exemptions)",
+                    entry,
+                )
+            else:
+                out.add(
+                    "RG-CTRL-PRINCIPAL-WILDCARD",
+                    "error",
+                    f"{arn!r} is a wildcard: every principal it matches, in every account, "
+                    "escapes the Region deny; name each role, or set "
+                    "allow_wildcard_principal_exemptions = true",
+                    entry,
+                )
 
 
 def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out: _Out) -> None:
@@ -565,6 +593,7 @@ def validate_env(env_dir: Path, today: datetime.date) -> list[Finding]:
             home_region=settings.home_region,
             size_limit=settings.scp_size_limit,
             allow_wildcard_exemptions=settings.allow_wildcard_exemptions,
+            allow_wildcard_principal_exemptions=settings.allow_wildcard_principal_exemptions,
             scp_file=str(tfvars_path),
             control_file=settings.file,
         )
