@@ -158,7 +158,8 @@ def test_merge_key_cannot_turn_a_permit_on() -> None:
     # first does: a reviewer would read false where the tool read true.
     text = (
         "accounts:\n  - id: '123456789012'\n    name: payments\n"
-        "    <<: [{bedrock_cross_region_inference: false}, {bedrock_cross_region_inference: true}]\n"
+        "    <<: [{bedrock_cross_region_inference: false},\n"
+        "         {bedrock_cross_region_inference: true}]\n"
     )
     assert load_error(text) == (
         "accounts.yaml: line 4, column 5: merge key << refused: every entry is written out "
