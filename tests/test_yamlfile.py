@@ -146,12 +146,26 @@ def test_long_values_in_expectations_are_cut_short(tmp_path: Path) -> None:
     assert any("'aaa" in line and "... (5,002 characters)" in line for line in lines)
 
 
-def test_deep_nesting_is_refused(tmp_path: Path) -> None:
-    text = "expectations: " + "[" * 40 + "]" * 40 + "\n"
+def test_nesting_beyond_libyaml_limit_is_an_input_error(tmp_path: Path) -> None:
+    text = "expectations: " + "[" * 100_000 + "]" * 100_000 + "\n"
     assert refusal(tmp_path, "expectations", text) == (
-        f"{tmp_path / 'accounts.yaml'}: line 1, column 46: nested more than 32 levels deep; "
-        "these files nest a few levels"
+        f"{tmp_path / 'accounts.yaml'}: not valid YAML: line 1, column 1014: "
+        "exceeded maximum nesting depth; fix the syntax"
     )
+
+
+def test_python_composer_refuses_nesting_beyond_its_bound(tmp_path: Path) -> None:
+    # The "*" in the comment sends the text through the Python composer.
+    text = "# *\nexpectations: " + "[" * 101 + "]" * 101 + "\n"
+    assert refusal(tmp_path, "expectations", text) == (
+        f"{tmp_path / 'accounts.yaml'}: line 2, column 114: nested more than 100 levels "
+        "deep; these files nest a few levels"
+    )
+
+
+def test_both_composers_read_the_same_values() -> None:
+    text = "a: [1, '2', yes, 2026-01-01, {b: null}]\n"
+    assert parse_yaml(text, Path("x")) == parse_yaml("# *\n" + text, Path("x"))
 
 
 def test_dates_stay_text_and_only_true_false_are_booleans() -> None:
