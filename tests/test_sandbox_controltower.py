@@ -148,6 +148,47 @@ def test_attaching_a_policy_twice_to_one_target_is_refused_as_by_aws(sandbox: Sa
     )
 
 
+def scp_of_size(size: int) -> str:
+    head = '{"Version":"2012-10-17","Statement":[{"Sid":"'
+    tail = '","Effect":"Deny","Action":"s3:*","Resource":"*"}]}'
+    return head + "S" * (size - len(head) - len(tail)) + tail
+
+
+def test_an_scp_over_10240_characters_is_refused_as_by_aws(sandbox: Sandbox) -> None:
+    oversize = scp_of_size(10_241)
+    assert len(oversize) == 10_241
+    with pytest.raises(ClientError) as caught:
+        sandbox.org.create_policy(
+            Name="big", Description="", Type="SERVICE_CONTROL_POLICY", Content=oversize
+        )
+    error = caught.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (
+        400,
+        "ConstraintViolationException",
+    )
+    assert error["Reason"] == "POLICY_CONTENT_LIMIT_EXCEEDED"
+    assert error["Error"]["Message"] == (
+        "The policy content is 10,241 characters; a service control policy may have at most 10,240."
+    )
+    names = [
+        p["Name"] for p in sandbox.org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    ]
+    assert "big" not in names
+
+    policy = sandbox.org.create_policy(
+        Name="at-limit", Description="", Type="SERVICE_CONTROL_POLICY", Content=scp_of_size(10_240)
+    )["Policy"]["PolicySummary"]["Id"]
+    assert error_of(sandbox.org.update_policy, PolicyId=policy, Content=oversize) == (
+        400,
+        "ConstraintViolationException",
+        "The policy content is 10,241 characters; a service control policy may have at "
+        "most 10,240.",
+    )
+    content = sandbox.org.describe_policy(PolicyId=policy)["Policy"]["Content"]
+    assert len(content) == 10_240
+    sandbox.org.update_policy(PolicyId=policy, Name="renamed")  # no Content: not a size change
+
+
 # -------------------------------------------------------------- enable-control
 
 

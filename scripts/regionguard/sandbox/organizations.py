@@ -1,10 +1,16 @@
 """What AWS Organizations refuses and moto accepts, refused in the sandbox too.
 
-moto attaches a policy twice without complaint; AWS Organizations answers
-``DuplicatePolicyAttachmentException``. An apply interrupted after
-AttachPolicy succeeded but before Terraform recorded it leaves exactly that
-situation, and the sandbox must show it as AWS would (see
-``envs/_shared/adopt.tf``, which adopts such attachments).
+- moto attaches a policy twice without complaint; AWS Organizations answers
+  ``DuplicatePolicyAttachmentException``. An apply interrupted after
+  AttachPolicy succeeded but before Terraform recorded it leaves exactly
+  that situation, and the sandbox must show it as AWS would (see
+  ``envs/_shared/adopt.tf``, which adopts such attachments).
+- moto stores an SCP of any size; AWS Organizations refuses CreatePolicy and
+  UpdatePolicy of an SCP over 10,240 characters with
+  ``ConstraintViolationException``, reason ``POLICY_CONTENT_LIMIT_EXCEEDED``
+  (API reference, CreatePolicy and UpdatePolicy, "Errors"; the size is in the
+  quotas page, "Maximum size of a policy document"). The message text is the
+  sandbox's own: AWS documents the reason, not the words.
 """
 
 from __future__ import annotations
@@ -17,7 +23,61 @@ from typing import Any
 from moto.organizations.models import OrganizationsBackend
 from werkzeug.wrappers import Response
 
-ATTACH_POLICY_TARGET = "AWSOrganizationsV20161128.AttachPolicy"
+TARGET_PREFIX = "AWSOrganizationsV20161128."
+ATTACH_POLICY_TARGET = TARGET_PREFIX + "AttachPolicy"
+CREATE_POLICY_TARGET = TARGET_PREFIX + "CreatePolicy"
+UPDATE_POLICY_TARGET = TARGET_PREFIX + "UpdatePolicy"
+SCP_TYPE = "SERVICE_CONTROL_POLICY"
+# Characters of an SCP document since May 2026 (5,120 before).
+SCP_SIZE_LIMIT = 10_240
+
+
+def _body(environ: dict[str, Any]) -> Any:
+    """The JSON request body, read and put back so that moto can still read it; None if bad."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return None  # moto answers malformed requests itself
+
+
+def _error(start_response: Any, environ: dict[str, Any], body: dict[str, str]) -> list[bytes]:
+    response = Response(json.dumps(body), status=400, content_type="application/x-amz-json-1.1")
+    return list(response(environ, start_response))
+
+
+def refuse_oversize_scp(
+    environ: dict[str, Any], start_response: Any, backend: OrganizationsBackend
+) -> Iterable[bytes] | None:
+    """Answer a CreatePolicy or UpdatePolicy whose SCP is over the size limit; else None."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target not in (CREATE_POLICY_TARGET, UPDATE_POLICY_TARGET):
+        return None
+    body = _body(environ)
+    if not isinstance(body, dict) or not isinstance(body.get("Content"), str):
+        return None
+    if target == CREATE_POLICY_TARGET:
+        policy_type = body.get("Type")
+    else:
+        policy = next((p for p in backend.policies if p.id == body.get("PolicyId")), None)
+        policy_type = None if policy is None else policy.type
+    size = len(body["Content"])
+    if policy_type != SCP_TYPE or size <= SCP_SIZE_LIMIT:
+        return None
+    return _error(
+        start_response,
+        environ,
+        {
+            "__type": "ConstraintViolationException",
+            "Message": (
+                f"The policy content is {size:,} characters; a service control policy "
+                f"may have at most {SCP_SIZE_LIMIT:,}."
+            ),
+            "Reason": "POLICY_CONTENT_LIMIT_EXCEEDED",
+        },
+    )
 
 
 def refuse_duplicate_attachment(
@@ -29,25 +89,19 @@ def refuse_duplicate_attachment(
     """
     if environ.get("HTTP_X_AMZ_TARGET") != ATTACH_POLICY_TARGET:
         return None
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    raw = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(raw)
+    body = _body(environ)
     try:
-        body = json.loads(raw or b"{}")
         policy_id, target_id = body["PolicyId"], body["TargetId"]
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None  # moto answers malformed requests itself
     policy = next((p for p in backend.policies if p.id == policy_id), None)
     if policy is None or not any(t.id == target_id for t in policy.attachments):
         return None
-    response = Response(
-        json.dumps(
-            {
-                "__type": "DuplicatePolicyAttachmentException",
-                "Message": "The selected policy is already attached to the specified target.",
-            }
-        ),
-        status=400,
-        content_type="application/x-amz-json-1.1",
+    return _error(
+        start_response,
+        environ,
+        {
+            "__type": "DuplicatePolicyAttachmentException",
+            "Message": "The selected policy is already attached to the specified target.",
+        },
     )
-    return list(response(environ, start_response))

@@ -50,7 +50,7 @@ from regionguard.sandbox.faults import (
     make_fault,
     parse_faults,
 )
-from regionguard.sandbox.organizations import refuse_duplicate_attachment
+from regionguard.sandbox.organizations import refuse_duplicate_attachment, refuse_oversize_scp
 from regionguard.sandbox.seed import reset_backends, seed
 from regionguard.sandbox.settings import SandboxSettings, load_settings
 
@@ -128,11 +128,10 @@ class SandboxApp:
                 )
             if is_controltower:
                 return self._controltower(environ, start_response, action)
-            refused = refuse_duplicate_attachment(
-                environ, start_response, self.controltower.organizations
-            )
-            if refused is not None:
-                return refused
+            for refuse in (refuse_duplicate_attachment, refuse_oversize_scp):
+                refused = refuse(environ, start_response, self.controltower.organizations)
+                if refused is not None:
+                    return refused
             # moto's responses are fully read inside the lock.
             return list(self.moto(environ, start_response))
 
