@@ -189,6 +189,77 @@ def test_an_scp_over_10240_characters_is_refused_as_by_aws(sandbox: Sandbox) -> 
     sandbox.org.update_policy(PolicyId=policy, Name="renamed")  # no Content: not a size change
 
 
+# ------------------------------------------------------------------ admin calls
+
+
+def admin_call(
+    app: SandboxApp, method: str, path: str, headers: dict[str, str], body: bytes = b"{}"
+) -> tuple[int, Any]:
+    response = Client(app).open(path, method=method, data=body, headers=headers)
+    return response.status_code, json.loads(response.get_data())
+
+
+TOKEN_REFUSAL = {
+    "message": "admin calls need the sandbox's token in the X-Regionguard-Token header "
+    "(the server writes it to sandbox.token in its state folder)"
+}
+HOST_REFUSAL = {
+    "message": "admin calls answer only requests to a loopback Host (127.0.0.1, localhost)"
+}
+
+
+def test_cross_origin_text_plain_post_without_the_token_is_refused(sandbox: Sandbox) -> None:
+    # What a web page can send to 127.0.0.1 without a CORS preflight.
+    headers = {
+        "Host": "127.0.0.1:4580",
+        "Origin": "https://attacker.example",
+        "Content-Type": "text/plain",
+    }
+    body = b'{"kind": "fail", "count": 5}'
+    assert admin_call(sandbox.app, "POST", "/regionguard/faults", headers, body) == (
+        403,
+        TOKEN_REFUSAL,
+    )
+    for path in ("/regionguard/reset", "/regionguard/seed"):
+        assert admin_call(sandbox.app, "POST", path, headers) == (403, TOKEN_REFUSAL)
+    assert sandbox.app.faults.armed() == []
+
+
+def test_admin_calls_with_a_wrong_or_missing_token_are_refused(sandbox: Sandbox) -> None:
+    for headers in ({"Host": "127.0.0.1"}, {"Host": "127.0.0.1", "X-Regionguard-Token": "x"}):
+        assert admin_call(sandbox.app, "GET", "/regionguard/faults", headers) == (
+            403,
+            TOKEN_REFUSAL,
+        )
+
+
+def test_admin_calls_to_a_name_that_is_not_loopback_are_refused(sandbox: Sandbox) -> None:
+    # DNS rebinding: the page's own name now points at 127.0.0.1.
+    token = sandbox.app.admin_token
+    for host in ("attacker.example:4580", "127.0.0.1.attacker.example", "10.0.0.1"):
+        headers = {"Host": host, "X-Regionguard-Token": token}
+        assert admin_call(sandbox.app, "GET", "/regionguard/faults", headers) == (
+            403,
+            HOST_REFUSAL,
+        )
+        assert admin_call(sandbox.app, "GET", "/regionguard/health", headers) == (
+            403,
+            HOST_REFUSAL,
+        )
+
+
+def test_admin_calls_with_the_token_on_loopback_are_answered(sandbox: Sandbox) -> None:
+    token = sandbox.app.admin_token
+    for host in ("127.0.0.1:4580", "localhost:4580", "[::1]:4580", "127.0.0.2"):
+        headers = {"Host": host, "X-Regionguard-Token": token}
+        assert admin_call(sandbox.app, "GET", "/regionguard/faults", headers) == (
+            200,
+            {"faults": []},
+        )
+    status, health = admin_call(sandbox.app, "GET", "/regionguard/health", {"Host": "127.0.0.1"})
+    assert (status, health["service"]) == (200, "regionguard-sandbox")
+
+
 # -------------------------------------------------------------- enable-control
 
 
