@@ -139,16 +139,15 @@ def load_settings(env_dir: Path) -> Settings:
     the file is missing, is not HCL, has a value of the wrong type, misses a
     required setting or sets a variable nothing declares.
     """
+    from regionguard.yamlfile import read_text
+
     path = env_dir / SETTINGS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such settings file; every environment needs terraform.tfvars "
-            "with at least home_region and allowed_regions"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    text = read_text(
+        path,
+        missing="no such settings file; every environment needs terraform.tfvars "
+        "with at least home_region and allowed_regions",
+        kind="settings file",
+    )
     raw = _parse_hcl(text, path)
     known = set(_TYPES) | declared_variables(env_dir)
     return settings_from_mapping(raw, path=path, known=frozenset(known))

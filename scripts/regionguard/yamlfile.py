@@ -260,7 +260,7 @@ def read_text(path: Path, *, missing: str, kind: str) -> str:
     except FileNotFoundError:
         raise InputError(f"{path}: {missing}") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a {kind}") from None
+        raise InputError(f"{path}: is a folder; the {kind} must be a file") from None
     except OSError as exc:
         raise InputError(
             f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); "
