@@ -260,11 +260,9 @@ def _check_type(name: str, value: Any) -> Any:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    return repr(value)
+    from regionguard.yamlfile import show
+
+    return show(value)  # true/false, or the repr cut to 60 characters
 
 
 GLOBAL_INFERENCE_VALUES = ("permitted_accounts", "none")
@@ -295,13 +293,13 @@ def check_settings(settings: Settings) -> None:
         if region not in regions:
             problems.append(f"allowed_regions[{i}] {_unknown_region(region, regions)}")
         elif region in seen:
-            problems.append(f"allowed_regions[{i}] {region!r} is listed twice; list it once")
+            problems.append(f"allowed_regions[{i}] {_show(region)} is listed twice; list it once")
         seen.add(region)
     if settings.home_region not in regions:
         problems.append(f"home_region {_unknown_region(settings.home_region, regions)}")
     if settings.global_inference not in GLOBAL_INFERENCE_VALUES:
         problems.append(
-            f"global_inference {settings.global_inference!r} is not one of "
+            f"global_inference {_show(settings.global_inference)} is not one of "
             '"permitted_accounts" or "none"'
         )
     if settings.scp_size_limit > AWS_SCP_SIZE_LIMIT:
@@ -317,4 +315,4 @@ def check_settings(settings: Settings) -> None:
 def _unknown_region(region: str, regions: frozenset[str]) -> str:
     close = difflib.get_close_matches(region, sorted(regions), n=1, cutoff=0.8)
     hint = f"; did you mean {close[0]!r}?" if close else "; use a Region code such as us-east-1"
-    return f"{region!r} is not an AWS Region{hint}"
+    return f"{_show(region)} is not an AWS Region{hint}"
