@@ -140,6 +140,33 @@ def test_key_written_twice_in_one_entry_is_refused() -> None:
     )
 
 
+def test_account_names_are_unique() -> None:
+    text = registry(
+        entry('"123456789012"', "payments", permitted="false"),
+        entry('"210987654321"', "ml"),
+        entry('"111122223333"', "payments"),
+    )
+    assert load_error(text) == (
+        "accounts.yaml: accounts[2] (payments): name 'payments' is already used by "
+        "accounts[0] (123456789012); give each account its own name, as explain, matrix "
+        "and verify look accounts up by name"
+    )
+
+
+def test_merge_key_cannot_turn_a_permit_on() -> None:
+    # PyYAML's merge lets a later mapping win where the YAML merge spec says the
+    # first does: a reviewer would read false where the tool read true.
+    text = (
+        "accounts:\n  - id: '123456789012'\n    name: payments\n"
+        "    <<: [{bedrock_cross_region_inference: false},\n"
+        "         {bedrock_cross_region_inference: true}]\n"
+    )
+    assert load_error(text) == (
+        "accounts.yaml: line 4, column 5: merge key << refused: every entry is written out "
+        "in full, so that what a reviewer reads is what the tool reads"
+    )
+
+
 def test_every_problem_is_reported_at_once_in_entry_order() -> None:
     text = registry(
         entry('"12345678901"', "a"),

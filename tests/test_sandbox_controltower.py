@@ -148,6 +148,118 @@ def test_attaching_a_policy_twice_to_one_target_is_refused_as_by_aws(sandbox: Sa
     )
 
 
+def scp_of_size(size: int) -> str:
+    head = '{"Version":"2012-10-17","Statement":[{"Sid":"'
+    tail = '","Effect":"Deny","Action":"s3:*","Resource":"*"}]}'
+    return head + "S" * (size - len(head) - len(tail)) + tail
+
+
+def test_an_scp_over_10240_characters_is_refused_as_by_aws(sandbox: Sandbox) -> None:
+    oversize = scp_of_size(10_241)
+    assert len(oversize) == 10_241
+    with pytest.raises(ClientError) as caught:
+        sandbox.org.create_policy(
+            Name="big", Description="", Type="SERVICE_CONTROL_POLICY", Content=oversize
+        )
+    error = caught.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (
+        400,
+        "ConstraintViolationException",
+    )
+    assert error["Reason"] == "POLICY_CONTENT_LIMIT_EXCEEDED"
+    assert error["Error"]["Message"] == (
+        "The policy content is 10,241 characters; a service control policy may have at most 10,240."
+    )
+    names = [
+        p["Name"] for p in sandbox.org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    ]
+    assert "big" not in names
+
+    policy = sandbox.org.create_policy(
+        Name="at-limit", Description="", Type="SERVICE_CONTROL_POLICY", Content=scp_of_size(10_240)
+    )["Policy"]["PolicySummary"]["Id"]
+    assert error_of(sandbox.org.update_policy, PolicyId=policy, Content=oversize) == (
+        400,
+        "ConstraintViolationException",
+        "The policy content is 10,241 characters; a service control policy may have at "
+        "most 10,240.",
+    )
+    content = sandbox.org.describe_policy(PolicyId=policy)["Policy"]["Content"]
+    assert len(content) == 10_240
+    sandbox.org.update_policy(PolicyId=policy, Name="renamed")  # no Content: not a size change
+
+
+# ------------------------------------------------------------------ admin calls
+
+
+def admin_call(
+    app: SandboxApp, method: str, path: str, headers: dict[str, str], body: bytes = b"{}"
+) -> tuple[int, Any]:
+    response = Client(app).open(path, method=method, data=body, headers=headers)
+    return response.status_code, json.loads(response.get_data())
+
+
+TOKEN_REFUSAL = {
+    "message": "admin calls need the sandbox's token in the X-Regionguard-Token header "
+    "(the server writes it to sandbox.token in its state folder)"
+}
+HOST_REFUSAL = {
+    "message": "admin calls answer only requests to a loopback Host (127.0.0.1, localhost)"
+}
+
+
+def test_cross_origin_text_plain_post_without_the_token_is_refused(sandbox: Sandbox) -> None:
+    # What a web page can send to 127.0.0.1 without a CORS preflight.
+    headers = {
+        "Host": "127.0.0.1:4580",
+        "Origin": "https://attacker.example",
+        "Content-Type": "text/plain",
+    }
+    body = b'{"kind": "fail", "count": 5}'
+    assert admin_call(sandbox.app, "POST", "/regionguard/faults", headers, body) == (
+        403,
+        TOKEN_REFUSAL,
+    )
+    for path in ("/regionguard/reset", "/regionguard/seed"):
+        assert admin_call(sandbox.app, "POST", path, headers) == (403, TOKEN_REFUSAL)
+    assert sandbox.app.faults.armed() == []
+
+
+def test_admin_calls_with_a_wrong_or_missing_token_are_refused(sandbox: Sandbox) -> None:
+    for headers in ({"Host": "127.0.0.1"}, {"Host": "127.0.0.1", "X-Regionguard-Token": "x"}):
+        assert admin_call(sandbox.app, "GET", "/regionguard/faults", headers) == (
+            403,
+            TOKEN_REFUSAL,
+        )
+
+
+def test_admin_calls_to_a_name_that_is_not_loopback_are_refused(sandbox: Sandbox) -> None:
+    # DNS rebinding: the page's own name now points at 127.0.0.1.
+    token = sandbox.app.admin_token
+    for host in ("attacker.example:4580", "127.0.0.1.attacker.example", "10.0.0.1"):
+        headers = {"Host": host, "X-Regionguard-Token": token}
+        assert admin_call(sandbox.app, "GET", "/regionguard/faults", headers) == (
+            403,
+            HOST_REFUSAL,
+        )
+        assert admin_call(sandbox.app, "GET", "/regionguard/health", headers) == (
+            403,
+            HOST_REFUSAL,
+        )
+
+
+def test_admin_calls_with_the_token_on_loopback_are_answered(sandbox: Sandbox) -> None:
+    token = sandbox.app.admin_token
+    for host in ("127.0.0.1:4580", "localhost:4580", "[::1]:4580", "127.0.0.2"):
+        headers = {"Host": host, "X-Regionguard-Token": token}
+        assert admin_call(sandbox.app, "GET", "/regionguard/faults", headers) == (
+            200,
+            {"faults": []},
+        )
+    status, health = admin_call(sandbox.app, "GET", "/regionguard/health", {"Host": "127.0.0.1"})
+    assert (status, health["service"]) == (200, "regionguard-sandbox")
+
+
 # -------------------------------------------------------------- enable-control
 
 

@@ -166,6 +166,31 @@ def test_fault_arms_lists_and_clears(
     assert (code, out) == (0, "no fault armed\n")
 
 
+def test_admin_token_is_written_for_the_owner_only_and_required(
+    state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sd = str(state_dir)
+    args = ("sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", str(sandbox_env))
+    assert run(capsys, *args)[0] == 0
+    token_file = state_dir / "sandbox.token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    assert len(token) >= 40
+    info = process.status(state_dir)
+    assert info is not None and info.token == token
+
+    with pytest.raises(process.SandboxError) as err:
+        process.admin(info.endpoint, "POST", "reset", {}, token="guess")
+    assert str(err.value) == (
+        "sandbox POST /regionguard/reset: admin calls need the sandbox's token in the "
+        "X-Regionguard-Token header (the server writes it to sandbox.token in its state folder)"
+    )
+    assert process.admin(info.endpoint, "GET", "faults", token=token) == {"faults": []}
+
+    assert run(capsys, "sandbox", "--state-dir", sd, "down")[0] == 0
+    assert not token_file.exists()
+
+
 def test_fault_without_a_sandbox_is_an_input_error(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,6 +39,7 @@ class Stack:
     env_dir: Path
     tf: Terraform
     endpoint: str
+    token: str
     ct: Any
     org: Any
     ous: dict[str, dict[str, str]]
@@ -62,7 +63,7 @@ class Stack:
         return out
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        return process.admin(self.endpoint, method, path, body)
+        return process.admin(self.endpoint, method, path, body, token=self.token)
 
     def disable_out_of_band(self, ou: str) -> None:
         reply = self.ct.disable_control(
@@ -122,7 +123,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "OrganizationalUnits"
             ]
         }
-        yield Stack(env_dir, tf, info.endpoint, boto3.client("controltower", **options), org, ous)
+        yield Stack(
+            env_dir,
+            tf,
+            info.endpoint,
+            info.token,
+            boto3.client("controltower", **options),
+            org,
+            ous,
+        )
     finally:
         process.down(state_dir)
 

@@ -18,6 +18,11 @@ variable "exempted_principal_arns" {
   description = "IAM or STS principal ARNs left out of the Region deny."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = var.allow_wildcard_principal_exemptions || alltrue([for arn in var.exempted_principal_arns : length(regexall("[*?]", arn)) == 0])
+    error_message = "A wildcard (* or ?) in exempted_principal_arns exempts every principal it matches, in every account, from the Region deny; name each role, or set allow_wildcard_principal_exemptions = true."
+  }
 }
 
 variable "bedrock_permitted_account_ids" {
@@ -78,10 +83,21 @@ variable "scp_size_limit" {
   description = "Largest Bedrock inference SCP, in characters, that `regionguard validate` accepts; AWS allows 10,240 (5,120 before May 2026)."
   type        = number
   default     = 10240
+
+  validation {
+    condition     = var.scp_size_limit >= 1 && var.scp_size_limit <= 10240 && floor(var.scp_size_limit) == var.scp_size_limit
+    error_message = "The scp_size_limit must be a whole number from 1 to 10240: AWS Organizations refuses an SCP over 10,240 characters, so no setting can raise the limit."
+  }
 }
 
 variable "allow_wildcard_exemptions" {
   description = "Whether `regionguard validate` accepts a wildcard such as bedrock:Invoke* in exempted_actions."
+  type        = bool
+  default     = false
+}
+
+variable "allow_wildcard_principal_exemptions" {
+  description = "Whether a wildcard (* or ?) may appear in exempted_principal_arns; `regionguard validate` then reports it as a warning."
   type        = bool
   default     = false
 }

@@ -40,7 +40,7 @@ from regionguard.rules import (
     unguarded_actions,
 )
 from regionguard.scp import ScpView, read_scp_document
-from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT
+from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 
 if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
     import jsonschema
@@ -58,6 +58,9 @@ RULES: Mapping[str, str] = {
     "RG-CTRL-REGIONS": "AllowedRegions is present, non-empty, real Region codes, no repeats.",
     "RG-CTRL-HOME-REGION": "The Control Tower home Region is in AllowedRegions.",
     "RG-CTRL-PRINCIPAL": "ExemptedPrincipalArns match the documented pattern.",
+    "RG-CTRL-PRINCIPAL-WILDCARD": (
+        "No wildcard in ExemptedPrincipalArns unless allow_wildcard_principal_exemptions."
+    ),
     "RG-CTRL-ACTION": "Every ExemptedActions entry exists in the IAM reference data.",
     "RG-CTRL-WILDCARD": "No wildcard in ExemptedActions unless allow_wildcard_exemptions.",
     "RG-CTRL-UNGUARDED": (
@@ -259,16 +262,35 @@ def _check_regions(allowed: list[str] | None, home: str | None, out: _Out) -> No
         )
 
 
-def _check_principals(principals: Sequence[str], out: _Out) -> None:
+def _check_principals(principals: Sequence[str], allow_wildcards: bool, out: _Out) -> None:
     for i, arn in enumerate(principals):
+        entry = f"ExemptedPrincipalArns[{i}]"
         if not PRINCIPAL_ARN_PATTERN.fullmatch(arn):
             out.add(
                 "RG-CTRL-PRINCIPAL",
                 "error",
                 f"{arn!r} does not match {PRINCIPAL_ARN_PATTERN.pattern}; write an IAM or STS "
-                "principal ARN such as arn:aws:iam::*:role/Admin",
-                f"ExemptedPrincipalArns[{i}]",
+                "principal ARN such as arn:aws:iam::123456789012:role/Admin",
+                entry,
             )
+        if "*" in arn or "?" in arn:
+            if allow_wildcards:
+                out.add(
+                    "RG-CTRL-PRINCIPAL-WILDCARD",
+                    "warning",
+                    f"{arn!r} exempts every principal it matches from the Region deny "
+                    "(allowed by allow_wildcard_principal_exemptions)",
+                    entry,
+                )
+            else:
+                out.add(
+                    "RG-CTRL-PRINCIPAL-WILDCARD",
+                    "error",
+                    f"{arn!r} is a wildcard: every principal it matches, in every account, "
+                    "escapes the Region deny; name each role, or set "
+                    "allow_wildcard_principal_exemptions = true",
+                    entry,
+                )
 
 
 def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out: _Out) -> None:
@@ -345,6 +367,7 @@ class _Options:
     home_region: str | None
     size_limit: int
     allow_wildcard_exemptions: bool
+    allow_wildcard_principal_exemptions: bool
     require_home_region: bool
 
 
@@ -354,6 +377,7 @@ def check_deployment(
     home_region: str | None,
     size_limit: int = DEFAULT_SCP_SIZE_LIMIT,
     allow_wildcard_exemptions: bool = False,
+    allow_wildcard_principal_exemptions: bool = False,
     require_home_region: bool = False,
     scp_file: str | None = None,
     control_file: str | None = None,
@@ -364,9 +388,16 @@ def check_deployment(
     holds more than one; findings about control parameters or about an OU
     name the OUs they apply to. ``home_region`` None skips the home Region
     rule unless ``require_home_region`` asks for a finding saying it is not
-    known. Pure: reads no file and touches no network.
+    known. A ``size_limit`` above AWS's counts as AWS's: no setting can argue
+    the limit away. Pure: reads no file and touches no network.
     """
-    options = _Options(home_region, size_limit, allow_wildcard_exemptions, require_home_region)
+    options = _Options(
+        home_region,
+        min(size_limit, AWS_SCP_SIZE_LIMIT),
+        allow_wildcard_exemptions,
+        allow_wildcard_principal_exemptions,
+        require_home_region,
+    )
     scp_out = _Out(scp_file, [])
     ctrl_out = _Out(control_file, [])
     documents: dict[str, dict[str, Any] | None] = {}
@@ -445,7 +476,7 @@ def _check_parameters(raw: Mapping[str, Any], options: _Options, out: _Out) -> d
             "pass --home-region",
             "AllowedRegions",
         )
-    _check_principals(principals, out)
+    _check_principals(principals, options.allow_wildcard_principal_exemptions, out)
     _check_exempted_actions(exempted, options.allow_wildcard_exemptions, out)
     _check_control_size(allowed or [], exempted, principals, options.size_limit, out)
     return params

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator
@@ -34,6 +33,7 @@ from regionguard.request import (
     resolve_action,
     resolve_region,
 )
+from regionguard.yamlfile import read_yaml, schema_message
 
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[a-z-]*:(?:iam|sts)::)[0-9]{12}(:.+)$")
 
@@ -85,15 +85,12 @@ def _schema() -> dict[str, Any]:
 
 def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectation, ...]:
     """Read and validate an expectations file; InputError names the file, entry and fix."""
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no expectations file; write one (schema: "
-            "regionguard/data/expectations.schema.json)"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(
+        path,
+        missing="no expectations file; write one (schema: "
+        "regionguard/data/expectations.schema.json)",
+        kind="expectations file",
+    )
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -102,7 +99,7 @@ def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectat
             where = "".join(
                 f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
             ).lstrip(".")
-            lines.append(f"{path}: {where or 'top level'}: {error.message}")
+            lines.append(f"{path}: {where or 'top level'}: {schema_message(error)}")
         raise InputError("\n".join(lines))
     profile_data = load_profile_data(path.parent) if env_dir is None else load_profile_data(env_dir)
     out = []

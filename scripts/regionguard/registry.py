@@ -3,16 +3,17 @@
 The registry is the file people edit in pull requests, so every mistake in it
 is reported here, in the user's terms, before anything reaches Terraform:
 
-- the YAML is read with a loader that keeps what a reader sees: a value
-  written as a YAML number (``id: 012345678901``) stays a number, even when
-  YAML 1.1 would read it as a string or an octal integer, and is refused for
-  an id; dates stay text; only ``true``/``false`` are booleans (``yes`` is a
-  word, not a permit); a key written twice in one mapping is an error;
+- the YAML is read by :mod:`regionguard.yamlfile`, which keeps what a reader
+  sees: a value written as a YAML number (``id: 012345678901``) stays a
+  number, even when YAML 1.1 would read it as a string or an octal integer,
+  and is refused for an id; dates stay text; only ``true``/``false`` are
+  booleans (``yes`` is a word, not a permit); a key written twice in one
+  mapping is an error; anchors, aliases and merge keys are refused;
 - the structure is checked against the JSON Schema shipped in
   ``regionguard/data/accounts.schema.json`` (unknown keys are refused, so a
   typo such as ``bedrock_cross_region_inferance`` cannot mean "not
   permitted");
-- ids are unique.
+- ids are unique, and so are names.
 
 Every problem found is reported at once as an :class:`InputError` (exit 2)
 whose lines name the file, the entry (index and name), the field and the fix.
@@ -29,12 +30,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import yaml
 
 from regionguard.errors import InputError
+from regionguard.yamlfile import (
+    NumbersAsWrittenLoader,
+    YamlNumber,
+    parse_yaml,
+    read_text,
+    shorten,
+    show,
+)
 
 if TYPE_CHECKING:  # jsonschema is imported only to explain a registry that fails
     import jsonschema
@@ -55,7 +63,7 @@ EXPIRY_WARNING_DAYS = 30
 # At most this many problems are listed; the rest are counted.
 _MAX_REPORTED = 25
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -116,79 +124,8 @@ class Registry:
 
 # ---------------------------------------------------------------- YAML
 
-
-@dataclass(frozen=True)
-class YamlNumber:
-    """A plain (unquoted) scalar that YAML would read as a number; keeps its text."""
-
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class _DuplicateKey(yaml.MarkedYAMLError):
-    pass
-
-
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_DIGITS = re.compile(r"[0-9]+")
-
-
-class RegistryLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe loader that keeps numbers-as-written, dates as text and refuses duplicate keys."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        if len(set(keys)) == len(keys):
-            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-        seen: dict[Any, yaml.Node] = {}
-        for key_node, _ in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is not None and key in seen:
-                raise _DuplicateKey(
-                    "while reading a mapping",
-                    node.start_mark,
-                    f"key {key!r} is written twice; keep one",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-
-def _construct_number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> YamlNumber:
-    return YamlNumber(str(node.value))
-
-
-def _construct_str(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str | YamlNumber:
-    value = str(node.value)
-    # YAML 1.1 reads 012345678901 as a string and 012345670123 as an octal
-    # integer; YAML 1.2 tools read both as integers. Unquoted digits are a
-    # number to the reader either way.
-    # (The C parser reports the plain style as "", the Python one as None.)
-    if not node.style and _DIGITS.fullmatch(value):
-        return YamlNumber(value)
-    return value
-
-
-def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool | str:
-    value = str(node.value)
-    if value.lower() == "true":
-        return True
-    if value.lower() == "false":
-        return False
-    return value  # yes/no/on/off: YAML 1.1 booleans, words to everyone else
-
-
-RegistryLoader.add_constructor("tag:yaml.org,2002:int", _construct_number)
-RegistryLoader.add_constructor("tag:yaml.org,2002:float", _construct_number)
-RegistryLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
-RegistryLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+# The registry's reader (see regionguard.yamlfile): numbers as written.
+RegistryLoader = NumbersAsWrittenLoader
 
 
 # ---------------------------------------------------------------- schema
@@ -242,33 +179,18 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def load_registry(path: Path) -> Registry:
     """Read and validate a registry file; raise InputError naming every problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such registry; create it with `accounts:` and one entry per account "
-            "(`accounts: []` permits no account)"
-        ) from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a registry file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    text = read_text(
+        path,
+        missing="no such registry; create it with `accounts:` and one entry per account "
+        "(`accounts: []` permits no account)",
+        kind="registry file",
+    )
     return parse_registry(text, path)
 
 
 def parse_registry(text: str, path: Path) -> Registry:
     """Validate registry text read from ``path`` (used in messages)."""
-    try:
-        data = yaml.load(text, Loader=RegistryLoader)  # a safe loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        if isinstance(exc, _DuplicateKey):
-            raise InputError(f"{path}: {where}{exc.problem}") from None
-        problem = exc.problem or str(exc)
-        raise InputError(f"{path}: not valid YAML: {where}{problem}; fix the syntax") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}; fix the syntax") from None
+    data = parse_yaml(text, path, RegistryLoader)
     if data is None:
         raise InputError(
             f"{path}: the registry is empty; it must hold `accounts:` with one entry per "
@@ -307,7 +229,7 @@ def _problems(data: Any) -> Iterator[str]:
     except fastjsonschema.JsonSchemaException:
         pass
     else:
-        yield from _duplicate_ids(data["accounts"])
+        yield from _duplicates(data["accounts"])
         return
     errors = sorted(_validator().iter_errors(data), key=lambda e: _path_key(e.absolute_path))
     reported: set[str] = set()
@@ -317,7 +239,7 @@ def _problems(data: Any) -> Iterator[str]:
             reported.add(message)
             yield message
     if not errors:  # pragma: no cover - both validators read the same schema
-        yield from _duplicate_ids(data["accounts"])
+        yield from _duplicates(data["accounts"])
 
 
 def _path_key(path: Iterable[Any]) -> tuple[tuple[int, int, str], ...]:
@@ -330,16 +252,8 @@ def _entry_label(data: Any, index: int) -> str:
     if isinstance(entry, dict):
         name = entry.get("name")
         if isinstance(name, str) and name.strip():
-            label += f" ({name})"
+            label += f" ({shorten(name)})"
     return label
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, YamlNumber):
-        return value.text
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
 
 
 _TYPE_WORDS = {
@@ -378,7 +292,7 @@ def _describe_top(error: jsonschema.ValidationError, data: Any) -> str:
             "(`accounts: []` permits no account)"
         )
     if error.validator == "additionalProperties":
-        unknown = ", ".join(repr(k) for k in data if k != "accounts")
+        unknown = ", ".join(show(k) for k in data if k != "accounts")
         return f"unknown top-level key {unknown}; the registry holds only `accounts:`"
     return error.message  # pragma: no cover - the schema has no other top-level rule
 
@@ -389,7 +303,7 @@ def _describe_entry(error: jsonschema.ValidationError) -> str:
     properties = sorted(schema.get("properties", {}))
     if error.validator == "type":
         return (
-            f'is {_show(entry)}, not an entry; write `- id: "<12 digits>"` '
+            f'is {show(entry)}, not an entry; write `- id: "<12 digits>"` '
             "followed by name and bedrock_cross_region_inference"
         )
     if error.validator == "required":
@@ -408,7 +322,7 @@ def _describe_entry(error: jsonschema.ValidationError) -> str:
                 continue
             close = difflib.get_close_matches(str(key), properties, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else ""
-            parts.append(f"unknown key {str(key)!r}" + (f"; {hint}" if hint else ""))
+            parts.append(f"unknown key {show(str(key))}" + (f"; {hint}" if hint else ""))
         allowed = ", ".join(properties)
         return "; ".join(parts) + f" (known keys: {allowed})"
     return error.message  # pragma: no cover - the schema has no other entry rule
@@ -422,54 +336,69 @@ def _describe_field(field: str, error: jsonschema.ValidationError) -> str:
         wanted = str(error.validator_value)
         expected = _TYPE_WORDS.get(wanted, wanted)
         if expected == "a string" and isinstance(value, YamlNumber | bool):
-            return f"{field} {_show(value)} must be a string; write it in quotes"
+            return f"{field} {show(value)} must be a string; write it in quotes"
         if field == "bedrock_cross_region_inference":
-            return f"{field} is {_show(value)}; write true or false"
-        return f"{field} is {_show(value)}; it must be {expected}"
+            return f"{field} is {show(value)}; write true or false"
+        return f"{field} is {show(value)}; it must be {expected}"
     if field == "expires":
         return (
-            f"expires {_show(value)} is not a date; write the last day of the permit as YYYY-MM-DD"
+            f"expires {show(value)} is not a date; write the last day of the permit as YYYY-MM-DD"
         )
     if field == "ou":
         return (
-            f"ou {_show(value)} is not an OU path; write OU names from the root down, "
+            f"ou {show(value)} is not an OU path; write OU names from the root down, "
             "separated by '/', such as Workloads/ML"
         )
     if field == "name":
-        return f"name {_show(value)} is empty or has spaces around it; write the account name"
+        return f"name {show(value)} is empty or has spaces around it; write the account name"
     return f"{field}: {error.message}"  # pragma: no cover - every field is handled above
 
 
 def _describe_id(value: Any) -> str:
     if isinstance(value, YamlNumber):
         return (
-            f"id {value.text} is written as a YAML number, which loses leading zeros "
-            f'(and reads 0-prefixed digits as octal); write it in quotes: id: "{value.text}"'
+            f"id {show(value)} is written as a YAML number, which loses leading zeros "
+            "(and reads 0-prefixed digits as octal); write it in quotes: "
+            f'id: "{shorten(value.text)}"'
         )
     if not isinstance(value, str):
         return (
-            f"id {_show(value)} is not an account id; "
+            f"id {show(value)} is not an account id; "
             'write the 12 digits in quotes: id: "<12 digits>"'
         )
     if value != value.strip():
-        return f"id {value!r} has spaces or line breaks around it; remove them"
+        return f"id {show(value)} has spaces or line breaks around it; remove them"
     if any(ch.isspace() for ch in value):
-        return f"id {value!r} contains spaces; write the 12 digits without spaces"
+        return f"id {show(value)} contains spaces; write the 12 digits without spaces"
     if not _DIGITS.fullmatch(value):
-        return f"id {value!r} contains characters other than digits; an AWS account id is 12 digits"
-    return f"id {value!r} is {len(value)} digits; an AWS account id has 12"
+        return (
+            f"id {show(value)} contains characters other than digits; "
+            "an AWS account id is 12 digits"
+        )
+    return f"id {show(value)} is {len(value)} digits; an AWS account id has 12"
 
 
-def _duplicate_ids(entries: Sequence[Mapping[str, Any]]) -> Iterator[str]:
-    first: dict[str, int] = {}
+def _duplicates(entries: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+    """Ids and names used by more than one entry: each one must name one account."""
+    first_id: dict[str, int] = {}
+    first_name: dict[str, int] = {}
     for index, entry in enumerate(entries):
-        account_id = entry["id"]
-        if account_id in first:
-            label = f"accounts[{index}] ({entry['name']})"
-            other = entries[first[account_id]]
+        label = f"accounts[{index}] ({shorten(entry['name'])})"
+        account_id, name = entry["id"], entry["name"]
+        if account_id in first_id:
+            other = first_id[account_id]
             yield (
-                f"{label}: id {account_id!r} is already used by accounts[{first[account_id]}] "
-                f"({other['name']}); keep one entry per account"
+                f"{label}: id {show(account_id)} is already used by accounts[{other}] "
+                f"({shorten(entries[other]['name'])}); keep one entry per account"
             )
         else:
-            first[account_id] = index
+            first_id[account_id] = index
+        if name in first_name:
+            other = first_name[name]
+            yield (
+                f"{label}: name {show(name)} is already used by accounts[{other}] "
+                f"({entries[other]['id']}); give each account its own name, as explain, "
+                "matrix and verify look accounts up by name"
+            )
+        else:
+            first_name[name] = index

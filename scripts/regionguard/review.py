@@ -35,7 +35,7 @@ from regionguard.planfile import (
 )
 from regionguard.rules import room_for_accounts
 from regionguard.scp import ScpView, read_scp
-from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT
+from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 
 GUARDED_TYPES = frozenset({POLICY_TYPE, ATTACHMENT_TYPE, CONTROL_TYPE})
 
@@ -298,8 +298,10 @@ def review_plan(
     if size_limit is None:
         var = plan.variable("scp_size_limit")
         size_limit = var if type(var) is int and var > 0 else DEFAULT_SCP_SIZE_LIMIT
+    size_limit = min(size_limit, AWS_SCP_SIZE_LIMIT)  # no setting argues AWS's limit away
     if allow_wildcard_exemptions is None:
         allow_wildcard_exemptions = plan.variable("allow_wildcard_exemptions") is True
+    allow_wildcard_principals = plan.variable("allow_wildcard_principal_exemptions") is True
     if plan.errored:
         col.reason(
             RULE_ERRORED,
@@ -318,6 +320,7 @@ def review_plan(
         home_region=home_region,
         size_limit=size_limit,
         allow_wildcard_exemptions=allow_wildcard_exemptions,
+        allow_wildcard_principal_exemptions=allow_wildcard_principals,
         require_home_region=True,
     ):
         located = Finding(

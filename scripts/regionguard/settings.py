@@ -24,6 +24,7 @@ from typing import Any
 from regionguard.errors import InputError
 
 __all__ = [
+    "AWS_SCP_SIZE_LIMIT",
     "DEFAULT_SCP_SIZE_LIMIT",
     "GENERATED_TFVARS",
     "SETTINGS_FILE",
@@ -36,7 +37,9 @@ __all__ = [
 
 SETTINGS_FILE = "terraform.tfvars"
 GENERATED_TFVARS = "accounts.auto.tfvars.json"
-DEFAULT_SCP_SIZE_LIMIT = 10_240
+# AWS Organizations' SCP size limit (characters) since May 2026; no setting can raise it.
+AWS_SCP_SIZE_LIMIT = 10_240
+DEFAULT_SCP_SIZE_LIMIT = AWS_SCP_SIZE_LIMIT
 
 # Defaults of the module inputs the environments do not expose.
 DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS = ("arn:aws:bedrock:*:*:inference-profile/*",)
@@ -57,6 +60,7 @@ SHARED_DEFAULTS: Mapping[str, Any] = {
     "tags": {},
     "scp_size_limit": DEFAULT_SCP_SIZE_LIMIT,
     "allow_wildcard_exemptions": False,
+    "allow_wildcard_principal_exemptions": False,
 }
 REQUIRED = ("home_region", "allowed_regions")
 
@@ -77,6 +81,7 @@ _TYPES: Mapping[str, str] = {
     "tags": "a map of strings",
     "scp_size_limit": "a whole number",
     "allow_wildcard_exemptions": "true or false",
+    "allow_wildcard_principal_exemptions": "true or false",
 }
 
 
@@ -99,6 +104,7 @@ class Settings:
     # Read by `regionguard validate` only.
     scp_size_limit: int = DEFAULT_SCP_SIZE_LIMIT
     allow_wildcard_exemptions: bool = False
+    allow_wildcard_principal_exemptions: bool = False
     # Module inputs the environments leave at their defaults.
     inference_profile_arn_patterns: tuple[str, ...] = DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS
     # Where the settings came from, and variables only one environment declares.
@@ -133,16 +139,15 @@ def load_settings(env_dir: Path) -> Settings:
     the file is missing, is not HCL, has a value of the wrong type, misses a
     required setting or sets a variable nothing declares.
     """
+    from regionguard.yamlfile import read_text
+
     path = env_dir / SETTINGS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such settings file; every environment needs terraform.tfvars "
-            "with at least home_region and allowed_regions"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    text = read_text(
+        path,
+        missing="no such settings file; every environment needs terraform.tfvars "
+        "with at least home_region and allowed_regions",
+        kind="settings file",
+    )
     raw = _parse_hcl(text, path)
     known = set(_TYPES) | declared_variables(env_dir)
     return settings_from_mapping(raw, path=path, known=frozenset(known))
@@ -209,6 +214,7 @@ def settings_from_mapping(
         tags=dict(merged["tags"]),
         scp_size_limit=merged["scp_size_limit"],
         allow_wildcard_exemptions=merged["allow_wildcard_exemptions"],
+        allow_wildcard_principal_exemptions=merged["allow_wildcard_principal_exemptions"],
         path=path,
         extra=extra,
         bedrock_permitted_account_ids=permitted,
@@ -254,11 +260,9 @@ def _check_type(name: str, value: Any) -> Any:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    return repr(value)
+    from regionguard.yamlfile import show
+
+    return show(value)  # true/false, or the repr cut to 60 characters
 
 
 GLOBAL_INFERENCE_VALUES = ("permitted_accounts", "none")
@@ -268,8 +272,10 @@ def check_settings(settings: Settings) -> None:
     """Refuse settings Terraform cannot use, or that name no real Region (InputError, exit 2).
 
     Checks: allowed_regions non-empty, without repeats, each a Region code
-    that botocore knows (every partition); home_region likewise; and
-    global_inference one of its two values. Whether the documents built from
+    that botocore knows (every partition); home_region likewise;
+    global_inference one of its two values; and scp_size_limit not above
+    AWS's limit (:data:`AWS_SCP_SIZE_LIMIT`), since a larger SCP would pass
+    every check and then be refused by AWS Organizations. Whether the documents built from
     the settings are sound is :mod:`regionguard.validate`'s job.
     """
     from regionguard.iamref import known_regions
@@ -287,14 +293,20 @@ def check_settings(settings: Settings) -> None:
         if region not in regions:
             problems.append(f"allowed_regions[{i}] {_unknown_region(region, regions)}")
         elif region in seen:
-            problems.append(f"allowed_regions[{i}] {region!r} is listed twice; list it once")
+            problems.append(f"allowed_regions[{i}] {_show(region)} is listed twice; list it once")
         seen.add(region)
     if settings.home_region not in regions:
         problems.append(f"home_region {_unknown_region(settings.home_region, regions)}")
     if settings.global_inference not in GLOBAL_INFERENCE_VALUES:
         problems.append(
-            f"global_inference {settings.global_inference!r} is not one of "
+            f"global_inference {_show(settings.global_inference)} is not one of "
             '"permitted_accounts" or "none"'
+        )
+    if settings.scp_size_limit > AWS_SCP_SIZE_LIMIT:
+        problems.append(
+            f"scp_size_limit {settings.scp_size_limit:,} is above AWS's limit of "
+            f"{AWS_SCP_SIZE_LIMIT:,} characters per SCP, which AWS Organizations enforces; "
+            f"set it to {AWS_SCP_SIZE_LIMIT} or less (5120 for the pre-May-2026 limit)"
         )
     if problems:
         raise InputError("\n".join(f"{where}: {p}" for p in problems))
@@ -303,4 +315,4 @@ def check_settings(settings: Settings) -> None:
 def _unknown_region(region: str, regions: frozenset[str]) -> str:
     close = difflib.get_close_matches(region, sorted(regions), n=1, cutoff=0.8)
     hint = f"; did you mean {close[0]!r}?" if close else "; use a Region code such as us-east-1"
-    return f"{region!r} is not an AWS Region{hint}"
+    return f"{_show(region)} is not an AWS Region{hint}"

@@ -45,6 +45,7 @@ def validate_documents(
     home_region: str | None,
     size_limit: int = DEFAULT_SCP_SIZE_LIMIT,
     allow_wildcard_exemptions: bool = False,
+    allow_wildcard_principal_exemptions: bool = False,
     scp_file: str | None = None,
     control_file: str | None = None,
 ) -> list[Finding]:
@@ -65,6 +66,7 @@ def validate_documents(
         home_region=home_region,
         size_limit=size_limit,
         allow_wildcard_exemptions=allow_wildcard_exemptions,
+        allow_wildcard_principal_exemptions=allow_wildcard_principal_exemptions,
         scp_file=scp_file,
         control_file=control_file,
     )
@@ -136,6 +138,7 @@ def validate_env(env: Environment) -> list[Finding]:
             home_region=settings.home_region,
             size_limit=settings.scp_size_limit,
             allow_wildcard_exemptions=settings.allow_wildcard_exemptions,
+            allow_wildcard_principal_exemptions=settings.allow_wildcard_principal_exemptions,
             scp_file=str(env.tfvars_path),
             control_file=settings.file,
         )

@@ -109,7 +109,7 @@ def _up(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     if not started:
-        report = process.admin(info.endpoint, "POST", "seed", {})
+        report = process.admin(info.endpoint, "POST", "seed", {}, token=info.token)
         changes = len(report["created"]) + len(report["changed"])
         print(f"{_describe(info)}; already running, re-seeded ({changes} change(s))")
     else:
@@ -144,12 +144,12 @@ def _status(args: argparse.Namespace) -> int:
 def _fault(args: argparse.Namespace) -> int:
     info = process.require_running(_state_dir(args))
     if args.kind == "clear":
-        reply = process.admin(info.endpoint, "DELETE", "faults")
+        reply = process.admin(info.endpoint, "DELETE", "faults", token=info.token)
     elif args.kind == "list":
-        reply = process.admin(info.endpoint, "GET", "faults")
+        reply = process.admin(info.endpoint, "GET", "faults", token=info.token)
     else:
         body = {"kind": args.kind, "action": args.action, "count": args.count}
-        reply = process.admin(info.endpoint, "POST", "faults", body)
+        reply = process.admin(info.endpoint, "POST", "faults", body, token=info.token)
     for fault in reply["faults"]:
         print(f"{fault['kind']} {fault['action'] or 'any'} x{fault['count']}")
     if not reply["faults"]:

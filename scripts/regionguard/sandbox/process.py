@@ -1,10 +1,11 @@
 """Starting, finding and stopping the sandbox server process.
 
-The server writes its state file (pid, host, port, endpoint) once it
-listens; ``up`` waits for that file and for ``/regionguard/health`` to answer
-with the same pid. ``down`` stops a process only when the state file names it,
-its command line is the sandbox server's with that state file, and it answers
-as the sandbox: never a process that something else started.
+The server writes its admin token (``sandbox.token``, mode 0600) and then
+its state file (pid, host, port, endpoint) once it listens; ``up`` waits
+for that file and for ``/regionguard/health`` to answer with the same pid.
+``down`` stops a process only when the state file names it, its command line
+is the sandbox server's with that state file, and it answers as the sandbox:
+never a process that something else started.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from regionguard.sandbox.faults import ENV_VAR
 DEFAULT_PORT = 4580
 STATE_FILE = "sandbox.json"
 LOG_FILE = "sandbox.log"
+# Written by the server (regionguard.sandbox.server.TOKEN_FILE); admin calls send it.
+TOKEN_FILE = "sandbox.token"
+TOKEN_HEADER = "X-Regionguard-Token"
 SERVER_MODULE = "regionguard.sandbox.server"
 
 
@@ -48,6 +52,16 @@ class SandboxInfo:
     env_dir: str
     state_file: Path
     log_file: Path
+    # The admin token; empty when the state folder holds none.
+    token: str = ""
+
+
+def read_token(state_dir: Path) -> str:
+    """The admin token the sandbox started from ``state_dir`` wrote; empty when there is none."""
+    try:
+        return (state_dir / TOKEN_FILE).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def state_paths(state_dir: Path) -> tuple[Path, Path]:
@@ -105,6 +119,7 @@ def status(state_dir: Path) -> SandboxInfo | None:
         env_dir=state.get("envDir", ""),
         state_file=state_file,
         log_file=log_file,
+        token=read_token(state_dir),
     )
 
 
@@ -260,14 +275,22 @@ def down(state_dir: Path) -> SandboxInfo | None:
     return info
 
 
-def admin(endpoint: str, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
-    """Call an admin endpoint of a running sandbox; raise SandboxError with its message."""
+def admin(
+    endpoint: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    token: str,
+    timeout: float = 10.0,
+) -> Any:
+    """Call an admin endpoint of a running sandbox with its token; SandboxError with its message."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"{endpoint}/regionguard/{path}",
         data=data,
         method=method,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", TOKEN_HEADER: token},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:

@@ -3,6 +3,12 @@
 One WSGI application on 127.0.0.1 answers three kinds of request:
 
 - ``/regionguard/...``: the sandbox's own admin calls (health, faults, seed);
+  they answer only requests whose ``Host`` is loopback, and every one but
+  ``GET /regionguard/health`` needs the admin token (header
+  ``X-Regionguard-Token``) that the server writes, readable by its owner
+  only, to ``sandbox.token`` in its state folder: a web page the user visits
+  can reach 127.0.0.1 (a cross-origin ``text/plain`` POST needs no
+  preflight) or rebind a name to it, but it cannot read the token;
 - calls signed for service ``controltower`` (or posted to one of its paths):
   the Control Tower emulator, which reads and writes moto's organization
   directly because both live in this process;
@@ -20,8 +26,10 @@ does that and waits until it answers).
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -51,7 +59,12 @@ from regionguard.sandbox.faults import (
     make_fault,
     parse_faults,
 )
-from regionguard.sandbox.organizations import refuse_duplicate_attachment, refuse_over_quota
+from regionguard.sandbox.organizations import (
+    refuse_duplicate_attachment,
+    refuse_over_quota,
+    refuse_oversize_scp,
+)
+from regionguard.sandbox.process import TOKEN_FILE, TOKEN_HEADER
 from regionguard.sandbox.seed import reset_backends, seed
 from regionguard.sandbox.settings import SandboxSettings, load_settings
 
@@ -71,11 +84,32 @@ def signing_service(authorization: str | None) -> str | None:
     return parts[3].lower() if len(parts) == 5 else None
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """True when a Host header names the loopback interface (any port)."""
+    if not host:
+        return False
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    if name in ("localhost", "::1"):
+        return True
+    parts = name.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
+
+
 class SandboxApp:
     """The WSGI application of the sandbox."""
 
-    def __init__(self, settings: SandboxSettings, faults: FaultInjector | None = None) -> None:
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        faults: FaultInjector | None = None,
+        admin_token: str | None = None,
+    ) -> None:
         self.settings = settings
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.lock = threading.RLock()
         self.faults = faults or FaultInjector()
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -136,7 +170,7 @@ class SandboxApp:
             if is_controltower or is_controlcatalog:
                 return self._controltower(environ, start_response, action, is_controlcatalog)
             backend = self.controltower.organizations
-            for refuse in (refuse_duplicate_attachment, refuse_over_quota):
+            for refuse in (refuse_duplicate_attachment, refuse_over_quota, refuse_oversize_scp):
                 refused = refuse(environ, start_response, backend)
                 if refused is not None:
                     return refused
@@ -181,10 +215,30 @@ class SandboxApp:
 
     # ------------------------------------------------------------------- admin
 
+    def _refusal(self, request: Request) -> str | None:
+        """Why an admin request is refused (403), or None."""
+        if not is_loopback_host(request.host):
+            return "admin calls answer only requests to a loopback Host (127.0.0.1, localhost)"
+        if (request.method, request.path) == ("GET", HEALTH_PATH):
+            return None
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
+            return (
+                f"admin calls need the sandbox's token in the {TOKEN_HEADER} header "
+                f"(the server writes it to {TOKEN_FILE} in its state folder)"
+            )
+        return None
+
     def _admin(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         route = (request.method, request.path)
         status = 200
+        refusal = self._refusal(request)
+        if refusal is not None:
+            response = Response(
+                json.dumps({"message": refusal}), status=403, content_type="application/json"
+            )
+            return response(environ, start_response)
         try:
             if route == ("GET", HEALTH_PATH):
                 result: Any = self.health()
@@ -274,7 +328,18 @@ def main(argv: list[str] | None = None) -> int:
     except (RegionguardError, FaultSpecError) as exc:
         print(f"regionguard sandbox: {exc}", file=sys.stderr, flush=True)
         return 2
-    app = SandboxApp(settings, faults)
+    token = secrets.token_urlsafe(32)
+    token_file = args.state_file.parent / TOKEN_FILE
+    try:
+        write_atomic(token_file, token + "\n", mode=0o600)
+    except OSError as exc:
+        print(
+            f"regionguard sandbox: cannot write {token_file}: {exc.strerror}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    app = SandboxApp(settings, faults, admin_token=token)
     try:
         server = serve(app, args.host, args.port)
     except OSError as exc:
@@ -310,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             current = json.loads(args.state_file.read_text())
             if current.get("pid") == os.getpid():
                 args.state_file.unlink()
+                token_file.unlink()
         except (OSError, ValueError):
             pass
         print("regionguard sandbox stopped", flush=True)

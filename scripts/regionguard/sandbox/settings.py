@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from regionguard.errors import InputError
+from regionguard.yamlfile import read_yaml, schema_message, show
 
 SETTINGS_FILE = "sandbox.yaml"
 DEFAULT_OPERATION_SECONDS = 0.3
@@ -86,26 +86,23 @@ def load_settings(
 ) -> SandboxSettings:
     """Read ``env_dir/sandbox.yaml`` and the registry it names; raise InputError on bad input."""
     path = env_dir / SETTINGS_FILE
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no sandbox settings; the sandbox emulates the organization described "
-            "there (see docs/sandbox.md)"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(
+        path,
+        missing="no sandbox settings; the sandbox emulates the organization described "
+        "there (see docs/sandbox.md)",
+        kind="sandbox settings file",
+    )
     errors = sorted(
         jsonschema.Draft202012Validator(_schema()).iter_errors(raw), key=lambda e: list(e.path)
     )
     if errors:
         first = errors[0]
-        raise InputError(f"{path}: {_entry(first.absolute_path)}: {first.message}")
+        raise InputError(f"{path}: {_entry(first.absolute_path)}: {schema_message(first)}")
     landing_zone = raw["landing_zone"]
     home_region: str = landing_zone["home_region"]
     if home_region not in landing_zone["governed_regions"]:
         raise InputError(
-            f"{path}: landing_zone.home_region {home_region!r} is not in "
+            f"{path}: landing_zone.home_region {show(home_region)} is not in "
             "landing_zone.governed_regions; the home Region is always governed, add it"
         )
     registry_path = env_dir / raw.get("registry", "accounts.yaml")
