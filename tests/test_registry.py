@@ -194,7 +194,8 @@ def test_missing_registry_file_names_the_fix(tmp_path: Path) -> None:
 def test_compiled_and_reference_validators_agree_on_every_fixture_registry() -> None:
     import yaml
 
-    from regionguard.registry import RegistryLoader, _fast_check, _validator
+    from regionguard.registry import RegistryLoader
+    from regionguard.schemas import fast_check, validator
 
     fixtures = sorted((Path(__file__).parent / "fixtures").glob("*/*/*/accounts.yaml"))
     verdicts = []
@@ -204,11 +205,11 @@ def test_compiled_and_reference_validators_agree_on_every_fixture_registry() -> 
         except yaml.YAMLError:
             continue
         try:
-            _fast_check()(data)
+            fast_check("accounts")(data)
             fast = True
         except Exception:
             fast = False
-        verdicts.append((path.parent.name, fast, _validator().is_valid(data)))
+        verdicts.append((path.parent.name, fast, validator("accounts").is_valid(data)))
     assert len(verdicts) > 20
     assert [v for v in verdicts if v[1] != v[2]] == []
     assert {v[1] for v in verdicts} == {True, False}

@@ -154,7 +154,6 @@ def test_size_limit_is_a_parameter() -> None:
 
 
 def test_compiled_and_reference_scp_grammars_agree() -> None:
-    from regionguard.checks import _scp_fast_check, _scp_validator
 
     documents = [
         json.loads(scp(guard())),
@@ -167,11 +166,11 @@ def test_compiled_and_reference_scp_grammars_agree() -> None:
     verdicts = []
     for document in documents:
         try:
-            _scp_fast_check()(document)
+            fast_check("scp")(document)
             fast = True
         except Exception:
             fast = False
-        verdicts.append((fast, _scp_validator().is_valid(document)))
+        verdicts.append((fast, validator("scp").is_valid(document)))
     assert verdicts == [
         (True, True),
         (False, False),

@@ -14,11 +14,9 @@ after apply. Rule ids are stable; see ``RULES``.
 from __future__ import annotations
 
 import difflib
-import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
@@ -39,6 +37,7 @@ from regionguard.rules import (
     statements,
     unguarded_actions,
 )
+from regionguard.schemas import fast_check, json_path, validator
 from regionguard.scp import ScpView, read_scp_document
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 
@@ -74,35 +73,12 @@ RULES: Mapping[str, str] = {
 HEADROOM_WARNING_RATIO = 0.10
 
 
-@functools.cache
-def _scp_schema() -> dict[str, Any]:
-    text = resources.files("regionguard.data").joinpath("scp.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@functools.cache
-def _scp_fast_check() -> Any:
-    return fastjsonschema.compile(_scp_schema())
-
-
 def _scp_grammar_errors(document: Any) -> list[jsonschema.ValidationError]:
     try:
-        _scp_fast_check()(document)
+        fast_check("scp")(document)
     except fastjsonschema.JsonSchemaException:
-        return [leaf for e in _scp_validator().iter_errors(document) for leaf in _leaves(e)]
+        return [leaf for e in validator("scp").iter_errors(document) for leaf in _leaves(e)]
     return []
-
-
-@functools.cache
-def _scp_validator() -> jsonschema.protocols.Validator:
-    import jsonschema
-
-    schema = _scp_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema)
-    return validator
 
 
 @dataclass(frozen=True)
@@ -130,7 +106,7 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
         message = _grammar_message(error)
         if message not in reported:
             reported.add(message)
-            out.add("RG-SCP-GRAMMAR", "error", message, _json_path(error.absolute_path))
+            out.add("RG-SCP-GRAMMAR", "error", message, json_path(error.absolute_path) or None)
     if errors or not isinstance(document, dict):
         return None
     listed = statements(document)
@@ -182,13 +158,8 @@ def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationErro
     return [leaf for sub in best for leaf in _leaves(sub)]
 
 
-def _json_path(path: Iterable[Any]) -> str | None:
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return text or None
-
-
 def _grammar_message(error: jsonschema.ValidationError) -> str:
-    where = _json_path(error.absolute_path) or "the document"
+    where = json_path(error.absolute_path) or "the document"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         schema = error.schema if isinstance(error.schema, Mapping) else {}
         extra = [k for k in error.instance if k not in schema.get("properties", {})]

@@ -9,15 +9,11 @@ allowed / not_allowed) and whether SCPs must allow or deny every such call.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator
@@ -33,6 +29,7 @@ from regionguard.request import (
     resolve_action,
     resolve_region,
 )
+from regionguard.schemas import json_path, validator
 from regionguard.yamlfile import read_yaml, schema_message
 
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[a-z-]*:(?:iam|sts)::)[0-9]{12}(:.+)$")
@@ -77,12 +74,6 @@ class Outcome:
         return not self.breaches
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("regionguard.data").joinpath("expectations.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
 def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectation, ...]:
     """Read and validate an expectations file; InputError names the file, entry and fix."""
     data = read_yaml(
@@ -91,14 +82,13 @@ def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectat
         "regionguard/data/expectations.schema.json)",
         kind="expectations file",
     )
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        validator("expectations").iter_errors(data), key=lambda e: list(e.absolute_path)
+    )
     if errors:
         lines = []
         for error in errors:
-            where = "".join(
-                f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
-            ).lstrip(".")
+            where = json_path(error.absolute_path)
             lines.append(f"{path}: {where or 'top level'}: {schema_message(error)}")
         raise InputError("\n".join(lines))
     profile_data = load_profile_data(path.parent) if env_dir is None else load_profile_data(env_dir)

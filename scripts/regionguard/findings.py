@@ -28,13 +28,6 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
-    def to_text(self) -> str:
-        where = self.file or ""
-        if where and self.line:
-            where = f"{where}:{self.line}"
-        prefix = f"{where}: " if where else ""
-        return f"{prefix}{self.level}: {self.message} [{self.rule_id}]"
-
 
 def has_errors(findings: list[Finding] | tuple[Finding, ...]) -> bool:
     return any(f.level == "error" for f in findings)

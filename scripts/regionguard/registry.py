@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import functools
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
 from regionguard.errors import InputError
+from regionguard.schemas import fast_check, load_schema, validator
 from regionguard.yamlfile import (
     NumbersAsWrittenLoader,
     YamlNumber,
@@ -58,6 +56,7 @@ __all__ = [
 ]
 
 REGISTRY_FILE = "accounts.yaml"
+SCHEMA = "accounts"
 # Permits that end within this many days are announced.
 EXPIRY_WARNING_DAYS = 30
 # At most this many problems are listed; the rest are counted.
@@ -131,47 +130,9 @@ RegistryLoader = NumbersAsWrittenLoader
 # ---------------------------------------------------------------- schema
 
 
-@functools.cache
 def registry_schema() -> dict[str, Any]:
     """The registry's JSON Schema, shipped as package data."""
-    text = resources.files("regionguard.data").joinpath("accounts.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@functools.cache
-def _fast_check() -> Callable[[Any], Any]:
-    """The schema compiled to Python by fastjsonschema: a quick yes for valid registries.
-
-    It stops at the first problem, so a registry it refuses goes through
-    jsonschema (:func:`_validator`), which lists every problem.
-    """
-    check: Callable[[Any], Any] = fastjsonschema.compile(
-        registry_schema(), formats={"date": _is_real_date}
-    )
-    return check
-
-
-def _is_real_date(value: str) -> bool:
-    try:
-        datetime.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-@functools.cache
-def _validator() -> jsonschema.protocols.Validator:
-    """jsonschema's validator: slower, but it lists every problem with its path."""
-    import jsonschema
-
-    formats = jsonschema.FormatChecker(formats=())
-    formats.checks("date")(lambda v: not isinstance(v, str) or _is_real_date(v))
-    schema = registry_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    validator: jsonschema.protocols.Validator = cls(schema, format_checker=formats)
-    return validator
+    return load_schema(SCHEMA)
 
 
 # ---------------------------------------------------------------- loading
@@ -225,13 +186,13 @@ def _report(path: Path, problems: Sequence[str]) -> str:
 
 def _problems(data: Any) -> Iterator[str]:
     try:
-        _fast_check()(data)
+        fast_check(SCHEMA)(data)
     except fastjsonschema.JsonSchemaException:
         pass
     else:
         yield from _duplicates(data["accounts"])
         return
-    errors = sorted(_validator().iter_errors(data), key=lambda e: _path_key(e.absolute_path))
+    errors = sorted(validator(SCHEMA).iter_errors(data), key=lambda e: _path_key(e.absolute_path))
     reported: set[str] = set()
     for error in errors:
         message = _describe(error, data)

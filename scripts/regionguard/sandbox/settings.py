@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
 
 from regionguard.errors import InputError
+from regionguard.schemas import json_path, validator
 from regionguard.yamlfile import read_yaml, schema_message, show
 
 SETTINGS_FILE = "sandbox.yaml"
@@ -68,19 +64,6 @@ class SandboxSettings:
         return tuple(n for n in self.first_tier_ous if n not in self.unregistered_ous)
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("regionguard.data").joinpath("sandbox.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def _entry(path: Any) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def load_settings(
     env_dir: Path, *, landing_zone_region_deny: bool | None = None
 ) -> SandboxSettings:
@@ -92,12 +75,11 @@ def load_settings(
         "there (see docs/sandbox.md)",
         kind="sandbox settings file",
     )
-    errors = sorted(
-        jsonschema.Draft202012Validator(_schema()).iter_errors(raw), key=lambda e: list(e.path)
-    )
+    errors = sorted(validator("sandbox").iter_errors(raw), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
-        raise InputError(f"{path}: {_entry(first.absolute_path)}: {schema_message(first)}")
+        where = json_path(first.absolute_path) or "(top level)"
+        raise InputError(f"{path}: {where}: {schema_message(first)}")
     landing_zone = raw["landing_zone"]
     home_region: str = landing_zone["home_region"]
     if home_region not in landing_zone["governed_regions"]:
