@@ -154,6 +154,7 @@ def test_size_limit_is_a_parameter() -> None:
 
 
 def test_compiled_and_reference_scp_grammars_agree() -> None:
+    from regionguard.schemas import fast_check, validator
 
     documents = [
         json.loads(scp(guard())),
