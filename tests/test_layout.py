@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,17 @@ def test_prod_carries_the_seed_regions_and_actions(repo_root: Path) -> None:
         assert f'"{region}"' in settings
     for action in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"):
         assert f'"{action}"' in settings
+
+
+def test_the_architecture_page_names_every_module_of_the_package_and_no_other(
+    repo_root: Path,
+) -> None:
+    package = repo_root / "scripts" / "regionguard"
+    modules = {
+        ".".join(p.relative_to(package).with_suffix("").parts)
+        for p in package.rglob("*.py")
+        if p.name != "__init__.py"
+    } - {"__main__"}
+    page = (repo_root / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"^\| `([a-z_.]+)` \|", page, flags=re.MULTILINE))
+    assert named == modules
