@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from regionguard.rules import wildcard_regex
+
 Effect = Literal["ALLOW", "DENY"]
 Basis = Literal[
     "allowed",
@@ -411,19 +413,6 @@ def _summarise(call: Call, legs: tuple[LegDecision, ...]) -> Decision:
 # ---------------------------------------------------------------- patterns
 
 
-def _wildcard_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(parts) + r"\Z", flags)
-
-
 class _Matcher:
     """Wildcard patterns against strings, cached per input string."""
 
@@ -434,7 +423,7 @@ class _Matcher:
         literal = [p for p in patterns if "*" not in p and "?" not in p]
         self._literals = frozenset(p.lower() if ignore_case else p for p in literal)
         self._regexes = tuple(
-            _wildcard_regex(p, ignore_case) for p in patterns if ("*" in p or "?" in p) and p != "*"
+            wildcard_regex(p, ignore_case) for p in patterns if ("*" in p or "?" in p) and p != "*"
         )
         self._cache: dict[str, bool] = {}
 
@@ -546,7 +535,7 @@ class _Atom:
         if self.kind == "arn":
             patterns = [_split_arn(p) for p in values]
             compiled = [
-                tuple(_wildcard_regex(part, ignore_case=False) for part in p)
+                tuple(wildcard_regex(part, ignore_case=False) for part in p)
                 for p in patterns
                 if p is not None
             ]

@@ -38,6 +38,7 @@ __all__ = [
     "room_for_accounts",
     "statements",
     "unguarded_actions",
+    "wildcard_regex",
 ]
 
 REGION_KEY = "aws:requestedregion"
@@ -87,18 +88,21 @@ def is_wildcard(action: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _pattern(pattern: str) -> re.Pattern[str]:
+def wildcard_regex(pattern: str, ignore_case: bool = True) -> re.Pattern[str]:
+    """An IAM wildcard pattern (``*`` any run, ``?`` one character) as a compiled regex.
+
+    Anchored at both ends when used with ``match``. Action names compare
+    case-insensitively (IAM JSON policy elements: Action); condition values of
+    the ``StringLike``/``ArnLike`` operators case-sensitively.
+    """
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(regex, re.IGNORECASE | re.DOTALL)
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile(regex + r"\Z", flags)
 
 
 def pattern_matches(pattern: str, action: str) -> bool:
-    """Whether an IAM action pattern (``*`` any run, ``?`` one character) matches an action.
-
-    IAM compares action names case-insensitively (IAM JSON policy elements:
-    Action).
-    """
-    return _pattern(pattern).fullmatch(action) is not None
+    """Whether an IAM action pattern (``*`` any run, ``?`` one character) matches an action."""
+    return wildcard_regex(pattern).match(action) is not None
 
 
 def covers(pattern: str, action: str) -> bool:
