@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,3 +111,40 @@ def test_with_the_record_the_plan_leaves_the_ou_out_and_names_it_with_the_reason
     review = capsys.readouterr().out
     assert code == 0
     assert f"First-tier OUs not covered: {suspended} (Suspended)" in review
+
+
+def test_make_plan_records_the_unregistered_ou_and_the_review_names_it_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`regionguard plan` (what `make plan` runs) needs no preflight run before it."""
+    repo = Path(__file__).resolve().parent.parent
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
+    shutil.copytree(repo / "modules", tmp_path / "modules", ignore=ignore)
+    shutil.copytree(repo / "envs" / "_shared", tmp_path / "envs" / "_shared", ignore=ignore)
+    env_dir = tmp_path / "envs" / "local"
+    shutil.copytree(repo / "envs" / "local", env_dir, symlinks=True, ignore=ignore)
+    sandbox_yaml = env_dir / "sandbox.yaml"
+    sandbox_yaml.write_text(
+        sandbox_yaml.read_text().replace(
+            "  - Workloads\n", "  - Workloads\n  - {name: Suspended, registered: false}\n"
+        )
+    )
+    monkeypatch.setenv("REGIONGUARD_ROOT", str(tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        code = main(["plan", "--env-dir", str(env_dir), "--sandbox-port", str(port)])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        review = (env_dir / "tfplan.md").read_text()
+        assert re.search(
+            r"First-tier OUs not covered: ou-\S+ \(Suspended\): not registered", review
+        )
+        assert (env_dir / "tfplan.gate.json").is_file()
+        assert (
+            "unregistered_ous.auto.tfvars.json"
+            in json.loads((env_dir / "tfplan.gate.json").read_text())["inputs"]
+        )
+    finally:
+        process.down(tmp_path / ".sandbox")

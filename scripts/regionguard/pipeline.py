@@ -186,6 +186,31 @@ def _init(tf: Terraform, env: Environment) -> None:
         raise
 
 
+def _record_unregistered(env: Environment, endpoint: str | None) -> None:
+    """Record the first-tier OUs Control Tower has not registered, as preflight does.
+
+    Control Tower refuses controls on them, and no data source of the aws
+    provider lists them, so Terraform reads them from
+    ``unregistered_ous.auto.tfvars.json`` and leaves them out; the review
+    names them as not covered, with the reason.
+    """
+    from regionguard.preflight import record_unregistered
+
+    changed = record_unregistered(env.dir, env.settings, endpoint)
+    if changed is None:
+        print(
+            f"  warning: cannot read which OUs Control Tower registered; {env.dir} keeps its "
+            "recorded list (run `make preflight` to see why)",
+            file=sys.stderr,
+        )
+    elif changed:
+        print(
+            "  the unregistered OUs changed: commit unregistered_ous.auto.tfvars.json "
+            "with this change",
+            file=sys.stderr,
+        )
+
+
 def _check_inputs(env: Environment) -> None:
     from regionguard.preflight import check_backend, check_management_account_id
 
@@ -208,6 +233,12 @@ def run_plan(args: argparse.Namespace) -> int:
     files = PlanFiles(env.dir)
     stages = _Stages("plan", env)
     files.clear()
+    endpoint = None
+    if env.has_sandbox:
+        with stages.stage("sandbox"):
+            endpoint = _sandbox_endpoint(env, args.sandbox_port)
+    with stages.stage("registration"):
+        _record_unregistered(env, endpoint)
     with stages.stage("inputs"):
         _check_inputs(env)
     with stages.stage("validate"):
@@ -217,10 +248,6 @@ def run_plan(args: argparse.Namespace) -> int:
                 print(f"  {f.level}: {f.entry + ': ' if f.entry else ''}{f.message} [{f.rule_id}]")
         if has_errors(findings):
             raise FindingsError(f"validate {env.dir}: fix the errors above")
-    endpoint = None
-    if env.has_sandbox:
-        with stages.stage("sandbox"):
-            endpoint = _sandbox_endpoint(env, args.sandbox_port)
     tf = _terraform(env, args, endpoint)
     with _terminate_as_interrupt():
         with stages.stage("terraform init"):

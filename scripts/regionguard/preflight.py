@@ -787,36 +787,52 @@ def _expected_account(env_dir: Path, settings: Settings, sandboxed: bool) -> str
     return None
 
 
-def main_checks(
-    env_dir: Path, settings: Settings, endpoint: str | None, *, write_tfvars: bool = False
-) -> list[Check]:
-    """Run every check against AWS (``endpoint`` None) or the sandbox at ``endpoint``."""
-    checks = _env_checks(env_dir, settings)
+def _preflight(env_dir: Path, settings: Settings, endpoint: str | None) -> Preflight:
     aws = Aws(settings.home_region, endpoint)
     try:
         root = repo_root(env_dir)
     except InputError:
         root = repo_root()
-    expected = _expected_account(env_dir, settings, endpoint is not None)
-    control_default = module_default_control_identifier(root)
+    return Preflight(
+        env_dir,
+        settings,
+        aws,
+        expected_account=_expected_account(env_dir, settings, endpoint is not None),
+        control_default=module_default_control_identifier(root),
+    )
 
-    def preflight() -> Preflight:
-        return Preflight(
-            env_dir, settings, aws, expected_account=expected, control_default=control_default
-        )
 
-    run = preflight()
+def record_unregistered(env_dir: Path, settings: Settings, endpoint: str | None) -> bool | None:
+    """Write the first-tier OUs not registered with Control Tower to UNREGISTERED_TFVARS.
+
+    Returns True when the file changed, False when it was up to date, None when
+    the organization could not be read (the file is left as it is).
+    """
+    run = _preflight(env_dir, settings, endpoint)
+    run.run()  # the facts, to know the unregistered OUs
+    if run.ous is None:
+        return None
+    unregistered = {f.ou.id: f.ou.name for f in run.ous if not f.registered}
+    path = env_dir / UNREGISTERED_TFVARS
+    text = unregistered_tfvars_text(unregistered)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    if not unregistered and not path.exists():
+        return False
+    write_atomic(path, text)
+    print(f"regionguard preflight: wrote {relative_to_cwd(path)}", file=sys.stderr)
+    return True
+
+
+def main_checks(
+    env_dir: Path, settings: Settings, endpoint: str | None, *, write_tfvars: bool = False
+) -> list[Check]:
+    """Run every check against AWS (``endpoint`` None) or the sandbox at ``endpoint``."""
+    checks = _env_checks(env_dir, settings)
     if write_tfvars:
-        run.run()  # the facts, to know the unregistered OUs
-        if run.ous is not None:
-            unregistered = {f.ou.id: f.ou.name for f in run.ous if not f.registered}
-            path = env_dir / UNREGISTERED_TFVARS
-            text = unregistered_tfvars_text(unregistered)
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                write_atomic(path, text)
-                print(f"regionguard preflight: wrote {relative_to_cwd(path)}", file=sys.stderr)
-        run = preflight()  # the checks, with the file as Terraform will read it
-    return [*checks, *run.run()]
+        record_unregistered(env_dir, settings, endpoint)
+    # the checks, with the file as Terraform will read it
+    return [*checks, *_preflight(env_dir, settings, endpoint).run()]
 
 
 def render(checks: Sequence[Check], fmt: str) -> str:
