@@ -1,0 +1,132 @@
+"""Ctrl-C and SIGTERM reach Terraform; ENV and SANDBOX_PORT never reach a shell unchecked;
+no second source of a guarded variable reaches Terraform unseen.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from regionguard.cli import main
+from regionguard.environment import Environment
+from regionguard.errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A terraform that, like the real one, stops cleanly on SIGINT (it would
+# release its state lock) and says so.
+FAKE_TERRAFORM = """#!/bin/sh
+trap 'echo interrupted > "$MARKER"; exit 130' INT
+echo started > "$MARKER.started"
+while true; do sleep 0.05; done
+"""
+
+DRIVER = """
+import sys
+from pathlib import Path
+from regionguard.pipeline import _terminate_as_interrupt
+from regionguard.terraform import Terraform
+
+with _terminate_as_interrupt():
+    try:
+        Terraform(Path(sys.argv[1]), binary=sys.argv[2], timeout=60).run("apply")
+    except KeyboardInterrupt:
+        print("stopped after terraform", flush=True)
+        sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_is_passed_on_to_terraform_and_waited_for(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    fake = tmp_path / "terraform"
+    fake.write_text(FAKE_TERRAFORM)
+    fake.chmod(0o755)
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(tmp_path), str(fake)],
+        env={**os.environ, "MARKER": str(marker)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not Path(f"{marker}.started").exists():
+        assert time.monotonic() < deadline, "the fake terraform never started"
+        time.sleep(0.05)
+    # Terraform runs in a session of its own: only regionguard gets the signal,
+    # as when Ctrl-C reaches make's foreground process group.
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=60)
+    assert (proc.returncode, out, marker.read_text()) == (
+        130,
+        "stopped after terraform\n",
+        "interrupted\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "variable", ["ENV=local;touch PWNED", "ENV=%", "ENV=loc al", "SANDBOX_PORT=1;touch PWNED"]
+)
+def test_make_refuses_env_and_port_values_before_any_shell_sees_them(
+    tmp_path: Path, variable: str
+) -> None:
+    shutil.copy2(REPO / "Makefile", tmp_path / "Makefile")
+    for env in ("local", "staging", "prod"):
+        (tmp_path / "envs" / env).mkdir(parents=True)
+        (tmp_path / "envs" / env / "backend.tf").write_text("")
+    done = subprocess.run(
+        ["make", "-C", str(tmp_path), "plan", variable],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "is not an environment" in done.stderr or "is not a port number" in done.stderr
+    assert not (tmp_path / "PWNED").exists()
+
+
+def _env(tmp_path: Path) -> Path:
+    env_dir = tmp_path / "local"
+    shutil.copytree(REPO / "envs" / "local", env_dir, symlinks=True)
+    return env_dir
+
+
+@pytest.mark.parametrize(
+    "name", ["zz.auto.tfvars.json", "extra.auto.tfvars", "terraform.tfvars.json"]
+)
+def test_a_second_tfvars_file_is_refused_and_nothing_changes(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_dir = _env(tmp_path)
+    (env_dir / name).write_text('{"bedrock_permitted_account_ids": ["999999999999"]}\n')
+    before = {p.name: p.read_bytes() for p in env_dir.iterdir() if p.is_file()}
+    assert main(["validate", "--env-dir", str(env_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"{env_dir / name}: Terraform loads this file too" in err
+    assert {p.name: p.read_bytes() for p in env_dir.iterdir() if p.is_file()} == before
+
+
+def test_a_guarded_tf_var_in_the_environment_is_refused(tmp_path: Path) -> None:
+    env = Environment(_env(tmp_path), datetime.date(2026, 11, 30))
+    with pytest.raises(InputError, match="TF_VAR_bedrock_permitted_account_ids: Terraform would"):
+        env.check_single_source({"TF_VAR_bedrock_permitted_account_ids": '["999999999999"]'})
+    env.check_single_source({"TF_VAR_sandbox_endpoint": "http://127.0.0.1:4581"})
+
+
+def test_the_unregistered_ous_file_may_hold_only_unregistered_ous(tmp_path: Path) -> None:
+    env_dir = _env(tmp_path)
+    (env_dir / "unregistered_ous.auto.tfvars.json").write_text(
+        '{"unregistered_ous": {}, "bedrock_permitted_account_ids": ["999999999999"]}\n'
+    )
+    with pytest.raises(InputError, match="must hold only unregistered_ous"):
+        Environment(env_dir, datetime.date(2026, 11, 30)).check_single_source({})
