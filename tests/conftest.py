@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,36 @@ from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
+
+
+def copy_local_env(dest: Path, *, unregistered_ou: bool = False) -> Path:
+    """Copy modules/, envs/_shared and envs/local (no state, plans or tests) under ``dest``.
+
+    Returns the copy of envs/local; ``unregistered_ou`` adds a first-tier OU
+    Suspended that Control Tower has not registered to its sandbox.yaml.
+    """
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
+    shutil.copytree(REPO_ROOT / "modules", dest / "modules", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "envs" / "_shared", dest / "envs" / "_shared", ignore=ignore)
+    env_dir = dest / "envs" / "local"
+    shutil.copytree(REPO_ROOT / "envs" / "local", env_dir, symlinks=True, ignore=ignore)
+    if unregistered_ou:
+        sandbox_yaml = env_dir / "sandbox.yaml"
+        text = sandbox_yaml.read_text()
+        assert "  - Workloads\n" in text
+        sandbox_yaml.write_text(
+            text.replace("  - Workloads\n", "  - Workloads\n" + UNREGISTERED_OU)
+        )
+    return env_dir
+
+
+@pytest.fixture(scope="session")
+def local_env_copier() -> Callable[..., Path]:
+    """:func:`copy_local_env`, for tests and fixtures of any scope."""
+    return copy_local_env
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +50,6 @@ def params() -> list[Any]:
         marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
         out.append(pytest.param(case_dir, id=case_dir.name, marks=marks))
     return out
-
-
-def copy_repo(repo_root: Path, dest: Path) -> Path:
-    """A repository with envs/_shared and envs/local only; returns the env folder."""
-    shutil.copytree(repo_root / "envs" / "_shared", dest / "envs" / "_shared")
-    env = dest / "envs" / "local"
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
-    shutil.copytree(repo_root / "envs" / "local", env, symlinks=True, ignore=ignore)
-    (dest / "modules").mkdir()
-    return env
 
 
 def apply_case(case_dir: Path, case: dict[str, Any], env: Path) -> None:
@@ -102,10 +93,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture
 def repo_copy(
-    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_env_copier: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Path]:
     root = tmp_path / "repo"
-    env = copy_repo(repo_root, root)
+    env = local_env_copier(root)
     monkeypatch.setenv("REGIONGUARD_ROOT", str(root))
     monkeypatch.chdir(root)
     return root, env

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,19 +88,12 @@ class Stack:
         assert sorted(self.enabled()) == list(FIRST_TIER)
 
 
-def _copy_env(repo: Path, dest: Path) -> Path:
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
-    shutil.copytree(repo / "modules", dest / "modules", ignore=ignore)
-    shutil.copytree(repo / "envs" / "_shared", dest / "envs" / "_shared", ignore=ignore)
-    shutil.copytree(repo / "envs" / "local", dest / "envs" / "local", symlinks=True, ignore=ignore)
-    return dest / "envs" / "local"
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, local_env_copier: Callable[..., Path]
+) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
-    repo = Path(__file__).resolve().parent.parent
-    env_dir = _copy_env(repo, root)
+    env_dir = local_env_copier(root)
     state_dir = root / "sandbox"
     info, _ = process.up(state_dir, env_dir, port=0)
     try:

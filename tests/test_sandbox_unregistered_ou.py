@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,20 +39,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, local_env_copier: Callable[..., Path]
+) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("unregistered")
-    repo = Path(__file__).resolve().parent.parent
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
-    shutil.copytree(repo / "modules", root / "modules", ignore=ignore)
-    shutil.copytree(repo / "envs" / "_shared", root / "envs" / "_shared", ignore=ignore)
-    env_dir = root / "envs" / "local"
-    shutil.copytree(repo / "envs" / "local", env_dir, symlinks=True, ignore=ignore)
-    sandbox_yaml = env_dir / "sandbox.yaml"
-    sandbox_yaml.write_text(
-        sandbox_yaml.read_text().replace(
-            "  - Workloads\n", "  - Workloads\n  - {name: Suspended, registered: false}\n"
-        )
-    )
+    env_dir = local_env_copier(root, unregistered_ou=True)
     state_dir = root / "sandbox"
     info, _ = process.up(state_dir, env_dir, port=0)
     try:
@@ -114,21 +104,13 @@ def test_with_the_record_the_plan_leaves_the_ou_out_and_names_it_with_the_reason
 
 
 def test_make_plan_records_the_unregistered_ou_and_the_review_names_it_with_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    local_env_copier: Callable[..., Path],
 ) -> None:
     """`regionguard plan` (what `make plan` runs) needs no preflight run before it."""
-    repo = Path(__file__).resolve().parent.parent
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
-    shutil.copytree(repo / "modules", tmp_path / "modules", ignore=ignore)
-    shutil.copytree(repo / "envs" / "_shared", tmp_path / "envs" / "_shared", ignore=ignore)
-    env_dir = tmp_path / "envs" / "local"
-    shutil.copytree(repo / "envs" / "local", env_dir, symlinks=True, ignore=ignore)
-    sandbox_yaml = env_dir / "sandbox.yaml"
-    sandbox_yaml.write_text(
-        sandbox_yaml.read_text().replace(
-            "  - Workloads\n", "  - Workloads\n  - {name: Suspended, registered: false}\n"
-        )
-    )
+    env_dir = local_env_copier(tmp_path, unregistered_ou=True)
     monkeypatch.setenv("REGIONGUARD_ROOT", str(tmp_path))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

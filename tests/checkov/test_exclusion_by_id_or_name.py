@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from checkov_runner import CHECKS_DIR, REPO_ROOT, parse_report, run_checkov
+from checkov_runner import CHECKS_DIR, parse_report, run_checkov
 
 from regionguard import deployment as dep
 from regionguard.cli import main
@@ -36,14 +35,11 @@ TODAY = datetime.date(2026, 11, 30)
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def repo(
+    tmp_path_factory: pytest.TempPathFactory, local_env_copier: Callable[..., Path]
+) -> Iterator[tuple[Path, str]]:
     root = tmp_path_factory.mktemp("repo")
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
-    shutil.copytree(REPO_ROOT / "modules", root / "modules", ignore=ignore)
-    shutil.copytree(REPO_ROOT / "envs" / "_shared", root / "envs" / "_shared", ignore=ignore)
-    shutil.copytree(
-        REPO_ROOT / "envs" / "local", root / "envs" / "local", symlinks=True, ignore=ignore
-    )
+    local_env_copier(root)
     info, _ = process.up(root / ".sandbox", root / "envs" / "local", port=0)
     previous = os.environ.get("REGIONGUARD_ROOT")
     os.environ["REGIONGUARD_ROOT"] = str(root)
