@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from regionguard.errors import InputError
@@ -177,7 +177,6 @@ class Deployment:
     source: str
     ous: tuple[OuDeployment, ...]
     not_covered: tuple[tuple[OrgUnit, str], ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
     def find(self, ou_id: str | None, name: str | None) -> OuDeployment | None:
         """The deployment of the OU with this id (when known) or name."""

@@ -170,7 +170,6 @@ class PlanReview:
     drift: tuple[str, ...]
     home_region: str | None
     allow_destroy: bool = False
-    notes: tuple[str, ...] = dataclass_field(default=())
 
     @property
     def passed(self) -> bool:
