@@ -130,3 +130,30 @@ def test_the_unregistered_ous_file_may_hold_only_unregistered_ous(tmp_path: Path
     )
     with pytest.raises(InputError, match="must hold only unregistered_ous"):
         Environment(env_dir, datetime.date(2026, 11, 30)).check_single_source({})
+
+
+def _prod(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "envs" / "_shared", root / "envs" / "_shared")
+    shutil.copytree(REPO / "envs" / "prod", root / "envs" / "prod", symlinks=True)
+    return root / "envs" / "prod"
+
+
+def test_plan_without_backend_hcl_names_the_example_and_runs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_dir = _prod(tmp_path)
+    assert main(["plan", "--env-dir", str(env_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"Copy {env_dir / 'backend.hcl.example'} to {env_dir / 'backend.hcl'}" in err
+    assert not (env_dir / ".terraform").exists()
+
+
+def test_plan_with_the_sample_management_account_says_to_replace_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_dir = _prod(tmp_path)
+    (env_dir / "backend.hcl").write_text('bucket = "acme-tfstate"\nregion = "eu-west-2"\n')
+    assert main(["plan", "--env-dir", str(env_dir)]) == 2
+    assert "management_account_id '111111111111' is a placeholder" in capsys.readouterr().err
+    assert not (env_dir / ".terraform").exists()

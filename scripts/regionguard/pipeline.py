@@ -212,12 +212,17 @@ def _record_unregistered(env: Environment, endpoint: str | None) -> None:
 
 
 def _check_inputs(env: Environment) -> None:
+    """Settings usable, backend configured, no sample management account (exit 2)."""
     from regionguard.preflight import check_backend, check_management_account_id
 
     _ = env.settings  # parsed and checked: exit 2 when unusable
-    env.check_single_source()
     check_backend(env.dir)
     check_management_account_id(env.dir, env.settings)
+
+
+def _check_single_source(env: Environment) -> None:
+    """Permitted accounts from the registry only, through the committed generated file."""
+    env.check_single_source()
     if env.stale:
         raise FindingsError(
             f"{env.tfvars_path} is not what {env.registry_path} generates today; run "
@@ -237,10 +242,12 @@ def run_plan(args: argparse.Namespace) -> int:
     if env.has_sandbox:
         with stages.stage("sandbox"):
             endpoint = _sandbox_endpoint(env, args.sandbox_port)
-    with stages.stage("registration"):
-        _record_unregistered(env, endpoint)
     with stages.stage("inputs"):
         _check_inputs(env)
+    with stages.stage("registration"):
+        _record_unregistered(env, endpoint)
+    with stages.stage("single source"):
+        _check_single_source(env)
     with stages.stage("validate"):
         findings = validate_env(env)
         for f in findings:
