@@ -44,8 +44,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from regionguard import iamref
 from regionguard.errors import InputError
 from regionguard.evaluator import (
@@ -58,6 +56,7 @@ from regionguard.evaluator import (
     default_principal_arn,
     is_service_linked_role,
 )
+from regionguard.yamlfile import read_yaml
 
 UNSPECIFIED = "unspecified"
 PARTITION = "aws"
@@ -381,10 +380,7 @@ def load_profile_data(env_dir: Path | None = None) -> ProfileData:
             path = env_dir / name
             if not path.is_file():
                 continue
-            try:
-                data = yaml.safe_load(path.read_text("utf-8"))
-            except yaml.YAMLError as exc:
-                raise InputError(f"{path}: not valid YAML/JSON: {exc}") from exc
+            data = read_yaml(path, missing="no such file", kind="inference profile file")
             if not isinstance(data, Mapping) or "geographies" not in data:
                 raise InputError(
                     f"{path}: write a mapping with 'geographies' (the shape of "

@@ -36,6 +36,7 @@ import json
 import re
 import struct
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -169,7 +170,13 @@ def _error(status: int, error_type: str, message: str) -> Response:
     )
 
 
-def handle(environ: dict[str, Any], start_response: StartResponse, backend: Any) -> Iterable[bytes]:
+def handle(
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    backend: Any,
+    env_dir: Path | None = None,
+) -> Iterable[bytes]:
+    """Answer one Bedrock runtime call; profile data as ``env_dir``'s override sets it."""
     match = _PATH.match(environ.get("PATH_INFO", ""))
     scope = _scope(environ.get("HTTP_AUTHORIZATION"))
     assert match is not None
@@ -195,7 +202,7 @@ def handle(environ: dict[str, Any], start_response: StartResponse, backend: Any)
             403, "UnrecognizedClientException", f"Account {account} is not in the organization."
         )
         return response(environ, start_response)
-    data = load_profile_data()
+    data = load_profile_data(env_dir)
     prefix = model.split(".", 1)[0]
     through_profile = model.startswith("arn:") or ("." in model and prefix in data.geographies)
     try:

@@ -165,7 +165,12 @@ class SandboxApp:
             self.controltower.settle()
             if bedrock.is_bedrock_runtime(environ, service):
                 return list(
-                    bedrock.handle(environ, start_response, self.controltower.organizations)
+                    bedrock.handle(
+                        environ,
+                        start_response,
+                        self.controltower.organizations,
+                        self.settings.env_dir,
+                    )
                 )
             if is_controltower or is_controlcatalog:
                 return self._controltower(environ, start_response, action, is_controlcatalog)
