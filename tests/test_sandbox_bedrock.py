@@ -7,7 +7,7 @@ and is shut down after each test.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -215,3 +215,25 @@ def test_a_us_profile_called_from_london_is_a_validation_error(
         f"inference profile '{US_PROFILE}': us. profiles are called from us-east-1, us-east-2, "
         "us-west-1, us-west-2, not eu-west-2"
     )
+
+
+def test_the_environment_s_profile_override_routes_the_sandbox_s_calls(
+    tmp_path: Path, local_env_copier: Callable[..., Path]
+) -> None:
+    # A us. profile that, for this environment, only reaches us-east-1 (an
+    # allowed Region): the landing-zone deny no longer meets any leg.
+    env_dir = local_env_copier(tmp_path)
+    (env_dir / "inference_profiles.yaml").write_text(
+        "geographies:\n  us:\n    partition: aws\n    regions: [us-east-1]\n"
+    )
+    settings = load_settings(env_dir, landing_zone_region_deny=True)
+    server = serve(SandboxApp(settings), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        assert stream_profile(endpoint, PERMITTED).startswith('{"type": "text"')
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
