@@ -393,10 +393,15 @@ def check_deployment(
         params_out = _Out(control_file, [])
         params = _check_parameters(dict(key), options, params_out)
         note(params_out.findings, items)
+        # OUs that carry the same SCPs are judged once, and named together.
+        alike: dict[tuple[tuple[str, ...], tuple[str, ...]], list[OuDeployment]] = {}
         for item in items:
+            contents = tuple(s.content for s in item.scps)
+            alike.setdefault((contents, item.unresolved), []).append(item)
+        for (contents, _unresolved), members in alike.items():
             ou_out = _Out(control_file, [])
-            _check_ou(item, params, [documents.get(s.content) for s in item.scps], ou_out)
-            note(ou_out.findings, [item])
+            _check_ou(members[0], params, [documents.get(c) for c in contents], ou_out)
+            note(ou_out.findings, members)
     ctrl_out.findings.extend(grouped)
     findings = scp_out.findings + _name_ous(ctrl_out.findings, grouped, deployment)
     order = {"error": 0, "warning": 1, "note": 2}
