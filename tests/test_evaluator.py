@@ -424,7 +424,7 @@ def test_policy_the_evaluator_cannot_evaluate_is_refused(
 
 
 def test_invalid_json_is_refused_with_the_policy_name() -> None:
-    with pytest.raises(PolicyError, match='SCP "broken": not valid JSON'):
+    with pytest.raises(PolicyError, match='SCP "broken": not JSON'):
         compile_policy(Policy("broken", "{"))
 
 

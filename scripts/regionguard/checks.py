@@ -14,7 +14,6 @@ after apply. Rule ids are stable; see ``RULES``.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ from regionguard.rules import (
     unguarded_actions,
 )
 from regionguard.schemas import fast_check, json_path, validator
-from regionguard.scp import ScpView, read_scp_document
+from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp_document
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 
 if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
@@ -94,10 +93,10 @@ class _Out:
 
 def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | None:
     try:
-        document = json.loads(content)
-    except ValueError as exc:
+        document = decode_scp(content)
+    except ScpDecodeError as exc:
         _check_size(content, None, size_limit, out)
-        out.add("RG-SCP-JSON", "error", f"the SCP is not valid JSON: {exc}")
+        out.add("RG-SCP-JSON", "error", f"the SCP is {exc}")
         return None
     _check_size(content, read_scp_document(document, content), size_limit, out)
     errors = _scp_grammar_errors(document)

@@ -31,13 +31,13 @@ signature, action) once.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from regionguard.rules import wildcard_regex
+from regionguard.scp import ScpDecodeError, decode_scp
 
 Effect = Literal["ALLOW", "DENY"]
 Basis = Literal[
@@ -728,9 +728,9 @@ def compile_policy(policy: Policy, atom_pool: dict[Any, _Atom] | None = None) ->
     """Parse and compile one SCP; raises PolicyError naming the policy on bad grammar."""
     pool: dict[Any, _Atom] = {} if atom_pool is None else atom_pool
     try:
-        doc = json.loads(policy.document)
-    except json.JSONDecodeError as exc:
-        raise PolicyError(f'SCP "{policy.name}": not valid JSON ({exc.msg} at {exc.pos})') from exc
+        doc = decode_scp(policy.document)
+    except ScpDecodeError as exc:
+        raise PolicyError(f'SCP "{policy.name}": {exc}') from exc
     if not isinstance(doc, Mapping) or "Statement" not in doc:
         raise PolicyError(f'SCP "{policy.name}": a policy needs a Statement element')
     raw = doc["Statement"]

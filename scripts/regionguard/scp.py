@@ -23,7 +23,14 @@ from regionguard.rules import (
     statements,
 )
 
-__all__ = ["UNSPECIFIED_REGION", "ScpView", "read_scp", "read_scp_document"]
+__all__ = [
+    "UNSPECIFIED_REGION",
+    "ScpDecodeError",
+    "ScpView",
+    "decode_scp",
+    "read_scp",
+    "read_scp_document",
+]
 
 _PROFILE_KEY = "bedrock:inferenceprofilearn"
 
@@ -64,12 +71,30 @@ class ScpView:
         return "required (" + ", ".join(self.profile_patterns) + ")"
 
 
+class ScpDecodeError(ValueError):
+    """An SCP content string that is no JSON document; the message says why."""
+
+
+def decode_scp(content: str) -> Any:
+    """The JSON value of an SCP content string; ScpDecodeError when there is none.
+
+    The one place SCP text is decoded: the review, validate and the evaluator
+    call it, so a document nested beyond any policy is refused alike.
+    """
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise ScpDecodeError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ScpDecodeError("nested deeper than any policy document") from None
+
+
 def read_scp(content: str) -> ScpView:
     """Read an SCP content string; an unreadable one keeps its error."""
     try:
-        document = json.loads(content)
-    except json.JSONDecodeError as exc:
-        return _unreadable(content, f"not JSON ({exc.msg} at column {exc.colno})")
+        document = decode_scp(content)
+    except ScpDecodeError as exc:
+        return _unreadable(content, str(exc))
     return read_scp_document(document, content)
 
 

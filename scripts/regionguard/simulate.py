@@ -486,9 +486,9 @@ def verify_runs(
             scenarios.append(scenario_from_plan(env, plan, "after"))
         if endpoint is not None:
             scenarios.append(scenario_from_sandbox(endpoint, env))
+        return [(s, check(expectations, s, str(path), env.dir)) for s in scenarios]
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
-    return [(s, check(expectations, s, str(path), env.dir)) for s in scenarios]
 
 
 def broken_facts(runs: Sequence[Run]) -> int:
