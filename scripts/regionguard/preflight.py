@@ -49,6 +49,8 @@ from regionguard.envs import (
     today_utc,
 )
 from regionguard.errors import InputError
+from regionguard.rules import statements
+from regionguard.scp import ScpDecodeError, decode_scp
 from regionguard.settings import Settings, load_settings
 
 __all__ = [
@@ -583,13 +585,14 @@ class Preflight:
             return False
         content = self.aws.call("organizations", "describe_policy", PolicyId=policy_id)
         try:
-            document = json.loads(content["Policy"]["Content"])
-        except (KeyError, ValueError):
+            document = decode_scp(content["Policy"]["Content"])
+        except (KeyError, ScpDecodeError):
             return False
-        statements = document.get("Statement", [])
-        statements = statements if isinstance(statements, list) else [statements]
+        if not isinstance(document, dict):
+            return False
         return any(
-            isinstance(s, dict) and s.get("Sid") == LANDING_ZONE_REGION_DENY_SID for s in statements
+            isinstance(s, dict) and s.get("Sid") == LANDING_ZONE_REGION_DENY_SID
+            for s in statements(document)
         )
 
     def _control_enabled(self, ou: Ou) -> bool:

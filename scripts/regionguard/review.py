@@ -33,7 +33,7 @@ from regionguard.planfile import (
     is_unknown,
     ou_id_of_arn,
 )
-from regionguard.rules import room_for_accounts
+from regionguard.rules import decode_parameter, room_for_accounts
 from regionguard.scp import ScpView, read_scp
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 
@@ -202,14 +202,7 @@ def _parameters(value: Any) -> dict[str, tuple[str, ...]] | None:
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             continue
-        raw = item.get("value")
-        decoded: Any = raw
-        if isinstance(raw, str):
-            try:
-                decoded = json.loads(raw)
-            except json.JSONDecodeError:
-                decoded = raw
-        params[item["key"]] = _strings(decoded)
+        params[item["key"]] = _strings(decode_parameter(item.get("value")))
     return params
 
 

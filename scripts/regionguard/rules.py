@@ -29,6 +29,7 @@ __all__ = [
     "UNSPECIFIED_REGION",
     "as_list",
     "covers",
+    "decode_parameter",
     "decode_parameters",
     "denied_actions",
     "guard_problems",
@@ -229,6 +230,19 @@ def room_for_accounts(size: int, limit: int, account_lists: int) -> int:
 # ---------------------------------------------------------------- control parameters
 
 
+def decode_parameter(value: Any) -> Any:
+    """One parameter value as Terraform sends it to Control Tower (JSON text), decoded.
+
+    A value that is not a string, or not JSON, comes back as it is.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        return value
+
+
 def decode_parameters(raw: Mapping[str, Any]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """The control's parameters as lists of strings, and the problems as (key, message).
 
@@ -242,11 +256,11 @@ def decode_parameters(raw: Mapping[str, Any]) -> tuple[dict[str, list[str]], lis
             problems.append((key, f"unknown parameter {key!r}"))
             continue
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
+            decoded_value = decode_parameter(value)
+            if decoded_value is value:
                 problems.append((key, f"{key} is not JSON: {value!r}"))
                 continue
+            value = decoded_value
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append((key, f"{key} must be a list of strings"))
             continue
