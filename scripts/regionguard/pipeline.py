@@ -361,6 +361,17 @@ class _PlannedEnvironment(Environment):
         return CommittedTfvars(self.tfvars_path, generated.content, generated.permitted_ids)
 
 
+def _permits_variable(env: Environment, lingering: Sequence[str]) -> dict[str, str] | None:
+    """``-var`` of the permitted accounts where expired permits linger, else None.
+
+    What the registry generates today, so that an expired permit is never
+    planned; without lingering permits Terraform reads the committed file.
+    """
+    if not lingering:
+        return None
+    return {TFVARS_KEY: json.dumps(list(env.generated.permitted_ids))}
+
+
 def _as_planned(env: Environment) -> tuple[Environment, tuple[str, ...]]:
     """``env`` as the plan sees it, and the expired permits it leaves out (see the module doc)."""
     lingering = _expired_in_committed(env)
@@ -399,9 +410,7 @@ def _plan_chain(env: Environment, args: argparse.Namespace, out: _Outcome, stage
         with stages.stage("sandbox"):
             endpoint = _sandbox_endpoint(env, args.sandbox_port)
     tf = _terraform(env, args, endpoint)
-    # Only where expired permits linger: what the registry generates today, so
-    # that an expired permit is never planned (the committed file otherwise).
-    variables = {TFVARS_KEY: json.dumps(list(env.generated.permitted_ids))} if lingering else None
+    variables = _permits_variable(env, lingering)
     with _terminate_as_interrupt():
         with stages.stage("terraform init"):
             _init(tf, env)
@@ -616,7 +625,8 @@ def run_drift(args: argparse.Namespace) -> int:
     with stages.stage("inputs"):
         _ = env.settings
         env.check_single_source()
-        for account_id in _expired_in_committed(env):
+        env, lingering = _as_planned(env)
+        for account_id in lingering:
             found.append(
                 f"permit of {account_id} ({env.account_names.get(account_id, '?')}) has expired "
                 f"but {env.tfvars_path} still permits it: merge the pull request that "
@@ -630,7 +640,11 @@ def run_drift(args: argparse.Namespace) -> int:
             with stages.stage("terraform init"):
                 _init(tf, env)
             with stages.stage("terraform plan -detailed-exitcode"):
-                changed = tf.plan(saved.resolve(), lock_timeout=LOCK_TIMEOUT)
+                changed = tf.plan(
+                    saved.resolve(),
+                    variables=_permits_variable(env, lingering),
+                    lock_timeout=LOCK_TIMEOUT,
+                )
             with stages.stage("terraform show"):
                 text = tf.show_json_text(saved.resolve())
     finally:
