@@ -94,11 +94,33 @@ def fresh_clone(target: Path) -> Path:
     registry.write_text(text.replace('expires: "2099-12-31"', f'expires: "{yesterday}"'))
     git(target, "add", "-A")
     git(target, "commit", "-q", "-m", "the working tree; research's permit expired yesterday")
-    # The shared virtual environments were installed from these files: older
-    # files keep make from reinstalling them into the clone.
-    for rel in ("pyproject.toml", "requirements.lock", "policies/requirements.txt"):
-        os.utime(target / rel, (946684800, 946684800))
+    age_install_inputs(target)
     return target
+
+
+def age_install_inputs(root: Path) -> None:
+    """Date the files the shared virtual environments were installed from in 2000.
+
+    make then finds their stamps newer and installs nothing, which would
+    otherwise point this worktree's editable installs at the clone. Run after
+    every git command that may rewrite them (reset --hard does).
+    """
+    for rel in ("pyproject.toml", "requirements.lock", "policies/requirements.txt"):
+        os.utime(root / rel, (946684800, 946684800))
+
+
+def installed_from() -> list[str]:
+    """Where the shared virtual environments import regionguard from."""
+    return [
+        subprocess.run(
+            [str(venv / "bin/python"), "-c", "import regionguard; print(regionguard.__file__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+        for venv in (VENV, CHECKOV_VENV)
+    ]
 
 
 class Webhook:
@@ -168,6 +190,7 @@ class Harness:
     def reset(self) -> None:
         """Back to the committed tree; state, saved plans and the sandbox stay."""
         git(self.root, "reset", "-q", "--hard")
+        age_install_inputs(self.root)
         for name in ("tfplan", "tfplan.json", "tfplan.md", "tfplan.gate.json", "tfplan.sarif"):
             (self.root / "envs/local" / name).unlink(missing_ok=True)
 
@@ -301,6 +324,7 @@ script(require, github, context)
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    before = installed_from()
     root = fresh_clone(tmp_path_factory.mktemp("clone") / "regionguard")
     webhook = Webhook()
     try:
@@ -308,6 +332,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     finally:
         process.down(root / ".sandbox")
         webhook.close()
+    # No step reinstalled the shared environments from the clone.
+    assert installed_from() == before
 
 
 def review_md(root: Path) -> str:
