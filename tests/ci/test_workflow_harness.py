@@ -16,6 +16,7 @@ repository the day after an ``expires`` date.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.server
 import json
@@ -213,6 +214,40 @@ class Harness:
             for target in ("plan", "apply"):
                 done = self.make(target)
                 assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    @contextlib.contextmanager
+    def guardrail_detached(self, ou_name: str) -> Iterator[str]:
+        """Detach, out of band, the SCP Control Tower deployed for the control on an OU.
+
+        Yields the enabled control's ARN, which Control Tower then reports
+        DRIFTED; attaches the SCP again afterwards.
+        """
+        import boto3
+
+        info = process.status(self.root / ".sandbox")
+        assert info is not None
+        options: dict[str, Any] = {
+            "region_name": "ap-northeast-1",
+            "endpoint_url": info.endpoint,
+            "aws_access_key_id": "sandbox",
+            "aws_secret_access_key": "sandbox",
+        }
+        org = boto3.client("organizations", **options)
+        root = org.list_roots()["Roots"][0]["Id"]
+        ous = org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
+        ou = next(o for o in ous if o["Name"] == ou_name)
+        policies = org.list_policies_for_target(TargetId=ou["Id"], Filter="SERVICE_CONTROL_POLICY")[
+            "Policies"
+        ]
+        [guardrail] = [p for p in policies if p["Name"].startswith("aws-guardrails")]
+        [control] = boto3.client("controltower", **options).list_enabled_controls(
+            targetIdentifier=ou["Arn"]
+        )["enabledControls"]
+        org.detach_policy(PolicyId=guardrail["Id"], TargetId=ou["Id"])
+        try:
+            yield str(control["arn"])
+        finally:
+            org.attach_policy(PolicyId=guardrail["Id"], TargetId=ou["Id"])
 
     # ------------------------------------------------------------ recorders
 
@@ -520,7 +555,8 @@ def test_the_schedule_reports_drift_and_opens_the_regeneration_of_an_expired_per
     harness.reset()
     harness.ensure_applied()
     sent = len(harness.webhook.messages)
-    drift = harness.runner("schedule").run_job(SCHEDULE, "drift", matrix=LOCAL)
+    with harness.guardrail_detached("Sandbox") as drifted:
+        drift = harness.runner("schedule").run_job(SCHEDULE, "drift", matrix=LOCAL)
     assert drift.outcomes()[5:] == [
         ("Backend configuration", "recorded"),
         ("Drift", "success"),
@@ -532,7 +568,10 @@ def test_the_schedule_reports_drift_and_opens_the_regeneration_of_an_expired_per
     assert drift.summary == report
     assert report.startswith(f"## Drift of local on {datetime.datetime.now(datetime.UTC).date()}")
     assert f"- permit of {RESEARCH} (research) has expired but" in report
-    assert "IN\\_SYNC" in report
+    assert f"- enabled control {drifted}: Control Tower drift status DRIFTED\n" in report
+    rows = [line for line in report.splitlines() if line.startswith("| `arn:")]
+    statuses = [row.split(" | ")[1].removesuffix(" |") for row in rows]
+    assert sorted(statuses) == ["DRIFTED", "IN\\_SYNC", "IN\\_SYNC"]
     [message] = harness.webhook.messages[sent:]
     assert message["text"] == (
         "regionguard: drift or failure in local: "
