@@ -155,8 +155,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Report the permits of the registry that have expired (and whether the committed "
             "accounts.auto.tfvars.json still holds them) and those ending within --within days; "
-            "writes envs/<env>/permits.md. Exit 0, or 1 when an expired permit is still in the "
-            "committed file (regenerate it with `make tfvars`), 2 bad input."
+            "writes envs/<env>/permits.md. Exit 0 (a report: `make tfvars` regenerates the file "
+            "and `regionguard drift` fails on an expired permit still deployed), 2 bad input."
         ),
     )
     add_env_arguments(permits)

@@ -280,6 +280,7 @@ class Harness:
 
     def github_script(self, call: UsesCall) -> None:
         """Run the script under node against a stand-in of the GitHub API that records calls."""
+        assert shutil.which("node"), "the github-script step runs under node: install nodejs"
         wrapper = self.root / ".harness" / "github-script.js"
         wrapper.parent.mkdir(exist_ok=True)
         wrapper.write_text(GITHUB_SCRIPT_STANDIN)
