@@ -140,7 +140,7 @@ tf-config: $(TF_RC)
 
 .PHONY: init
 init: check-env tf-config ## terraform init of ENV
-	$(TF) -chdir=$(ENV_DIR) init -input=false $(BACKEND_CONFIG) >/dev/null
+	$(TF) -chdir=$(ENV_DIR) init -input=false -lock-timeout=120s $(BACKEND_CONFIG) >/dev/null
 
 # Every stage of plan and apply lives in `regionguard plan` / `regionguard apply`
 # (scripts/regionguard/pipeline.py); these targets only call them.
@@ -160,6 +160,37 @@ endif
 .PHONY: apply
 apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed, and nothing else
 	@$(REGIONGUARD) apply $(PIPELINE_FLAGS)
+
+# The pull-request check: the chain of `make plan`, and whatever its outcome
+# the review envs/ENV/tfplan.md and the SARIF log envs/ENV/tfplan.sarif.
+.PHONY: review
+review: check-env venv tf-config ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
+	@$(REGIONGUARD) review $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
+
+.PHONY: drift
+drift: check-env venv tf-config ## Read-only: terraform plan -detailed-exitcode, Control Tower drift, expired permits (drift.md)
+	@$(REGIONGUARD) drift $(PIPELINE_FLAGS)
+
+.PHONY: permits
+permits: check-env venv ## Report permits of ENV that expired or end within 30 days (permits.md)
+	@$(REGIONGUARD) permits --env $(ENV)
+
+# The webhook URL comes from the environment variable REGIONGUARD_WEBHOOK_URL
+# (a repository secret in the scheduled workflow); unset, nothing is sent.
+.PHONY: notify
+notify: venv ## Post NOTIFY_TITLE and FILES to the webhook in REGIONGUARD_WEBHOOK_URL (Slack, Teams), if set
+	@$(REGIONGUARD) notify --title "$$NOTIFY_TITLE" $(foreach f,$(FILES),--file $(f))
+
+# backend.hcl from the environment variables BACKEND_BUCKET and BACKEND_REGION
+# (GitHub variables in the workflows, server environment in Atlantis).
+.PHONY: backend-config
+backend-config: check-env ## Write envs/ENV/backend.hcl from BACKEND_BUCKET and BACKEND_REGION (environment)
+	@if [[ -z "$${BACKEND_BUCKET:-}" || -z "$${BACKEND_REGION:-}" ]]; then \
+	  echo "make backend-config: set BACKEND_BUCKET and BACKEND_REGION (the state bucket and its Region)" >&2; exit 2; fi
+	@if [[ ! "$$BACKEND_BUCKET" =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$$ || ! "$$BACKEND_REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$$ ]]; then \
+	  echo "make backend-config: BACKEND_BUCKET is not an S3 bucket name or BACKEND_REGION not a Region code" >&2; exit 2; fi
+	@printf 'bucket = "%s"\nregion = "%s"\n' "$$BACKEND_BUCKET" "$$BACKEND_REGION" > $(ENV_DIR)/backend.hcl
+	@echo "wrote $(ENV_DIR)/backend.hcl"
 
 .PHONY: plan-fixtures
 plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans (terraform, sandbox)
@@ -275,4 +306,4 @@ test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs:
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
-	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json
+	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json envs/*/tfplan.sarif

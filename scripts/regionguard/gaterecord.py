@@ -3,10 +3,13 @@
 ``regionguard plan`` writes ``tfplan.gate.json`` beside the saved plan only
 when every stage passed (inputs, validate, the plan gate, the
 expectations). It holds the SHA-256 of the saved plan's bytes and of every
-input the plan was made from. ``regionguard apply`` applies the saved plan
-only when the record exists and every hash still matches: a plan swapped
-under the review, or an input edited since, is refused. No file times are
-trusted.
+input the plan was made from, and the accounts the plan permits.
+``regionguard apply`` applies the saved plan only when the record exists and
+every hash still matches: a plan swapped under the review, or an input edited
+since, is refused. No file times are trusted. A plan that permits an account
+whose permit has expired since (the plan was made the day before, the
+approval came after midnight UTC) is refused too: no apply re-applies an
+expired permit.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from regionguard.environment import Environment
 
 __all__ = ["RECORD_VERSION", "PlanFiles", "check_record", "input_hashes", "write_record"]
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def write_record(
     allow_destroy: bool,
     widening: Sequence[str],
     facts: int,
+    permitted: Sequence[str] = (),
 ) -> None:
     """Write the record of a plan that passed every stage."""
     record = {
@@ -88,6 +92,8 @@ def write_record(
         "facts_checked": facts,
         "allow_destroy": allow_destroy,
         "widening": list(widening),
+        "permitted_account_ids": sorted(permitted),
+        "planned_on": env.today.isoformat(),
     }
     write_atomic(files.record, json.dumps(record, indent=2) + "\n")
 
@@ -123,6 +129,28 @@ def check_record(files: PlanFiles, env: Environment) -> list[str]:
                 f"{env.dir / name} changed since the plan was reviewed; the plan may not show "
                 f"what apply would do; run `make plan ENV={env.name}` again"
             )
+    problems.extend(_expired_since(record, env))
     if record.get("gate") != "passed" or record.get("expectations") != "passed":
         problems.append(f"{files.record}: the plan did not pass; run `make plan ENV={env.name}`")
+    return problems
+
+
+def _expired_since(record: Mapping[str, Any], env: Environment) -> list[str]:
+    """The plan permits an account whose permit is no longer active on ``env.today``."""
+    permitted = record.get("permitted_account_ids")
+    if not isinstance(permitted, list) or not all(isinstance(i, str) for i in permitted):
+        return [f"{PlanFiles(env.dir).record}: no list of permitted accounts; run `make plan`"]
+    accounts = env.registry.by_id()
+    problems = []
+    for account_id in permitted:
+        account = accounts.get(account_id)
+        if account is None or not account.permit_active(env.today):
+            when = f"expired on {account.expires}" if account and account.expires else "ended"
+            problems.append(
+                f"the saved plan permits {account_id}"
+                + (f" ({account.name})" if account else "")
+                + f", whose permit {when} (today is {env.today}, the plan was made on "
+                f"{record.get('planned_on')}); an expired permit is never applied: run "
+                f"`make plan ENV={env.name}` again, which leaves it out"
+            )
     return problems

@@ -6,10 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO_ROOT / ".github/workflows/regionguard.yml"
+SCHEDULE = REPO_ROOT / ".github/workflows/regionguard-schedule.yml"
+WORKFLOWS = (WORKFLOW, SCHEDULE)
 ATLANTIS = REPO_ROOT / "atlantis.yaml"
 ATLANTIS_SCHEMA = REPO_ROOT / "tests/ci/schemas/atlantis-repo-config.schema.json"
 
@@ -29,15 +32,17 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_workflow_matches_the_github_workflow_schema() -> None:
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_the_github_workflow_schema(workflow: Path) -> None:
     done = run(
-        tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)
+        tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_workflow_passes_actionlint() -> None:
-    done = run(tool("actionlint"), "-no-color", str(WORKFLOW))
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_passes_actionlint(workflow: Path) -> None:
+    done = run(tool("actionlint"), "-no-color", str(workflow))
     assert (done.returncode, done.stdout) == (0, ""), done.stdout + done.stderr
 
 
@@ -67,28 +72,31 @@ def _commands(steps: list[dict[str, str]]) -> list[str]:
 
 
 def test_pipelines_call_only_the_make_entry_points() -> None:
-    """Workflow and Atlantis run the chain through make plan / make apply, nothing else."""
+    """Workflows and Atlantis run the chain through make targets, nothing else."""
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
-    assert jobs["plan"]["strategy"]["matrix"]["env"] == ["staging", "prod"]
-    plan = _commands(jobs["plan"]["steps"])
-    apply = _commands(jobs["apply"]["steps"])
+    schedule = yaml.safe_load(SCHEDULE.read_text())["jobs"]
+    assert jobs["review"]["strategy"]["matrix"]["env"] == ["staging", "prod"]
+    commands = {name: _commands(job["steps"]) for name, job in [*jobs.items(), *schedule.items()]}
     atlantis = yaml.safe_load((REPO_ROOT / "atlantis.yaml").read_text())["workflows"]
     atlantis_steps = [
         s["run"] if isinstance(s["run"], str) else s["run"]["command"]
         for stage in ("plan", "apply")
         for s in atlantis["regionguard"][stage]["steps"]
-        if isinstance(s, dict)
+        if isinstance(s, dict) and "run" in s
     ]
-    everything = "\n".join([*plan, *apply, *atlantis_steps])
-    assert 'make plan ENV="${{ matrix.env }}" || status=$?' in plan
-    assert 'make apply ENV="${{ matrix.env }}"' in apply
-    assert any('make plan ENV="$PROJECT_NAME"' in s for s in atlantis_steps)
+    everything = "\n".join([*(c for cs in commands.values() for c in cs), *atlantis_steps])
+    assert 'make review ENV="${{ matrix.env }}" || status=$?' in commands["review"]
+    assert 'make review ENV="${{ matrix.env }}"' in commands["plan"]
+    assert 'make apply ENV="${{ matrix.env }}"' in commands["apply"]
+    assert 'make drift ENV="${{ matrix.env }}" || status=$?' in commands["drift"]
+    assert 'make tfvars ENV="${{ matrix.env }}"' in commands["permits"]
+    assert any('make review ENV="$PROJECT_NAME"' in s for s in atlantis_steps)
     assert any('make apply ENV="$PROJECT_NAME"' in s for s in atlantis_steps)
     for other in (
-        "regionguard tfvars",
-        "regionguard validate",
-        "regionguard plan-diff",
+        "regionguard ",
         "terraform ",
+        "plan-diff",
+        "|| true",
     ):
         assert other not in everything
 
@@ -96,6 +104,7 @@ def test_pipelines_call_only_the_make_entry_points() -> None:
 def test_apply_runs_behind_a_protected_environment_one_at_a_time_per_environment() -> None:
     apply = yaml.safe_load(WORKFLOW.read_text())["jobs"]["apply"]
     assert apply["environment"] == "${{ matrix.env }}"
+    assert apply["needs"] == "plan"
     assert apply["concurrency"] == {
         "group": "regionguard-apply-${{ matrix.env }}",
         "cancel-in-progress": False,
@@ -103,7 +112,10 @@ def test_apply_runs_behind_a_protected_environment_one_at_a_time_per_environment
 
 
 def test_plan_and_apply_assume_different_roles() -> None:
-    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    jobs = {
+        **yaml.safe_load(WORKFLOW.read_text())["jobs"],
+        **yaml.safe_load(SCHEDULE.read_text())["jobs"],
+    }
     roles = {
         name: [
             s["with"]["role-to-assume"]
@@ -112,9 +124,31 @@ def test_plan_and_apply_assume_different_roles() -> None:
         ]
         for name, job in jobs.items()
     }
+    plan_role = "${{ vars[format('AWS_PLAN_ROLE_ARN_{0}', matrix.env)] }}"
     assert roles == {
-        "plan": ["${{ vars[format('AWS_PLAN_ROLE_ARN_{0}', matrix.env)] }}"],
+        "review": [plan_role],
+        "plan": [plan_role],
         "apply": ["${{ vars[format('AWS_APPLY_ROLE_ARN_{0}', matrix.env)] }}"],
+        "drift": [plan_role],
+        "permits": [],
+    }
+
+
+def test_only_the_apply_job_writes_and_only_the_permits_job_opens_pull_requests() -> None:
+    jobs = {
+        **yaml.safe_load(WORKFLOW.read_text())["jobs"],
+        **yaml.safe_load(SCHEDULE.read_text())["jobs"],
+    }
+    writes = {
+        name: sorted(k for k, v in job["permissions"].items() if v == "write")
+        for name, job in jobs.items()
+    }
+    assert writes == {
+        "review": ["id-token", "pull-requests", "security-events"],
+        "plan": ["id-token"],
+        "apply": ["id-token"],
+        "drift": ["id-token"],
+        "permits": ["contents", "pull-requests"],
     }
 
 
