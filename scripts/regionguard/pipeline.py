@@ -333,6 +333,8 @@ def _record_unregistered(env: Environment, endpoint: str | None) -> None:
     from regionguard.preflight import record_unregistered
 
     changed = record_unregistered(env.dir, env.settings, endpoint)
+    if changed:
+        vars(env).pop("unregistered_ous", None)  # read again, as Terraform will
     if changed is None:
         print(
             f"  warning: cannot read which OUs Control Tower registered; {env.dir} keeps its "
@@ -417,17 +419,16 @@ def _plan_chain(env: Environment, args: argparse.Namespace, out: _Outcome, stage
 
     files = PlanFiles(env.dir)
     files.clear()
+    with stages.stage("inputs"):
+        _check_inputs(env)
+        _check_single_source(env)
+        env, lingering = _as_planned(env)
     endpoint = None
     if env.has_sandbox:
         with stages.stage("sandbox"):
             endpoint = _sandbox_endpoint(env, args.sandbox_port)
-    with stages.stage("inputs"):
-        _check_inputs(env)
     with stages.stage("registration"):
         _record_unregistered(env, endpoint)
-    with stages.stage("single source"):
-        _check_single_source(env)
-        env, lingering = _as_planned(env)
     findings: list[Finding] = []
     if lingering:
         warning = _expiry_warning(env, lingering)
