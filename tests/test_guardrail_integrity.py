@@ -19,8 +19,9 @@ it, Terraform never learns it.
 
 ``test_each_apply_mutates_in_guarded_order`` records the calls of an
 uninterrupted create, update and destroy; the parametrized test then kills
-each of them at each of those calls in turn, checks the invariant at the
-kill and once the operations in flight have ended, and converges with
+each of them at each of those calls in turn (of an update, the first two
+unless REGIONGUARD_INTERRUPT_ALL=1), checks the invariant at the kill and
+once the operations in flight have ended, and converges with
 ``regionguard plan`` and ``regionguard apply`` (``main([...])``): both exit 0,
 apply's check of expectations.yaml against the sandbox holds, and the next
 terraform plan is empty. The last tests leave a partial update by each fault
@@ -158,7 +159,8 @@ class Rig:
             "aws_secret_access_key": "sandbox",
             "config": botocore.config.Config(retries={"total_max_attempts": 1}),
         }
-        return boto3.client("controltower", **options), boto3.client("organizations", **options)
+        session = boto3.session.Session()  # one per thread: the default one is shared
+        return session.client("controltower", **options), session.client("organizations", **options)
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         return process.admin(self.endpoint, method, path, body, token=self.token)
