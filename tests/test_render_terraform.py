@@ -66,6 +66,7 @@ module "control" {
   allowed_regions         = var.allowed_regions
   home_region             = var.home_region
   guarded_actions         = module.scp.guarded_actions
+  scp_attachment_ids      = module.scp.attachment_ids
   exempted_actions        = var.exempted_actions
   exempted_principal_arns = var.exempted_principal_arns
 }

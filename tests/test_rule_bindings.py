@@ -95,6 +95,7 @@ def test_module_validation_and_python_rule_decide_every_case_alike(tmp_path: Pat
         '  allowed_regions = ["us-east-1"]\n'
         '  targets = { "ou-ab12-workload1" = '
         '"arn:aws:organizations::111111111111:ou/o-abcdefghij/ou-ab12-workload1" }\n'
+        '  scp_attachment_ids = { "ou-ab12-workload1" = "ou-ab12-workload1:p-mock12345" }\n'
         "}\n\n" + "\n".join(runs)
     )
     init = subprocess.run(

@@ -61,6 +61,7 @@ module "region_deny_control" {
   allowed_regions         = var.allowed_regions
   home_region             = var.home_region
   guarded_actions         = module.bedrock_inference_scp.guarded_actions
+  scp_attachment_ids      = module.bedrock_inference_scp.attachment_ids
   exempted_actions        = var.exempted_actions
   exempted_principal_arns = var.exempted_principal_arns
 }

@@ -27,3 +27,8 @@ output "attached_target_ids" {
   description = "Ids of the targets the policy is attached to."
   value       = sort([for a in aws_organizations_policy_attachment.this : a.target_id])
 }
+
+output "attachment_ids" {
+  description = "The policy's attachment per target, as a map from target id to attachment id; pass it to region-deny-control's scp_attachment_ids so that each control is enabled after, and disabled before, its OU's attachment."
+  value       = { for id, a in aws_organizations_policy_attachment.this : id => a.id }
+}

@@ -22,4 +22,16 @@ resource "aws_controltower_control" "this" {
       value = jsonencode(parameters.value)
     }
   }
+
+  # The exemptions are safe only while the SCP that guards them is attached
+  # to the OU. This reference makes each control depend on the attachments:
+  # Terraform creates SCP -> attachments -> controls, updates the SCP before
+  # the controls, and destroys controls -> attachments -> SCP, so no apply,
+  # finished or interrupted, leaves an exemption without its guard.
+  lifecycle {
+    precondition {
+      condition     = contains(keys(var.scp_attachment_ids), each.key)
+      error_message = "The OU ${each.key} has no attachment of the Bedrock inference SCP in scp_attachment_ids; its exempted actions would be open to every account in every Region. Attach the SCP to every target OU (pass bedrock-inference-scp's attachment_ids)."
+    }
+  }
 }

@@ -20,6 +20,12 @@ variable "targets" {
   }
 }
 
+variable "scp_attachment_ids" {
+  description = "The companion SCP's attachment per OU, as a map from OU id to attachment id; pass bedrock-inference-scp's attachment_ids output. Each control depends on its OU's entry, so Terraform attaches the SCP before it enables the control and disables the control before it detaches the SCP."
+  type        = map(string)
+  nullable    = false
+}
+
 variable "allowed_regions" {
   description = "Regions in which API calls are allowed (the control's AllowedRegions); must include the Control Tower home Region."
   type        = list(string)

@@ -118,3 +118,21 @@ run "a_selection_leaving_no_ou_fails_the_plan" {
 
   expect_failures = [output.targets]
 }
+
+run "every_targeted_ou_has_the_scp_attachment_its_control_depends_on" {
+  command = plan
+
+  variables {
+    target_ou_exclude = ["Sandbox"]
+  }
+
+  assert {
+    condition     = toset(keys(module.bedrock_inference_scp.attachment_ids)) == toset(["ou-ab12-workload1", "ou-ab12-security1"])
+    error_message = "The SCP must be attached to exactly the targeted OUs."
+  }
+
+  assert {
+    condition     = toset(keys(module.bedrock_inference_scp.attachment_ids)) == toset(keys(output.enabled_controls))
+    error_message = "Each OU with the control must have the SCP attachment the control depends on."
+  }
+}

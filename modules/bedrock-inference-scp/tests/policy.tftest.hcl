@@ -5,6 +5,12 @@ mock_provider "aws" {
       arn = "arn:aws:organizations::111111111111:policy/o-mockorg123/service_control_policy/p-mock12345"
     }
   }
+
+  mock_resource "aws_organizations_policy_attachment" {
+    defaults = {
+      id = "ou-mock-attached:p-mock12345"
+    }
+  }
 }
 
 variables {
@@ -261,4 +267,29 @@ run "rejects_an_invalid_policy_name" {
   }
 
   expect_failures = [var.name]
+}
+
+run "attachment_ids_name_the_attachment_of_every_target" {
+  command = apply
+
+  assert {
+    condition = output.attachment_ids == {
+      "ou-ab12-workload1" = "ou-mock-attached:p-mock12345"
+      "ou-ab12-security1" = "ou-mock-attached:p-mock12345"
+    }
+    error_message = "attachment_ids must map every target id, and only those, to its attachment's id."
+  }
+}
+
+run "attachment_ids_is_empty_without_targets" {
+  command = apply
+
+  variables {
+    target_ids = []
+  }
+
+  assert {
+    condition     = output.attachment_ids == {}
+    error_message = "attachment_ids must be empty when the policy is attached nowhere."
+  }
 }

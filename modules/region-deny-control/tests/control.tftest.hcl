@@ -18,6 +18,10 @@ variables {
     "ou-ab12-workload1" = "arn:aws:organizations::111111111111:ou/o-abcdefghij/ou-ab12-workload1"
     "ou-ab12-security1" = "arn:aws:organizations::111111111111:ou/o-abcdefghij/ou-ab12-security1"
   }
+  scp_attachment_ids = {
+    "ou-ab12-workload1" = "ou-ab12-workload1:p-mock12345"
+    "ou-ab12-security1" = "ou-ab12-security1:p-mock12345"
+  }
 }
 
 run "control_is_enabled_on_every_target_ou_with_the_seed_parameters" {
@@ -212,4 +216,42 @@ run "rejects_a_malformed_control_identifier" {
   }
 
   expect_failures = [var.control_identifier]
+}
+
+run "refuses_a_control_on_an_ou_without_the_scp_attachment" {
+  command = plan
+
+  variables {
+    scp_attachment_ids = {
+      "ou-ab12-workload1" = "ou-ab12-workload1:p-mock12345"
+    }
+  }
+
+  expect_failures = [aws_controltower_control.this["ou-ab12-security1"]]
+}
+
+run "refuses_every_control_when_the_scp_is_attached_nowhere" {
+  command = plan
+
+  variables {
+    scp_attachment_ids = {}
+  }
+
+  expect_failures = [
+    aws_controltower_control.this["ou-ab12-workload1"],
+    aws_controltower_control.this["ou-ab12-security1"],
+  ]
+}
+
+run "attachments_to_other_targets_do_not_stand_in_for_the_ous_own" {
+  command = plan
+
+  variables {
+    scp_attachment_ids = {
+      "ou-ab12-workload1" = "ou-ab12-workload1:p-mock12345"
+      "r-ab12"            = "r-ab12:p-mock12345"
+    }
+  }
+
+  expect_failures = [aws_controltower_control.this["ou-ab12-security1"]]
 }
