@@ -433,3 +433,39 @@ def test_json_format_carries_the_verdict_and_reasons() -> None:
             }
         ],
     }
+
+
+def test_dropping_an_exemption_and_its_guard_in_one_apply_fails_the_gate() -> None:
+    # Terraform updates the SCP before the control: in between, the action the
+    # control still exempts would be denied by no SCP.
+    review = review_plan(
+        plan(
+            policy(["update"], scp([]), scp([], actions=ACTIONS[:1])),
+            attachment(OU_A, ["no-op"]),
+            control(OU_A, ["update"], params(), params(exempted=ACTIONS[:1])),
+        )
+    )
+    assert [(r.rule_id, r.entry) for r in review.reasons] == [
+        ("RG-PLAN-GUARD-NARROWED", f"{OU_A} (Workloads)")
+    ]
+    assert "Remove it from exempted_actions and apply, then from guarded_actions." in (
+        review.reasons[0].message
+    )
+
+
+def test_dropping_the_exemption_first_passes_and_the_guard_next_passes() -> None:
+    exemption_first = review_plan(
+        plan(
+            policy(["no-op"], scp([]), scp([])),
+            attachment(OU_A, ["no-op"]),
+            control(OU_A, ["update"], params(), params(exempted=ACTIONS[:1])),
+        )
+    )
+    guard_next = review_plan(
+        plan(
+            policy(["update"], scp([]), scp([], actions=ACTIONS[:1])),
+            attachment(OU_A, ["no-op"]),
+            control(OU_A, ["no-op"], params(exempted=ACTIONS[:1]), params(exempted=ACTIONS[:1])),
+        )
+    )
+    assert (exemption_first.reasons, guard_next.reasons) == ((), ())

@@ -20,7 +20,7 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from regionguard.checks import check_deployment
-from regionguard.deployment import from_plan
+from regionguard.deployment import Deployment, from_plan
 from regionguard.findings import Finding
 from regionguard.planfile import (
     ATTACHMENT_TYPE,
@@ -33,8 +33,8 @@ from regionguard.planfile import (
     is_unknown,
     ou_id_of_arn,
 )
-from regionguard.rules import decode_parameter, room_for_accounts
-from regionguard.scp import ScpView, read_scp
+from regionguard.rules import decode_parameter, room_for_accounts, unguarded_actions
+from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 
 GUARDED_TYPES = frozenset({POLICY_TYPE, ATTACHMENT_TYPE, CONTROL_TYPE})
@@ -61,6 +61,7 @@ RULE_ERRORED = "RG-PLAN-ERRORED"
 
 
 RULE_ACTION = "RG-PLAN-ACTION"
+RULE_GUARD_NARROWED = "RG-PLAN-GUARD-NARROWED"
 
 
 @dataclass(frozen=True)
@@ -307,8 +308,10 @@ def review_plan(
     attachments = _review_attachments(plan, changes, policies, col)
     planned, controls = _review_controls(changes, ou_names, col)
     not_covered, newly = _coverage(plan, changes, planned, attachments, ou_names, col)
+    after = from_plan(plan, "after")
+    _check_narrowed_guards(from_plan(plan, "before"), after, col)
     for finding in check_deployment(
-        from_plan(plan, "after"),
+        after,
         home_region=home_region,
         size_limit=size_limit,
         allow_wildcard_exemptions=allow_wildcard_exemptions,
@@ -341,6 +344,40 @@ def review_plan(
         home_region=home_region,
         allow_destroy=allow_destroy,
     )
+
+
+def _check_narrowed_guards(before: Deployment, after: Deployment, col: _Collector) -> None:
+    """An action exempted today loses its guard in the same apply: refuse it.
+
+    Terraform updates an OU's SCP before its control (the control depends on
+    the attachment), so between the two updates the action the control still
+    exempts would be denied by no SCP: open to every account. Dropping the
+    exemption is one apply, dropping the guard the next.
+    """
+    problems: dict[str, list[str]] = {}
+    for item in before.ous:
+        exempted = list((item.control or {}).get("ExemptedActions", ()))
+        later = after.find(item.ou.id, item.ou.name)
+        if not exempted or later is None or later.unresolved:
+            continue
+        documents = []
+        for scp in later.scps:
+            try:
+                documents.append(decode_scp(scp.content))
+            except ScpDecodeError:
+                documents = []
+                break
+        for action in unguarded_actions(exempted, [d for d in documents if isinstance(d, dict)]):
+            problems.setdefault(action, []).append(item.ou.label())
+    for action, ous in problems.items():
+        col.reason(
+            RULE_GUARD_NARROWED,
+            f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts {action} "
+            "today, and this plan takes it out of the SCP's guard in the same apply: until the "
+            "control is updated after the SCP, it would be open to every account in every Region. "
+            "Remove it from exempted_actions and apply, then from guarded_actions.",
+            ", ".join(ous),
+        )
 
 
 def _gate_actions(
