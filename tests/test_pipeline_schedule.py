@@ -17,7 +17,7 @@ import pytest
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
 from regionguard.gaterecord import PlanFiles, check_record, write_record
-from regionguard.pipeline import _as_planned, _expired_in_committed
+from regionguard.pipeline import as_planned, expired_in_committed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.date(2026, 11, 30)
@@ -59,7 +59,7 @@ def test_an_expired_permit_still_in_the_committed_file_is_left_out_of_the_plan(
     env_dir: Path,
 ) -> None:
     env = Environment(env_dir, TODAY)
-    planned, lingering = _as_planned(env)
+    planned, lingering = as_planned(env)
     assert (lingering, planned.deployed_ids, planned.stale) == (
         ("100000000003",),
         ("100000000001", "100000000005"),
@@ -79,7 +79,7 @@ def test_a_committed_file_stale_for_another_reason_is_not_excused_by_an_expiry(
     (env_dir / "accounts.auto.tfvars.json").write_text(
         '{\n  "bedrock_permitted_account_ids": [\n    "100000000001",\n    "100000000003"\n  ]\n}\n'
     )
-    assert _expired_in_committed(Environment(env_dir, TODAY)) == ()
+    assert expired_in_committed(Environment(env_dir, TODAY)) == ()
 
 
 def test_review_stopped_by_a_stale_file_still_writes_the_review_and_the_sarif_log(

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plandiff",
     "simulate",
     "pipeline",
+    "schedule",
     "preflight",
 )
 

@@ -1,4 +1,4 @@
-"""`regionguard plan`, `apply`, `destroy`, `review`; the schedule's `drift`, `permits`, `notify`.
+"""`regionguard plan`, `review`, `apply` and `destroy`: the whole chain, one stage after another.
 
 ``plan`` runs, for one environment and with one reading of its files:
 
@@ -18,10 +18,8 @@ the CI workflow and Atlantis call these commands and nothing else.
 ``review`` is ``plan`` for a pull request: whatever happens, it leaves the
 review (``tfplan.md``, naming the stage that stopped the chain) and a SARIF
 2.1.0 log of validate's and the gate's findings (``tfplan.sarif``), then
-exits as ``plan`` would. ``drift`` (a plan with ``-detailed-exitcode`` and
-the Control Tower drift status of each enabled control), ``permits`` (the
-permits that ended or end soon) and ``notify`` (a webhook message) are the
-scheduled workflow's steps.
+exits as ``plan`` would. The scheduled workflow's steps are in
+:mod:`regionguard.schedule`.
 
 A permit that has expired is never planned: when the committed
 ``accounts.auto.tfvars.json`` differs from what the registry generates today
@@ -37,7 +35,6 @@ import argparse
 import functools
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -55,9 +52,8 @@ from regionguard.errors import FindingsError, InputError, RegionguardError
 from regionguard.findings import Finding, has_errors
 from regionguard.gaterecord import PlanFiles, check_record, write_record
 from regionguard.planfile import parse_plan
-from regionguard.registry import EXPIRY_WARNING_DAYS, Account
 from regionguard.review import review_plan
-from regionguard.review_format import format_review
+from regionguard.review_format import format_review, md_escape
 from regionguard.terraform import Terraform, TerraformError
 
 __all__ = ["register"]
@@ -66,15 +62,10 @@ DEFAULT_SANDBOX_PORT = 4580
 LOCK_TIMEOUT = "120s"
 REGISTRY_HOST = "registry.terraform.io"
 SARIF_FILE = "tfplan.sarif"
-DRIFT_FILE = "drift.md"
-PERMITS_FILE = "permits.md"
-WEBHOOK_VARIABLE = "REGIONGUARD_WEBHOOK_URL"
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
 RULE_EXPIRED_COMMITTED = "RG-TFVARS-EXPIRED-PERMIT"
 RULE_FACT_BROKEN = "RG-FACT-BROKEN"
 RULE_STOPPED = "RG-PIPELINE-STOPPED"
-# Slack cuts a message's text at 40,000 characters; a notice stays far shorter.
-WEBHOOK_MAX_CHARS = 3500
 _MIRROR_CANDIDATES = (
     "/opt/tf-plugins",
     "/usr/share/terraform/plugins",
@@ -93,7 +84,7 @@ def register(subparsers: Any) -> None:
             "Exit 0 when every stage passed, 1 when a stage found problems, 2 bad input."
         ),
     )
-    _common(plan)
+    common_arguments(plan)
     plan.add_argument(
         "--allow-destroy",
         action="store_true",
@@ -112,7 +103,7 @@ def register(subparsers: Any) -> None:
             "Exit 0 applied, 1 the facts do not hold afterwards, 2 refused."
         ),
     )
-    _common(apply)
+    common_arguments(apply)
     add_today_argument(apply)
     apply.set_defaults(func=run_apply)
 
@@ -126,7 +117,7 @@ def register(subparsers: Any) -> None:
             "Exit as plan: 0 passed, 1 a stage found problems, 2 bad input."
         ),
     )
-    _common(review)
+    common_arguments(review)
     review.add_argument(
         "--allow-destroy",
         action="store_true",
@@ -135,64 +126,16 @@ def register(subparsers: Any) -> None:
     add_today_argument(review)
     review.set_defaults(func=run_review)
 
-    drift = subparsers.add_parser(
-        "drift",
-        help="read-only: changes outside Terraform, Control Tower drift, expired permits",
-        description=(
-            "terraform plan -detailed-exitcode of the environment (nothing saved), the "
-            "driftStatusSummary of each control the state enables (GetEnabledControl) and any "
-            "expired permit the committed tfvars still holds; writes envs/<env>/drift.md. "
-            "Exit 0 no drift, 1 drift found, 2 bad input."
-        ),
-    )
-    _common(drift)
-    add_today_argument(drift)
-    drift.set_defaults(func=run_drift)
-
-    permits = subparsers.add_parser(
-        "permits",
-        help="permits that have expired or end within N days (markdown report)",
-        description=(
-            "Report the permits of the registry that have expired (and whether the committed "
-            "accounts.auto.tfvars.json still holds them) and those ending within --within days; "
-            "writes envs/<env>/permits.md. Exit 0 (a report: `make tfvars` regenerates the file "
-            "and `regionguard drift` fails on an expired permit still deployed), 2 bad input."
-        ),
-    )
-    add_env_arguments(permits)
-    permits.add_argument(
-        "--within",
-        type=int,
-        default=EXPIRY_WARNING_DAYS,
-        metavar="DAYS",
-        help=f"report permits ending within DAYS days (default {EXPIRY_WARNING_DAYS})",
-    )
-    add_today_argument(permits)
-    permits.set_defaults(func=run_permits)
-
-    notify = subparsers.add_parser(
-        "notify",
-        help=f"post a file to the webhook in ${WEBHOOK_VARIABLE} (Slack or Teams)",
-        description=(
-            f'POST {{"text": TITLE and the file}} to the URL in ${WEBHOOK_VARIABLE} '
-            "(a Slack or Teams incoming webhook). Without the variable, say so and exit 0. "
-            "Exit 1 when the webhook refuses the message, 2 bad input."
-        ),
-    )
-    notify.add_argument("--title", required=True, help="first line of the message")
-    notify.add_argument("--file", type=Path, action="append", default=[], help="file to include")
-    notify.set_defaults(func=run_notify)
-
     destroy = subparsers.add_parser(
         "destroy",
         help="destroy what an environment manages (any but local needs --confirm ENV)",
     )
-    _common(destroy)
+    common_arguments(destroy)
     destroy.add_argument("--confirm", metavar="ENV", help="the environment's name, to confirm")
     destroy.set_defaults(func=run_destroy)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def common_arguments(parser: argparse.ArgumentParser) -> None:
     add_env_arguments(parser)
     parser.add_argument(
         "--timeout",
@@ -213,7 +156,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- stages
 
 
-class _Stages:
+class Stages:
     """Progress lines on stderr: one per stage, with its time."""
 
     def __init__(self, verb: str, env: Environment) -> None:
@@ -231,7 +174,7 @@ class _Stages:
 
 
 @contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM stops the chain as Ctrl-C does: Terraform is interrupted and waited for."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -244,7 +187,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _sandbox_endpoint(env: Environment, port: int) -> str:
+def sandbox_endpoint(env: Environment, port: int) -> str:
     """Start the environment's sandbox unless it runs, and return its endpoint."""
     from regionguard.envs import repo_root
     from regionguard.sandbox import process
@@ -255,12 +198,12 @@ def _sandbox_endpoint(env: Environment, port: int) -> str:
     return info.endpoint
 
 
-def _terraform(env: Environment, args: argparse.Namespace, endpoint: str | None) -> Terraform:
+def terraform_for(env: Environment, args: argparse.Namespace, endpoint: str | None) -> Terraform:
     variables = dict(os.environ)
     variables["TF_IN_AUTOMATION"] = "1"
     variables["TF_INPUT"] = "0"
     if endpoint is not None:
-        variables["TF_VAR_sandbox_endpoint"] = endpoint
+        variables["TF_VARsandbox_endpoint"] = endpoint
     return Terraform(env.dir, timeout=args.timeout, env=variables)
 
 
@@ -272,7 +215,7 @@ def _backend_config(env: Environment) -> str | None:
     return BACKEND_FILE if (env.dir / BACKEND_FILE).is_file() else None
 
 
-def _init(tf: Terraform, env: Environment) -> None:
+def init_terraform(tf: Terraform, env: Environment) -> None:
     try:
         tf.run(
             "init",
@@ -294,7 +237,7 @@ def _init(tf: Terraform, env: Environment) -> None:
         raise
 
 
-def _expired_in_committed(env: Environment) -> tuple[str, ...]:
+def expired_in_committed(env: Environment) -> tuple[str, ...]:
     """Accounts the committed tfvars still permits though their permit has expired.
 
     Empty unless that is the *only* difference between the committed file and
@@ -364,7 +307,7 @@ def _check_single_source(env: Environment) -> None:
     A stale committed tfvars passes only when expiry alone made it stale.
     """
     env.check_single_source()
-    if env.stale and not _expired_in_committed(env):
+    if env.stale and not expired_in_committed(env):
         raise FindingsError(
             f"{env.tfvars_path} is not what {env.registry_path} generates today; run "
             f"`make tfvars ENV={env.name}` (regionguard tfvars --env-dir {env.dir}) and commit it"
@@ -394,7 +337,7 @@ class _PlannedEnvironment(Environment):
         return CommittedTfvars(self.tfvars_path, generated.content, generated.permitted_ids)
 
 
-def _permits_variable(env: Environment, lingering: Sequence[str]) -> dict[str, str] | None:
+def permits_variable(env: Environment, lingering: Sequence[str]) -> dict[str, str] | None:
     """``-var`` of the permitted accounts where expired permits linger, else None.
 
     What the registry generates today, so that an expired permit is never
@@ -405,15 +348,15 @@ def _permits_variable(env: Environment, lingering: Sequence[str]) -> dict[str, s
     return {TFVARS_KEY: json.dumps(list(env.generated.permitted_ids))}
 
 
-def _as_planned(env: Environment) -> tuple[Environment, tuple[str, ...]]:
+def as_planned(env: Environment) -> tuple[Environment, tuple[str, ...]]:
     """``env`` as the plan sees it, and the expired permits it leaves out (see the module doc)."""
-    lingering = _expired_in_committed(env)
+    lingering = expired_in_committed(env)
     if not lingering:
         return env, ()
     return _PlannedEnvironment(env.dir, env.today), lingering
 
 
-def _plan_chain(env: Environment, args: argparse.Namespace, out: _Outcome, stages: _Stages) -> int:
+def _plan_chain(env: Environment, args: argparse.Namespace, out: _Outcome, stages: Stages) -> int:
     from regionguard.simulate import broken_facts, verify_runs, verify_text
     from regionguard.validate import validate_env
 
@@ -422,17 +365,17 @@ def _plan_chain(env: Environment, args: argparse.Namespace, out: _Outcome, stage
     with stages.stage("inputs"):
         _check_inputs(env)
         _check_single_source(env)
-        env, lingering = _as_planned(env)
+        env, lingering = as_planned(env)
     endpoint = None
     if env.has_sandbox:
         with stages.stage("sandbox"):
-            endpoint = _sandbox_endpoint(env, args.sandbox_port)
+            endpoint = sandbox_endpoint(env, args.sandbox_port)
     with stages.stage("registration"):
         _record_unregistered(env, endpoint)
     findings: list[Finding] = []
     if lingering:
         warning = _expiry_warning(env, lingering)
-        out.notes.append(f":warning: {_md_line(warning)}")
+        out.notes.append(f":warning: {md_line(warning)}")
         findings.append(
             Finding(RULE_EXPIRED_COMMITTED, "warning", warning, file=str(env.tfvars_path))
         )
@@ -445,11 +388,11 @@ def _plan_chain(env: Environment, args: argparse.Namespace, out: _Outcome, stage
                 print(f"  {f.level}: {f.entry + ': ' if f.entry else ''}{f.message} [{f.rule_id}]")
         if has_errors(findings):
             raise FindingsError(f"validate {env.dir}: fix the errors above")
-    tf = _terraform(env, args, endpoint)
-    variables = _permits_variable(env, lingering)
-    with _terminate_as_interrupt():
+    tf = terraform_for(env, args, endpoint)
+    variables = permits_variable(env, lingering)
+    with terminate_as_interrupt():
         with stages.stage("terraform init"):
-            _init(tf, env)
+            init_terraform(tf, env)
         with stages.stage("terraform plan"):
             tf.plan(files.plan.resolve(), variables=variables, lock_timeout=LOCK_TIMEOUT)
         with stages.stage("terraform show"):
@@ -517,21 +460,21 @@ def _with_notes(markdown: str, notes: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md_line(text: str) -> str:
+def md_line(text: str) -> str:
     """One markdown list item: line breaks folded, HTML and table characters escaped."""
-    return re.sub(r"([\\`*_|<>\[\]])", r"\\\1", " ".join(text.split()))
+    return md_escape(" ".join(text.split()))
 
 
 def run_plan(args: argparse.Namespace) -> int:
     env = environment_from_args(args)
-    return _plan_chain(env, args, _Outcome(), _Stages("plan", env))
+    return _plan_chain(env, args, _Outcome(), Stages("plan", env))
 
 
 def run_review(args: argparse.Namespace) -> int:
     """The chain of ``plan``; the review and the SARIF log are written whatever happens."""
     env = environment_from_args(args)
     files = PlanFiles(env.dir)
-    stages = _Stages("review", env)
+    stages = Stages("review", env)
     out = _Outcome()
     sarif_path = files.dir / SARIF_FILE
     sarif_path.unlink(missing_ok=True)
@@ -543,9 +486,9 @@ def run_review(args: argparse.Namespace) -> int:
             out.findings.append(
                 Finding(RULE_STOPPED, "error", f"{stages.current}: {message}", file=str(env.dir))
             )
-            out.notes.append(f"**Stopped at {stages.current}**: {_md_line(message)}")
+            out.notes.append(f"**Stopped at {stages.current}**: {md_line(message)}")
         else:
-            out.notes.append(f"**Failed**: {_md_line(message)}")
+            out.notes.append(f"**Failed**: {md_line(message)}")
         raise
     finally:
         write_atomic(files.review, _failure_review(env, out, stages))
@@ -553,7 +496,7 @@ def run_review(args: argparse.Namespace) -> int:
         print(f"review {env.dir}: {files.review} and {sarif_path} written", file=sys.stderr)
 
 
-def _failure_review(env: Environment, out: _Outcome, stages: _Stages) -> str:
+def _failure_review(env: Environment, out: _Outcome, stages: Stages) -> str:
     """The review to post: the plan's review with the pipeline's notes, or what stopped it."""
     if out.review_markdown is not None:
         return _with_notes(out.review_markdown, out.notes)
@@ -566,7 +509,7 @@ def _failure_review(env: Environment, out: _Outcome, stages: _Stages) -> str:
     if errors:
         lines += ["### Errors", ""]
         lines += [
-            f"- {_md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
+            f"- {md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
             for f in errors
         ]
         lines.append("")
@@ -574,7 +517,7 @@ def _failure_review(env: Environment, out: _Outcome, stages: _Stages) -> str:
     if warnings:
         lines += ["### Warnings", ""]
         lines += [
-            f"- {_md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
+            f"- {md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
             for f in warnings
         ]
         lines.append("")
@@ -586,12 +529,12 @@ def run_apply(args: argparse.Namespace) -> int:
 
     env = environment_from_args(args)
     files = PlanFiles(env.dir)
-    stages = _Stages("apply", env)
+    stages = Stages("apply", env)
     with stages.stage("gate record"):
         problems = check_record(files, env)
         if problems:
             raise InputError("\n".join(problems))
-        env, _lingering = _as_planned(env)
+        env, _lingering = as_planned(env)
     endpoint = None
     if env.has_sandbox:
         from regionguard.envs import repo_root
@@ -604,13 +547,13 @@ def run_apply(args: argparse.Namespace) -> int:
                 "to apply to; run `make plan` again"
             )
         endpoint = info.endpoint
-    tf = _terraform(env, args, endpoint)
-    with _terminate_as_interrupt():
+    tf = terraform_for(env, args, endpoint)
+    with terminate_as_interrupt():
         if not (env.dir / ".terraform").is_dir():
             # A fresh checkout (the apply job of the workflow): the saved plan
             # came as an artifact, the providers and the backend did not.
             with stages.stage("terraform init"):
-                _init(tf, env)
+                init_terraform(tf, env)
         with stages.stage("terraform apply"):
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()
@@ -634,12 +577,12 @@ def run_destroy(args: argparse.Namespace) -> int:
             f"OU; re-run with --confirm {env.name} (make destroy ENV={env.name} "
             f"CONFIRM={env.name})"
         )
-    endpoint = _sandbox_endpoint(env, args.sandbox_port) if env.has_sandbox else None
-    tf = _terraform(env, args, endpoint)
-    stages = _Stages("destroy", env)
-    with _terminate_as_interrupt():
+    endpoint = sandbox_endpoint(env, args.sandbox_port) if env.has_sandbox else None
+    tf = terraform_for(env, args, endpoint)
+    stages = Stages("destroy", env)
+    with terminate_as_interrupt():
         with stages.stage("terraform init"):
-            _init(tf, env)
+            init_terraform(tf, env)
         with stages.stage("terraform destroy"):
             tf.destroy(lock_timeout=LOCK_TIMEOUT)
     PlanFiles(env.dir).clear()
@@ -648,187 +591,3 @@ def run_destroy(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- schedule
-
-
-def run_drift(args: argparse.Namespace) -> int:
-    """Read-only: what Terraform would change, Control Tower's drift, expired permits."""
-    from regionguard.planfile import CONTROL_TYPE
-    from regionguard.preflight import Aws, AwsCallError
-
-    env = environment_from_args(args)
-    stages = _Stages("drift", env)
-    found: list[str] = []
-    with stages.stage("inputs"):
-        _ = env.settings
-        env.check_single_source()
-        env, lingering = _as_planned(env)
-        for account_id in lingering:
-            found.append(
-                f"permit of {account_id} ({env.account_names.get(account_id, '?')}) has expired "
-                f"but {env.tfvars_path} still permits it: merge the pull request that "
-                f"regenerates it (`make tfvars ENV={env.name}`) and apply"
-            )
-    endpoint = _sandbox_endpoint(env, args.sandbox_port) if env.has_sandbox else None
-    tf = _terraform(env, args, endpoint)
-    saved = env.dir / "drift.tfplan"
-    try:
-        with _terminate_as_interrupt():
-            with stages.stage("terraform init"):
-                _init(tf, env)
-            with stages.stage("terraform plan -detailed-exitcode"):
-                changed = tf.plan(
-                    saved.resolve(),
-                    variables=_permits_variable(env, lingering),
-                    lock_timeout=LOCK_TIMEOUT,
-                )
-            with stages.stage("terraform show"):
-                text = tf.show_json_text(saved.resolve())
-    finally:
-        saved.unlink(missing_ok=True)
-    plan = parse_plan(text, f"terraform plan of {env.dir}")
-    for item in plan.data.get("resource_drift") or []:
-        change = item.get("change") if isinstance(item, dict) else None
-        if isinstance(change, dict) and _differs(change.get("before"), change.get("after")):
-            found.append(f"{item.get('address')}: changed outside Terraform")
-    if changed:
-        for change in plan.changes:
-            if not change.unchanged:
-                found.append(f"{change.address}: the next apply would {change.action} it")
-    controls: list[tuple[str, str]] = []
-    with stages.stage("Control Tower drift"):
-        arns = [
-            str((res.get("values") or {}).get("arn"))
-            for res in plan.prior_resources()
-            if res.get("type") == CONTROL_TYPE and (res.get("values") or {}).get("arn")
-        ]
-        aws = Aws(env.settings.home_region, endpoint) if arns else None
-        for arn in sorted(arns):
-            assert aws is not None
-            try:
-                details = aws.call(
-                    "controltower", "get_enabled_control", enabledControlIdentifier=arn
-                ).get("enabledControlDetails", {})
-                status = str((details.get("driftStatusSummary") or {}).get("driftStatus"))
-            except AwsCallError as exc:
-                status = f"unreadable ({exc})"
-            controls.append((arn, status))
-            if status != "IN_SYNC":
-                found.append(f"enabled control {arn}: Control Tower drift status {status}")
-    report = _drift_report(env, found, controls)
-    write_atomic(env.dir / DRIFT_FILE, report)
-    sys.stdout.write(report)
-    if found:
-        raise FindingsError(f"drift {env.dir}: {len(found)} finding(s), see {env.dir / DRIFT_FILE}")
-    return 0
-
-
-def _differs(before: Any, after: Any) -> bool:
-    """True when a refreshed object changed in more than null against empty (tags: null -> {})."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        return any(_differs(before.get(k), after.get(k)) for k in set(before) | set(after))
-    if before in (None, {}, [], "") and after in (None, {}, [], ""):
-        return False
-    return bool(before != after)
-
-
-def _drift_report(
-    env: Environment, found: Sequence[str], controls: Sequence[tuple[str, str]]
-) -> str:
-    verdict = f"**{len(found)} finding(s)**" if found else "none"
-    lines = [f"## Drift of {env.name} on {env.today}: {verdict}", ""]
-    lines += [f"- {_md_line(f)}" for f in found]
-    if found:
-        lines.append("")
-    lines += ["| Enabled control | Drift status |", "|---|---|"]
-    lines += [f"| `{arn}` | {_md_line(status)} |" for arn, status in controls]
-    if not controls:
-        lines.append("| (none in the state) | |")
-    return "\n".join(lines) + "\n"
-
-
-def run_permits(args: argparse.Namespace) -> int:
-    """Permits that have ended, and those ending within --within days, as markdown."""
-    env = environment_from_args(args)
-    if args.within < 0:
-        raise InputError(f"--within {args.within}: give a number of days, 0 or more")
-    registry = env.registry
-    committed = set(env.committed.ids or ())
-    expired = registry.expired(env.today)
-    ending = registry.expiring(env.today, args.within)
-
-    def item(account: Account) -> str:
-        owner = account.owner or "?"
-        return f"{account.id} ({account.name}), owner {owner}, expires {account.expires}"
-
-    lines = [f"## Permits of {env.name} on {env.today}", ""]
-    still = [a for a in expired if a.id in committed]
-    if still:
-        lines += [
-            f"### Expired, still in {env.tfvars_path.name}: regenerate it "
-            f"(`make tfvars ENV={env.name}`) and apply",
-            "",
-        ]
-        lines += [f"- {_md_line(item(a))}" for a in still]
-        lines.append("")
-    gone = [a for a in expired if a.id not in committed]
-    if gone:
-        lines += ["### Expired, left out of the generated file", ""]
-        lines += [f"- {_md_line(item(a))}" for a in gone]
-        lines.append("")
-    if ending:
-        lines += [f"### Ending within {args.within} days: renew `expires` if they must go on", ""]
-        for a in ending:
-            assert a.expires is not None
-            days = (a.expires - env.today).days
-            lines.append(f"- {_md_line(item(a))}: {'today' if days == 0 else f'in {days} days'}")
-        lines.append("")
-    if not (expired or ending):
-        lines += [f"No permit has expired or ends within {args.within} days.", ""]
-    report = "\n".join(lines).rstrip("\n") + "\n"
-    write_atomic(env.dir / PERMITS_FILE, report)
-    sys.stdout.write(report)
-    return 0
-
-
-def run_notify(args: argparse.Namespace) -> int:
-    """POST {"text": ...} to the webhook named by $REGIONGUARD_WEBHOOK_URL, if any."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    url = os.environ.get(WEBHOOK_VARIABLE, "").strip()
-    if not url:
-        print(f"notify: ${WEBHOOK_VARIABLE} is not set; no message sent")
-        return 0
-    parts = urllib.parse.urlsplit(url)
-    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
-    if parts.scheme != "https" and not loopback:
-        # The URL is a secret: name the variable, never its value.
-        raise InputError(
-            f"${WEBHOOK_VARIABLE} is not an https:// URL; set it to the Slack or Teams "
-            "incoming webhook URL"
-        )
-    text = args.title
-    for path in args.file:
-        try:
-            text += "\n\n" + path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            text += f"\n\n({path}: not readable: {exc.__class__.__name__})"
-    if len(text) > WEBHOOK_MAX_CHARS:
-        text = text[: WEBHOOK_MAX_CHARS - 40] + "\n... (cut; the job summary has it all)"
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"text": text}).encode("utf-8"),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # scheme checked above
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise FindingsError(f"notify: the webhook refused the message (HTTP {exc.code})") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FindingsError(f"notify: the webhook cannot be reached ({reason})") from None
-    print(f"notify: sent {len(text)} characters (HTTP {status})")
-    return 0

@@ -49,6 +49,7 @@ from regionguard.envs import (
     today_utc,
 )
 from regionguard.errors import InputError
+from regionguard.review_format import md_escape
 from regionguard.rules import statements
 from regionguard.scp import ScpDecodeError, decode_scp
 from regionguard.settings import Settings, load_settings
@@ -846,7 +847,8 @@ def render(checks: Sequence[Check], fmt: str) -> str:
     if fmt == "markdown":
         lines = ["| check | status | message | fix |", "|---|---|---|---|"]
         lines += [
-            f"| `{c.id}` | {c.status} | {_md(c.message)} | {_md(c.fix or '')} |" for c in checks
+            f"| `{c.id}` | {c.status} | {md_escape(c.message)} | {md_escape(c.fix or '')} |"
+            for c in checks
         ]
         lines.append("")
         lines.append(_summary(checks))
@@ -869,10 +871,6 @@ def _summary(checks: Iterable[Check]) -> str:
         f"preflight {verdict}: {counts['pass']} passed, {counts['warn']} warnings, "
         f"{counts['fail']} failed"
     )
-
-
-def _md(text: str) -> str:
-    return re.sub(r"([\\`*_|<>\[\]])", r"\\\1", text)
 
 
 def run(args: argparse.Namespace) -> int:

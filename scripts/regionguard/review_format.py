@@ -17,7 +17,7 @@ from regionguard.review import (
     count,
 )
 
-__all__ = ["FORMATS", "format_review", "to_json"]
+__all__ = ["FORMATS", "format_review", "md_escape", "to_json"]
 
 FORMATS = ("text", "markdown", "json")
 
@@ -232,7 +232,7 @@ def _ou_list(ous: tuple[OuRef, ...] | None) -> str:
     return ", ".join(o.label() + (f": {o.reason}" if o.reason else "") for o in ous) or "none"
 
 
-def _md(text: str) -> str:
+def md_escape(text: str) -> str:
     """Escape the characters markdown would take as formatting in table cells and lists."""
     return re.sub(r"([\\`*_|<>\[\]])", r"\\\1", text)
 
@@ -248,12 +248,12 @@ def _markdown(review: PlanReview) -> str:
     if review.reasons:
         out.append(f"### Gate failed: {count(len(review.reasons), 'reason')}")
         out.append("")
-        out.extend(f"- {_md(f.message)} `{f.rule_id}`" for f in review.reasons)
+        out.extend(f"- {md_escape(f.message)} `{f.rule_id}`" for f in review.reasons)
         out.append("")
     if review.widening:
         out.append("### Widening changes: review before approving")
         out.append("")
-        out.extend(f"- :warning: {_md(w.message)}" for w in review.widening)
+        out.extend(f"- :warning: {md_escape(w.message)}" for w in review.widening)
         out.append("")
     if review.has_changes:
         out.append("### Resources")
@@ -274,7 +274,7 @@ def _markdown(review: PlanReview) -> str:
     for s in review.scps:
         out.append(f"### SCP `{s.address}` ({s.action})")
         out.append("")
-        out.extend(f"- {_md(line)}" for line in _scp_lines(s))
+        out.extend(f"- {md_escape(line)}" for line in _scp_lines(s))
         out.append("")
     if review.controls:
         out.append("### Region deny control per OU")
@@ -282,28 +282,30 @@ def _markdown(review: PlanReview) -> str:
         out.append("| OU | Action | Parameters |")
         out.append("|---|---|---|")
         for c in review.controls:
-            out.append(f"| {_md(c.ou_label())} | {c.action} | {_md(_control_text(c))} |")
+            out.append(
+                f"| {md_escape(c.ou_label())} | {c.action} | {md_escape(_control_text(c))} |"
+            )
         out.append("")
     out.append("### Coverage")
     out.append("")
-    out.append(f"- First-tier OUs not covered: {_md(_ou_list(review.not_covered))}")
+    out.append(f"- First-tier OUs not covered: {md_escape(_ou_list(review.not_covered))}")
     if review.newly_not_covered:
         newly = ", ".join(o.label() for o in review.newly_not_covered)
-        out.append(f"- Newly not covered: {_md(newly)}")
+        out.append(f"- Newly not covered: {md_escape(newly)}")
     out.append("")
     if review.unknowns:
         out.append("### Unknown until apply")
         out.append("")
-        out.extend(f"- `{u.address}`: {_md(u.attribute)}" for u in review.unknowns)
+        out.extend(f"- `{u.address}`: {md_escape(u.attribute)}" for u in review.unknowns)
         out.append("")
     if review.warnings:
         out.append("### Warnings")
         out.append("")
-        out.extend(f"- {_md(f.message)} `{f.rule_id}`" for f in review.warnings)
+        out.extend(f"- {md_escape(f.message)} `{f.rule_id}`" for f in review.warnings)
         out.append("")
     if review.drift:
         out.append("### Changed outside Terraform")
         out.append("")
-        out.extend(f"- {_md(d)}" for d in review.drift)
+        out.extend(f"- {md_escape(d)}" for d in review.drift)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
