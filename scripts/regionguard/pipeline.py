@@ -203,7 +203,7 @@ def terraform_for(env: Environment, args: argparse.Namespace, endpoint: str | No
     variables["TF_IN_AUTOMATION"] = "1"
     variables["TF_INPUT"] = "0"
     if endpoint is not None:
-        variables["TF_VARsandbox_endpoint"] = endpoint
+        variables["TF_VAR_sandbox_endpoint"] = endpoint
     return Terraform(env.dir, timeout=args.timeout, env=variables)
 
 
