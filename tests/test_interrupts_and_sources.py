@@ -134,8 +134,9 @@ def test_the_unregistered_ous_file_may_hold_only_unregistered_ous(tmp_path: Path
 
 def _prod(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "envs" / "_shared", root / "envs" / "_shared")
-    shutil.copytree(REPO / "envs" / "prod", root / "envs" / "prod", symlinks=True)
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "backend.hcl")
+    shutil.copytree(REPO / "envs" / "_shared", root / "envs" / "_shared", ignore=ignore)
+    shutil.copytree(REPO / "envs" / "prod", root / "envs" / "prod", symlinks=True, ignore=ignore)
     return root / "envs" / "prod"
 
 
