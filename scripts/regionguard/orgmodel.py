@@ -11,11 +11,11 @@ account, as AWS Organizations does by default.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from regionguard import deployment as dep
+from regionguard import iamref
 from regionguard.controlscp import render_control_scp, render_landing_zone_deny
 from regionguard.environment import Environment
 from regionguard.errors import InputError
@@ -46,13 +46,9 @@ SENTINEL_ACTION = "ec2:RunInstances"
 UNSPECIFIED = "unspecified"
 
 
-@functools.cache
 def commercial_regions() -> tuple[str, ...]:
     """The Regions of the aws partition, from botocore's endpoint data (offline)."""
-    import boto3
-
-    regions: list[str] = boto3.session.Session().get_available_regions("ec2")
-    return tuple(sorted(regions))
+    return tuple(sorted(iamref.partition_regions("aws")))
 
 
 @dataclass(frozen=True)
