@@ -6,8 +6,9 @@
 # control is already enabled; the policy name is taken; the policy is already
 # attached). These import blocks adopt such objects into the state instead.
 # They are no-ops for objects already in the state, and cost, on each plan,
-# one ListEnabledControls and one ListPoliciesForTarget per target OU and one
-# DescribePolicy per SCP of the organization.
+# one ListEnabledControls and one ListPoliciesForTarget per target OU (and per
+# child OU of a descended target) and one DescribePolicy per SCP of the
+# organization.
 
 data "aws_controltower_controls" "enabled" {
   for_each = local.target_ous
@@ -35,16 +36,24 @@ data "aws_organizations_policy" "scp" {
   policy_id = each.key
 }
 
-import {
-  for_each = { for id, policy in data.aws_organizations_policy.scp : id => policy if policy.name == var.scp_name }
-
-  to = module.bedrock_inference_scp.aws_organizations_policy.this
-  id = each.key
+locals {
+  # Policy names are unique per policy type: name => id of the existing SCP.
+  existing_scp_ids = { for id, policy in data.aws_organizations_policy.scp : policy.name => id }
+  scp_names        = module.bedrock_inference_scp.policy_names
 }
 
-locals {
-  # Policy names are unique per policy type, so this holds at most one id.
-  existing_scp_ids = [for id, policy in data.aws_organizations_policy.scp : id if policy.name == var.scp_name]
+import {
+  for_each = { for key, name in local.scp_names.this : key => local.existing_scp_ids[name] if contains(keys(local.existing_scp_ids), name) }
+
+  to = module.bedrock_inference_scp.aws_organizations_policy.this[each.key]
+  id = each.value
+}
+
+import {
+  for_each = { for key, name in local.scp_names.second_tier : key => local.existing_scp_ids[name] if contains(keys(local.existing_scp_ids), name) }
+
+  to = module.bedrock_inference_scp.aws_organizations_policy.second_tier[each.key]
+  id = each.value
 }
 
 data "aws_organizations_policies_for_target" "scp" {
@@ -54,12 +63,30 @@ data "aws_organizations_policies_for_target" "scp" {
   filter    = "SERVICE_CONTROL_POLICY"
 }
 
+data "aws_organizations_policies_for_target" "second_tier" {
+  for_each = local.scp_names.second_tier
+
+  target_id = each.key
+  filter    = "SERVICE_CONTROL_POLICY"
+}
+
 import {
   for_each = {
-    for pair in setproduct(keys(local.target_ous), local.existing_scp_ids) : pair[0] => pair[1]
-    if contains(data.aws_organizations_policies_for_target.scp[pair[0]].ids, pair[1])
+    for id, ou in local.target_ous : id => local.existing_scp_ids[local.scp_names.this[module.bedrock_inference_scp.layout == "single" ? "single" : id]]
+    if contains(keys(local.existing_scp_ids), local.scp_names.this[module.bedrock_inference_scp.layout == "single" ? "single" : id])
+    && contains(data.aws_organizations_policies_for_target.scp[id].ids, lookup(local.existing_scp_ids, local.scp_names.this[module.bedrock_inference_scp.layout == "single" ? "single" : id], ""))
   }
 
   to = module.bedrock_inference_scp.aws_organizations_policy_attachment.this[each.key]
+  id = "${each.key}:${each.value}"
+}
+
+import {
+  for_each = {
+    for id, name in local.scp_names.second_tier : id => local.existing_scp_ids[name]
+    if contains(keys(local.existing_scp_ids), name) && contains(data.aws_organizations_policies_for_target.second_tier[id].ids, lookup(local.existing_scp_ids, name, ""))
+  }
+
+  to = module.bedrock_inference_scp.aws_organizations_policy_attachment.second_tier[each.key]
   id = "${each.key}:${each.value}"
 }

@@ -24,17 +24,41 @@ output "not_covered_first_tier_ous" {
 }
 
 output "scp_id" {
-  description = "Id of the Bedrock inference SCP."
+  description = "Id of the single Bedrock inference SCP; null under the per_ou layout (see scp_ids)."
   value       = module.bedrock_inference_scp.policy_id
 }
 
+output "scp_ids" {
+  description = "Id of every Bedrock inference SCP, as a map from its key (\"single\", or the OU id it is attached to) to the policy id."
+  value       = module.bedrock_inference_scp.policy_ids
+}
+
+output "scp_layout" {
+  description = "The SCP layout in use and why: an object with layout (\"single\" or \"per_ou\"), reason, and descended (the first-tier OUs whose SCPs are split over their child OUs)."
+  value = {
+    layout    = module.bedrock_inference_scp.layout
+    reason    = module.bedrock_inference_scp.layout_reason
+    descended = module.bedrock_inference_scp.descend_ou_ids
+  }
+}
+
+output "scp_attachment_policies" {
+  description = "Which Bedrock inference SCP each target carries, known at plan time: a map from target id (first-tier OU, or child OU of a descended one) to the policy resource of module.bedrock_inference_scp (\"this\" or \"second_tier\") and its key; the plan review reads it."
+  value       = module.bedrock_inference_scp.attachment_policies
+}
+
+output "scp_documents" {
+  description = "Every Bedrock inference SCP of the layout, as a map from its key (\"single\", or the OU id it is attached to) to its name, the number of permitted accounts it lists and its content."
+  value       = module.bedrock_inference_scp.documents
+}
+
 output "scp_content" {
-  description = "The Bedrock inference SCP exactly as sent to AWS Organizations."
+  description = "The single Bedrock inference SCP (every permitted account in one list), as sent to AWS Organizations under the single layout."
   value       = module.bedrock_inference_scp.content
 }
 
 output "scp_content_length" {
-  description = "Length of the Bedrock inference SCP in characters."
+  description = "Length of the single Bedrock inference SCP in characters."
   value       = module.bedrock_inference_scp.content_length
 }
 

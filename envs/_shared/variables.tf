@@ -79,8 +79,19 @@ variable "tags" {
   default     = {}
 }
 
+variable "scp_layout" {
+  description = "How the permitted accounts are spread over SCPs: \"single\" (the seed's one SCP on every target), \"per_ou\" (each targeted first-tier OU lists only the permitted accounts AWS Organizations places under it, descending to its child OUs when that list does not fit) or \"auto\" (single while it fits scp_size_limit, else per_ou)."
+  type        = string
+  default     = "auto"
+
+  validation {
+    condition     = contains(["single", "per_ou", "auto"], var.scp_layout)
+    error_message = "The scp_layout must be \"single\", \"per_ou\" or \"auto\"."
+  }
+}
+
 variable "scp_size_limit" {
-  description = "Largest Bedrock inference SCP, in characters, that `regionguard validate` accepts; AWS allows 10,240 (5,120 before May 2026)."
+  description = "Largest Bedrock inference SCP, in characters, that `regionguard validate` and the plan gate accept, and the size at which scp_layout \"auto\" switches to per-OU SCPs; AWS allows 10,240 (5,120 before May 2026)."
   type        = number
   default     = 10240
 

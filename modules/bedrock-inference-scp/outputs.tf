@@ -1,21 +1,71 @@
 output "policy_id" {
-  description = "Id of the service control policy."
-  value       = aws_organizations_policy.this.id
+  description = "Id of the single SCP; null under the per_ou layout (see policy_ids)."
+  value       = try(aws_organizations_policy.this["single"].id, null)
 }
 
 output "policy_arn" {
-  description = "ARN of the service control policy."
-  value       = aws_organizations_policy.this.arn
+  description = "ARN of the single SCP; null under the per_ou layout."
+  value       = try(aws_organizations_policy.this["single"].arn, null)
+}
+
+output "policy_ids" {
+  description = "Id of every SCP of the layout, as a map from its key (\"single\", or the OU id it is attached to) to the policy id."
+  value = merge(
+    { for k, p in aws_organizations_policy.this : k => p.id },
+    { for k, p in aws_organizations_policy.second_tier : k => p.id },
+  )
 }
 
 output "content" {
-  description = "The policy document exactly as sent to AWS Organizations."
+  description = "The single SCP document exactly as sent to AWS Organizations (the one list of every permitted account), whichever layout is used."
   value       = local.content
 }
 
 output "content_length" {
-  description = "Length of the policy document in characters, as AWS counts it against the SCP size limit."
+  description = "Length of the single SCP document in characters, as AWS counts it against the SCP size limit."
   value       = length(local.content)
+}
+
+output "layout" {
+  description = "The layout in use: \"single\" or \"per_ou\"."
+  value       = local.layout
+}
+
+output "layout_reason" {
+  description = "Why that layout is in use, in words."
+  value       = local.layout_reason
+}
+
+output "descend_ou_ids" {
+  description = "Targets whose per-OU list does not fit size_limit: pass their child OUs and accounts as descended."
+  value       = local.descend_ou_ids
+}
+
+output "documents" {
+  description = "Every SCP of the layout as sent, as a map from its key (\"single\", or the OU id it is attached to) to an object with the policy name, the number of permitted accounts it lists and its content."
+  value = {
+    for k, g in merge(local.first_tier_groups, local.second_tier_groups) : k => {
+      name          = g.name
+      account_count = length(g.account_ids)
+      content       = k == "single" ? local.content : local.documents[k]
+    }
+  }
+}
+
+output "policy_names" {
+  description = "The name of every SCP of the layout, by resource: this (key \"single\" or the first-tier OU id) and second_tier (key: the child OU id); envs/_shared/adopt.tf adopts an SCP of that name left behind by an interrupted apply."
+  value = {
+    this        = { for k, g in local.first_tier_groups : k => g.name }
+    second_tier = { for k, g in local.second_tier_groups : k => g.name }
+  }
+}
+
+output "attachment_policies" {
+  description = "Which SCP each attachment attaches, known at plan time: a map from target id to the policy resource (\"this\" or \"second_tier\") and its key."
+  value = merge(
+    { for t in var.target_ids : t => { resource = "this", key = local.attachment_policy[t] } },
+    { for c, g in local.second_tier_groups : c => { resource = "second_tier", key = c } },
+  )
 }
 
 output "guarded_actions" {
@@ -29,6 +79,10 @@ output "attached_target_ids" {
 }
 
 output "attachment_ids" {
-  description = "The policy's attachment per target, as a map from target id to attachment id; pass it to region-deny-control's scp_attachment_ids so that each control is enabled after, and disabled before, its OU's attachment."
-  value       = { for id, a in aws_organizations_policy_attachment.this : id => a.id }
+  description = "The SCP attachment per target, as a map from target id to attachment id; pass it to region-deny-control's scp_attachment_ids so that each control is enabled after, and disabled before, its OU's attachment (and, under a descended target, its child OUs' attachments)."
+  value = {
+    for id, a in aws_organizations_policy_attachment.this : id => join(",", concat([a.id], [
+      for c in try(keys(var.descended[id].children), []) : aws_organizations_policy_attachment.second_tier[c].id
+    ]))
+  }
 }

@@ -100,3 +100,51 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "layout" {
+  description = "How the permitted accounts are spread over SCPs: \"single\" (one SCP listing every permitted account, on every target), \"per_ou\" (each target lists only the permitted accounts under it, from ou_account_ids) or \"auto\" (single while it fits size_limit)."
+  type        = string
+  default     = "single"
+
+  validation {
+    condition     = contains(["single", "per_ou", "auto"], var.layout)
+    error_message = "The layout must be \"single\", \"per_ou\" or \"auto\"."
+  }
+}
+
+variable "size_limit" {
+  description = "Largest SCP, in characters, the layout lets one list grow to: auto switches to per_ou above it, and per_ou descends to the child OUs of a target whose own list is larger."
+  type        = number
+  default     = 10240
+
+  validation {
+    condition     = var.size_limit >= 1 && var.size_limit <= 10240 && floor(var.size_limit) == var.size_limit
+    error_message = "The size_limit must be a whole number from 1 to 10240: AWS Organizations refuses an SCP over 10,240 characters."
+  }
+}
+
+variable "ou_account_ids" {
+  description = "For the per_ou layout: the ids of every account under each target (all levels below it), as AWS Organizations places them; a target missing here lists no account."
+  type        = map(list(string))
+  default     = {}
+}
+
+variable "descended" {
+  description = "For the per_ou layout, targets listed in the descend_ou_ids output: the accounts directly under the target, and the accounts under each of its child OUs (child OU id => account ids)."
+  type = map(object({
+    direct_account_ids = list(string)
+    children           = map(list(string))
+  }))
+  default = {}
+}
+
+variable "org_path_prefix" {
+  description = "The organization's path down to its root, \"<organization id>/<root id>/\", the start of every aws:PrincipalOrgPaths value; needed when descended is not empty."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.org_path_prefix == "" || can(regex("^o-[a-z0-9]{10,32}/r-[0-9a-z]{4,32}/$", var.org_path_prefix))
+    error_message = "The org_path_prefix must be \"<organization id>/<root id>/\", such as o-a1b2c3d4e5/r-ab12/."
+  }
+}

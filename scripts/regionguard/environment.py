@@ -68,6 +68,7 @@ GUARDED_VARIABLES = frozenset(
         "control_identifier",
         "scp_name",
         "scp_size_limit",
+        "scp_layout",
         "allow_wildcard_exemptions",
     }
 )

@@ -39,6 +39,8 @@ MAX_DEPTH = 200
 
 POLICY_TYPE = "aws_organizations_policy"
 ATTACHMENT_TYPE = "aws_organizations_policy_attachment"
+# Root output naming the policy of each attachment (envs/_shared/outputs.tf).
+ATTACHMENT_POLICIES_OUTPUT = "scp_attachment_policies"
 CONTROL_TYPE = "aws_controltower_control"
 FIRST_TIER_DATA = "aws_organizations_organizational_units"
 ORGANIZATION_DATA = "aws_organizations_organization"
@@ -277,6 +279,15 @@ class Plan:
             return None
         return {str(k): str(v) for k, v in value.items()}
 
+    def output_value(self, name: str, side: str) -> Any:
+        """An output's value before or after, or None when unknown or absent."""
+        change = field(self.data.get("output_changes"), name)
+        if not isinstance(change, dict):
+            return None
+        if side == "after" and contains_true(change.get("after_unknown")):
+            return None
+        return change.get(side)
+
     def not_covered_reasons(self, side: str) -> dict[str, str]:
         """OU id -> why it is left out, from the ``not_covered_first_tier_ous`` output."""
         change = field(self.data.get("output_changes"), "not_covered_first_tier_ous")
@@ -393,6 +404,13 @@ class Plan:
                     if field(side, "id") == policy_id:
                         return address
             return None
+        target = field(att.after, "target_id")
+        named = field(self.output_value(ATTACHMENT_POLICIES_OUTPUT, "after"), target)
+        if isinstance(named, dict) and isinstance(named.get("key"), str):
+            prefix = f"{att.module_address}." if att.module_address else ""
+            resource = str(named.get("resource"))
+            address = f'{prefix}{POLICY_TYPE}.{resource}["{named["key"]}"]'
+            return address if address in policies else None
         module = self._config_module(att.module_address)
         resource_name = att.address.split("[", 1)[0].rsplit(".", 2)
         local = ".".join(resource_name[-2:])
@@ -404,7 +422,12 @@ class Plan:
                 match = re.fullmatch(rf"{POLICY_TYPE}\.([A-Za-z0-9_-]+)(\.id)?", str(ref))
                 if match:
                     prefix = f"{att.module_address}." if att.module_address else ""
-                    return f"{prefix}{POLICY_TYPE}.{match.group(1)}"
+                    base = f"{prefix}{POLICY_TYPE}.{match.group(1)}"
+                    if base in policies:
+                        return base
+                    # A policy with for_each: only an only instance is certain.
+                    keyed = [a for a in policies if a.startswith(base + "[")]
+                    return keyed[0] if len(keyed) == 1 else None
         return None
 
 

@@ -58,6 +58,7 @@ SHARED_DEFAULTS: Mapping[str, Any] = {
     "target_ou_exclude": (),
     "scp_name": "bedrock-cross-region-inference",
     "tags": {},
+    "scp_layout": "auto",
     "scp_size_limit": DEFAULT_SCP_SIZE_LIMIT,
     "allow_wildcard_exemptions": False,
     "allow_wildcard_principal_exemptions": False,
@@ -79,6 +80,7 @@ _TYPES: Mapping[str, str] = {
     "target_ou_exclude": _LIST_OF_STRINGS,
     "scp_name": "a string",
     "tags": "a map of strings",
+    "scp_layout": "a string",
     "scp_size_limit": "a whole number",
     "allow_wildcard_exemptions": "true or false",
     "allow_wildcard_principal_exemptions": "true or false",
@@ -101,7 +103,9 @@ class Settings:
     target_ou_exclude: tuple[str, ...] = ()
     scp_name: str = "bedrock-cross-region-inference"
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
-    # Read by `regionguard validate` only.
+    # "single", "per_ou" or "auto" (docs/scale.md).
+    scp_layout: str = "auto"
+    # The size limit validate and the gate check, where "auto" switches layout.
     scp_size_limit: int = DEFAULT_SCP_SIZE_LIMIT
     allow_wildcard_exemptions: bool = False
     allow_wildcard_principal_exemptions: bool = False
@@ -212,6 +216,7 @@ def settings_from_mapping(
         target_ou_exclude=merged["target_ou_exclude"],
         scp_name=merged["scp_name"],
         tags=dict(merged["tags"]),
+        scp_layout=merged["scp_layout"],
         scp_size_limit=merged["scp_size_limit"],
         allow_wildcard_exemptions=merged["allow_wildcard_exemptions"],
         allow_wildcard_principal_exemptions=merged["allow_wildcard_principal_exemptions"],
@@ -266,6 +271,7 @@ def _show(value: Any) -> str:
 
 
 GLOBAL_INFERENCE_VALUES = ("permitted_accounts", "none")
+SCP_LAYOUT_VALUES = ("single", "per_ou", "auto")
 
 
 def check_settings(settings: Settings) -> None:
@@ -301,6 +307,11 @@ def check_settings(settings: Settings) -> None:
         problems.append(
             f"global_inference {_show(settings.global_inference)} is not one of "
             '"permitted_accounts" or "none"'
+        )
+    if settings.scp_layout not in SCP_LAYOUT_VALUES:
+        problems.append(
+            f"scp_layout {_show(settings.scp_layout)} is not one of "
+            '"single", "per_ou" or "auto"'
         )
     if settings.scp_size_limit > AWS_SCP_SIZE_LIMIT:
         problems.append(

@@ -43,12 +43,12 @@ run "seed_inputs_render_the_seed_policy" {
   }
 
   assert {
-    condition     = aws_organizations_policy.this.type == "SERVICE_CONTROL_POLICY"
+    condition     = aws_organizations_policy.this["single"].type == "SERVICE_CONTROL_POLICY"
     error_message = "The policy is not a service control policy."
   }
 
   assert {
-    condition     = aws_organizations_policy.this.content == output.content
+    condition     = aws_organizations_policy.this["single"].content == output.content
     error_message = "The policy resource does not carry the rendered document."
   }
 }
@@ -291,5 +291,143 @@ run "attachment_ids_is_empty_without_targets" {
   assert {
     condition     = output.attachment_ids == {}
     error_message = "attachment_ids must be empty when the policy is attached nowhere."
+  }
+}
+
+run "auto_keeps_the_single_scp_while_it_fits" {
+  command = plan
+
+  variables {
+    layout = "auto"
+  }
+
+  assert {
+    condition     = output.layout == "single" && keys(output.documents) == ["single"]
+    error_message = "auto must keep the single SCP while it fits."
+  }
+
+  assert {
+    condition     = output.documents["single"].content == output.content && output.documents["single"].name == "bedrock-cross-region-inference"
+    error_message = "The single SCP of auto must be the seed's policy under the configured name."
+  }
+}
+
+run "auto_switches_to_per_ou_when_the_single_scp_does_not_fit" {
+  command = plan
+
+  variables {
+    layout     = "auto"
+    size_limit = 376
+    ou_account_ids = {
+      "ou-ab12-workload1" = ["111122223333", "999988887777"]
+      "ou-ab12-security1" = ["444455556666"]
+    }
+  }
+
+  assert {
+    condition     = output.layout == "per_ou" && length(output.descend_ou_ids) == 0
+    error_message = "auto must switch to per_ou when the 377-character single SCP is over a 376 limit, and each OU's list fits."
+  }
+
+  assert {
+    condition     = jsondecode(output.documents["ou-ab12-workload1"].content).Statement[0].Condition.StringNotEquals["aws:PrincipalAccount"] == ["111122223333"]
+    error_message = "The SCP of an OU must list only the permitted accounts placed under it."
+  }
+
+  assert {
+    condition     = output.documents["ou-ab12-security1"].name == "bedrock-cross-region-inference-ou-ab12-security1" && output.documents["ou-ab12-security1"].account_count == 1
+    error_message = "Each per-OU SCP is named after its OU and counts its accounts."
+  }
+
+  assert {
+    condition     = output.attachment_policies["ou-ab12-workload1"] == { resource = "this", key = "ou-ab12-workload1" }
+    error_message = "Each target must carry its own SCP under per_ou."
+  }
+}
+
+run "per_ou_lists_no_account_for_an_ou_without_permitted_accounts" {
+  command = plan
+
+  variables {
+    layout         = "per_ou"
+    ou_account_ids = { "ou-ab12-workload1" = ["111122223333"] }
+  }
+
+  assert {
+    condition     = !can(jsondecode(output.documents["ou-ab12-security1"].content).Statement[0].Condition.StringNotEquals["aws:PrincipalAccount"])
+    error_message = "An OU with no permitted account under it must carry the Deny for every account."
+  }
+}
+
+run "per_ou_descends_to_child_ous_of_a_target_whose_list_does_not_fit" {
+  command = plan
+
+  variables {
+    layout     = "per_ou"
+    size_limit = 361
+    ou_account_ids = {
+      "ou-ab12-workload1" = ["111122223333", "444455556666", "777777777777"]
+      "ou-ab12-security1" = []
+    }
+    org_path_prefix = "o-abcdefghij/r-ab12/"
+    descended = {
+      "ou-ab12-workload1" = {
+        direct_account_ids = ["777777777777"]
+        children = {
+          "ou-ab12-childaaa1" = ["111122223333"]
+          "ou-ab12-childbbb2" = ["444455556666"]
+        }
+      }
+    }
+  }
+
+  assert {
+    condition     = output.descend_ou_ids == tolist(["ou-ab12-workload1"])
+    error_message = "The target whose two-account list is over the limit must be descended, and only it."
+  }
+
+  assert {
+    condition = jsondecode(output.documents["ou-ab12-workload1"].content).Statement[0].Condition == {
+      StringNotEquals = { "aws:RequestedRegion" = ["ap-northeast-1", "ap-northeast-3", "us-east-1", "eu-west-2"] }
+      "ForAllValues:StringNotLike" = { "aws:PrincipalOrgPaths" = [
+        "o-abcdefghij/r-ab12/ou-ab12-workload1/ou-ab12-childaaa1/*",
+        "o-abcdefghij/r-ab12/ou-ab12-workload1/ou-ab12-childbbb2/*",
+      ] }
+    }
+    error_message = "A descended target's SCP must list its direct permitted accounts (none here) and spare only its child OUs' accounts by org path."
+  }
+
+  assert {
+    condition     = jsondecode(output.documents["ou-ab12-childaaa1"].content).Statement[0].Condition.StringNotEquals["aws:PrincipalAccount"] == ["111122223333"]
+    error_message = "Each child OU of a descended target must carry an SCP listing its own permitted accounts."
+  }
+
+  assert {
+    condition     = output.attachment_policies["ou-ab12-childbbb2"] == { resource = "second_tier", key = "ou-ab12-childbbb2" }
+    error_message = "The child OUs' SCPs must be attached to the child OUs."
+  }
+}
+
+run "per_ou_attaches_every_scp_of_a_descended_target_before_its_control" {
+  command = apply
+
+  variables {
+    layout     = "per_ou"
+    size_limit = 361
+    ou_account_ids = {
+      "ou-ab12-workload1" = ["111122223333", "444455556666"]
+    }
+    org_path_prefix = "o-abcdefghij/r-ab12/"
+    descended = {
+      "ou-ab12-workload1" = {
+        direct_account_ids = []
+        children           = { "ou-ab12-childaaa1" = ["111122223333", "444455556666"] }
+      }
+    }
+  }
+
+  assert {
+    condition     = length(split(",", output.attachment_ids["ou-ab12-workload1"])) == 2
+    error_message = "attachment_ids of a descended target must name its own attachment and its child OUs', so that its control waits for all of them."
   }
 }
