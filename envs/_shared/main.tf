@@ -84,7 +84,7 @@ data "aws_organizations_organizational_unit_child_accounts" "descend" {
 }
 
 data "aws_organizations_organizational_unit_descendant_accounts" "second_tier" {
-  for_each = merge([for t, d in data.aws_organizations_organizational_units.descend : { for c in d.children : c.id => t }]...)
+  for_each = { for pair in flatten([for t, d in data.aws_organizations_organizational_units.descend : [for c in d.children : { child = c.id, parent = t }]]) : pair.child => pair.parent }
 
   parent_id = each.key
 }

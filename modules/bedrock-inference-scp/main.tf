@@ -85,15 +85,15 @@ locals {
     }
   }
 
-  second_tier_groups = local.layout == "single" ? {} : merge([
-    for t, d in var.descended : {
-      for c, ids in d.children : c => {
-        name        = "${var.name}-${c}"
-        account_ids = [for id in var.bedrock_permitted_account_ids : id if contains(ids, id)]
-        org_paths   = []
-      }
-    } if contains(var.target_ids, t)
-  ]...)
+  second_tier_groups = local.layout == "single" ? {} : {
+    for pair in flatten([
+      for t, d in var.descended : [for c, ids in d.children : { child = c, ids = ids }] if contains(var.target_ids, t)
+      ]) : pair.child => {
+      name        = "${var.name}-${pair.child}"
+      account_ids = [for id in var.bedrock_permitted_account_ids : id if contains(pair.ids, id)]
+      org_paths   = []
+    }
+  }
 
   documents = {
     for k, g in merge(local.first_tier_groups, local.second_tier_groups) : k => jsonencode({

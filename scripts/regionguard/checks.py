@@ -33,6 +33,7 @@ from regionguard.rules import (
     guard_problems,
     guard_regions,
     room_for_accounts,
+    spared_ou_ids,
     statements,
     unguarded_actions,
 )
@@ -66,7 +67,12 @@ RULES: Mapping[str, str] = {
         "the same OU."
     ),
     "RG-CTRL-SCP-SIZE": "The control's own SCP fits the size limit as exemptions grow.",
+    "RG-SCP-QUOTA": "No OU carries more than 10 directly attached SCPs after apply.",
 }
+
+# Service control policies directly attached to one root, OU or account
+# (AWS Organizations quotas; docs/scale.md).
+SCP_ATTACHMENT_QUOTA = 10
 
 # Below this share of the limit left, the size note becomes a warning.
 HEADROOM_WARNING_RATIO = 0.10
@@ -189,7 +195,8 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
         out.add(
             "RG-SCP-SIZE",
             "error",
-            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit; {fix}",
+            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit, with "
+            f"{accounts:,} permitted account{'' if accounts == 1 else 's'} in its list; {fix}",
         )
         return
     room = room_for_accounts(size, limit, view.account_lists if view else 0)
@@ -401,7 +408,13 @@ def check_deployment(
             ou_out = _Out(control_file, [])
             _check_ou(members[0], params, [documents.get(c) for c in contents], ou_out)
             note(ou_out.findings, members)
+        for item in items:
+            spared_out = _Out(control_file, [])
+            _check_spared(item, params, deployment, documents, spared_out)
+            note(spared_out.findings, [item])
     ctrl_out.findings.extend(grouped)
+    for item in deployment.ous:
+        _check_quota(item, scp_out)
     findings = scp_out.findings + _name_ous(ctrl_out.findings, grouped, deployment)
     order = {"error": 0, "warning": 1, "note": 2}
     unique = list(dict.fromkeys(findings))
@@ -428,7 +441,9 @@ def _name_ous(
 def _check_scp_named(
     content: str, name: str, deployment: Deployment, options: _Options, out: _Out
 ) -> dict[str, Any] | None:
-    named = any(item.ou.id is not None for item in deployment.ous)
+    named = any(item.ou.id is not None for item in deployment.ous) or (
+        len({s.content for item in deployment.ous for s in item.scps}) > 1
+    )
     local = _Out(out.file, [])
     document = _check_scp(content, options.size_limit, local)
     for f in local.findings:
@@ -455,6 +470,68 @@ def _check_parameters(raw: Mapping[str, Any], options: _Options, out: _Out) -> d
     _check_exempted_actions(exempted, options.allow_wildcard_exemptions, out)
     _check_control_size(allowed or [], exempted, principals, options.size_limit, out)
     return params
+
+
+def _check_quota(item: OuDeployment, out: _Out) -> None:
+    """This project's SCPs, the control's and the others on one OU, against the quota."""
+    ours = len(item.scps)
+    control = 1 if item.control is not None else 0
+    known = item.other_scps is not None
+    others = item.other_scps if item.other_scps is not None else 1
+    total = ours + control + others
+    if total <= SCP_ATTACHMENT_QUOTA:
+        return
+    basis = "attached now" if known else "assumed: FullAWSAccess, which AWS attaches by default"
+    out.add(
+        "RG-SCP-QUOTA",
+        "error",
+        f"OU {item.ou.label()} would carry {total} directly attached SCPs ({ours} of this "
+        f"project's, {control} of the Region deny control, {others} others {basis}), over "
+        f"AWS Organizations' quota of {SCP_ATTACHMENT_QUOTA}; detach or merge SCPs there, or "
+        "leave the OU out with target_ou_exclude",
+    )
+
+
+def _check_spared(
+    item: OuDeployment,
+    params: Mapping[str, list[str]],
+    deployment: Deployment,
+    documents: Mapping[str, dict[str, Any] | None],
+    out: _Out,
+) -> None:
+    """An OU's guard that spares child OUs leaves their accounts to their own guards.
+
+    Each spared OU must carry an SCP whose guard denies every exempted action
+    and spares nothing itself; otherwise the accounts under it are open.
+    """
+    exempted = params.get("ExemptedActions", [])
+    if not exempted:
+        return
+    spared: list[str] = []
+    for scp in item.scps:
+        document = documents.get(scp.content)
+        for statement in statements(document) if document is not None else []:
+            if isinstance(statement, dict) and not guard_problems(statement):
+                spared.extend(spared_ou_ids(statement))
+    for ou_id in dict.fromkeys(spared):
+        child = deployment.find(ou_id, None)
+        child_docs = [] if child is None else [documents.get(s.content) for s in child.scps]
+        readable = [
+            d
+            for d in child_docs
+            if d is not None
+            and not any(isinstance(s, dict) and spared_ou_ids(s) for s in statements(d))
+        ]
+        open_actions = unguarded_actions(exempted, readable)
+        if open_actions:
+            out.add(
+                "RG-CTRL-UNGUARDED",
+                "error",
+                f"the SCP on this OU spares the accounts under {ou_id} (aws:PrincipalOrgPaths), "
+                f"but no SCP attached to {ou_id} denies {', '.join(open_actions)} outside the "
+                "allowed Regions: open to every account under it; attach its own SCP",
+                "ExemptedActions",
+            )
 
 
 def _check_ou(

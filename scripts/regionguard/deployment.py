@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from regionguard.errors import InputError
+from regionguard.layout import Descended, Layout, ScpGroup, compute_layout
 from regionguard.planfile import (
     ATTACHMENT_TYPE,
     CONTROL_TYPE,
@@ -33,7 +34,7 @@ from regionguard.planfile import (
 from regionguard.planfile import (
     field as plan_field,
 )
-from regionguard.render import render_control_parameters, render_scp
+from regionguard.render import render_control_parameters
 from regionguard.rules import decode_parameters
 
 if TYPE_CHECKING:
@@ -168,6 +169,9 @@ class OuDeployment:
     control: Mapping[str, tuple[str, ...]] | None
     raw_control: Mapping[str, str] | None = None
     unresolved: tuple[str, ...] = ()
+    # SCPs directly attached to the OU that are not this project's nor the
+    # control's (None: not known; AWS attaches FullAWSAccess to every OU).
+    other_scps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,7 @@ class Deployment:
     source: str
     ous: tuple[OuDeployment, ...]
     not_covered: tuple[tuple[OrgUnit, str], ...] = ()
+    layout: Layout | None = None
 
     def find(self, ou_id: str | None, name: str | None) -> OuDeployment | None:
         """The deployment of the OU with this id (when known) or name."""
@@ -203,17 +208,72 @@ def control_values(raw: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in decoded.items()}
 
 
-def environment_policies(
-    env: Environment, permitted_ids: Sequence[str] | None = None
-) -> tuple[tuple[ScpDoc, ...], dict[str, str]]:
-    """The SCP and the control parameters every target of the environment receives.
+def registry_placement(env: Environment) -> dict[str, tuple[str, ...]]:
+    """Account id -> OU names from the first tier down, from the registry's optional ``ou``."""
+    return {a.id: tuple(p for p in a.ou.split("/") if p) for a in env.registry.accounts if a.ou}
 
-    ``permitted_ids`` defaults to the committed tfvars, which Terraform deploys.
+
+# Stand-ins where the registry knows an OU by name only: ids and an org path
+# of the lengths AWS uses, so that sizes are counted as they will be.
+STAND_IN_ORG_PATH = "o-0000000000/r-0000/"
+
+
+def stand_in_ou_id(name: str) -> str:
+    """An OU id of AWS's length for an OU known by name only."""
+    import hashlib
+
+    return "ou-0000-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def environment_layout(
+    env: Environment,
+    ous: Sequence[OrgUnit],
+    permitted_ids: Sequence[str] | None = None,
+) -> tuple[Layout, dict[str, str]]:
+    """The SCP layout of the environment on ``ous``, accounts placed by the registry's ``ou``.
+
+    Terraform places them as AWS Organizations does; the plan review shows
+    that. Returns the layout and the name of each OU key it uses (OUs known
+    by name only get a stand-in id, :func:`stand_in_ou_id`).
     """
-    settings = env.settings
     ids = env.deployed_ids if permitted_ids is None else permitted_ids
-    scp = ScpDoc(settings.scp_name, render_scp(settings, ids))
-    return (scp,), render_control_parameters(settings)
+    placement = registry_placement(env)
+    names: dict[str, str] = {}
+    by_name: dict[str, str] = {}
+    keys: list[str] = []
+    for ou in ous:
+        key = ou.id or stand_in_ou_id(ou.name or "?")
+        keys.append(key)
+        names[key] = ou.name or key
+        if ou.name:
+            by_name[ou.name] = key
+    under: dict[str, list[str]] = {k: [] for k in keys}
+    children: dict[str, dict[str, list[str]]] = {k: {} for k in keys}
+    direct: dict[str, list[str]] = {k: [] for k in keys}
+    for account, path in placement.items():
+        top = by_name.get(path[0])
+        if top is None:
+            continue
+        under[top].append(account)
+        if len(path) > 1:
+            child = stand_in_ou_id("/".join(path[:2]))
+            names[child] = "/".join(path[:2])
+            children[top].setdefault(child, []).append(account)
+        else:
+            direct[top].append(account)
+    first = compute_layout(env.settings, ids, keys, under)
+    descended = {
+        k: Descended(tuple(direct[k]), {c: tuple(v) for c, v in children[k].items()})
+        for k in first.descended
+    }
+    if not descended:
+        return first, names
+    return compute_layout(env.settings, ids, keys, under, descended, STAND_IN_ORG_PATH), names
+
+
+def _with_counts(group: ScpGroup, label: str) -> str:
+    n = len(group.account_ids)
+    return f"SCP {group.name} ({label}, {n} permitted account{'' if n == 1 else 's'})"
 
 
 def from_environment(
@@ -223,19 +283,27 @@ def from_environment(
     complete: bool = False,
     permitted_ids: Sequence[str] | None = None,
 ) -> Deployment:
-    """What the environment deploys on ``ous`` (None: one stand-in for every target).
+    """What the environment deploys on ``ous`` (None: the first-tier OUs the registry names).
 
     ``complete`` says that ``ous`` are all the first-tier OUs of the
     organization, so that a selector matching none of them is an error, as
-    Terraform's ``targets`` output precondition makes it.
+    Terraform's ``targets`` output precondition makes it. Under the single
+    layout with ``ous`` None, one stand-in carries the SCP for every target.
+    Under the per_ou layout each target carries its own SCP, accounts placed
+    by the registry's ``ou``; a descended target's child OUs are listed too.
     """
-    scps, raw = environment_policies(env, permitted_ids)
+    raw = render_control_parameters(env.settings)
     control = control_values(raw)
     settings = env.settings
     source = f"rendered from {env.dir}"
+    ids = env.deployed_ids if permitted_ids is None else permitted_ids
+    single = compute_layout(settings, ids, (), {})
     if ous is None:
-        stand_in = OrgUnit(None, EVERY_TARGET)
-        return Deployment(source, (OuDeployment(stand_in, scps, control, raw),))
+        if single.kind == "single":
+            stand_in = OrgUnit(None, EVERY_TARGET)
+            scp = ScpDoc(settings.scp_name, single.groups[0].content)
+            return Deployment(source, (OuDeployment(stand_in, (scp,), control, raw),))
+        ous = registry_first_tier(env)
     selection = select_targets(
         ous, settings.target_ou_include, settings.target_ou_exclude, env.unregistered_ous
     )
@@ -245,11 +313,27 @@ def from_environment(
             f"{', '.join(selection.unmatched)} match no first-tier OU by name or id; "
             "correct or remove them"
         )
-    return Deployment(
-        source,
-        tuple(OuDeployment(ou, scps, control, raw) for ou in selection.targets),
-        selection.untargeted,
-    )
+    layout, names = environment_layout(env, selection.targets, ids)
+    items: list[OuDeployment] = []
+    for ou in selection.targets:
+        group = layout.target_group(ou.id or stand_in_ou_id(ou.name or "?"))
+        name = group.name if layout.kind == "single" else _with_counts(group, f"OU {ou.label()}")
+        items.append(OuDeployment(ou, (ScpDoc(name, group.content),), control, raw))
+    for group in layout.groups:
+        if group.second_tier:
+            child = OrgUnit(group.key, names.get(group.key))
+            scp = ScpDoc(_with_counts(group, f"child OU {names.get(group.key)}"), group.content)
+            items.append(OuDeployment(child, (scp,), None, None))
+    return Deployment(source, tuple(items), selection.untargeted, layout)
+
+
+def registry_first_tier(env: Environment) -> tuple[OrgUnit, ...]:
+    """First-tier OUs by name: the first segment of each account's ``ou``."""
+    names: list[str] = []
+    for path in registry_placement(env).values():
+        if path[0] not in names:
+            names.append(path[0])
+    return tuple(OrgUnit(None, n) for n in names)
 
 
 # ---------------------------------------------------------------- from a plan
@@ -326,6 +410,9 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
             controls[ou] = (None, ("parameters",))
         else:
             controls[ou] = (_raw_parameters(plan_field(state, "parameters")), ())
+    controls_before = {
+        ou_id_of_arn(plan_field(c.before, "target_identifier")) for c in plan.of_type(CONTROL_TYPE)
+    }
     ous: list[OuDeployment] = []
     covered = set(attached) | set(controls) | (set(unresolved) - {"?"})
     for ou_id in sorted(covered, key=lambda i: (names.get(i, ""), i)):
@@ -346,6 +433,7 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
                 control_values(raw) if raw is not None else None,
                 raw,
                 tuple(missing),
+                _other_scps(plan, ou_id, policies, controls_before),
             )
         )
     if "?" in unresolved:
@@ -360,6 +448,24 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
     )
     when = "before" if side == "before" else "after"
     return Deployment(f"{plan.source} ({when} the change)", tuple(ous), not_covered)
+
+
+def _other_scps(
+    plan: Plan, ou_id: str, policies: Mapping[str, PlanChange], controls_before: set[str | None]
+) -> int | None:
+    """SCPs on the OU now that stay and are not this project's, from the plan's read of it.
+
+    The adoption data sources (envs/_shared/adopt.tf) list the SCPs directly
+    attached to each target. The control's own SCP counts once whether or
+    not it is enabled yet.
+    """
+    attached = plan.attached_scp_ids(ou_id)
+    if attached is None:
+        return None
+    ours = {plan_field(p.before, "id") for p in policies.values()}
+    others = len([i for i in attached if i not in ours])
+    # An enabled control's own SCP is among those attached; _check_quota counts it apart.
+    return max(others - (1 if ou_id in controls_before else 0), 0)
 
 
 def _attached_policy(

@@ -56,8 +56,9 @@ KEY_REGION = "aws:requestedregion"
 KEY_ACCOUNT = "aws:principalaccount"
 KEY_PRINCIPAL_ARN = "aws:principalarn"
 KEY_INFERENCE_PROFILE = "bedrock:inferenceprofilearn"
+KEY_ORG_PATHS = "aws:principalorgpaths"
 
-_ACCOUNT_KEYS = frozenset({KEY_ACCOUNT, KEY_PRINCIPAL_ARN})
+_ACCOUNT_KEYS = frozenset({KEY_ACCOUNT, KEY_PRINCIPAL_ARN, KEY_ORG_PATHS})
 
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/")
 _IAM_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):(.+)$")
@@ -114,6 +115,16 @@ class AccountPath:
     def ou_path(self) -> str:
         return "/".join(level.name for level in self.levels if level.kind == "ou")
 
+    def org_path(self, org_id: str) -> str:
+        """The value of ``aws:PrincipalOrgPaths`` for the account's principals.
+
+        The organization id, the root id and each OU id down to the
+        account's parent, each followed by ``/`` (IAM User Guide, "AWS global
+        condition context keys", aws:PrincipalOrgPaths).
+        """
+        ids = [level.node_id for level in self.levels if level.kind in ("root", "ou")]
+        return "/".join([org_id, *ids]) + "/"
+
 
 @dataclass(frozen=True)
 class OrgTree:
@@ -121,6 +132,9 @@ class OrgTree:
 
     accounts: tuple[AccountPath, ...]
     management_account_id: str | None = None
+    # The organization id (o-...): with it, requests carry aws:PrincipalOrgPaths;
+    # without it the key is missing, as for a principal outside any organization.
+    org_id: str | None = None
     _by_id: Mapping[str, AccountPath] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -616,6 +630,7 @@ class _Atom:
             KEY_ACCOUNT: "aws:PrincipalAccount",
             KEY_PRINCIPAL_ARN: "aws:PrincipalARN",
             KEY_INFERENCE_PROFILE: "bedrock:InferenceProfileArn",
+            KEY_ORG_PATHS: "aws:PrincipalOrgPaths",
         }
         return names.get(self.key, self.key)
 
@@ -920,8 +935,17 @@ class Evaluator:
         program = self._account_program.get(request.account_id)
         if program is None:
             raise KeyError(request.account_id)
-        outcomes = program.outcomes(request.context_values())
+        context = request.context_values()
+        if KEY_ORG_PATHS not in context:
+            context.update(self._org_context(request.account_id))
+        outcomes = program.outcomes(context)
         return program.decide(request.action, request.resource, outcomes)
+
+    def _org_context(self, account_id: str) -> dict[str, tuple[str, ...]]:
+        path = self.org.path(account_id)
+        if self.org.org_id is None or path is None:
+            return {}
+        return {KEY_ORG_PATHS: (path.org_path(self.org.org_id),)}
 
     def key_values(self, account_id: str, key: str) -> tuple[str, ...]:
         """The policy values of every condition on ``key`` along the account's path."""
@@ -983,6 +1007,7 @@ class Evaluator:
             account_ctx = {
                 KEY_ACCOUNT: (account_id,),
                 KEY_PRINCIPAL_ARN: (default_principal_arn(account_id),),
+                **self._org_context(account_id),
             }
             atoms = program.atoms
             signature = (

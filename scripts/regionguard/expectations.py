@@ -161,7 +161,10 @@ def resolve_accounts(exp: Expectation, scenario: Scenario, where: str) -> tuple[
         elif item in by_name:
             out.append(by_name[item])
         else:
-            known = ", ".join(sorted(by_name)) or "none"
+            names = sorted(by_name)
+            known = ", ".join(names[:10]) or "none"
+            if len(names) > 10:
+                known += f", … ({len(names):,} in all)"
             raise InputError(
                 f"{where}: {exp.label()}: account {item!r} is not in the registry; "
                 f"use a registry name or id (known: {known})"

@@ -107,37 +107,56 @@ def scenario_from_deployment(
     deployment: dep.Deployment,
     *,
     landing_zone_deny: bool = False,
+    placement: Mapping[str, tuple[str, ...]] | None = None,
+    org_id: str | None = None,
+    root_id: str | None = None,
 ) -> Scenario:
-    """The registry's accounts under the OUs of ``deployment``, with its SCPs attached."""
+    """The registry's accounts under the OUs of ``deployment``, with its SCPs attached.
+
+    ``placement`` (account id -> OU ids from the first tier down, as AWS
+    Organizations has them; see :attr:`regionguard.planfile.Plan.account_placement`)
+    places the accounts it names; the others are placed by the registry's
+    ``ou``. ``org_id`` makes requests carry ``aws:PrincipalOrgPaths``.
+    """
     deployment.check_known()
-    root = OrgNode("root", "r-root", "Root", (FULL_AWS_ACCESS,))
+    root = OrgNode("root", root_id or "r-root", "Root", (FULL_AWS_ACCESS,))
     lz_deny = Policy(LANDING_ZONE_DENY_NAME, render_landing_zone_deny(env.settings.allowed_regions))
     nodes: dict[str, OrgNode] = {}
 
+    def node_for(key: str, ou_id: str | None, name: str, depth: int) -> OrgNode:
+        node = nodes.get(key)
+        if node is None:
+            policies: tuple[Policy, ...] = (FULL_AWS_ACCESS,)
+            item = deployment.find(ou_id, name if depth == 0 else None)
+            if item is not None:
+                policies += ou_policies(item)
+                ou_id = item.ou.id or ou_id
+            if depth == 0 and landing_zone_deny:
+                policies += (lz_deny,)
+            node = OrgNode("ou", ou_id or f"ou:{key}", name, policies)
+            nodes[key] = node
+        return node
+
     def ou_chain(path: str) -> tuple[OrgNode, ...]:
         parts = [p for p in path.split("/") if p]
-        chain = []
-        for depth in range(len(parts)):
-            key = "/".join(parts[: depth + 1])
-            node = nodes.get(key)
-            if node is None:
-                policies: tuple[Policy, ...] = (FULL_AWS_ACCESS,)
-                node_id = f"ou:{key}"
-                if depth == 0:
-                    item = deployment.find(None, parts[0])
-                    if item is not None:
-                        policies += ou_policies(item)
-                        node_id = item.ou.id or node_id
-                    if landing_zone_deny:
-                        policies += (lz_deny,)
-                node = OrgNode("ou", node_id, parts[depth], policies)
-                nodes[key] = node
-            chain.append(node)
-        return tuple(chain)
+        return tuple(
+            node_for("/".join(parts[: d + 1]), None, parts[d], d) for d in range(len(parts))
+        )
 
+    def id_chain(ids: tuple[str, ...]) -> tuple[OrgNode, ...]:
+        return tuple(
+            node_for("id:" + "/".join(ids[: d + 1]), ou_id, names.get(ou_id, ou_id), d)
+            for d, ou_id in enumerate(ids)
+        )
+
+    names = {item.ou.id: item.ou.name or item.ou.id for item in deployment.ous if item.ou.id}
+    placed = placement or {}
     accounts = []
     for account in env.registry.accounts:
-        chain = ou_chain(account.ou) if account.ou else ()
+        if account.id in placed:
+            chain = id_chain(placed[account.id])
+        else:
+            chain = ou_chain(account.ou) if account.ou else ()
         own = OrgNode("account", account.id, account.name, (FULL_AWS_ACCESS,))
         accounts.append(AccountPath(account.id, account.name, (root, *chain, own)))
     management = env.management_account_id
@@ -145,7 +164,7 @@ def scenario_from_deployment(
         own = OrgNode("account", management, "management", (FULL_AWS_ACCESS,))
         accounts.append(AccountPath(management, "management", (root, own)))
     return Scenario(
-        OrgTree(tuple(accounts), management),
+        OrgTree(tuple(accounts), management, org_id),
         deployment.source,
         dict(env.account_names),
         env.deployed_ids,
@@ -177,7 +196,12 @@ def scenario_from_plan(
 ) -> Scenario:
     """What a saved plan leaves on each OU (``before`` or ``after``), on the registry's accounts."""
     return scenario_from_deployment(
-        env, dep.from_plan(plan, side), landing_zone_deny=landing_zone_deny
+        env,
+        dep.from_plan(plan, side),
+        landing_zone_deny=landing_zone_deny,
+        placement=plan.account_placement,
+        org_id=plan.org_id,
+        root_id=plan.root_id,
     )
 
 
@@ -245,7 +269,8 @@ def scenario_from_sandbox(endpoint: str, env: Environment | None = None) -> Scen
         return tuple(out)
 
     try:
-        management = client.describe_organization()["Organization"]["MasterAccountId"]  # type: ignore[attr-defined]
+        organization = client.describe_organization()["Organization"]  # type: ignore[attr-defined]
+        management = organization["MasterAccountId"]
         root_summary = client.list_roots()["Roots"][0]  # type: ignore[attr-defined]
         root = OrgNode("root", root_summary["Id"], "Root", policies_of(root_summary["Id"]))
         accounts: list[AccountPath] = []
@@ -278,7 +303,7 @@ def scenario_from_sandbox(endpoint: str, env: Environment | None = None) -> Scen
         allowed = tuple(env.settings.allowed_regions)
         actions = default_actions(env)
     return Scenario(
-        OrgTree(tuple(accounts), management),
+        OrgTree(tuple(accounts), management, organization.get("Id")),
         f"read from the sandbox at {endpoint}",
         names,
         permitted,

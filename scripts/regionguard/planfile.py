@@ -44,6 +44,8 @@ ATTACHMENT_POLICIES_OUTPUT = "scp_attachment_policies"
 CONTROL_TYPE = "aws_controltower_control"
 FIRST_TIER_DATA = "aws_organizations_organizational_units"
 ORGANIZATION_DATA = "aws_organizations_organization"
+DESCENDANT_ACCOUNTS_DATA = "aws_organizations_organizational_unit_descendant_accounts"
+POLICIES_FOR_TARGET_DATA = "aws_organizations_policies_for_target"
 
 
 def load_plan(path: Path) -> Plan:
@@ -365,6 +367,71 @@ class Plan:
             for side in ("before", "after"):
                 names.update(self.output_map(output, side) or {})
         return names
+
+    @functools.cached_property
+    def org_id(self) -> str | None:
+        """The organization id the plan read (data.aws_organizations_organization)."""
+        for res in self.prior_resources():
+            if res.get("type") == ORGANIZATION_DATA:
+                value = field(res.get("values"), "id")
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
+    def attached_scp_ids(self, target_id: str) -> tuple[str, ...] | None:
+        """Ids of the SCPs directly attached to a target, as the plan read them (None: not read)."""
+        for res in self.prior_resources():
+            if res.get("type") == POLICIES_FOR_TARGET_DATA:
+                values = res.get("values")
+                if field(values, "target_id") == target_id:
+                    return tuple(str(i) for i in field(values, "ids") or [])
+        return None
+
+    @functools.cached_property
+    def root_id(self) -> str | None:
+        """The id of the organization's root the plan read."""
+        for res in self.prior_resources():
+            if res.get("type") == ORGANIZATION_DATA:
+                roots = field(res.get("values"), "roots") or []
+                if roots and isinstance(roots[0], dict) and isinstance(roots[0].get("id"), str):
+                    return str(roots[0]["id"])
+        return None
+
+    @functools.cached_property
+    def account_placement(self) -> dict[str, tuple[str, ...]]:
+        """Account id -> OU ids from the first tier down, as the plan read AWS Organizations.
+
+        Read from the placement data sources of the per_ou layout
+        (envs/_shared/main.tf): the accounts under each target, and under each
+        child OU of a descended target. Empty under the single layout, which
+        reads no placement.
+        """
+        first: dict[str, str] = {}
+        second: dict[str, str] = {}
+        parents: dict[str, str] = {}
+        for res in self.prior_resources():
+            if res.get("type") == FIRST_TIER_DATA and res.get("name") == "descend":
+                values = res.get("values")
+                parent = field(values, "parent_id")
+                for child in field(values, "children") or []:
+                    if isinstance(child, dict) and child.get("id") and isinstance(parent, str):
+                        parents[str(child["id"])] = parent
+        for res in self.prior_resources():
+            if res.get("type") != DESCENDANT_ACCOUNTS_DATA:
+                continue
+            values = res.get("values")
+            parent = field(values, "parent_id")
+            if not isinstance(parent, str):
+                continue
+            into = first if res.get("name") == "target" else second
+            for acct in field(values, "accounts") or []:
+                if isinstance(acct, dict) and acct.get("id"):
+                    into[str(acct["id"])] = parent
+        out: dict[str, tuple[str, ...]] = {a: (ou,) for a, ou in first.items()}
+        for account, child in second.items():
+            top = parents.get(child) or first.get(account)
+            out[account] = (top, child) if top else (child,)
+        return out
 
     @functools.cached_property
     def account_names(self) -> dict[str, str]:

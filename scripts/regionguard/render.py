@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from regionguard.rules import SPARE_OPERATOR
 from regionguard.settings import Settings
 
 __all__ = [
@@ -50,19 +51,28 @@ def jsonencode(value: Any) -> str:
     return text.translate(_GO_ESCAPES)
 
 
-def scp_document(settings: Settings, permitted_account_ids: Sequence[str]) -> dict[str, Any]:
-    """The Bedrock inference SCP as a JSON object, as the module builds it."""
+def scp_document(
+    settings: Settings, permitted_account_ids: Sequence[str], spared_org_paths: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The Bedrock inference SCP as a JSON object, as the module builds it.
+
+    ``spared_org_paths`` are the aws:PrincipalOrgPaths of the child OUs a
+    descended target's SCP spares (the per_ou layout, :mod:`regionguard.layout`).
+    """
     guarded = list(settings.guarded_actions)
     region_condition: dict[str, Any] = {"aws:RequestedRegion": list(settings.allowed_regions)}
     if permitted_account_ids:
         region_condition["aws:PrincipalAccount"] = list(permitted_account_ids)
+    condition: dict[str, Any] = {"StringNotEquals": region_condition}
+    if spared_org_paths:
+        condition[SPARE_OPERATOR] = {"aws:PrincipalOrgPaths": list(spared_org_paths)}
     statements: list[dict[str, Any]] = [
         {
             "Sid": SEED_STATEMENT_SID,
             "Effect": "Deny",
             "Action": guarded,
             "Resource": "*",
-            "Condition": {"StringNotEquals": region_condition},
+            "Condition": condition,
         }
     ]
     if settings.global_inference == "none":
@@ -93,9 +103,11 @@ def scp_document(settings: Settings, permitted_account_ids: Sequence[str]) -> di
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def render_scp(settings: Settings, permitted_account_ids: Sequence[str]) -> str:
-    """The SCP document exactly as Terraform sends it (the module's ``content`` output)."""
-    return jsonencode(scp_document(settings, permitted_account_ids))
+def render_scp(
+    settings: Settings, permitted_account_ids: Sequence[str], spared_org_paths: Sequence[str] = ()
+) -> str:
+    """The SCP document exactly as Terraform sends it (the module's ``documents`` output)."""
+    return jsonencode(scp_document(settings, permitted_account_ids, spared_org_paths))
 
 
 def render_control_parameters(settings: Settings) -> dict[str, str]:

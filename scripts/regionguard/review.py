@@ -171,6 +171,10 @@ class PlanReview:
     drift: tuple[str, ...]
     home_region: str | None
     allow_destroy: bool = False
+    # The SCP layout after apply, in words (None: the plan does not say).
+    layout: str | None = None
+    # Permits that follow an account to another OU, one sentence each.
+    moves: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -327,6 +331,8 @@ def review_plan(
             col.warnings.append(located)
 
     drift = _drift(plan)
+    layout = _layout(plan, ou_names)
+    moves = _moves(scps, policies, ou_names)
     return PlanReview(
         source=plan.source,
         format_version=plan.format_version,
@@ -343,7 +349,54 @@ def review_plan(
         drift=drift,
         home_region=home_region,
         allow_destroy=allow_destroy,
+        layout=layout,
+        moves=moves,
     )
+
+
+def _layout(plan: Plan, ou_names: Mapping[str, str]) -> str | None:
+    """The scp_layout output after apply, in words."""
+    value = plan.output_value("scp_layout", "after")
+    if not isinstance(value, dict) or not isinstance(value.get("layout"), str):
+        return None
+    text = f"{value['layout']} ({value.get('reason', 'no reason given')})"
+    descended = [str(d) for d in value.get("descended") or []]
+    if descended:
+        shown = ", ".join(_ou_label(d, ou_names.get(d), d) for d in descended)
+        text += f"; split over their child OUs because their own list does not fit: {shown}"
+    return text
+
+
+def _moves(
+    scps: Sequence[ScpDiff], policies: Mapping[str, PlanChange], ou_names: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Accounts one SCP stops permitting while another starts: a permit following its account.
+
+    Under the per_ou layout an SCP lists the permitted accounts AWS
+    Organizations places under its OU; an account moved out of band shows
+    up here until the apply moves its permit too. Until then the account is
+    listed by no SCP above it: denied outside the allowed Regions.
+    """
+    removed: dict[str, list[str]] = {}
+    added: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for s in scps:
+        key = s.address.rsplit("[", 1)[-1].strip('"]') if "[" in s.address else s.address
+        where = _ou_label(key, ou_names.get(key), key) if key.startswith("ou-") else s.address
+        for a in s.accounts_removed:
+            removed.setdefault(a.id, []).append(where)
+            labels[a.id] = a.label()
+        for a in s.accounts_added:
+            added.setdefault(a.id, []).append(where)
+            labels[a.id] = a.label()
+    out = []
+    for account in sorted(set(removed) & set(added)):
+        out.append(
+            f"{labels[account]}: permit moves from the SCP of {', '.join(removed[account])} "
+            f"to the SCP of {', '.join(added[account])} (the account is now placed there; "
+            "until this apply it is denied outside the allowed Regions)"
+        )
+    return tuple(out)
 
 
 def _check_narrowed_guards(before: Deployment, after: Deployment, col: _Collector) -> None:

@@ -98,6 +98,8 @@ def to_json(review: PlanReview) -> dict[str, Any]:
         "unknown": [{"address": u.address, "attribute": u.attribute} for u in review.unknowns],
         "warnings": [f.to_dict() for f in review.warnings],
         "drift": list(review.drift),
+        "layout": review.layout,
+        "moves": list(review.moves),
     }
 
 
@@ -120,6 +122,10 @@ def _resource_counts(review: PlanReview) -> str:
     return ", ".join(parts + extra)
 
 
+# A new SCP's whole list is cut after this many accounts; changes are listed in full.
+LISTED_ACCOUNTS = 25
+
+
 def _scp_lines(s: ScpDiff) -> list[str]:
     """Plain sentences describing one SCP change (shared by text and markdown)."""
     lines: list[str] = []
@@ -128,8 +134,12 @@ def _scp_lines(s: ScpDiff) -> list[str]:
     if s.action == "delete":
         lines.append("Deleted: its denies stop applying")
 
-    def accts(items: tuple[Account, ...]) -> str:
-        return ", ".join(a.label() for a in items)
+    def accts(items: tuple[Account, ...], limit: int | None = None) -> str:
+        shown = items if limit is None else items[:limit]
+        text = ", ".join(a.label() for a in shown)
+        if len(shown) < len(items):
+            text += f" … and {len(items) - len(shown):,} more ({len(items):,} in all)"
+        return text
 
     if s.accounts_added:
         lines.append(f"Accounts newly permitted: {accts(s.accounts_added)}")
@@ -137,7 +147,7 @@ def _scp_lines(s: ScpDiff) -> list[str]:
         lines.append(f"Accounts no longer permitted: {accts(s.accounts_removed)}")
     if s.before is None and s.after is not None:
         everyone = "none (the deny applies to every account)"
-        lines.append(f"Accounts permitted: {accts(s.permitted) or everyone}")
+        lines.append(f"Accounts permitted: {accts(s.permitted, LISTED_ACCOUNTS) or everyone}")
         lines.append(f"Allowed Regions: {', '.join(s.after.allowed_regions) or 'none'}")
         lines.append(f"Guarded actions: {', '.join(s.after.guarded_actions) or 'none'}")
         lines.append(f"Global inference profiles allowed for: {s.after.global_option}")
@@ -204,6 +214,9 @@ def _text(review: PlanReview) -> str:
     if review.widening:
         out.append("Widening changes (review before approving):")
         out.extend(f"  WIDENING: {w.message}" for w in review.widening)
+    if review.layout:
+        out.append(f"SCP layout: {review.layout}")
+    out.extend(f"PERMIT MOVES: {m}" for m in review.moves)
     out.append(f"Resources: {_resource_counts(review)}")
     for action in review.resources:
         for address in review.resources[action]:
@@ -254,6 +267,14 @@ def _markdown(review: PlanReview) -> str:
         out.append("### Widening changes: review before approving")
         out.append("")
         out.extend(f"- :warning: {md_escape(w.message)}" for w in review.widening)
+        out.append("")
+    if review.layout:
+        out.append(f"**SCP layout**: {md_escape(review.layout)}")
+        out.append("")
+    if review.moves:
+        out.append("### Permits moving with their accounts")
+        out.append("")
+        out.extend(f"- {md_escape(m)}" for m in review.moves)
         out.append("")
     if review.has_changes:
         out.append("### Resources")

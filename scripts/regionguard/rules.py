@@ -26,6 +26,8 @@ __all__ = [
     "FIRST_ACCOUNT_CHARS",
     "PRINCIPAL_ARN_PATTERN",
     "REGION_CODE_PATTERN",
+    "SPARED_PATH_PATTERN",
+    "SPARE_OPERATOR",
     "UNSPECIFIED_REGION",
     "as_list",
     "covers",
@@ -37,6 +39,7 @@ __all__ = [
     "is_wildcard",
     "pattern_matches",
     "room_for_accounts",
+    "spared_ou_ids",
     "statements",
     "unguarded_actions",
     "wildcard_regex",
@@ -44,6 +47,17 @@ __all__ = [
 
 REGION_KEY = "aws:requestedregion"
 ACCOUNT_KEY = "aws:principalaccount"
+ORG_PATHS_KEY = "aws:principalorgpaths"
+# The one extra operator a guard may carry: it spares the accounts of named
+# child OUs, which carry a guard of their own (the per_ou layout's descent).
+SPARE_OPERATOR = "ForAllValues:StringNotLike"
+# A spared path names an OU below the first tier exactly, and everything
+# under it: "<organization id>/<root id>/<OU id>/<OU id>/.../*" (IAM User
+# Guide, aws:PrincipalOrgPaths). Never a first-tier OU, never a wildcard
+# standing for an OU.
+SPARED_PATH_PATTERN = re.compile(
+    r"o-[a-z0-9]{10,32}/r-[0-9a-z]{4,32}/(?:ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}/){2,}\*"
+)
 
 # The Region deny control's parameters (AWS Control Tower control reference,
 # CT.MULTISERVICE.PV.1); the casing of each key matters.
@@ -161,8 +175,13 @@ def guard_problems(statement: Mapping[str, Any]) -> list[str]:
     if not isinstance(condition, dict) or not condition:
         return [*problems, "it has no Region condition"]
     operators = sorted(condition)
-    if operators != ["StringNotEquals"]:
-        problems.append(f"its Condition uses {operators}; only StringNotEquals is allowed")
+    if operators not in (["StringNotEquals"], [SPARE_OPERATOR, "StringNotEquals"]):
+        problems.append(
+            f"its Condition uses {operators}; only StringNotEquals (and {SPARE_OPERATOR} "
+            "aws:PrincipalOrgPaths naming child OUs) is allowed"
+        )
+    elif SPARE_OPERATOR in condition:
+        problems.extend(_spare_problems(condition[SPARE_OPERATOR]))
     block = condition.get("StringNotEquals")
     if not isinstance(block, dict):
         return [*problems, "it has no StringNotEquals aws:RequestedRegion condition"]
@@ -181,6 +200,33 @@ def guard_problems(statement: Mapping[str, Any]) -> list[str]:
     if ACCOUNT_KEY in keys and not as_list(keys[ACCOUNT_KEY]):
         problems.append("its aws:PrincipalAccount list is empty (invalid grammar)")
     return problems
+
+
+def _spare_problems(block: Any) -> list[str]:
+    if not isinstance(block, dict) or [str(k).lower() for k in block] != [ORG_PATHS_KEY]:
+        return [f"its {SPARE_OPERATOR} tests something else than aws:PrincipalOrgPaths"]
+    paths = [str(v) for v in as_list(next(iter(block.values())))]
+    bad = [p for p in paths if not SPARED_PATH_PATTERN.fullmatch(p)]
+    if not paths or bad:
+        return [
+            f"its aws:PrincipalOrgPaths values {bad or paths} do not each name one OU below "
+            "the first tier (o-.../r-.../ou-.../ou-.../*)"
+        ]
+    return []
+
+
+def spared_ou_ids(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    """The OUs a guard statement spares by aws:PrincipalOrgPaths (their accounts need a guard)."""
+    condition = statement.get("Condition")
+    block = condition.get(SPARE_OPERATOR) if isinstance(condition, dict) else None
+    if not isinstance(block, dict):
+        return ()
+    out = []
+    for values in block.values():
+        for path in as_list(values):
+            parts = str(path).rstrip("*").rstrip("/").split("/")
+            out.append(parts[-1])
+    return tuple(dict.fromkeys(out))
 
 
 def guard_regions(statement: Mapping[str, Any]) -> tuple[str, ...]:

@@ -141,6 +141,12 @@ def run_drift(args: argparse.Namespace) -> int:
         if isinstance(change, dict) and _differs(change.get("before"), change.get("after")):
             found.append(f"{item.get('address')}: changed outside Terraform")
     if changed:
+        from regionguard.review import review_plan
+
+        # Under the per_ou layout an account moved to another OU out of band
+        # has lost its permit; the next apply moves the permit after it.
+        for move in review_plan(plan, account_names=dict(env.account_names)).moves:
+            found.append(f"account moved out of band: {move}")
         for change in plan.changes:
             if not change.unchanged:
                 found.append(f"{change.address}: the next apply would {change.action} it")

@@ -310,8 +310,7 @@ def check_settings(settings: Settings) -> None:
         )
     if settings.scp_layout not in SCP_LAYOUT_VALUES:
         problems.append(
-            f"scp_layout {_show(settings.scp_layout)} is not one of "
-            '"single", "per_ou" or "auto"'
+            f'scp_layout {_show(settings.scp_layout)} is not one of "single", "per_ou" or "auto"'
         )
     if settings.scp_size_limit > AWS_SCP_SIZE_LIMIT:
         problems.append(

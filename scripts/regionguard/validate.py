@@ -132,6 +132,33 @@ def validate_env(env: Environment) -> list[Finding]:
     # Terraform deploys the committed ids; the registry's stand in when they are unusable.
     ids = env.committed.ids if env.committed.ids is not None else env.generated.permitted_ids
     deployment = dep.from_environment(env, permitted_ids=ids)
+    layout = deployment.layout
+    if layout is not None:
+        findings.append(
+            Finding(
+                "RG-SCP-LAYOUT",
+                "note",
+                f"SCP layout {layout.kind} ({layout.reason}); validate places accounts by the "
+                "registry's ou, Terraform as AWS Organizations does (docs/scale.md)",
+                file=settings.file,
+                entry="scp_layout",
+            )
+        )
+        unplaced = [a for a in env.registry.accounts if a.id in set(ids) and not a.ou]
+        if unplaced:
+            shown = ", ".join(f"{a.name} ({a.id})" for a in unplaced[:10])
+            more = f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else ""
+            findings.append(
+                Finding(
+                    "RG-SCP-LAYOUT",
+                    "warning",
+                    f"{len(unplaced)} permitted account(s) have no ou in the registry: {shown}"
+                    f"{more}; validate cannot size the SCP of their OU (the plan gate does); "
+                    "add ou to each",
+                    file=registry_file,
+                    entry="accounts",
+                )
+            )
     findings.extend(
         check_deployment(
             deployment,
