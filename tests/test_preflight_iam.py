@@ -51,6 +51,19 @@ CALLS: dict[str, tuple[set[str], set[str]]] = {
         {"organizations:ListOrganizationalUnitsForParent"},
         set(),
     ),
+    # The per_ou layout's placement (provider 5.100: the descendant accounts walk
+    # the OU tree with ListAccountsForParent and ListOrganizationalUnitsForParent).
+    "data.aws_organizations_organizational_unit_descendant_accounts": (
+        {
+            "organizations:ListAccountsForParent",
+            "organizations:ListOrganizationalUnitsForParent",
+        },
+        set(),
+    ),
+    "data.aws_organizations_organizational_unit_child_accounts": (
+        {"organizations:ListAccountsForParent"},
+        set(),
+    ),
     "data.aws_controltower_controls": ({"controltower:ListEnabledControls"}, set()),
     "data.aws_organizations_policies": ({"organizations:ListPolicies"}, set()),
     "data.aws_organizations_policy": ({"organizations:DescribePolicy"}, set()),

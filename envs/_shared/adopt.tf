@@ -50,6 +50,13 @@ import {
 }
 
 import {
+  for_each = { for key, name in local.scp_names.per_ou : key => local.existing_scp_ids[name] if contains(keys(local.existing_scp_ids), name) }
+
+  to = module.bedrock_inference_scp.aws_organizations_policy.per_ou[each.key]
+  id = each.value
+}
+
+import {
   for_each = { for key, name in local.scp_names.second_tier : key => local.existing_scp_ids[name] if contains(keys(local.existing_scp_ids), name) }
 
   to = module.bedrock_inference_scp.aws_organizations_policy.second_tier[each.key]
@@ -70,11 +77,15 @@ data "aws_organizations_policies_for_target" "second_tier" {
   filter    = "SERVICE_CONTROL_POLICY"
 }
 
+locals {
+  # The name of the SCP each target carries under the layout in use.
+  target_scp_names = { for id, ou in local.target_ous : id => merge(local.scp_names.this, local.scp_names.per_ou)[module.bedrock_inference_scp.layout == "single" ? "single" : id] }
+}
+
 import {
   for_each = {
-    for id, ou in local.target_ous : id => local.existing_scp_ids[local.scp_names.this[module.bedrock_inference_scp.layout == "single" ? "single" : id]]
-    if contains(keys(local.existing_scp_ids), local.scp_names.this[module.bedrock_inference_scp.layout == "single" ? "single" : id])
-    && contains(data.aws_organizations_policies_for_target.scp[id].ids, lookup(local.existing_scp_ids, local.scp_names.this[module.bedrock_inference_scp.layout == "single" ? "single" : id], ""))
+    for id, name in local.target_scp_names : id => local.existing_scp_ids[name]
+    if contains(keys(local.existing_scp_ids), name) && contains(data.aws_organizations_policies_for_target.scp[id].ids, lookup(local.existing_scp_ids, name, ""))
   }
 
   to = module.bedrock_inference_scp.aws_organizations_policy_attachment.this[each.key]

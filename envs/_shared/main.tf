@@ -52,50 +52,9 @@ module "bedrock_inference_scp" {
   target_ids                    = toset(keys(local.target_ous))
   tags                          = var.tags
 
-  layout          = var.scp_layout
-  size_limit      = var.scp_size_limit
-  ou_account_ids  = { for id, d in data.aws_organizations_organizational_unit_descendant_accounts.target : id => d.accounts[*].id }
-  descended       = local.descended
-  org_path_prefix = "${data.aws_organizations_organization.this.id}/${data.aws_organizations_organization.this.roots[0].id}/"
-}
-
-# Account placement, read from AWS Organizations (never from the registry's
-# `ou`), only when the per_ou layout is in use: the accounts under each
-# target, and, for a target whose own list does not fit, the accounts directly
-# under it and under each of its child OUs. An account moved out of band to
-# another OU is then listed by no SCP above it until the next apply: it loses
-# its permit, never gains one.
-data "aws_organizations_organizational_unit_descendant_accounts" "target" {
-  for_each = module.bedrock_inference_scp.layout == "per_ou" ? local.target_ous : {}
-
-  parent_id = each.key
-}
-
-data "aws_organizations_organizational_units" "descend" {
-  for_each = toset(module.bedrock_inference_scp.descend_ou_ids)
-
-  parent_id = each.key
-}
-
-data "aws_organizations_organizational_unit_child_accounts" "descend" {
-  for_each = toset(module.bedrock_inference_scp.descend_ou_ids)
-
-  parent_id = each.key
-}
-
-data "aws_organizations_organizational_unit_descendant_accounts" "second_tier" {
-  for_each = { for pair in flatten([for t, d in data.aws_organizations_organizational_units.descend : [for c in d.children : { child = c.id, parent = t }]]) : pair.child => pair.parent }
-
-  parent_id = each.key
-}
-
-locals {
-  descended = {
-    for t, d in data.aws_organizations_organizational_units.descend : t => {
-      direct_account_ids = data.aws_organizations_organizational_unit_child_accounts.descend[t].accounts[*].id
-      children           = { for c in d.children : c.id => data.aws_organizations_organizational_unit_descendant_accounts.second_tier[c.id].accounts[*].id }
-    }
-  }
+  layout         = var.scp_layout
+  size_limit     = var.scp_size_limit
+  read_placement = true
 }
 
 module "region_deny_control" {
@@ -106,7 +65,12 @@ module "region_deny_control" {
   allowed_regions         = var.allowed_regions
   home_region             = var.home_region
   guarded_actions         = module.bedrock_inference_scp.guarded_actions
-  scp_attachment_ids      = module.bedrock_inference_scp.attachment_ids
+  scp_attachment_ids      = module.bedrock_inference_scp.scp_targets
   exempted_actions        = var.exempted_actions
   exempted_principal_arns = var.exempted_principal_arns
+
+  # Every SCP and attachment of the module exists before any control is
+  # enabled and outlives every control; an SCP update comes before a control
+  # update (docs/scale.md, "Ordering").
+  depends_on = [module.bedrock_inference_scp]
 }

@@ -50,12 +50,12 @@ locals {
   #
   # "single": one SCP on every target (the seed's design). "per_ou": each
   # target carries an SCP that lists only the permitted accounts placed under
-  # it (var.ou_account_ids, read from AWS Organizations), so that no list has
+  # it (local.ou_account_ids, read from AWS Organizations), so that no list has
   # to hold every permitted account; a target whose own list is still too
   # large (descend_ou_ids) carries an SCP listing the permitted accounts
   # directly under it, which spares the accounts of its child OUs by their
   # aws:PrincipalOrgPaths, and each child OU carries the SCP of its own
-  # accounts (var.descended). "auto": single while it fits var.size_limit.
+  # accounts (local.descended). "auto": single while it fits var.size_limit.
   layout = var.layout == "auto" ? (length(local.content) <= var.size_limit ? "single" : "per_ou") : var.layout
 
   layout_reason = (
@@ -64,9 +64,47 @@ locals {
     "auto: the single SCP would be ${length(local.content)} characters for ${length(var.bedrock_permitted_account_ids)} permitted accounts, over the ${var.size_limit}-character limit"
   )
 
-  # Permitted accounts under each target, in the order of the permitted list.
+  # Where AWS Organizations places the accounts: read by the data sources
+  # below when read_placement is true, else given as inputs.
+  ou_account_ids = var.read_placement ? {
+    for t, d in data.aws_organizations_organizational_unit_descendant_accounts.target : t => [for a in d.accounts : a.id]
+  } : var.ou_account_ids
+
+  descended = var.read_placement ? {
+    for t, d in data.aws_organizations_organizational_units.descend : t => {
+      direct_account_ids = [for a in data.aws_organizations_organizational_unit_child_accounts.descend[t].accounts : a.id]
+      children           = { for c in d.children : c.id => [for a in data.aws_organizations_organizational_unit_descendant_accounts.second_tier[c.id].accounts : a.id] }
+    }
+  } : var.descended
+
+  org_path_prefix = var.read_placement ? join("", [for o in data.aws_organizations_organization.this : "${o.id}/${o.roots[0].id}/"]) : var.org_path_prefix
+
+  # The permitted accounts of a list of accounts, in the order of the
+  # permitted list. The loop runs over the list's own accounts and looks each
+  # one up among the permitted accounts: a loop over every permitted account
+  # per list, with contains(), took Terraform minutes at 200 OUs and 2,000
+  # permitted accounts (make bench-scale). A zero-padded position in front of
+  # each id makes sort() give back the permitted list's order.
+  permitted_positions = { for i, id in var.bedrock_permitted_account_ids : id => format("%08d", i)... }
+
+  # Permitted accounts under each target.
   ou_permitted = {
-    for t in var.target_ids : t => [for id in var.bedrock_permitted_account_ids : id if contains(lookup(var.ou_account_ids, t, []), id)]
+    for t in var.target_ids : t => [
+      for key in sort(flatten([for id in distinct(lookup(local.ou_account_ids, t, [])) : [for p in try(local.permitted_positions[id], []) : "${p}${id}"]])) : substr(key, 8, -1)
+    ]
+  }
+
+  # Permitted accounts directly under a descended target ("<target>/direct")
+  # and under each of its child OUs (the child OU id). Kept apart from
+  # ou_permitted, which decides what is descended.
+  descended_lists = merge(
+    { for t, d in local.descended : "${t}/direct" => d.direct_account_ids },
+    { for pair in flatten([for t, d in local.descended : [for c, ids in d.children : { child = c, ids = ids }]]) : pair.child => pair.ids },
+  )
+  descended_permitted = {
+    for k, ids in local.descended_lists : k => [
+      for key in sort(flatten([for id in distinct(ids) : [for p in try(local.permitted_positions[id], []) : "${p}${id}"]])) : substr(key, 8, -1)
+    ]
   }
 
   # Every SCP of the layout: key => name, permitted accounts, spared org paths.
@@ -74,10 +112,10 @@ locals {
   first_tier_groups = local.layout == "single" ? {
     single = { name = var.name, account_ids = var.bedrock_permitted_account_ids, org_paths = [] }
     } : {
-    for t in var.target_ids : t => contains(keys(var.descended), t) ? {
+    for t in var.target_ids : t => contains(keys(local.descended), t) ? {
       name        = "${var.name}-${t}"
-      account_ids = [for id in var.bedrock_permitted_account_ids : id if contains(var.descended[t].direct_account_ids, id)]
-      org_paths   = [for c in sort(keys(var.descended[t].children)) : "${var.org_path_prefix}${t}/${c}/*"]
+      account_ids = local.descended_permitted["${t}/direct"]
+      org_paths   = [for c in sort(keys(local.descended[t].children)) : "${local.org_path_prefix}${t}/${c}/*"]
       } : {
       name        = "${var.name}-${t}"
       account_ids = local.ou_permitted[t]
@@ -87,10 +125,10 @@ locals {
 
   second_tier_groups = local.layout == "single" ? {} : {
     for pair in flatten([
-      for t, d in var.descended : [for c, ids in d.children : { child = c, ids = ids }] if contains(var.target_ids, t)
+      for t, d in local.descended : [for c in keys(d.children) : { child = c }] if contains(var.target_ids, t)
       ]) : pair.child => {
       name        = "${var.name}-${pair.child}"
-      account_ids = [for id in var.bedrock_permitted_account_ids : id if contains(pair.ids, id)]
+      account_ids = local.descended_permitted[pair.child]
       org_paths   = []
     }
   }
@@ -118,8 +156,8 @@ locals {
     })
   }
 
-  # Targets whose own per-OU list does not fit: the caller reads their child
-  # OUs and passes them back as var.descended.
+  # Targets whose own per-OU list does not fit: their child OUs are read
+  # OUs (data sources below, or var.descended without read_placement).
   descend_ou_ids = local.layout == "single" ? [] : sort([
     for t in var.target_ids : t
     if length(jsonencode({
@@ -133,7 +171,41 @@ locals {
     })) > var.size_limit
   ])
 
-  attachment_policy = { for t in var.target_ids : t => local.layout == "single" ? "single" : t }
+}
+
+# Account placement, read from AWS Organizations (never from the registry's
+# `ou`), only under the per_ou layout: the accounts under each target, and,
+# for a target whose own list does not fit, the accounts directly under it
+# and under each of its child OUs. An account moved out of band to another OU
+# is then listed by no SCP above it until the next apply: it loses its
+# permit, never gains one.
+data "aws_organizations_organizational_unit_descendant_accounts" "target" {
+  for_each = var.read_placement && local.layout == "per_ou" ? var.target_ids : toset([])
+
+  parent_id = each.value
+}
+
+data "aws_organizations_organizational_units" "descend" {
+  for_each = var.read_placement ? toset(local.descend_ou_ids) : toset([])
+
+  parent_id = each.value
+}
+
+data "aws_organizations_organizational_unit_child_accounts" "descend" {
+  for_each = var.read_placement ? toset(local.descend_ou_ids) : toset([])
+
+  parent_id = each.value
+}
+
+data "aws_organizations_organizational_unit_descendant_accounts" "second_tier" {
+  for_each = { for pair in flatten([for t, d in data.aws_organizations_organizational_units.descend : [for c in d.children : { child = c.id, parent = t }]]) : pair.child => pair.parent }
+
+  parent_id = each.key
+}
+
+# The organization and root ids start every aws:PrincipalOrgPaths value.
+data "aws_organizations_organization" "this" {
+  count = var.read_placement && length(local.descend_ou_ids) > 0 ? 1 : 0
 }
 
 moved {
@@ -166,13 +238,27 @@ resource "aws_organizations_policy_attachment" "second_tier" {
   }
 }
 
+# The single SCP: its content is the seed's document (local.content), which
+# checkov reads in HCL mode (docs/policy-as-code.md).
 resource "aws_organizations_policy" "this" {
-  for_each = local.first_tier_groups
+  for_each = local.layout == "single" ? toset(["single"]) : toset([])
+
+  name        = var.name
+  description = var.description
+  type        = "SERVICE_CONTROL_POLICY"
+  content     = local.content
+  tags        = var.tags
+}
+
+# The per-OU SCPs: their lists come from AWS Organizations' placement, known
+# at plan time only; checkov checks them in plan mode.
+resource "aws_organizations_policy" "per_ou" {
+  for_each = local.layout == "single" ? {} : local.first_tier_groups
 
   name        = each.value.name
-  description = each.key == "single" ? var.description : "${var.description} (accounts under ${each.key})"
+  description = "${var.description} (accounts under ${each.key})"
   type        = "SERVICE_CONTROL_POLICY"
-  content     = each.key == "single" ? local.content : local.documents[each.key]
+  content     = local.documents[each.key]
   tags        = var.tags
 
   depends_on = [aws_organizations_policy_attachment.second_tier]
@@ -181,7 +267,7 @@ resource "aws_organizations_policy" "this" {
 resource "aws_organizations_policy_attachment" "this" {
   for_each = var.target_ids
 
-  policy_id = aws_organizations_policy.this[local.attachment_policy[each.value]].id
+  policy_id = try(aws_organizations_policy.this["single"].id, aws_organizations_policy.per_ou[each.value].id)
   target_id = each.value
 
   # Switching layouts changes the SCP of a target: the new one is attached

@@ -12,6 +12,7 @@ output "policy_ids" {
   description = "Id of every SCP of the layout, as a map from its key (\"single\", or the OU id it is attached to) to the policy id."
   value = merge(
     { for k, p in aws_organizations_policy.this : k => p.id },
+    { for k, p in aws_organizations_policy.per_ou : k => p.id },
     { for k, p in aws_organizations_policy.second_tier : k => p.id },
   )
 }
@@ -53,17 +54,23 @@ output "documents" {
 }
 
 output "policy_names" {
-  description = "The name of every SCP of the layout, by resource: this (key \"single\" or the first-tier OU id) and second_tier (key: the child OU id); envs/_shared/adopt.tf adopts an SCP of that name left behind by an interrupted apply."
+  description = "The name of every SCP of the layout, by resource: this (key \"single\"), per_ou (key: the first-tier OU id) and second_tier (key: the child OU id); envs/_shared/adopt.tf adopts an SCP of that name left behind by an interrupted apply."
   value = {
-    this        = { for k, g in local.first_tier_groups : k => g.name }
-    second_tier = { for k, g in local.second_tier_groups : k => g.name }
+    this        = local.layout == "single" ? tomap({ single = var.name }) : tomap({})
+    per_ou      = local.layout == "single" ? tomap({}) : tomap({ for k, g in local.first_tier_groups : k => g.name })
+    second_tier = tomap({ for k, g in local.second_tier_groups : k => g.name })
   }
 }
 
+output "scp_targets" {
+  description = "The targets the module attaches an SCP to, as a map from target id to itself; known at plan time. Pass it to region-deny-control's scp_attachment_ids, and make that module depend on this one (depends_on), so that no control is enabled before, or disabled after, its OU's SCP."
+  value       = { for t in var.target_ids : t => t }
+}
+
 output "attachment_policies" {
-  description = "Which SCP each attachment attaches, known at plan time: a map from target id to the policy resource (\"this\" or \"second_tier\") and its key."
+  description = "Which SCP each attachment attaches, known at plan time: a map from target id to the policy resource (\"this\", \"per_ou\" or \"second_tier\") and its key."
   value = merge(
-    { for t in var.target_ids : t => { resource = "this", key = local.attachment_policy[t] } },
+    { for t in var.target_ids : t => { resource = local.layout == "single" ? "this" : "per_ou", key = local.layout == "single" ? "single" : t } },
     { for c, g in local.second_tier_groups : c => { resource = "second_tier", key = c } },
   )
 }
@@ -79,10 +86,6 @@ output "attached_target_ids" {
 }
 
 output "attachment_ids" {
-  description = "The SCP attachment per target, as a map from target id to attachment id; pass it to region-deny-control's scp_attachment_ids so that each control is enabled after, and disabled before, its OU's attachment (and, under a descended target, its child OUs' attachments)."
-  value = {
-    for id, a in aws_organizations_policy_attachment.this : id => join(",", concat([a.id], [
-      for c in try(keys(var.descended[id].children), []) : aws_organizations_policy_attachment.second_tier[c].id
-    ]))
-  }
+  description = "The SCP attachment per target, as a map from target id to attachment id. Passed to region-deny-control's scp_attachment_ids, it makes each control depend on its OU's attachment (a per-OU SCP depends on its child OUs' attachments, so a control waits for those too)."
+  value       = { for id, a in aws_organizations_policy_attachment.this : id => a.id }
 }

@@ -123,8 +123,14 @@ variable "size_limit" {
   }
 }
 
+variable "read_placement" {
+  description = "Whether the module reads the account placement from AWS Organizations itself (data sources, only under the per_ou layout); false takes ou_account_ids, descended and org_path_prefix as given."
+  type        = bool
+  default     = false
+}
+
 variable "ou_account_ids" {
-  description = "For the per_ou layout: the ids of every account under each target (all levels below it), as AWS Organizations places them; a target missing here lists no account."
+  description = "For the per_ou layout without read_placement: the ids of every account under each target (all levels below it), as AWS Organizations places them; a target missing here lists no account."
   type        = map(list(string))
   default     = {}
 }

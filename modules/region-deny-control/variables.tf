@@ -21,7 +21,7 @@ variable "targets" {
 }
 
 variable "scp_attachment_ids" {
-  description = "The companion SCP's attachment per OU, as a map from OU id to attachment id; pass bedrock-inference-scp's attachment_ids output. Each control depends on its OU's entry, so Terraform attaches the SCP before it enables the control and disables the control before it detaches the SCP."
+  description = "The OUs the companion SCP module attaches an SCP to, as a map from OU id to a value (bedrock-inference-scp's scp_targets, or its attachment_ids); a control on an OU missing here is refused. Order the two modules with depends_on on the module call (or pass attachment_ids, which makes each control depend on its OU's attachment)."
   type        = map(string)
   nullable    = false
 }

@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 from _rg_common import (
+    PlanTimeOnly,
     Unresolved,
     control_parameters,
     covers,
@@ -69,17 +70,34 @@ def target_keys(conf: dict[str, Any], attribute: str, pattern: re.Pattern[str]) 
     raise Unresolved(f"the target of {conf.get('__address__')} could not be resolved")
 
 
-def policy_address(attachment: dict[str, Any]) -> str:
+def policy_addresses(attachment: dict[str, Any]) -> list[str]:
+    """The policies an attachment may attach: one, or each branch of a try() or conditional.
+
+    A reference with a dynamic index (``aws_organizations_policy.per_ou[each.value]``,
+    which a plan shows as the bare ``aws_organizations_policy.per_ou``) stands
+    for the instance of the attachment's own key.
+    """
     policy_id = unwrap(attachment.get("policy_id"))
-    if isinstance(policy_id, str):
-        match = re.match(
-            r"^(?:\$\{)?(aws_organizations_policy\.[A-Za-z0-9_-]+(?:\[[^\]]*\])?)\.id\}?$",
-            policy_id,
-        )
-        if match:
-            return module_prefix(str(attachment.get("__address__", ""))) + match.group(1)
-        return "id:" + policy_id
-    raise Unresolved(f"the policy of {attachment.get('__address__')} could not be resolved")
+    if not isinstance(policy_id, str):
+        raise Unresolved(f"the policy of {attachment.get('__address__')} could not be resolved")
+    address = str(attachment.get("__address__", ""))
+    own_key = re.search(r"(\[[^\]]*\])$", address)
+    refs = re.findall(
+        r"(aws_organizations_policy\.[A-Za-z0-9_-]+)(\[[^\]]*\])?(?:\.id)?\b", policy_id
+    )
+    if not refs:
+        return ["id:" + policy_id]
+    prefix = module_prefix(address)
+    out: list[str] = []
+    for base, index in refs:
+        out.append(prefix + base)
+        if index and not re.fullmatch(r"\[(each\.(key|value))\]", index):
+            out.append(prefix + base + index)
+        elif own_key:
+            out.append(prefix + base + own_key.group(1))
+    if len(refs) == 1 and own_key and refs[0][1] == "":
+        out.append(prefix + refs[0][0] + own_key.group(1))
+    return list(dict.fromkeys(out))
 
 
 def guarded_actions(policy: dict[str, Any], exempted: list[str]) -> set[str]:
@@ -188,17 +206,34 @@ class ExemptionsGuarded(BaseGraphCheck):
                     continue
                 if target not in attached_to:
                     continue
-                where = policy_address(attachment)
-                policy_vertex = (
-                    policies_by_id.get((world, where[3:]))
-                    if where.startswith("id:")
-                    else by_address.get((world, where))
-                )
-                if policy_vertex is None:
-                    raise Unresolved(f"the SCP {where} attached to {target} is not in the scan")
-                policy = resource_conf(policy_vertex)
-                if is_scp(policy):
-                    guarded |= guarded_actions(policy, exempted)
+                # A conditional attaches one of its branches: each that can be read
+                # must guard; a per-OU branch is checked at plan time (PlanTimeOnly).
+                branches: list[set[str]] = []
+                candidates = policy_addresses(attachment)
+                found = [
+                    v
+                    for v in (
+                        policies_by_id.get((world, where[3:]))
+                        if where.startswith("id:")
+                        else by_address.get((world, where))
+                        for where in candidates
+                    )
+                    if v is not None
+                ]
+                if not found:
+                    raise Unresolved(
+                        f"the SCP {' or '.join(candidates)} attached to {target} is not in the scan"
+                    )
+                for policy_vertex in found:
+                    policy = resource_conf(policy_vertex)
+                    if not is_scp(policy):
+                        continue
+                    try:
+                        branches.append(guarded_actions(policy, exempted))
+                    except PlanTimeOnly:
+                        continue
+                if branches:
+                    guarded |= set.intersection(*branches)
             shown = target[5:] if target.startswith("expr:") else target
             if target.startswith("expr:"):
                 shown = "the OUs the environment discovers"

@@ -81,6 +81,35 @@ class Unresolved(Exception):
     """A value the check needs is still Terraform text after checkov's rendering."""
 
 
+class PlanTimeOnly(Exception):
+    """An SCP whose content only a plan knows: the per-OU SCPs of modules/bedrock-inference-scp.
+
+    Their account lists come from AWS Organizations' placement, read by data
+    sources at plan time, so no HCL scan can see them. They are checked in
+    plan mode (`make check` over tfplan.json) and by the plan gate; an HCL
+    scan reports them UNKNOWN, never PASSED. Only the exact resources and
+    expression of the module qualify (PLAN_TIME_SCPS).
+    """
+
+
+# (resource address suffix, the content expression) of the per-OU SCPs.
+PLAN_TIME_SCPS = (
+    ("aws_organizations_policy.per_ou", "local.documents[each.key]"),
+    ("aws_organizations_policy.second_tier", "local.documents[each.key]"),
+)
+
+
+def plan_time_only(conf: dict[str, Any]) -> bool:
+    """Whether an aws_organizations_policy is one of the module's per-OU SCPs, unrendered."""
+    address = re.sub(r"\[[^\]]*\]$", "", str(conf.get("__address__", "")))
+    content = unwrap(conf.get("content"))
+    text = re.sub(r"^\$\{(.*)\}$", r"\1", content.strip()) if isinstance(content, str) else None
+    return any(
+        (address == suffix or address.endswith("." + suffix)) and text == expression
+        for suffix, expression in PLAN_TIME_SCPS
+    )
+
+
 # ------------------------------------------------------------------ values
 
 
@@ -142,7 +171,9 @@ def is_scp(conf: dict[str, Any]) -> bool:
 
 
 def policy_document(conf: dict[str, Any]) -> dict[str, Any]:
-    """The SCP document of an aws_organizations_policy, or Unresolved."""
+    """The SCP document of an aws_organizations_policy, or Unresolved (PlanTimeOnly)."""
+    if plan_time_only(conf):
+        raise PlanTimeOnly("a per-OU SCP: its accounts are known at plan time only")
     raw = finish(unwrap(conf.get("content")))
     if isinstance(raw, str):
         raise Unresolved("the SCP content is not a policy document checkov could evaluate")
@@ -370,6 +401,9 @@ class RegionguardCheck(BaseResourceCheck):
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         try:
             problems = self.problems(conf)
+        except PlanTimeOnly as exc:
+            self.details.append(f"not checked here: {exc}; checked in plan mode and by the gate")
+            return CheckResult.UNKNOWN
         except Unresolved as exc:
             self.details.append(f"cannot check: {exc} (fail closed; see docs/policy-as-code.md)")
             return unresolved_result()

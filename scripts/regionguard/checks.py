@@ -195,8 +195,13 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
         out.add(
             "RG-SCP-SIZE",
             "error",
-            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit, with "
-            f"{accounts:,} permitted account{'' if accounts == 1 else 's'} in its list; {fix}",
+            f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit"
+            + (
+                f", with {accounts:,} permitted account{'' if accounts == 1 else 's'} in its list"
+                if accounts
+                else ""
+            )
+            + f"; {fix}",
         )
         return
     room = room_for_accounts(size, limit, view.account_lists if view else 0)
@@ -441,9 +446,8 @@ def _name_ous(
 def _check_scp_named(
     content: str, name: str, deployment: Deployment, options: _Options, out: _Out
 ) -> dict[str, Any] | None:
-    named = any(item.ou.id is not None for item in deployment.ous) or (
-        len({s.content for item in deployment.ous for s in item.scps}) > 1
-    )
+    per_ou = deployment.layout is not None and deployment.layout.kind == "per_ou"
+    named = per_ou or any(item.ou.id is not None for item in deployment.ous)
     local = _Out(out.file, [])
     document = _check_scp(content, options.size_limit, local)
     for f in local.findings:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from regionguard.errors import InputError
-from regionguard.layout import Descended, Layout, ScpGroup, compute_layout
+from regionguard.layout import Descended, Layout, compute_layout
 from regionguard.planfile import (
     ATTACHMENT_TYPE,
     CONTROL_TYPE,
@@ -271,9 +271,9 @@ def environment_layout(
     return compute_layout(env.settings, ids, keys, under, descended, STAND_IN_ORG_PATH), names
 
 
-def _with_counts(group: ScpGroup, label: str) -> str:
-    n = len(group.account_ids)
-    return f"SCP {group.name} ({label}, {n} permitted account{'' if n == 1 else 's'})"
+def _scp_label(where: str) -> str:
+    """How validate names one SCP of the per_ou layout: by the OU it is attached to."""
+    return f"SCP of {where}"
 
 
 def from_environment(
@@ -317,12 +317,12 @@ def from_environment(
     items: list[OuDeployment] = []
     for ou in selection.targets:
         group = layout.target_group(ou.id or stand_in_ou_id(ou.name or "?"))
-        name = group.name if layout.kind == "single" else _with_counts(group, f"OU {ou.label()}")
+        name = group.name if layout.kind == "single" else _scp_label(f"OU {ou.label()}")
         items.append(OuDeployment(ou, (ScpDoc(name, group.content),), control, raw))
     for group in layout.groups:
         if group.second_tier:
             child = OrgUnit(group.key, names.get(group.key))
-            scp = ScpDoc(_with_counts(group, f"child OU {names.get(group.key)}"), group.content)
+            scp = ScpDoc(_scp_label(f"child OU {names.get(group.key)}"), group.content)
             items.append(OuDeployment(child, (scp,), None, None))
     return Deployment(source, tuple(items), selection.untargeted, layout)
 

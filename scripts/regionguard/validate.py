@@ -25,6 +25,7 @@ from regionguard.environment import Environment
 from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.findings import Finding, has_errors
 from regionguard.preflight import is_placeholder_account_id
+from regionguard.render import render_scp
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
 
 __all__ = ["RULES", "validate_documents", "validate_env"]
@@ -35,6 +36,9 @@ RULES: Mapping[str, str] = {
     "RG-REG-EXPIRING": "Permits ending within 30 days.",
     "RG-TFVARS-STALE": "The committed accounts.auto.tfvars.json is what the registry generates.",
     "RG-SETTINGS-PLACEHOLDER": "management_account_id is not a sample id (staging, prod).",
+    "RG-SCP-LAYOUT": (
+        "The SCP layout and why; under per_ou, every permitted account has an ou to size by."
+    ),
 }
 
 
@@ -144,17 +148,21 @@ def validate_env(env: Environment) -> list[Finding]:
                 entry="scp_layout",
             )
         )
-        unplaced = [a for a in env.registry.accounts if a.id in set(ids) and not a.ou]
-        if unplaced:
+        permitted = set(ids)
+        unplaced = [a for a in env.registry.accounts if a.id in permitted and not a.ou]
+        if layout.kind == "per_ou" and unplaced:
             shown = ", ".join(f"{a.name} ({a.id})" for a in unplaced[:10])
             more = f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else ""
+            worst = len(render_scp(settings, [a.id for a in unplaced]))
+            fits = "fits" if worst <= settings.scp_size_limit else "does not fit"
             findings.append(
                 Finding(
                     "RG-SCP-LAYOUT",
                     "warning",
                     f"{len(unplaced)} permitted account(s) have no ou in the registry: {shown}"
-                    f"{more}; validate cannot size the SCP of their OU (the plan gate does); "
-                    "add ou to each",
+                    f"{more}; validate cannot size the SCP of their OU (the plan gate does: "
+                    f"if they are all under one OU, its SCP is {worst:,} characters and "
+                    f"{fits} the {settings.scp_size_limit:,} limit); add ou to each",
                     file=registry_file,
                     entry="accounts",
                 )

@@ -340,7 +340,7 @@ run "auto_switches_to_per_ou_when_the_single_scp_does_not_fit" {
   }
 
   assert {
-    condition     = output.attachment_policies["ou-ab12-workload1"] == { resource = "this", key = "ou-ab12-workload1" }
+    condition     = output.attachment_policies["ou-ab12-workload1"] == { resource = "per_ou", key = "ou-ab12-workload1" }
     error_message = "Each target must carry its own SCP under per_ou."
   }
 }
@@ -408,7 +408,7 @@ run "per_ou_descends_to_child_ous_of_a_target_whose_list_does_not_fit" {
   }
 }
 
-run "per_ou_attaches_every_scp_of_a_descended_target_before_its_control" {
+run "per_ou_attaches_the_scps_of_a_descended_target_and_its_child_ous" {
   command = apply
 
   variables {
@@ -427,7 +427,7 @@ run "per_ou_attaches_every_scp_of_a_descended_target_before_its_control" {
   }
 
   assert {
-    condition     = length(split(",", output.attachment_ids["ou-ab12-workload1"])) == 2
-    error_message = "attachment_ids of a descended target must name its own attachment and its child OUs', so that its control waits for all of them."
+    condition     = keys(aws_organizations_policy_attachment.second_tier) == ["ou-ab12-childaaa1"] && contains(keys(output.attachment_ids), "ou-ab12-workload1")
+    error_message = "A descended target must carry its own attachment and its child OU's."
   }
 }
