@@ -143,7 +143,7 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
         {"passed": True, "allow_destroy": False, "reasons": []},
         [
             {
-                "subject": "SCP module.bedrock_inference_scp.aws_organizations_policy.this",
+                "subject": "SCP module.bedrock_inference_scp.aws_organizations_policy.this[\"single\"]",
                 "message": "account 100000000002 (payments) newly permitted",
             }
         ],
@@ -151,7 +151,7 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
         [],
         {
             "create": [],
-            "update": ["module.bedrock_inference_scp.aws_organizations_policy.this"],
+            "update": ["module.bedrock_inference_scp.aws_organizations_policy.this[\"single\"]"],
             "replace": [],
             "delete": [],
             "forget": [],
