@@ -80,6 +80,8 @@ CONTROLTOWER_MUTATIONS = {
 # SCP's document and every control's AllowedRegions; the next update case
 # takes it out again.
 BASE_REGIONS = '  "eu-west-2",\n]'
+# The layout switch: one SCP per OU instead of the single SCP.
+LAYOUT_LINE = 'scp_layout = "per_ou"\n'
 MORE_REGIONS = '  "eu-west-2",\n  "eu-west-1",\n]'
 
 # The mutating calls of an uninterrupted run, in the order the dependency of
@@ -135,6 +137,7 @@ class Rig:
     gate: threading.Lock = field(default_factory=threading.Lock)
     regions_added: bool = False
     converged_at: bool | None = None
+    per_ou: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -184,7 +187,7 @@ class Rig:
                 for p in org.list_policies_for_target(TargetId=ou, Filter="SERVICE_CONTROL_POLICY")[
                     "Policies"
                 ]
-                if p["Name"] == SCP_NAME
+                if p["Name"] == SCP_NAME or p["Name"].startswith(SCP_NAME + "-")
             ]
             out += [f"{ou}: {a}" for a in unguarded_actions(exempted, documents)]
         return sorted(out)
@@ -234,14 +237,24 @@ class Rig:
             settings.write_text(text.replace(old, new, 1))
         self.regions_added = added
 
-    def regionguard(self, verb: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-        code = main([verb, "--env-dir", str(self.env_dir), "--sandbox-port", str(self.port)])
+    def set_layout(self, per_ou: bool) -> None:
+        """The per_ou SCP layout (one SCP per OU), or the default single SCP."""
+        settings = self.env_dir / "terraform.tfvars"
+        text = settings.read_text().replace(LAYOUT_LINE, "")
+        settings.write_text(text + LAYOUT_LINE if per_ou else text)
+        self.per_ou = per_ou
+
+    def regionguard(
+        self, verb: str, capsys: pytest.CaptureFixture[str], *extra: str
+    ) -> tuple[int, str]:
+        args = [verb, "--env-dir", str(self.env_dir), "--sandbox-port", str(self.port), *extra]
+        code = main(args)
         captured = capsys.readouterr()
         return code, captured.out + captured.err
 
-    def converge(self, capsys: pytest.CaptureFixture[str]) -> None:
+    def converge(self, capsys: pytest.CaptureFixture[str], *extra: str) -> None:
         """regionguard plan + apply exit 0 (apply checks expectations.yaml), then an empty plan."""
-        code, output = self.regionguard("plan", capsys)
+        code, output = self.regionguard("plan", capsys, *extra)
         assert code == 0, output
         code, output = self.regionguard("apply", capsys)
         assert code == 0, output
@@ -449,3 +462,58 @@ def test_a_partial_update_is_reviewed_not_refused_and_converges(
         assert len(set(parameters.values())) == 2, "the OUs must be left with different parameters"
     rig.converge(capsys)
     assert len(set(rig.parameters_by_ou().values())) == 1
+
+
+# ------------------------------------------------------------ layout switch
+
+# Switching the layout replaces each OU's attachment (the new SCP is attached
+# before the old one is detached) and deletes the SCPs of the old layout. The
+# calls interleave differently from run to run, so they are compared as a
+# multiset; the proxy checks the invariant before each of them.
+SWITCH_TO_PER_OU = sorted(
+    ["CreatePolicy"] * 3 + ["AttachPolicy"] * 3 + ["DetachPolicy"] * 3 + ["DeletePolicy"]
+)
+SWITCH_TO_SINGLE = sorted(
+    ["CreatePolicy"] + ["AttachPolicy"] * 3 + ["DetachPolicy"] * 3 + ["DeletePolicy"] * 3
+)
+
+
+def _converged_at_layout(rig: Rig, capsys: pytest.CaptureFixture[str], per_ou: bool) -> None:
+    rig.set_layout(per_ou)
+    rig.converge(capsys, "--allow-destroy")
+
+
+def test_a_layout_switch_keeps_the_invariant_both_ways(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rig.set_regions(False)
+    _converged_at_layout(rig, capsys, False)
+    for per_ou, expected in ((True, SWITCH_TO_PER_OU), (False, SWITCH_TO_SINGLE)):
+        rig.set_layout(per_ou)
+        rig.violations.clear()
+        code, output = rig.run_through_proxy("apply")
+        assert code == 0, output
+        assert sorted(rig.calls) == expected, rig.calls
+        assert rig.violations == []
+        assert rig.settled_unguarded() == []
+        # No old attachment goes before a new one came (create before destroy).
+        assert rig.calls.index("AttachPolicy") < rig.calls.index("DetachPolicy")
+    rig.converged_at = rig.regions_added
+
+
+@pytest.mark.parametrize("point", range(1, len(SWITCH_TO_PER_OU) + 1))
+def test_an_interruption_during_a_layout_switch_keeps_the_invariant_and_converges(
+    rig: Rig, capsys: pytest.CaptureFixture[str], point: int
+) -> None:
+    _converged_at_layout(rig, capsys, False)
+    rig.set_layout(True)
+    rig.violations.clear()
+    rig.kill_at = point
+    code, output = rig.run_through_proxy("apply")
+    assert code != 0, output
+    assert rig.violations == []
+    assert rig.unguarded() == [], "right after the kill"
+    assert rig.settled_unguarded() == [], "once the operations in flight ended"
+    rig.converge(capsys, "--allow-destroy")
+    with capsys.disabled():
+        print(f"\nlayout switch interrupted at call {point} ({rig.hit}): invariant held, converged")

@@ -97,6 +97,11 @@ def policy_addresses(attachment: dict[str, Any]) -> list[str]:
             out.append(prefix + base + own_key.group(1))
     if len(refs) == 1 and own_key and refs[0][1] == "":
         out.append(prefix + refs[0][0] + own_key.group(1))
+    # A plan shows only the first branch of modules/bedrock-inference-scp's
+    # try(this["single"].id, per_ou[each.value].id): the other is the per-OU
+    # SCP of the attachment's own key (docs/policy-as-code.md).
+    if own_key and re.search(r"aws_organizations_policy_attachment\.this\[[^\]]*\]$", address):
+        out.append(prefix + "aws_organizations_policy.per_ou" + own_key.group(1))
     return list(dict.fromkeys(out))
 
 

@@ -360,6 +360,12 @@ def _layout(plan: Plan, ou_names: Mapping[str, str]) -> str | None:
     if not isinstance(value, dict) or not isinstance(value.get("layout"), str):
         return None
     text = f"{value['layout']} ({value.get('reason', 'no reason given')})"
+    before = plan.output_value("scp_layout", "before")
+    if isinstance(before, dict) and before.get("layout") not in (None, value["layout"]):
+        text += (
+            f"; it was {before['layout']}: each OU's new SCP is attached before the old one "
+            "is detached and deleted"
+        )
     descended = [str(d) for d in value.get("descended") or []]
     if descended:
         shown = ", ".join(_ou_label(d, ou_names.get(d), d) for d in descended)
@@ -460,6 +466,8 @@ def _gate_actions(
                 "replace": "replaces (destroys, then re-creates)",
                 "forget": "removes from Terraform's management",
             }[ch.action]
+            if ch.action == "replace" and list(ch.actions) == ["create", "delete"]:
+                verb = "replaces (creates the new one first, then destroys the old)"
             col.reason(
                 RULE_DESTROY,
                 f"{ch.address}: the plan {verb} this {ch.resource_type}; an OU may be left "

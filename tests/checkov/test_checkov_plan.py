@@ -153,3 +153,42 @@ def test_plan_mutation_fails_exactly_its_checks(
     path = plans[mutation]
     failed = {c: resources(report, "failed", c, path) for c in (*SCP_CHECKS, *CONTROL_CHECKS)}
     assert {c: r for c, r in failed.items() if r} == expected
+
+
+# ------------------------------------------------------------ per-OU layout
+
+# fixtures/plan/local-per-ou.tfplan.json: the same organization planned with
+# scp_layout = "per_ou", one SCP per OU (module resource per_ou).
+PER_OU_FIXTURE = REPO_ROOT / "tests/checkov/fixtures/plan/local-per-ou.tfplan.json"
+PER_OU_SCP = "module.bedrock_inference_scp.aws_organizations_policy.per_ou"
+
+
+@pytest.fixture(scope="module")
+def per_ou_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Path, Path]:
+    folder = tmp_path_factory.mktemp("per-ou")
+    good = folder / "per-ou.tfplan.json"
+    shutil.copy(PER_OU_FIXTURE, good)
+    plan = json.loads(PER_OU_FIXTURE.read_text())
+    for address, values in planned_resources(plan):
+        if address.startswith(PER_OU_SCP) and values and "content" in values:
+            document = json.loads(values["content"])
+            document["Statement"][0]["Effect"] = "Allow"
+            values["content"] = json.dumps(document)
+    bad = folder / "per-ou-allow.tfplan.json"
+    bad.write_text(json.dumps(plan))
+    return scan([good, bad]), good, bad
+
+
+def test_per_ou_scps_are_checked_in_plan_mode(
+    per_ou_report: tuple[Report, Path, Path],
+) -> None:
+    report, good, bad = per_ou_report
+    per_ou = {r for r in resources(report, "passed", "CKV_RG_1", good) if r.startswith(PER_OU_SCP)}
+    assert len(per_ou) == 3, per_ou
+    for check_id in SCP_CHECKS:
+        assert not {
+            r for r in resources(report, "failed", check_id, good) if r.startswith(PER_OU_SCP)
+        }, check_id
+    # Each control's attachment points at its own per-OU SCP, which guards.
+    assert len(resources(report, "passed", "CKV_RG_10", good)) == 3
+    assert len({r for r in resources(report, "failed", "CKV_RG_1", bad)}) == 3
