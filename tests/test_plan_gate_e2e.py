@@ -25,6 +25,8 @@ from regionguard.sandbox import process
 
 pytestmark = [pytest.mark.terraform, pytest.mark.sandbox]
 
+SINGLE_SCP = 'module.bedrock_inference_scp.aws_organizations_policy.this["single"]'
+
 VENV = Path(sys.executable).parent.parent
 SANDBOX_OU = "Sandbox"
 
@@ -143,7 +145,7 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
         {"passed": True, "allow_destroy": False, "reasons": []},
         [
             {
-                "subject": "SCP module.bedrock_inference_scp.aws_organizations_policy.this[\"single\"]",
+                "subject": "SCP " + SINGLE_SCP,
                 "message": "account 100000000002 (payments) newly permitted",
             }
         ],
@@ -151,7 +153,7 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
         [],
         {
             "create": [],
-            "update": ["module.bedrock_inference_scp.aws_organizations_policy.this[\"single\"]"],
+            "update": [SINGLE_SCP],
             "replace": [],
             "delete": [],
             "forget": [],

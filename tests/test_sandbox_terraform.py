@@ -166,7 +166,7 @@ def test_changing_one_permit_updates_only_the_scp_in_place(stack: Stack) -> None
     tfvars.write_text(json.dumps({"bedrock_permitted_account_ids": ["100000000001"]}) + "\n")
     assert stack.tf.plan(stack.env_dir / "tfplan") is True
     assert _changes(stack.tf.show_json(stack.env_dir / "tfplan")) == [
-        ("module.bedrock_inference_scp.aws_organizations_policy.this[\"single\"]", ["update"]),
+        ('module.bedrock_inference_scp.aws_organizations_policy.this["single"]', ["update"]),
     ]
     stack.tf.apply(stack.env_dir / "tfplan")
     policy = next(
@@ -339,7 +339,7 @@ def test_an_apply_killed_mid_way_converges_with_nothing_lost_or_duplicated(
             continue
         # Only what does not exist in AWS yet may be created.
         assert actions == ["create"], (address, actions)
-        if address == "module.bedrock_inference_scp.aws_organizations_policy.this[\"single\"]":
+        if address == 'module.bedrock_inference_scp.aws_organizations_policy.this["single"]':
             assert scp_in_aws == []
         else:
             assert address.startswith(
