@@ -712,8 +712,9 @@ class Preflight:
             if not f.targeted:
                 continue
             new = 0
-            if not any(name == self.settings.scp_name for _, name in f.scps):
-                new += 1
+            ours = self.settings.scp_name
+            if not any(name == ours or name.startswith(ours + "-") for _, name in f.scps):
+                new += 1  # the single SCP, or the OU's own under the per_ou layout
             if not f.control_enabled:
                 new += 1  # the control's aws-guardrails-* SCP
             total = len(f.scps) + new

@@ -141,7 +141,16 @@ def _run(args: Any) -> int:
             file=sys.stderr,
         )
     if args.part in ("scp", "all"):
-        print(render_scp(env.settings, ids))
+        single = render_scp(env.settings, ids)
+        layout = env.settings.scp_layout
+        if layout == "per_ou" or (layout == "auto" and len(single) > env.settings.scp_size_limit):
+            print(
+                "regionguard: warning: under the per_ou SCP layout Terraform sends one SCP per "
+                "OU, listing the permitted accounts AWS Organizations places under it; this is "
+                "the single SCP with every permitted account (docs/scale.md)",
+                file=sys.stderr,
+            )
+        print(single)
     if args.part in ("control", "all"):
         print(jsonencode(render_control_parameters(env.settings)))
     return 0
