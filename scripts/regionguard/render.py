@@ -141,9 +141,10 @@ def _run(args: Any) -> int:
             file=sys.stderr,
         )
     if args.part in ("scp", "all"):
+        from regionguard.layout import compute_layout
+
         single = render_scp(env.settings, ids)
-        layout = env.settings.scp_layout
-        if layout == "per_ou" or (layout == "auto" and len(single) > env.settings.scp_size_limit):
+        if compute_layout(env.settings, ids, (), {}).kind == "per_ou":
             print(
                 "regionguard: warning: under the per_ou SCP layout Terraform sends one SCP per "
                 "OU, listing the permitted accounts AWS Organizations places under it; this is "
