@@ -174,7 +174,12 @@ class Rig:
         for summary in ct.list_enabled_controls()["enabledControls"]:
             if summary["controlIdentifier"] != CONTROL:
                 continue
-            details = ct.get_enabled_control(enabledControlIdentifier=summary["arn"])
+            try:
+                details = ct.get_enabled_control(enabledControlIdentifier=summary["arn"])
+            except ct.exceptions.ResourceNotFoundException:
+                # A disable in flight ended between the list and the read:
+                # the control is gone, and exempts nothing any more.
+                continue
             parameters = {
                 p["key"]: p["value"] for p in details["enabledControlDetails"]["parameters"]
             }
