@@ -21,14 +21,16 @@ counter on (``REGIONGUARD_SANDBOX_CALL_LOG``, docs/sandbox.md), and measures
   bare ``terraform init`` + ``terraform plan`` of the same env folder and
   variables, and the bare plan again without ``adopt.tf``;
 - ``make apply`` of the saved plan (a bare ``terraform apply`` of the bare
-  plan when ``make plan`` fails);
+  plan when ``make plan`` fails); an apply that fails is planned and applied
+  again, up to three times (docs/benchmarks.md says why);
 - warm (everything exists: no changes): the same three plans;
 
 printing for each its wall time, the ratio to the bare plan, the AWS API
-calls by operation, and the share of the calls made for adopt.tf (bare plan
-minus the plan without it). The sandbox is stopped and the folder removed
-afterwards. Honours REGIONGUARD_TF_MIRROR like the Makefile. Timing is
-printed, never asserted.
+calls by operation (Terraform's, and regionguard's own), and the share of
+the calls made for adopt.tf (bare plan minus the plan without it). The
+sandbox is stopped and the folder removed afterwards (``--keep`` keeps it,
+with each step's output and the call log). Honours REGIONGUARD_TF_MIRROR
+like the Makefile. Timing is printed, never asserted.
 """
 
 from __future__ import annotations
