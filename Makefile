@@ -290,11 +290,19 @@ verify: venv ## Check envs/*/expectations.yaml against each environment's render
 	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
 
 .PHONY: bench
-bench: bench-registry bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox runs apart)
+bench: bench-registry bench-scale bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
 
 .PHONY: bench-registry
 bench-registry: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
 	$(BIN)/python bench/registry_bench.py
+
+.PHONY: bench-scale
+bench-scale: venv ## Benchmark tfvars + validate on 5,000 accounts, 2,000 permitted, 200 OUs, scp_layout per_ou
+	$(BIN)/python bench/scale_bench.py registry
+
+.PHONY: bench-scale-sandbox
+bench-scale-sandbox: venv ## Time make plan/apply and count AWS calls on a sandbox of 200 OUs and 5,000 accounts (minutes)
+	$(BIN)/python bench/scale_bench.py sandbox
 
 .PHONY: bench-matrix
 bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions

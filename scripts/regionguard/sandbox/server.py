@@ -19,6 +19,10 @@ Every request acts as the sandbox's management account, and requests are
 served one at a time so that the emulator and moto never see each other
 half-way through a change.
 
+With ``REGIONGUARD_SANDBOX_CALL_LOG`` naming a file, the server appends one
+line ``service operation client`` per AWS API call it answers (admin calls
+excluded): the per-operation request counter of the benchmarks.
+
 Run as ``python -m regionguard.sandbox.server`` (``regionguard sandbox up``
 does that and waits until it answers).
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import io
 import json
 import os
 import secrets
@@ -37,6 +42,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -71,6 +77,7 @@ from regionguard.sandbox.settings import SandboxSettings, load_settings
 ADMIN_PREFIX = "/regionguard/"
 HEALTH_PATH = "/regionguard/health"
 SERVICE_NAME = "regionguard-sandbox"
+CALL_LOG_ENV = "REGIONGUARD_SANDBOX_CALL_LOG"
 
 StartResponse = Callable[..., Any]
 
@@ -99,6 +106,37 @@ def is_loopback_host(host: str | None) -> bool:
     return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
 
 
+def operation_name(environ: dict[str, Any], service: str | None) -> str:
+    """The API operation of a request: ``ListPolicies``, ``ListEnabledControls``, ...
+
+    JSON protocols name it in ``X-Amz-Target``, query protocols (STS, IAM) in
+    the form field ``Action`` (the body is read and put back for moto), and
+    REST protocols (Control Tower, Bedrock) in the path, taken as is.
+    """
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    fields = parse_qs(environ.get("QUERY_STRING", ""))
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        fields.update(parse_qs(raw.decode("utf-8", "replace")))
+    if "Action" in fields:
+        return str(fields["Action"][0])
+    path: str = environ.get("PATH_INFO", "")
+    action = path.strip("/")
+    if action in ControlTower.HANDLERS or action in controlcatalog.PATHS:
+        return "".join(word.capitalize() for word in action.split("-"))
+    return f"{environ.get('REQUEST_METHOD', '')} {path}".replace(" ", "_")
+
+
+def client_name(user_agent: str | None) -> str:
+    """Which client sent a request, from its User-Agent: terraform, boto3 or other."""
+    agent = (user_agent or "").lower()
+    return next((name for name in ("terraform", "boto3") if name in agent), "other")
+
+
 class SandboxApp:
     """The WSGI application of the sandbox."""
 
@@ -107,8 +145,10 @@ class SandboxApp:
         settings: SandboxSettings,
         faults: FaultInjector | None = None,
         admin_token: str | None = None,
+        call_log: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.call_log = call_log
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.lock = threading.RLock()
         self.faults = faults or FaultInjector()
@@ -162,6 +202,8 @@ class SandboxApp:
             service is None and action in controlcatalog.PATHS
         )
         with self.lock:
+            if self.call_log is not None:
+                self._log_call(self.call_log, environ, service, is_controltower)
             self.controltower.settle()
             if bedrock.is_bedrock_runtime(environ, service):
                 return list(
@@ -181,6 +223,15 @@ class SandboxApp:
                     return refused
             # moto's responses are fully read inside the lock.
             return list(self.moto(environ, start_response))
+
+    def _log_call(
+        self, log: Path, environ: dict[str, Any], service: str | None, controltower: bool
+    ) -> None:
+        name = service or (SERVICE if controltower else "-")
+        operation = operation_name(environ, service)
+        client = client_name(environ.get("HTTP_USER_AGENT"))
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"{name} {operation} {client}\n")
 
     # ------------------------------------------------------------ Control Tower
 
@@ -344,7 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         return 2
-    app = SandboxApp(settings, faults, admin_token=token)
+    call_log = os.environ.get(CALL_LOG_ENV)
+    app = SandboxApp(
+        settings, faults, admin_token=token, call_log=Path(call_log) if call_log else None
+    )
     try:
         server = serve(app, args.host, args.port)
     except OSError as exc:
