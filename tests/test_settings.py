@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +9,9 @@ import pytest
 
 from regionguard.errors import InputError
 from regionguard.settings import (
+    GLOBAL_INFERENCE_VALUES,
     REQUIRED,
+    SCP_LAYOUT_VALUES,
     SHARED_DEFAULTS,
     Settings,
     declared_variables,
@@ -35,6 +38,37 @@ def test_defaults_are_those_of_the_shared_variables(repo_root: Path) -> None:
     defaults = {k: as_python(v["default"]) for k, v in variables.items() if "default" in v}
     assert defaults == dict(SHARED_DEFAULTS)
     assert sorted(k for k, v in variables.items() if "default" not in v) == sorted(REQUIRED)
+
+
+def allowed_values(path: Path, variable: str) -> tuple[str, ...]:
+    """The list of a ``contains([...], var.<variable>)`` validation in a variables.tf."""
+    text = path.read_text()
+    block = text[text.index(f'variable "{variable}"') :]
+    match = re.search(r"contains\(\[([^\]]*)\], var\." + variable + r"\)", block)
+    assert match, (path, variable)
+    return tuple(re.findall(r'"([^"]*)"', match.group(1)))
+
+
+@pytest.mark.parametrize(
+    ("setting", "module_variable", "values", "shared_validates"),
+    [
+        ("scp_layout", "layout", SCP_LAYOUT_VALUES, True),
+        ("global_inference", "global_inference", GLOBAL_INFERENCE_VALUES, False),
+    ],
+)
+def test_the_allowed_values_are_those_terraform_validates(
+    repo_root: Path,
+    setting: str,
+    module_variable: str,
+    values: tuple[str, ...],
+    shared_validates: bool,
+) -> None:
+    # Terraform keeps its own copy of each list (variable validation); bind them.
+    module = repo_root / "modules" / "bedrock-inference-scp" / "variables.tf"
+    assert allowed_values(module, module_variable) == values
+    if shared_validates:
+        shared = repo_root / "envs" / "_shared" / "variables.tf"
+        assert allowed_values(shared, setting) == values
 
 
 def write(tmp_path: Path, text: str) -> Path:

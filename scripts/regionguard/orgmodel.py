@@ -94,11 +94,9 @@ def first_tier_from_registry(env: Environment) -> tuple[dep.OrgUnit, ...]:
         from regionguard.sandbox.settings import load_settings as load_sandbox_settings
 
         names.extend(load_sandbox_settings(env.dir).organizational_units)
-    for account in env.registry.accounts:
-        if account.ou:
-            first = account.ou.split("/")[0]
-            if first not in names:
-                names.append(first)
+    for ou in dep.registry_first_tier(env):
+        if ou.name not in names:
+            names.append(ou.name or "?")
     return tuple(dep.OrgUnit(None, n) for n in names)
 
 
