@@ -143,7 +143,8 @@ init: check-env tf-config ## terraform init of ENV
 	$(TF) -chdir=$(ENV_DIR) init -input=false -lock-timeout=120s $(BACKEND_CONFIG) >/dev/null
 
 # Every stage of plan and apply lives in `regionguard plan` / `regionguard apply`
-# (scripts/regionguard/pipeline.py); these targets only call them.
+# (scripts/regionguard/pipeline.py, through regionguard/commands/plan.py);
+# these targets only call them.
 PIPELINE_FLAGS := --env $(ENV) --timeout $(TF_TIMEOUT) --sandbox-port $(SANDBOX_PORT)
 
 .PHONY: plan

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
+import hcl2
 import pytest
+
+from regionguard.settings import load_settings
 
 ENVS = ("local", "staging", "prod")
 SHARED = ("main.tf", "variables.tf", "outputs.tf", "adopt.tf")
@@ -51,28 +53,28 @@ def test_every_environment_has_its_settings_registry_and_generated_tfvars(
 
 @pytest.mark.parametrize("env", ("staging", "prod"))
 def test_remote_environments_lock_state_natively_in_s3(repo_root: Path, env: str) -> None:
-    backend = (repo_root / "envs" / env / "backend.tf").read_text()
-    assert 'backend "s3"' in backend
-    assert "use_lockfile = true" in backend
+    options = hcl2.SerializationOptions(
+        strip_string_quotes=True, explicit_blocks=False, with_comments=False
+    )
+    backend = hcl2.loads(
+        (repo_root / "envs" / env / "backend.tf").read_text(), serialization_options=options
+    )
+    [terraform] = backend["terraform"]
+    assert terraform["backend"] == [
+        {"s3": {"key": f"regionguard/{env}.tfstate", "encrypt": True, "use_lockfile": True}}
+    ]
 
 
 def test_prod_carries_the_seed_regions_and_actions(repo_root: Path) -> None:
-    settings = (repo_root / "envs" / "prod" / "terraform.tfvars").read_text()
-    for region in ("ap-northeast-1", "ap-northeast-3", "us-east-1", "eu-west-2"):
-        assert f'"{region}"' in settings
-    for action in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"):
-        assert f'"{action}"' in settings
-
-
-def test_the_architecture_page_names_every_module_of_the_package_and_no_other(
-    repo_root: Path,
-) -> None:
-    package = repo_root / "scripts" / "regionguard"
-    modules = {
-        ".".join(p.relative_to(package).with_suffix("").parts)
-        for p in package.rglob("*.py")
-        if p.name != "__init__.py"
-    } - {"__main__"}
-    page = (repo_root / "docs" / "architecture.md").read_text()
-    named = set(re.findall(r"^\| `([a-z_.]+)` \|", page, flags=re.MULTILINE))
-    assert named == modules
+    settings = load_settings(repo_root / "envs" / "prod")
+    assert set(settings.allowed_regions) >= {
+        "ap-northeast-1",
+        "ap-northeast-3",
+        "us-east-1",
+        "eu-west-2",
+    }
+    assert settings.home_region == "ap-northeast-1"
+    assert settings.exempted_actions == (
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+    )

@@ -25,7 +25,7 @@ from regionguard.settings import (
     settings_from_mapping,
 )
 from regionguard.terraform import Terraform
-from regionguard.validate import validate_documents
+from regionguard.validation import validate_documents
 
 SEED = Settings(
     home_region="ap-northeast-1",

@@ -17,7 +17,7 @@ import pytest
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
 from regionguard.gaterecord import PlanFiles, check_record, write_record
-from regionguard.pipeline import as_planned, expired_in_committed
+from regionguard.inputs import as_planned, expired_in_committed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.date(2026, 11, 30)

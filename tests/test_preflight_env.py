@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from regionguard.errors import InputError
-from regionguard.preflight import (
+from regionguard.inputs import (
     check_backend,
     check_management_account_id,
     is_placeholder_account_id,

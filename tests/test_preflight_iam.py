@@ -11,6 +11,7 @@ the S3 lock; the apply role runs `terraform plan` and `terraform apply`.
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import threading
@@ -21,7 +22,10 @@ from typing import Any
 import hcl2
 import pytest
 
-from regionguard import preflight
+from regionguard.aws import Aws
+from regionguard.environment import Environment
+from regionguard.orgfacts import OrgFacts
+from regionguard.preflight import run_preflight
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_settings as load_sandbox
 from regionguard.settings import load_settings
@@ -143,23 +147,24 @@ def preflight_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     recorded: set[str] = set()
-    original = preflight.Aws.call
+    original = Aws.call
 
-    def record(self: preflight.Aws, service: str, operation: str, **kwargs: Any) -> Any:
+    def record(self: Aws, service: str, operation: str, **kwargs: Any) -> Any:
         client = self._clients[service]
         api = client.meta.method_to_api_mapping[operation]
         recorded.add(f"{client.meta.service_model.signing_name}:{api}")
         return original(self, service, operation, **kwargs)
 
     try:
-        preflight.Aws.call = record  # type: ignore[method-assign]
+        Aws.call = record  # type: ignore[method-assign]
         settings = load_settings(env)
         endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-        checks = preflight.main_checks(env, settings, endpoint)
+        environment = Environment(env, datetime.date(2026, 12, 1))
+        checks = run_preflight(environment, OrgFacts(Aws(settings.home_region, endpoint)))
         assert [c.id for c in checks if c.status == "fail"] == ["landing-zone-region-deny"]
         yield recorded
     finally:
-        preflight.Aws.call = original  # type: ignore[method-assign]
+        Aws.call = original  # type: ignore[method-assign]
         server.shutdown()
         server.server_close()
         thread.join()
@@ -195,7 +200,8 @@ def test_the_plan_role_allows_exactly_what_plan_and_preflight_call(
         "organizations:ListOrganizationalUnitsForParent",
         "controltower:ListBaselines",
         "controltower:ListEnabledBaselines",
-        "organizations:ListPoliciesForTarget",
+        "organizations:ListPolicies",
+        "organizations:ListTargetsForPolicy",
         "organizations:DescribePolicy",
         "controltower:ListEnabledControls",
     }

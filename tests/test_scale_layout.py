@@ -25,10 +25,10 @@ import pytest
 
 from conftest import copy_local_env
 from regionguard.environment import Environment
-from regionguard.envs import today_utc
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy
-from regionguard.orgmodel import Scenario, commercial_regions, scenario_from_sandbox
+from regionguard.orgmodel import Scenario, commercial_regions, sandbox_facts, scenario_from_org
 from regionguard.render import render_scp
+from regionguard.repo import today_utc
 from regionguard.sandbox import process
 from regionguard.settings import AWS_SCP_SIZE_LIMIT
 from regionguard.terraform import Terraform
@@ -95,7 +95,9 @@ class Org:
         raise KeyError(name)
 
     def scenario(self) -> Scenario:
-        return scenario_from_sandbox(self.endpoint, Environment(self.env_dir, today_utc()))
+        return scenario_from_org(
+            sandbox_facts(self.endpoint), Environment(self.env_dir, today_utc())
+        )
 
 
 def _free_port() -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from regionguard.cli import main
 from regionguard.findings import Finding
-from regionguard.validate import validate_documents
+from regionguard.validation import validate_documents
 
 REGIONS = ["ap-northeast-1", "us-east-1"]
 PARAMS = {

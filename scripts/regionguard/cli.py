@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 from regionguard import __version__
+from regionguard.commands import (
+    explain,
+    plan,
+    plandiff,
+    preflight,
+    render,
+    sandbox,
+    schedule,
+    tfvars,
+    validate,
+)
 from regionguard.errors import RegionguardError
 
 EXIT_CODES = """\
@@ -19,19 +30,19 @@ exit codes:
   3  unexpected error (a traceback follows)
 """
 
-# Each module registers its subcommands through register(subparsers); the
-# parser it adds sets `func`, a callable taking the parsed arguments and
+# Each command module registers its subcommands through register(subparsers);
+# the parser it adds sets `func`, a callable taking the parsed arguments and
 # returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = (
-    "tfvars",
-    "render",
-    "validate",
-    "sandbox.cli",
-    "plandiff",
-    "simulate",
-    "pipeline",
-    "schedule",
-    "preflight",
+COMMANDS: tuple[ModuleType, ...] = (
+    tfvars,
+    render,
+    validate,
+    sandbox,
+    plandiff,
+    explain,
+    plan,
+    schedule,
+    preflight,
 )
 
 
@@ -47,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"regionguard.{name}")
+    for module in COMMANDS:
         module.register(subparsers)
     return parser
 

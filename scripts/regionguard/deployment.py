@@ -15,11 +15,13 @@ on a :class:`Deployment`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.layout import Descended, Layout, compute_layout
 from regionguard.planfile import (
@@ -34,11 +36,8 @@ from regionguard.planfile import (
 from regionguard.planfile import (
     field as plan_field,
 )
-from regionguard.render import render_control_parameters
+from regionguard.render import jsonencode, render_control_parameters
 from regionguard.rules import decode_parameters
-
-if TYPE_CHECKING:
-    from regionguard.environment import Environment
 
 __all__ = [
     "Deployment",
@@ -220,8 +219,6 @@ STAND_IN_ORG_PATH = "o-0000000000/r-0000/"
 
 def stand_in_ou_id(name: str) -> str:
     """An OU id of AWS's length for an OU known by name only."""
-    import hashlib
-
     return "ou-0000-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
@@ -349,8 +346,6 @@ def _raw_parameters(value: Any) -> dict[str, str]:
 
 
 def _json(value: Any) -> str:
-    from regionguard.render import jsonencode
-
     return jsonencode(value)
 
 

@@ -30,7 +30,14 @@ from typing import Any
 
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
-from regionguard.settings import GENERATED_TFVARS, SETTINGS_FILE, Settings, load_settings
+from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+from regionguard.settings import (
+    GENERATED_TFVARS,
+    SETTINGS_FILE,
+    Settings,
+    check_settings,
+    load_settings,
+)
 
 __all__ = [
     "EXPECTATIONS_FILE",
@@ -177,8 +184,6 @@ class Environment:
     @functools.cached_property
     def settings(self) -> Settings:
         """terraform.tfvars with the shared defaults, checked (exit 2 when unusable)."""
-        from regionguard.settings import check_settings
-
         settings = load_settings(self.dir)
         check_settings(settings)
         if settings.bedrock_permitted_account_ids is not None:
@@ -266,10 +271,19 @@ class Environment:
         if isinstance(value, str):
             return value
         if self.has_sandbox:
-            from regionguard.sandbox.settings import load_settings as load_sandbox_settings
-
             return load_sandbox_settings(self.dir).management_account_id
         return None
+
+    def forget(self, *parts: str) -> None:
+        """Read ``parts`` (names of the cached parts above) again on next use.
+
+        For a stage that rewrote the file behind a part (the registration
+        stage writes ``unregistered_ous.auto.tfvars.json``).
+        """
+        for part in parts:
+            if not isinstance(getattr(type(self), part, None), functools.cached_property):
+                raise ValueError(f"{part} is not a part of an Environment")
+            vars(self).pop(part, None)
 
     # ------------------------------------------------------------ one source
 

@@ -15,9 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regionguard.environment import Environment
 from regionguard.errors import InputError
-from regionguard.evaluator import Decision, Evaluator
-from regionguard.orgmodel import UNSPECIFIED, Scenario, commercial_regions
+from regionguard.evaluator import Decision, Evaluator, PolicyError
+from regionguard.orgmodel import (
+    UNSPECIFIED,
+    Scenario,
+    commercial_regions,
+    sandbox_facts,
+    scenario_from_env,
+    scenario_from_org,
+    scenario_from_plan,
+)
+from regionguard.planfile import Plan
 from regionguard.request import (
     Profile,
     RequestError,
@@ -244,3 +254,93 @@ def _breaks(exp: Expectation, decision: Decision) -> bool:
     if exp.denied_by is not None:
         return decision.statement is None or decision.statement.sid != exp.denied_by
     return False
+
+
+# ---------------------------------------------------------------- verification
+
+MAX_BREACHES_SHOWN = 5
+
+Run = tuple[Scenario, tuple[Outcome, ...]]
+
+
+def verify_runs(
+    env: Environment,
+    path: Path,
+    *,
+    plan: Plan | None = None,
+    endpoint: str | None = None,
+    rendered: bool = True,
+) -> list[Run]:
+    """Check the facts of ``path`` against each source: rendered, a plan's after, the sandbox."""
+    expectations = load_expectations(path, env.dir)
+    scenarios: list[Scenario] = []
+    try:
+        if rendered:
+            scenarios.append(scenario_from_env(env))
+        if plan is not None:
+            scenarios.append(scenario_from_plan(env, plan, "after"))
+        if endpoint is not None:
+            scenarios.append(scenario_from_org(sandbox_facts(endpoint), env))
+        return [(s, check(expectations, s, str(path), env.dir)) for s in scenarios]
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def broken_facts(runs: Sequence[Run]) -> int:
+    return sum(1 for _, outcomes in runs for o in outcomes if not o.holds)
+
+
+def verify_text(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]) -> str:
+    lines = []
+    for scenario, outcomes in runs:
+        held = sum(1 for o in outcomes if o.holds)
+        lines.append(f"{path}: {held} of {len(outcomes)} facts hold, {scenario.source}")
+        for outcome in outcomes:
+            exp = outcome.expectation
+            if outcome.holds:
+                lines.append(f"  ok      {exp.fact} ({outcome.calls} calls)")
+                continue
+            lines.append(
+                f"  BROKEN  {exp.label()}: {len(outcome.breaches)} of {outcome.calls} calls "
+                f"are not {exp.expect.upper()}" + (f" by {exp.denied_by}" if exp.denied_by else "")
+            )
+            for breach in outcome.breaches[:MAX_BREACHES_SHOWN]:
+                lines.append(
+                    f"          {scenario.account_label(breach.account_id)} {breach.action} "
+                    f"{breach.region}: {breach.decision.effect}. {breach.decision.reason}"
+                )
+            hidden = len(outcome.breaches) - MAX_BREACHES_SHOWN
+            if hidden > 0:
+                lines.append(f"          ... and {hidden} more")
+    return "\n".join(lines)
+
+
+def verify_json(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "runs": [
+            {
+                "source": scenario.source,
+                "facts": [
+                    {
+                        "index": o.expectation.index,
+                        "fact": o.expectation.fact,
+                        "holds": o.holds,
+                        "calls": o.calls,
+                        "breaches": [
+                            {
+                                "account": b.account_id,
+                                "action": b.action,
+                                "region": b.region,
+                                "decision": b.decision.effect,
+                                "reason": b.decision.reason,
+                            }
+                            for b in o.breaches
+                        ],
+                    }
+                    for o in outcomes
+                ],
+            }
+            for scenario, outcomes in runs
+        ],
+    }

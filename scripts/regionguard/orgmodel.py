@@ -2,7 +2,7 @@
 
 Built from a :class:`~regionguard.deployment.Deployment` and the registry's
 account placement (:func:`scenario_from_deployment`), or read live from an
-AWS Organizations endpoint such as the sandbox (:func:`scenario_from_sandbox`).
+AWS Organizations endpoint such as the sandbox (:func:`scenario_from_org`).
 SCP evaluation follows "SCP evaluation" in the AWS Organizations user guide:
 every level from the root to the account must allow, and a Deny anywhere
 on the path wins; ``FullAWSAccess`` is attached to every root, OU and
@@ -15,12 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from regionguard import deployment as dep
-from regionguard import iamref
+from regionguard import iamref, local_sandbox
+from regionguard.aws import Aws, AwsCallError
 from regionguard.controlscp import render_control_scp, render_landing_zone_deny
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, OrgNode, OrgTree, Policy
+from regionguard.orgfacts import OrgFacts
 from regionguard.planfile import Plan
+from regionguard.sandbox.settings import load_settings as load_sandbox_settings
 
 __all__ = [
     "CONTROL_SCP_NAME",
@@ -28,11 +31,13 @@ __all__ = [
     "LANDING_ZONE_DENY_NAME",
     "Scenario",
     "commercial_regions",
+    "first_tier_from_org",
     "first_tier_from_registry",
+    "sandbox_facts",
     "scenario_from_deployment",
     "scenario_from_env",
+    "scenario_from_org",
     "scenario_from_plan",
-    "scenario_from_sandbox",
 ]
 
 FULL_AWS_ACCESS = Policy(
@@ -44,6 +49,8 @@ LANDING_ZONE_DENY_NAME = "aws-guardrails-landing-zone-region-deny"
 CONTROL_SCP_NAME = "aws-guardrails-CT.MULTISERVICE.PV.1"
 SENTINEL_ACTION = "ec2:RunInstances"
 UNSPECIFIED = "unspecified"
+# The sandbox answers in every Region; the Organizations API is global.
+SANDBOX_REGION = "us-east-1"
 
 
 def commercial_regions() -> tuple[str, ...]:
@@ -91,8 +98,6 @@ def first_tier_from_registry(env: Environment) -> tuple[dep.OrgUnit, ...]:
     """First-tier OUs by name: the first segment of each account's ``ou``, and the sandbox's."""
     names: list[str] = []
     if env.has_sandbox:
-        from regionguard.sandbox.settings import load_settings as load_sandbox_settings
-
         names.extend(load_sandbox_settings(env.dir).organizational_units)
     for ou in dep.registry_first_tier(env):
         if ou.name not in names:
@@ -181,10 +186,10 @@ def scenario_from_env(env: Environment, *, landing_zone_deny: bool = False) -> S
     try:
         deployment = dep.from_environment(env, first_tier_from_registry(env))
     except dep.UnknownOuIds:
-        endpoint = running_sandbox(env)
+        endpoint = local_sandbox.running_endpoint(env)
         if endpoint is None:
             raise
-        ous = first_tier_from_sandbox(endpoint)
+        ous = first_tier_from_org(sandbox_facts(endpoint))
         deployment = dep.from_environment(env, ous, complete=True)
     return scenario_from_deployment(env, deployment, landing_zone_deny=landing_zone_deny)
 
@@ -203,95 +208,54 @@ def scenario_from_plan(
     )
 
 
-# ---------------------------------------------------------------- sandbox
+# ---------------------------------------------------------------- a live organization
 
 
-def running_sandbox(env: Environment) -> str | None:
-    """The endpoint of the running local sandbox, for an environment that has one."""
-    if not env.has_sandbox:
-        return None
-    from regionguard.envs import repo_root
-    from regionguard.sandbox import process
-
-    info = process.status(repo_root() / ".sandbox")
-    return None if info is None else info.endpoint
-
-
-def _client(endpoint: str) -> object:
-    import boto3
-
-    return boto3.client(
-        "organizations",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def first_tier_from_sandbox(endpoint: str) -> tuple[dep.OrgUnit, ...]:
-    """The first-tier OUs (id and name) of the organization behind ``endpoint``."""
-    import botocore.exceptions
-
-    client = _client(endpoint)
+def first_tier_from_org(facts: OrgFacts) -> tuple[dep.OrgUnit, ...]:
+    """The first-tier OUs (id and name) of the organization behind ``facts``."""
     try:
-        root = client.list_roots()["Roots"][0]["Id"]  # type: ignore[attr-defined]
-        out: list[dep.OrgUnit] = []
-        pages = client.get_paginator("list_organizational_units_for_parent")  # type: ignore[attr-defined]
-        for page in pages.paginate(ParentId=root):
-            out.extend(dep.OrgUnit(ou["Id"], ou["Name"]) for ou in page["OrganizationalUnits"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise InputError(f"sandbox at {endpoint}: cannot read the organization ({exc})") from exc
-    return tuple(out)
+        return tuple(dep.OrgUnit(ou.id, ou.name) for ou in facts.first_tier)
+    except AwsCallError as exc:
+        raise InputError(f"{_where(facts)}: cannot read the organization ({exc})") from exc
 
 
-def scenario_from_sandbox(endpoint: str, env: Environment | None = None) -> Scenario:
-    """The organization as the sandbox (or any Organizations endpoint) has it."""
-    import botocore.exceptions
+def _where(facts: OrgFacts) -> str:
+    endpoint = facts.aws.endpoint
+    return f"sandbox at {endpoint}" if endpoint else f"AWS Organizations ({facts.aws.region})"
 
-    client = _client(endpoint)
+
+def scenario_from_org(facts: OrgFacts, env: Environment | None = None) -> Scenario:
+    """The organization as AWS Organizations (or the sandbox) has it, read through ``facts``."""
     contents: dict[str, Policy] = {}
 
     def policies_of(target_id: str) -> tuple[Policy, ...]:
         out = []
-        pages = client.get_paginator("list_policies_for_target").paginate(  # type: ignore[attr-defined]
-            TargetId=target_id, Filter="SERVICE_CONTROL_POLICY"
-        )
-        for page in pages:
-            for summary in page["Policies"]:
-                pid = summary["Id"]
-                if pid not in contents:
-                    described = client.describe_policy(PolicyId=pid)["Policy"]  # type: ignore[attr-defined]
-                    contents[pid] = Policy(summary["Name"], described["Content"], pid)
-                out.append(contents[pid])
+        for summary in facts.scps_of(target_id):
+            if summary.id not in contents:
+                contents[summary.id] = Policy(
+                    summary.name, facts.policy_content(summary.id), summary.id
+                )
+            out.append(contents[summary.id])
         return tuple(out)
 
     try:
-        organization = client.describe_organization()["Organization"]  # type: ignore[attr-defined]
-        management = organization["MasterAccountId"]
-        root_summary = client.list_roots()["Roots"][0]  # type: ignore[attr-defined]
-        root = OrgNode("root", root_summary["Id"], "Root", policies_of(root_summary["Id"]))
+        organization = facts.organization
+        root = OrgNode("root", organization.root_id, "Root", policies_of(organization.root_id))
         accounts: list[AccountPath] = []
         names: dict[str, str] = {}
         stack: list[tuple[str, tuple[OrgNode, ...]]] = [(root.node_id, (root,))]
-        accounts_pages = client.get_paginator("list_accounts_for_parent")  # type: ignore[attr-defined]
-        ou_pages = client.get_paginator("list_organizational_units_for_parent")  # type: ignore[attr-defined]
         while stack:
             parent, chain = stack.pop()
-            for page in accounts_pages.paginate(ParentId=parent):
-                for acct in page["Accounts"]:
-                    node = OrgNode("account", acct["Id"], acct["Name"], policies_of(acct["Id"]))
-                    accounts.append(AccountPath(acct["Id"], acct["Name"], (*chain, node)))
-                    names[acct["Id"]] = acct["Name"]
-            for page in ou_pages.paginate(ParentId=parent):
-                for ou in page["OrganizationalUnits"]:
-                    node = OrgNode("ou", ou["Id"], ou["Name"], policies_of(ou["Id"]))
-                    stack.append((ou["Id"], (*chain, node)))
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise InputError(
-            f"sandbox at {endpoint}: cannot read the organization ({exc}); "
-            "start it with `regionguard sandbox up`"
-        ) from exc
+            for acct in facts.accounts_under(parent):
+                node = OrgNode("account", acct.id, acct.name, policies_of(acct.id))
+                accounts.append(AccountPath(acct.id, acct.name, (*chain, node)))
+                names[acct.id] = acct.name
+            for ou in facts.children(parent):
+                node = OrgNode("ou", ou.id, ou.name, policies_of(ou.id))
+                stack.append((ou.id, (*chain, node)))
+    except AwsCallError as exc:
+        hint = "; start it with `regionguard sandbox up`" if facts.aws.endpoint else ""
+        raise InputError(f"{_where(facts)}: cannot read the organization ({exc}){hint}") from exc
     accounts.sort(key=lambda a: a.account_id)
     permitted: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()
@@ -300,11 +264,21 @@ def scenario_from_sandbox(endpoint: str, env: Environment | None = None) -> Scen
         permitted = env.deployed_ids
         allowed = tuple(env.settings.allowed_regions)
         actions = default_actions(env)
+    source = (
+        f"read from the sandbox at {facts.aws.endpoint}"
+        if facts.aws.endpoint
+        else f"read from AWS Organizations ({facts.aws.region})"
+    )
     return Scenario(
-        OrgTree(tuple(accounts), management, organization.get("Id")),
-        f"read from the sandbox at {endpoint}",
+        OrgTree(tuple(accounts), organization.management_account_id, organization.id),
+        source,
         names,
         permitted,
         allowed,
         actions,
     )
+
+
+def sandbox_facts(endpoint: str) -> OrgFacts:
+    """The organization of the sandbox at ``endpoint``, to be read through :class:`OrgFacts`."""
+    return OrgFacts(Aws(SANDBOX_REGION, endpoint))

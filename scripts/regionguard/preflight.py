@@ -1,13 +1,15 @@
-"""`regionguard preflight`: read-only checks of an organization before the first plan.
+"""Preflight: read-only checks of an organization before the first plan, and their report.
 
 Each check has an id, a status (pass, warn or fail), a message and the fix.
-The checks read AWS with boto3 (the caller's credentials) or the local
-sandbox (the default for ``local``), and never write to AWS:
+The environment's own files are checked first, with no credentials; then the
+organization, read once through :class:`~regionguard.orgfacts.OrgFacts`
+(AWS with the caller's credentials, or the local sandbox). Nothing is
+written to AWS.
 
 - ``backend``, ``management-account-id``: what ``make plan`` needs for an
-  environment with an S3 backend (staging, prod); :func:`check_backend` and
-  :func:`check_management_account_id` raise :class:`InputError` for callers
-  that must stop;
+  environment with an S3 backend (staging, prod);
+- ``credentials``: AWS credentials can be found (a failure here skips the
+  checks that read the organization, and says so);
 - ``credentials-account``: the credentials belong to the management account;
 - ``landing-zone``: GetLandingZone: version, status, drift, governed Regions;
 - ``home-region``, ``allowed-regions``: the settings against the landing zone;
@@ -21,60 +23,53 @@ sandbox (the default for ``local``), and never write to AWS:
   against the quota of 10;
 - ``security-ou``: SCP-based controls on the Security OU, landing zone <= 3.3.
 
-``--write-tfvars`` records the unregistered first-tier OUs in
+:func:`record_unregistered` records the unregistered first-tier OUs in
 ``unregistered_ous.auto.tfvars.json``; Terraform leaves them out of the
 targets and names them as not covered, with the reason.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from regionguard.atomic import write_atomic
-from regionguard.controlscp import LANDING_ZONE_SID as LANDING_ZONE_REGION_DENY_SID
+from regionguard.aws import AwsCallError, NoCredentials
 from regionguard.deployment import OrgUnit, select_targets
 from regionguard.environment import UNREGISTERED_TFVARS, Environment
-from regionguard.envs import (
-    add_env_arguments,
-    relative_to_cwd,
-    repo_root,
-    resolve_env_dir,
-    today_utc,
-)
 from regionguard.errors import InputError
-from regionguard.review_format import md_escape
-from regionguard.rules import statements
-from regionguard.scp import ScpDecodeError, decode_scp
-from regionguard.settings import Settings, load_settings
+from regionguard.inputs import (
+    BACKEND_EXAMPLE,
+    BACKEND_FILE,
+    check_backend,
+    check_management_account_id,
+)
+from regionguard.markdown import md_escape
+from regionguard.orgfacts import LandingZoneFacts, OrgFacts, Ou, PolicySummary
+from regionguard.repo import relative_to_cwd, repo_root
+from regionguard.settings import Settings
 
 __all__ = [
     "CONTROL_ALIAS",
     "SCP_QUOTA",
-    "UNREGISTERED_TFVARS",
     "Check",
-    "check_backend",
-    "check_management_account_id",
-    "is_placeholder_account_id",
-    "main_checks",
-    "register",
+    "OuFacts",
+    "Preflight",
+    "env_checks",
+    "module_default_control_identifier",
+    "record_unregistered",
+    "render",
+    "run_preflight",
+    "unregistered_tfvars_text",
 ]
 
 CONTROL_ALIAS = "CT.MULTISERVICE.PV.1"
-BASELINE_NAME = "AWSControlTowerBaseline"
 
 SCP_QUOTA = 10
 SECURITY_OU_LAST_RESTRICTED_VERSION = (3, 3)
-BACKEND_FILE = "backend.hcl"
-BACKEND_EXAMPLE = "backend.hcl.example"
-# Account ids that documentation and samples use, never a real organization's.
-PLACEHOLDER_ACCOUNT_IDS = frozenset({"123456789012", "012345678901", "210987654321"})
 STATUSES = ("pass", "warn", "fail")
 CONSOLE_REGION_DENY_OFF = (
     "Control Tower console > Landing zone settings > Modify settings > Region deny: "
@@ -95,59 +90,23 @@ class Check:
         return {"id": self.id, "status": self.status, "message": self.message, "fix": self.fix}
 
 
+@dataclass(frozen=True)
+class OuFacts:
+    """What preflight knows of one first-tier OU."""
+
+    ou: Ou
+    registered: bool
+    targeted: bool
+    scps: tuple[PolicySummary, ...]  # directly attached
+    lz_region_deny: bool
+    control_enabled: bool
+
+
 # ---------------------------------------------------------------- env checks
 
 
-def check_backend(env_dir: Path) -> None:
-    """Refuse an environment with an S3 backend but no usable backend.hcl (InputError, exit 2).
-
-    An environment whose folder holds ``backend.hcl.example`` keeps its state
-    in S3 and needs ``backend.hcl`` beside it: without it, ``terraform init``
-    fails with "bucket is required" and no word about the example.
-    """
-    example = env_dir / BACKEND_EXAMPLE
-    backend = env_dir / BACKEND_FILE
-    if not example.is_file():
-        return
-    where = relative_to_cwd(backend)
-    if not backend.is_file():
-        raise InputError(
-            f"{where}: missing; this environment keeps its state in S3. Copy "
-            f"{relative_to_cwd(example)} to {where}, set bucket and region to your state "
-            "bucket (docs/adopt.md, Backend), then run the command again"
-        )
-    if backend.read_text(encoding="utf-8").strip() == example.read_text(encoding="utf-8").strip():
-        raise InputError(
-            f"{where}: still the example of {BACKEND_EXAMPLE} (bucket "
-            "example-org-terraform-state); set bucket and region to your state bucket"
-        )
-
-
-def is_placeholder_account_id(account_id: str) -> bool:
-    """True for the ids samples use: all one digit (111111111111), or a known sample id."""
-    return len(set(account_id)) == 1 or account_id in PLACEHOLDER_ACCOUNT_IDS
-
-
-def check_management_account_id(env_dir: Path, settings: Settings | None = None) -> None:
-    """Refuse a placeholder management_account_id (InputError, exit 2).
-
-    Applies to environments that declare ``management_account_id`` (staging,
-    prod): the provider refuses every real credential while it is a sample id.
-    """
-    settings = settings if settings is not None else load_settings(env_dir)
-    value = settings.extra.get("management_account_id")
-    if not isinstance(value, str) or not is_placeholder_account_id(value):
-        return
-    raise InputError(
-        f"{relative_to_cwd(settings.path or env_dir / 'terraform.tfvars')}: "
-        f"management_account_id {value!r} is a placeholder; set it to the id of your "
-        "organization's management account (aws sts get-caller-identity --query Account, "
-        "with the management account's credentials), and replace the sample accounts of "
-        f"{relative_to_cwd(env_dir / 'accounts.yaml')} with your own"
-    )
-
-
-def _env_checks(env_dir: Path, settings: Settings) -> list[Check]:
+def env_checks(env_dir: Path, settings: Settings) -> list[Check]:
+    """The checks of the environment's own files: they need no credentials."""
     checks: list[Check] = []
     if (env_dir / BACKEND_EXAMPLE).is_file():
         try:
@@ -172,110 +131,6 @@ def _env_checks(env_dir: Path, settings: Settings) -> list[Check]:
     return checks
 
 
-# ------------------------------------------------------------------ AWS side
-
-
-class AwsCallError(Exception):
-    """A call AWS refused: the operation, the error code and its message."""
-
-    def __init__(self, operation: str, code: str, message: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
-        self.operation = operation
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Ou:
-    id: str
-    arn: str
-    name: str
-
-
-class Aws:
-    """The read-only calls preflight makes, through boto3."""
-
-    def __init__(self, region: str, endpoint: str | None) -> None:
-        import boto3
-
-        options: dict[str, Any] = {"region_name": region}
-        if endpoint is not None:
-            options.update(
-                endpoint_url=endpoint, aws_access_key_id="sandbox", aws_secret_access_key="sandbox"
-            )
-        session = boto3.session.Session()
-        self._clients = {
-            name: session.client(name, **options)
-            for name in ("sts", "organizations", "controltower", "controlcatalog")
-        }
-
-    def call(self, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
-        from botocore.exceptions import (
-            ClientError,
-            EndpointConnectionError,
-            NoCredentialsError,
-            NoRegionError,
-        )
-
-        client = self._clients[service]
-        try:
-            result: dict[str, Any] = getattr(client, operation)(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise AwsCallError(
-                exc.operation_name, str(error.get("Code")), str(error.get("Message"))
-            ) from None
-        except (NoCredentialsError, NoRegionError) as exc:
-            raise InputError(
-                f"AWS credentials: {exc}; run with the management account's credentials "
-                "(AWS_PROFILE or the plan role, docs/adopt.md)"
-            ) from None
-        except EndpointConnectionError as exc:
-            raise InputError(f"{exc}; check the network, or the sandbox endpoint") from None
-        return result
-
-    def pages(self, service: str, operation: str, key: str, **kwargs: Any) -> list[Any]:
-        """Every item of ``key`` over the pages of a list call."""
-        items: list[Any] = []
-        token_in, token_out = _TOKENS[service]
-        while True:
-            page = self.call(service, operation, **kwargs)
-            items.extend(page.get(key, []))
-            token = page.get(token_out)
-            if not token:
-                return items
-            kwargs[token_in] = token
-
-
-_TOKENS = {
-    "organizations": ("NextToken", "NextToken"),
-    "controlcatalog": ("NextToken", "NextToken"),
-    "controltower": ("nextToken", "nextToken"),
-}
-
-
-@dataclass(frozen=True)
-class LandingZoneFacts:
-    arn: str
-    version: str
-    status: str
-    drift: str
-    home_region: str
-    governed_regions: tuple[str, ...]
-    security_ou: str | None
-
-
-@dataclass(frozen=True)
-class OuFacts:
-    """What preflight knows of one first-tier OU."""
-
-    ou: Ou
-    registered: bool
-    targeted: bool
-    scps: tuple[tuple[str, str], ...]  # (policy id, name) directly attached
-    lz_region_deny: bool
-    control_enabled: bool
-
-
 # ------------------------------------------------------------------- checks
 
 
@@ -294,6 +149,8 @@ def _fix_iam(exc: AwsCallError, action: str) -> str:
 
 def module_default_control_identifier(root: Path) -> str:
     """The default of control_identifier in modules/region-deny-control/variables.tf."""
+    # python-hcl2 loads its grammar on first use (about a second): only
+    # preflight needs this default.
     import hcl2
 
     path = root / "modules" / "region-deny-control" / "variables.tf"
@@ -311,32 +168,57 @@ def unregistered_tfvars_text(unregistered: Mapping[str, str]) -> str:
     return json.dumps(body, indent=2) + "\n"
 
 
+def unregistered_first_tier(facts: OrgFacts) -> dict[str, str]:
+    """OU id -> name of the first-tier OUs not registered with Control Tower."""
+    registered = facts.registered_ou_arns
+    return {ou.id: ou.name for ou in facts.first_tier if ou.arn not in registered}
+
+
+def record_unregistered(env_dir: Path, facts: OrgFacts) -> bool:
+    """Write the first-tier OUs not registered with Control Tower to UNREGISTERED_TFVARS.
+
+    Returns True when the file changed, False when it was up to date. Raises
+    AwsCallError when the organization cannot be read (the file is left as
+    it is).
+    """
+    text = unregistered_tfvars_text(unregistered_first_tier(facts))
+    path = env_dir / UNREGISTERED_TFVARS
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    if text == unregistered_tfvars_text({}) and not path.exists():
+        return False
+    write_atomic(path, text)
+    return True
+
+
 class Preflight:
-    """Gathers the facts once, then derives each check from them."""
+    """Derives each check from the organization's facts, read once."""
 
     def __init__(
         self,
         env_dir: Path,
         settings: Settings,
-        aws: Aws,
+        facts: OrgFacts,
         *,
         expected_account: str | None,
         control_default: str,
+        unregistered: Mapping[str, str],
     ) -> None:
         self.env_dir = env_dir
         self.settings = settings
-        self.aws = aws
+        self.facts = facts
         self.expected_account = expected_account
         self.control_setting = settings.control_identifier or control_default
-        self.unregistered_file = Environment(env_dir, today_utc()).unregistered_ous
+        self.unregistered_file = unregistered
         self.checks: list[Check] = []
         self.landing_zone: LandingZoneFacts | None = None
         self.control_arn: str | None = None
         self.ous: list[OuFacts] | None = None
 
     def run(self) -> list[Check]:
+        if not self._credentials():
+            return self.checks
         steps: Sequence[Callable[[], None]] = (
-            self._credentials,
             self._landing_zone,
             self._control_identifier,
             self._organization,
@@ -354,15 +236,24 @@ class Preflight:
 
     # ----------------------------------------------------------- credentials
 
-    def _credentials(self) -> None:
+    def _credentials(self) -> bool:
+        """The caller's account; False (the organization's checks skipped) without credentials."""
         try:
-            identity = self.aws.call("sts", "get_caller_identity")
+            account = self.facts.caller_account
+        except NoCredentials as exc:
+            self.add(
+                "credentials",
+                "fail",
+                f"{exc}; the checks that read the organization did not run",
+                "export AWS_PROFILE (or the plan role's credentials) for the management account, "
+                "then run preflight again",
+            )
+            return False
         except AwsCallError as exc:
             self.add(
                 "credentials-account", "fail", str(exc), _fix_iam(exc, "sts:GetCallerIdentity")
             )
-            return
-        account = str(identity.get("Account"))
+            return False
         if self.expected_account is None:
             self.add(
                 "credentials-account",
@@ -386,46 +277,32 @@ class Preflight:
                 "pass",
                 f"the credentials are of the management account {account}",
             )
+        return True
 
     # ----------------------------------------------------------- landing zone
 
     def _landing_zone(self) -> None:
         try:
-            zones = self.aws.pages("controltower", "list_landing_zones", "landingZones")
-            if not zones:
-                self.add(
-                    "landing-zone",
-                    "fail",
-                    "no Control Tower landing zone is found in this account and Region "
-                    f"({self.settings.home_region})",
-                    "run in the landing zone's home Region, with credentials of its management "
-                    "account, or set up Control Tower first",
-                )
-                return
-            arn = zones[0]["arn"]
-            zone = self.aws.call("controltower", "get_landing_zone", landingZoneIdentifier=arn)[
-                "landingZone"
-            ]
+            facts = self.facts.landing_zone
         except AwsCallError as exc:
             self.add("landing-zone", "fail", str(exc), _fix_iam(exc, "controltower:GetLandingZone"))
             return
-        manifest = zone.get("manifest") or {}
-        security = ((manifest.get("organizationStructure") or {}).get("security") or {}).get("name")
-        facts = LandingZoneFacts(
-            arn=arn,
-            version=str(zone.get("version")),
-            status=str(zone.get("status")),
-            drift=str((zone.get("driftStatus") or {}).get("status")),
-            home_region=arn.split(":")[3],
-            governed_regions=tuple(manifest.get("governedRegions") or ()),
-            security_ou=security,
-        )
+        if facts is None:
+            self.add(
+                "landing-zone",
+                "fail",
+                "no Control Tower landing zone is found in this account and Region "
+                f"({self.settings.home_region})",
+                "run in the landing zone's home Region, with credentials of its management "
+                "account, or set up Control Tower first",
+            )
+            return
         self.landing_zone = facts
         summary = (
             f"landing zone {facts.version}, {facts.status}, drift {facts.drift}, home Region "
             f"{facts.home_region}, governed Regions {', '.join(facts.governed_regions) or 'none'}"
         )
-        latest = zone.get("latestAvailableVersion")
+        latest = facts.latest_version
         if facts.status != "ACTIVE":
             self.add(
                 "landing-zone",
@@ -487,8 +364,7 @@ class Preflight:
 
     def _control_identifier(self) -> None:
         try:
-            controls = self.aws.pages("controlcatalog", "list_controls", "Controls")
-            found = [c for c in controls if CONTROL_ALIAS in (c.get("Aliases") or [])]
+            found = self.facts.controls_with_alias(CONTROL_ALIAS)
             if len(found) != 1:
                 self.add(
                     "control-identifier",
@@ -498,8 +374,8 @@ class Preflight:
                     "run preflight in the landing zone's home Region",
                 )
                 return
-            arn = str(found[0]["Arn"])
-            control = self.aws.call("controlcatalog", "get_control", ControlArn=arn)
+            arn = found[0]
+            parameters = self.facts.control_parameters(arn)
         except AwsCallError as exc:
             self.add(
                 "control-identifier",
@@ -509,7 +385,6 @@ class Preflight:
             )
             return
         self.control_arn = arn
-        parameters = sorted(str(p.get("Name")) for p in control.get("Parameters") or [])
         described = f"{CONTROL_ALIAS} is {arn} (parameters: {', '.join(parameters) or 'none'})"
         if self.control_setting == arn:
             self.add("control-identifier", "pass", described)
@@ -526,26 +401,8 @@ class Preflight:
 
     def _organization(self) -> None:
         try:
-            roots = self.aws.pages("organizations", "list_roots", "Roots")
-            children = self.aws.pages(
-                "organizations",
-                "list_organizational_units_for_parent",
-                "OrganizationalUnits",
-                ParentId=roots[0]["Id"],
-            )
-            ous = [Ou(c["Id"], c["Arn"], c["Name"]) for c in children]
-            baseline_arns = {
-                b["arn"]
-                for b in self.aws.pages("controltower", "list_baselines", "baselines")
-                if b.get("name") == BASELINE_NAME
-            }
-            enabled = self.aws.pages("controltower", "list_enabled_baselines", "enabledBaselines")
-            registered_arns = {
-                b["targetIdentifier"]
-                for b in enabled
-                if b.get("baselineIdentifier") in baseline_arns
-                and (b.get("statusSummary") or {}).get("status") == "SUCCEEDED"
-            }
+            ous = self.facts.first_tier
+            registered_arns = self.facts.registered_ou_arns
             selection = select_targets(
                 [OrgUnit(ou.id, ou.name) for ou in ous],
                 self.settings.target_ou_include,
@@ -556,21 +413,12 @@ class Preflight:
             facts: list[OuFacts] = []
             for ou in ous:
                 registered = ou.arn in registered_arns
-                scps = [
-                    (p["Id"], p["Name"])
-                    for p in self.aws.pages(
-                        "organizations",
-                        "list_policies_for_target",
-                        "Policies",
-                        TargetId=ou.id,
-                        Filter="SERVICE_CONTROL_POLICY",
-                    )
-                ]
-                lz_deny = any(self._is_lz_region_deny(pid, name) for pid, name in scps)
-                control_on = registered and self._control_enabled(ou)
-                facts.append(
-                    OuFacts(ou, registered, ou.id in targets, tuple(scps), lz_deny, control_on)
+                scps = self.facts.scps_of(ou.id)
+                lz_deny = any(self.facts.is_landing_zone_region_deny(p) for p in scps)
+                control_on = registered and self.facts.control_enabled(
+                    ou, (self.control_setting, self.control_arn)
                 )
+                facts.append(OuFacts(ou, registered, ou.id in targets, scps, lz_deny, control_on))
         except AwsCallError as exc:
             self.add(
                 "ou-registration",
@@ -580,32 +428,6 @@ class Preflight:
             )
             return
         self.ous = facts
-
-    def _is_lz_region_deny(self, policy_id: str, name: str) -> bool:
-        if not name.startswith("aws-guardrails-"):
-            return False
-        content = self.aws.call("organizations", "describe_policy", PolicyId=policy_id)
-        try:
-            document = decode_scp(content["Policy"]["Content"])
-        except (KeyError, ScpDecodeError):
-            return False
-        if not isinstance(document, dict):
-            return False
-        return any(
-            isinstance(s, dict) and s.get("Sid") == LANDING_ZONE_REGION_DENY_SID
-            for s in statements(document)
-        )
-
-    def _control_enabled(self, ou: Ou) -> bool:
-        wanted = {self.control_setting, self.control_arn} - {None}
-        controls = self.aws.pages(
-            "controltower", "list_enabled_controls", "enabledControls", targetIdentifier=ou.arn
-        )
-        return any(
-            c.get("controlIdentifier") in wanted
-            and (c.get("statusSummary") or {}).get("status") == "SUCCEEDED"
-            for c in controls
-        )
 
     def _registration(self) -> None:
         if self.ous is None:
@@ -713,7 +535,7 @@ class Preflight:
                 continue
             new = 0
             ours = self.settings.scp_name
-            if not any(name == ours or name.startswith(ours + "-") for _, name in f.scps):
+            if not any(p.name == ours or p.name.startswith(ours + "-") for p in f.scps):
                 new += 1  # the single SCP, or the OU's own under the per_ou layout
             if not f.control_enabled:
                 new += 1  # the control's aws-guardrails-* SCP
@@ -762,82 +584,7 @@ class Preflight:
             )
 
 
-# ----------------------------------------------------------------- command
-
-
-def _sandbox_endpoint(env_dir: Path, explicit: str | None) -> str | None:
-    if explicit is not None:
-        return explicit
-    if env_dir.name != "local" or not (env_dir / "sandbox.yaml").is_file():
-        return None
-    from regionguard.sandbox import process
-
-    info = process.status(repo_root() / ".sandbox")
-    if info is None:
-        raise InputError(
-            "the local sandbox is not running; start it with make sandbox-up (or pass "
-            "--sandbox-endpoint URL)"
-        )
-    return info.endpoint
-
-
-def _expected_account(env_dir: Path, settings: Settings, sandboxed: bool) -> str | None:
-    value = settings.extra.get("management_account_id")
-    if isinstance(value, str):
-        return value
-    if sandboxed and (env_dir / "sandbox.yaml").is_file():
-        from regionguard.sandbox.settings import load_settings as load_sandbox
-
-        return load_sandbox(env_dir).management_account_id
-    return None
-
-
-def _preflight(env_dir: Path, settings: Settings, endpoint: str | None) -> Preflight:
-    aws = Aws(settings.home_region, endpoint)
-    try:
-        root = repo_root(env_dir)
-    except InputError:
-        root = repo_root()
-    return Preflight(
-        env_dir,
-        settings,
-        aws,
-        expected_account=_expected_account(env_dir, settings, endpoint is not None),
-        control_default=module_default_control_identifier(root),
-    )
-
-
-def record_unregistered(env_dir: Path, settings: Settings, endpoint: str | None) -> bool | None:
-    """Write the first-tier OUs not registered with Control Tower to UNREGISTERED_TFVARS.
-
-    Returns True when the file changed, False when it was up to date, None when
-    the organization could not be read (the file is left as it is).
-    """
-    run = _preflight(env_dir, settings, endpoint)
-    run.run()  # the facts, to know the unregistered OUs
-    if run.ous is None:
-        return None
-    unregistered = {f.ou.id: f.ou.name for f in run.ous if not f.registered}
-    path = env_dir / UNREGISTERED_TFVARS
-    text = unregistered_tfvars_text(unregistered)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    if not unregistered and not path.exists():
-        return False
-    write_atomic(path, text)
-    print(f"regionguard preflight: wrote {relative_to_cwd(path)}", file=sys.stderr)
-    return True
-
-
-def main_checks(
-    env_dir: Path, settings: Settings, endpoint: str | None, *, write_tfvars: bool = False
-) -> list[Check]:
-    """Run every check against AWS (``endpoint`` None) or the sandbox at ``endpoint``."""
-    checks = _env_checks(env_dir, settings)
-    if write_tfvars:
-        record_unregistered(env_dir, settings, endpoint)
-    # the checks, with the file as Terraform will read it
-    return [*checks, *_preflight(env_dir, settings, endpoint).run()]
+# ----------------------------------------------------------------- report
 
 
 def render(checks: Sequence[Check], fmt: str) -> str:
@@ -874,45 +621,21 @@ def _summary(checks: Iterable[Check]) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    env_dir = resolve_env_dir(args)
-    settings = load_settings(env_dir)
-    endpoint = _sandbox_endpoint(env_dir, args.sandbox_endpoint)
-    checks = main_checks(env_dir, settings, endpoint, write_tfvars=args.write_tfvars)
-    sys.stdout.write(render(checks, args.format))
-    return 1 if any(c.status == "fail" for c in checks) else 0
+# ----------------------------------------------------------------- the run
 
 
-def _endpoint(text: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/]+(:[0-9]+)?/?", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a URL such as http://127.0.0.1:4580")
-    return text.rstrip("/")
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "preflight",
-        help="read-only checks of the organization before the first plan",
-        description=(
-            "Check, read-only, what the plan and the apply need from the organization: the "
-            "landing zone, the control identifier, the registration of the first-tier OUs, "
-            "the Regions, the SCP quota, the landing-zone Region deny and the migration step. "
-            "Runs against AWS with the caller's credentials, or against the local sandbox "
-            "(the default for the local environment)."
-        ),
-        epilog="exit codes: 0 no check fails, 1 a check fails, 2 usage or input error",
+def run_preflight(env: Environment, facts: OrgFacts) -> list[Check]:
+    """Every check: the environment's files first, then the organization behind ``facts``."""
+    try:
+        root = repo_root(env.dir)
+    except InputError:
+        root = repo_root()
+    preflight = Preflight(
+        env.dir,
+        env.settings,
+        facts,
+        expected_account=env.management_account_id,
+        control_default=module_default_control_identifier(root),
+        unregistered=env.unregistered_ous,
     )
-    add_env_arguments(parser)
-    parser.add_argument(
-        "--sandbox-endpoint",
-        type=_endpoint,
-        default=None,
-        help="URL of a sandbox to check instead of AWS (default for local: the running sandbox)",
-    )
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    parser.add_argument(
-        "--write-tfvars",
-        action="store_true",
-        help=f"record the unregistered first-tier OUs in {UNREGISTERED_TFVARS}",
-    )
-    parser.set_defaults(func=run)
+    return [*env_checks(env.dir, env.settings), *preflight.run()]

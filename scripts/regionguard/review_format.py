@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
+from regionguard.markdown import md_escape
 from regionguard.review import (
     Account,
     ControlDiff,
@@ -17,7 +17,7 @@ from regionguard.review import (
     count,
 )
 
-__all__ = ["FORMATS", "format_review", "md_escape", "to_json"]
+__all__ = ["FORMATS", "format_review", "to_json"]
 
 FORMATS = ("text", "markdown", "json")
 
@@ -243,11 +243,6 @@ def _ou_list(ous: tuple[OuRef, ...] | None) -> str:
     if ous is None:
         return "unknown (the plan has no untargeted_first_tier_ous output)"
     return ", ".join(o.label() + (f": {o.reason}" if o.reason else "") for o in ous) or "none"
-
-
-def md_escape(text: str) -> str:
-    """Escape the characters markdown would take as formatting in table cells and lists."""
-    return re.sub(r"([\\`*_|<>\[\]])", r"\\\1", text)
 
 
 def _markdown(review: PlanReview) -> str:

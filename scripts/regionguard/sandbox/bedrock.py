@@ -31,6 +31,7 @@ HTTP 400 ``ValidationException``; an allowed one gets a canned model reply
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import re
@@ -143,8 +144,6 @@ def _reply(op: str) -> Response:
         return Response(json.dumps(body), 200, content_type="application/json")
     if op == "invoke-with-response-stream":
         chunk = json.dumps({"type": "text", "text": CANNED_TEXT}).encode()
-        import base64
-
         payload = json.dumps({"bytes": base64.b64encode(chunk).decode()}).encode()
         stream = _event(payload, "chunk")
     else:

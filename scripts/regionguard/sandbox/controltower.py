@@ -12,6 +12,7 @@ control's template with its parameters.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 
 from moto.organizations.models import OrganizationsBackend, organizations_backends
 
+from regionguard.controlscp import render_control_scp
 from regionguard.sandbox.faults import FaultInjector
 
 JSON = dict[str, Any]
@@ -90,8 +92,6 @@ class ControlDefinition:
 
 
 def _render_region_deny(parameters: dict[str, Any]) -> str:
-    from regionguard.controlscp import render_control_scp
-
     return render_control_scp(
         list(parameters["AllowedRegions"]),
         list(parameters.get("ExemptedActions", [])),
@@ -178,8 +178,6 @@ class LandingZone:
 
 
 def _stable_id(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()[:16].upper()
 
 

@@ -23,6 +23,7 @@ from moto.organizations.models import (
     organizations_backends,
 )
 
+from regionguard.controlscp import render_landing_zone_deny
 from regionguard.sandbox.controltower import GUARDRAIL_POLICY_PREFIX
 from regionguard.sandbox.settings import SandboxSettings
 
@@ -162,8 +163,6 @@ def _landing_zone_region_deny(
             backend.delete_policy(PolicyId=policy.id)
             changed.append(f"{LANDING_ZONE_POLICY_NAME}: removed")
         return
-    from regionguard.controlscp import render_landing_zone_deny
-
     content = render_landing_zone_deny(settings.governed_regions)
     if policy is None:
         described = backend.create_policy(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regionguard.errors import InputError
+from regionguard.registry import load_registry
 from regionguard.schemas import json_path, validator
 from regionguard.yamlfile import read_yaml, schema_message, show
 
@@ -131,7 +132,5 @@ def load_settings(
 def _load_accounts(registry_path: Path) -> tuple[SeedAccount, ...]:
     # The registry loader validates the file and raises InputError naming the
     # entry; the sandbox takes each account's id, name and OU path.
-    from regionguard.registry import load_registry
-
     registry = load_registry(registry_path)
     return tuple(SeedAccount(id=a.id, name=a.name, ou=a.ou) for a in registry.accounts)

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from regionguard.envs import repo_root
 from regionguard.errors import InputError
+from regionguard.repo import repo_root
 from regionguard.sandbox import process
 from regionguard.sandbox.faults import ACTIONS, FAULT_KINDS
 

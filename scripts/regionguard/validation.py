@@ -1,30 +1,26 @@
-"""`regionguard validate`: everything that would fail at apply time, or silently open access.
+"""Validation of an environment: everything that would fail at apply time, or silently open access.
 
 :func:`validate_documents` is pure (no file reading) and checks the two
 documents Terraform sends: the Bedrock inference SCP and the Region deny
 control's parameters. :func:`validate_env` adds what only an environment
-folder can tell (expired permits, a stale generated file) and feeds the
-documents rendered from its settings to :func:`validate_documents`.
+folder can tell (expired permits, a stale generated file) and checks the
+deployment rendered from its settings (:func:`regionguard.checks.check_deployment`).
 
 Rule ids are stable; see ``RULES``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from regionguard import deployment as dep
-from regionguard import sarif
 from regionguard.checks import RULES as DEPLOYMENT_RULES
 from regionguard.checks import check_deployment
 from regionguard.environment import Environment
-from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
-from regionguard.findings import Finding, has_errors
-from regionguard.preflight import is_placeholder_account_id
+from regionguard.findings import Finding
+from regionguard.inputs import is_placeholder_account_id
 from regionguard.render import render_scp
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
 
@@ -180,65 +176,3 @@ def validate_env(env: Environment) -> list[Finding]:
     )
     order = {"error": 0, "warning": 1, "note": 2}
     return sorted(findings, key=lambda f: order[f.level])
-
-
-def _text(finding: Finding) -> str:
-    where = f"{finding.file}: " if finding.file else ""
-    entry = f"{finding.entry}: " if finding.entry else ""
-    return f"{where}{finding.level}: {entry}{finding.message} [{finding.rule_id}]"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _summary(findings: Sequence[Finding]) -> dict[str, int]:
-    return {
-        level + "s": sum(1 for f in findings if f.level == level)
-        for level in ("error", "warning", "note")
-    }
-
-
-def run(args: argparse.Namespace) -> int:
-    env = environment_from_args(args)
-    env_dir = env.dir
-    findings = validate_env(env)
-    counts = _summary(findings)
-    if args.format == "json":
-        report = {
-            "env_dir": str(env_dir),
-            "passed": not has_errors(findings),
-            "summary": counts,
-            "findings": [f.to_dict() for f in findings],
-        }
-        print(json.dumps(report, indent=2))
-    elif args.format == "sarif":
-        sys.stdout.write(sarif.dumps(findings))
-    else:
-        for finding in findings:
-            print(_text(finding))
-        verdict = "failed" if has_errors(findings) else "passed"
-        tally = ", ".join(_plural(counts[k + "s"], k) for k in ("error", "warning", "note"))
-        print(f"validate {env_dir}: {verdict}: {tally}")
-    if has_errors(findings):
-        print(f"regionguard: validate {env_dir}: fix the errors above", file=sys.stderr)
-        return 1
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="check what Terraform will deploy, before it reaches AWS",
-        description=(
-            "Validate an environment: the registry, the settings, the generated tfvars, and "
-            "the SCP and control parameters exactly as Terraform will send them (grammar, "
-            "size, Regions, principals, action names, exemptions guarded by the SCP, and the "
-            "control's own SCP size). Exit 0 passed (warnings allowed), 1 errors found, "
-            "2 bad input."
-        ),
-    )
-    add_env_arguments(parser)
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    add_today_argument(parser)
-    parser.set_defaults(func=run)

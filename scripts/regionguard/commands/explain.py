@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from regionguard import local_sandbox
+from regionguard.commands._args import add_env_arguments, environment_from_args
 from regionguard.environment import Environment
-from regionguard.envs import add_env_arguments, environment_from_args, repo_root
 from regionguard.errors import FindingsError, InputError
 from regionguard.evaluator import (
     CallDecision,
@@ -28,14 +29,15 @@ from regionguard.evaluator import (
     PolicyError,
     matrix_delta,
 )
-from regionguard.expectations import Outcome, check, load_expectations
+from regionguard.expectations import broken_facts, verify_json, verify_runs, verify_text
 from regionguard.orgmodel import (
     Scenario,
+    sandbox_facts,
     scenario_from_env,
+    scenario_from_org,
     scenario_from_plan,
-    scenario_from_sandbox,
 )
-from regionguard.planfile import Plan, load_plan
+from regionguard.planfile import load_plan
 from regionguard.request import (
     PROFILE_ACTIONS,
     Action,
@@ -51,8 +53,6 @@ from regionguard.request import (
     resolve_region,
     unknown_path_note,
 )
-
-MAX_BREACHES_SHOWN = 5
 
 
 def register(subparsers: Any) -> None:
@@ -158,7 +158,7 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
 def _scenario(args: argparse.Namespace, env: Environment, *, before: bool = False) -> Scenario:
     try:
         if getattr(args, "sandbox_endpoint", None):
-            return scenario_from_sandbox(args.sandbox_endpoint, env)
+            return scenario_from_org(sandbox_facts(args.sandbox_endpoint), env)
         if getattr(args, "plan", None):
             side = "before" if before else "after"
             return scenario_from_plan(
@@ -445,16 +445,14 @@ def _sandbox_endpoint(args: argparse.Namespace, env: Environment) -> str | None:
     if args.sandbox == "skip":
         return None
     if args.sandbox_endpoint:
-        endpoint: str = args.sandbox_endpoint
-        return endpoint
+        explicit: str = args.sandbox_endpoint
+        return explicit
     if not env.has_sandbox:
         if args.sandbox == "require":
             raise InputError(f"{env.dir}: this environment has no sandbox (no sandbox.yaml)")
         return None
-    from regionguard.sandbox import process
-
-    info = process.status(repo_root() / ".sandbox")
-    if info is None:
+    endpoint = local_sandbox.running_endpoint(env)
+    if endpoint is None:
         if args.sandbox == "require":
             raise InputError("no sandbox runs; start it with `regionguard sandbox up`")
         print(
@@ -462,37 +460,7 @@ def _sandbox_endpoint(args: argparse.Namespace, env: Environment) -> str | None:
             file=sys.stderr,
         )
         return None
-    return info.endpoint
-
-
-Run = tuple[Scenario, tuple[Outcome, ...]]
-
-
-def verify_runs(
-    env: Environment,
-    path: Path,
-    *,
-    plan: Plan | None = None,
-    endpoint: str | None = None,
-    rendered: bool = True,
-) -> list[Run]:
-    """Check the facts of ``path`` against each source: rendered, a plan's after, the sandbox."""
-    expectations = load_expectations(path, env.dir)
-    scenarios: list[Scenario] = []
-    try:
-        if rendered:
-            scenarios.append(scenario_from_env(env))
-        if plan is not None:
-            scenarios.append(scenario_from_plan(env, plan, "after"))
-        if endpoint is not None:
-            scenarios.append(scenario_from_sandbox(endpoint, env))
-        return [(s, check(expectations, s, str(path), env.dir)) for s in scenarios]
-    except PolicyError as exc:
-        raise InputError(str(exc)) from exc
-
-
-def broken_facts(runs: Sequence[Run]) -> int:
-    return sum(1 for _, outcomes in runs for o in outcomes if not o.holds)
+    return endpoint
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -509,59 +477,3 @@ def run_verify(args: argparse.Namespace) -> int:
     if broken:
         raise FindingsError(f"{path}: {broken} broken fact(s)")
     return 0
-
-
-def verify_text(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]) -> str:
-    lines = []
-    for scenario, outcomes in runs:
-        held = sum(1 for o in outcomes if o.holds)
-        lines.append(f"{path}: {held} of {len(outcomes)} facts hold, {scenario.source}")
-        for outcome in outcomes:
-            exp = outcome.expectation
-            if outcome.holds:
-                lines.append(f"  ok      {exp.fact} ({outcome.calls} calls)")
-                continue
-            lines.append(
-                f"  BROKEN  {exp.label()}: {len(outcome.breaches)} of {outcome.calls} calls "
-                f"are not {exp.expect.upper()}" + (f" by {exp.denied_by}" if exp.denied_by else "")
-            )
-            for breach in outcome.breaches[:MAX_BREACHES_SHOWN]:
-                lines.append(
-                    f"          {scenario.account_label(breach.account_id)} {breach.action} "
-                    f"{breach.region}: {breach.decision.effect}. {breach.decision.reason}"
-                )
-            hidden = len(outcome.breaches) - MAX_BREACHES_SHOWN
-            if hidden > 0:
-                lines.append(f"          ... and {hidden} more")
-    return "\n".join(lines)
-
-
-def verify_json(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]) -> dict[str, Any]:
-    return {
-        "file": str(path),
-        "runs": [
-            {
-                "source": scenario.source,
-                "facts": [
-                    {
-                        "index": o.expectation.index,
-                        "fact": o.expectation.fact,
-                        "holds": o.holds,
-                        "calls": o.calls,
-                        "breaches": [
-                            {
-                                "account": b.account_id,
-                                "action": b.action,
-                                "region": b.region,
-                                "decision": b.decision.effect,
-                                "reason": b.decision.reason,
-                            }
-                            for b in o.breaches
-                        ],
-                    }
-                    for o in outcomes
-                ],
-            }
-            for scenario, outcomes in runs
-        ],
-    }

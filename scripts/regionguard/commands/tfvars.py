@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from regionguard.atomic import write_atomic
-from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
+from regionguard.commands._args import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.errors import FindingsError, InputError
 from regionguard.registry import REGISTRY_FILE
 

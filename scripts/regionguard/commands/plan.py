@@ -1,0 +1,101 @@
+"""`regionguard plan`, `review`, `apply` and `destroy`: the chain of :mod:`regionguard.pipeline`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from regionguard import pipeline
+from regionguard.commands._args import add_run_arguments, add_today_argument, environment_from_args
+
+__all__ = ["register"]
+
+
+def _options(args: argparse.Namespace) -> pipeline.RunOptions:
+    return pipeline.RunOptions(
+        timeout=args.timeout,
+        sandbox_port=args.sandbox_port,
+        allow_destroy=getattr(args, "allow_destroy", False),
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    pipeline.plan(environment_from_args(args), _options(args))
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    pipeline.review(environment_from_args(args), _options(args))
+    return 0
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    pipeline.apply(environment_from_args(args), _options(args))
+    return 0
+
+
+def run_destroy(args: argparse.Namespace) -> int:
+    pipeline.destroy(environment_from_args(args), _options(args), confirm=args.confirm)
+    return 0
+
+
+def _allow_destroy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-destroy",
+        action="store_true",
+        help="let the plan delete or replace controls, SCPs and attachments",
+    )
+
+
+def register(subparsers: Any) -> None:
+    plan = subparsers.add_parser(
+        "plan",
+        help="plan an environment: validate, terraform plan, review and gate, expectations",
+        description=(
+            "Run the whole chain for one environment: inputs, validate, terraform init/plan/"
+            "show, the review and gate of the saved plan (tfplan.md), the facts of "
+            "expectations.yaml, and the gate record that `regionguard apply` requires. "
+            "Exit 0 when every stage passed, 1 when a stage found problems, 2 bad input."
+        ),
+    )
+    add_run_arguments(plan)
+    _allow_destroy(plan)
+    add_today_argument(plan)
+    plan.set_defaults(func=run_plan)
+
+    apply = subparsers.add_parser(
+        "apply",
+        help="apply the saved plan that `regionguard plan` passed, and nothing else",
+        description=(
+            "Apply envs/<env>/tfplan when its gate record matches the plan and every input and "
+            "every account it permits still holds its permit today; then, for an environment "
+            "with a sandbox, check expectations.yaml against it. "
+            "Exit 0 applied, 1 the facts do not hold afterwards, 2 refused."
+        ),
+    )
+    add_run_arguments(apply)
+    add_today_argument(apply)
+    apply.set_defaults(func=run_apply)
+
+    review = subparsers.add_parser(
+        "review",
+        help="plan for a pull request: always write the review (tfplan.md) and a SARIF log",
+        description=(
+            "Run `regionguard plan` and, whatever its outcome, write envs/<env>/tfplan.md (the "
+            "review, or the stage that stopped the chain and why) and envs/<env>/tfplan.sarif "
+            "(SARIF 2.1.0: validate's findings, the gate's reasons and warnings, broken facts). "
+            "Exit as plan: 0 passed, 1 a stage found problems, 2 bad input."
+        ),
+    )
+    add_run_arguments(review)
+    _allow_destroy(review)
+    add_today_argument(review)
+    review.set_defaults(func=run_review)
+
+    destroy = subparsers.add_parser(
+        "destroy",
+        help="destroy what an environment manages (any but local needs --confirm ENV)",
+    )
+    add_run_arguments(destroy)
+    destroy.add_argument("--confirm", metavar="ENV", help="the environment's name, to confirm")
+    destroy.set_defaults(func=run_destroy)
