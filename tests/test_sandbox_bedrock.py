@@ -138,6 +138,47 @@ def test_after_the_migration_any_account_converses_in_an_allowed_region(
     ]
 
 
+def invoke_as(endpoint: str, principal_arn: str, region: str = "us-east-2") -> dict[str, object]:
+    """InvokeModel in ``region`` by ``principal_arn`` (the sandbox's caller header)."""
+    bedrock = client(endpoint, principal_arn.split(":")[4], region)
+
+    def add_principal(request: object, **_: object) -> None:
+        request.headers["X-Regionguard-Principal-Arn"] = principal_arn  # type: ignore[attr-defined]
+
+    bedrock.meta.events.register("before-sign.bedrock-runtime.*", add_principal)  # type: ignore[attr-defined]
+    reply: dict[str, object] = bedrock.invoke_model(modelId=MODEL, body=b"{}")  # type: ignore[attr-defined]
+    return reply
+
+
+# The landing-zone Region deny the sandbox attaches is AWS's GRREGIONDENY, whose only
+# exempted principal is arn:aws:iam::*:role/AWSControlTowerExecution (AWS Control Tower
+# Controls Reference Guide, "Deny access to AWS based on the requested AWS Region",
+# https://docs.aws.amazon.com/controltower/latest/controlreference/primary-region-deny-policy.html).
+def test_the_sandbox_landing_zone_deny_spares_the_control_tower_execution_role(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, _ = sandbox
+    reply = invoke_as(endpoint, f"arn:aws:iam::{OTHER}:role/AWSControlTowerExecution")
+    assert reply["ResponseMetadata"]["HTTPStatusCode"] == 200  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "role", ["aws-controltower-ConfigRecorderRole", "AWSControlTower_VPCFlowLogsRole"]
+)
+def test_the_sandbox_landing_zone_deny_denies_the_other_control_tower_roles(
+    sandbox: tuple[str, SandboxSettings], role: str
+) -> None:
+    endpoint, _ = sandbox
+    principal = f"arn:aws:iam::{OTHER}:role/{role}"
+    with pytest.raises(ClientError) as info:
+        invoke_as(endpoint, principal)
+    assert info.value.response["Error"]["Message"] == (
+        f"User: {principal} is not authorized to perform: bedrock:InvokeModel on resource: "
+        f"arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an explicit deny in a "
+        "service control policy"
+    )
+
+
 # Through a us. profile called from an allowed Region (us-east-1), as the seed's caller did:
 # the call is authorized on the profile in us-east-1 and on the model in every US Region
 # it may reach ("Geographic cross-Region inference",

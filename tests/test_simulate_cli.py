@@ -94,6 +94,35 @@ def test_explain_with_the_landing_zone_deny_denies_the_permitted_account_as_in_t
     assert result["statement"]["policy"] == "aws-guardrails-landing-zone-region-deny"
 
 
+# The landing-zone Region deny exempts only arn:aws:iam::*:role/AWSControlTowerExecution
+# (AWS Control Tower Controls Reference Guide, "Deny access to AWS based on the requested
+# AWS Region", https://docs.aws.amazon.com/controltower/latest/controlreference/
+# primary-region-deny-policy.html); the OU control's other Control Tower roles are denied.
+@pytest.mark.parametrize(
+    ("role", "effect"),
+    [
+        ("AWSControlTowerExecution", "ALLOW"),
+        ("aws-controltower-ConfigRecorderRole", "DENY"),
+        ("aws-controltower-ForwardSnsNotificationRole", "DENY"),
+        ("AWSControlTower_VPCFlowLogsRole", "DENY"),
+    ],
+)
+def test_explain_with_the_landing_zone_deny_exempts_only_the_control_tower_execution_role(
+    capsys: pytest.CaptureFixture[str], local_env: Path, role: str, effect: str
+) -> None:
+    result = explain(
+        capsys, local_env, "--account", "payments", "--action", "ec2:RunInstances",
+        "--region", "us-east-2", "--principal-arn", f"arn:aws:iam::100000000002:role/{role}",
+        "--landing-zone-region-deny",
+    )  # fmt: skip
+    assert result["decision"] == effect
+    if effect == "DENY":
+        assert (result["statement"]["policy"], result["statement"]["sid"]) == (
+            "aws-guardrails-landing-zone-region-deny",
+            "GRREGIONDENY",
+        )
+
+
 def test_explain_unknown_account_is_an_input_error(
     capsys: pytest.CaptureFixture[str], local_env: Path
 ) -> None:
