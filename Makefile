@@ -281,8 +281,18 @@ check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) ove
 	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
 	fi
 
+# The IAM simulator the differential test compares with: an npm development
+# dependency pinned by tests/differential/package-lock.json (docs/decisions.md).
+DIFFERENTIAL_DEPS := tests/differential/node_modules/.installed
+$(DIFFERENTIAL_DEPS): tests/differential/package.json tests/differential/package-lock.json
+	npm ci --prefix tests/differential --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: differential-deps
+differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the differential test compares with (npm ci)
+
 .PHONY: pytest
-pytest: venv tf-config $(CHECKOV_VENV)/.installed ## Python tests
+pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests
 	$(BIN)/pytest
 
 .PHONY: verify
