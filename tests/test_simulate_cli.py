@@ -580,6 +580,20 @@ def test_an_unknown_operation_is_refused_with_the_mapping_as_its_suggestion(
             "which AWS authorizes only with aws:RequestedRegion = unspecified",
         ),
         (
+            [
+                "--action",
+                BEDROCK,
+                "--region",
+                "us-east-1",
+                "--resource",
+                f"arn:aws:bedrock:us-east-1:100000000002:inference-profile/{US_PROFILE}",
+            ],
+            f"regionguard: --resource 'arn:aws:bedrock:us-east-1:100000000002:inference-profile/"
+            f"{US_PROFILE}' is an inference profile: a call through it is authorized on the "
+            "profile and on the model in every Region it may reach; pass it as "
+            "--inference-profile\n",
+        ),
+        (
             ["--action", BEDROCK, "--region", "us-east-1", "--resource", "arn:aws:s3:::bucket"],
             "regionguard: --resource 'arn:aws:s3:::bucket' is not a resource "
             f"{BEDROCK} is authorized on; its resource types are",

@@ -347,6 +347,14 @@ def check_resource(resource: str, region: str, action: Action) -> None:
     if iamref.is_wildcard(resource):
         raise RequestError(f"{where}: a request names one resource, not a pattern; give its ARN")
     partition, service, arn_region = parts[1], parts[2], parts[3]
+    if service == "bedrock" and parts[5].split("/", 1)[0] in (
+        "inference-profile",
+        "application-inference-profile",
+    ):
+        raise RequestError(
+            f"{where} is an inference profile: a call through it is authorized on the profile "
+            "and on the model in every Region it may reach; pass it as --inference-profile"
+        )
     if partition != PARTITION:
         raise RequestError(
             f"{where} is in the {partition or '(empty)'} partition; an organization and its "
