@@ -282,8 +282,24 @@ check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) ove
 	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
 	fi
 
+# The IAM simulator the differential test compares with: an npm development
+# dependency pinned by tests/differential/package-lock.json (docs/decisions.md).
+DIFFERENTIAL_DEPS := tests/differential/node_modules/.installed
+# Without npm, outside CI, the test is skipped with the reason; in CI (CI set) make fails.
+$(DIFFERENTIAL_DEPS): tests/differential/package.json tests/differential/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/differential --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [[ -n "$${CI:-}" ]]; then \
+	  echo "make: npm is not installed; the differential test needs it (install Node.js and npm)" >&2; exit 1; \
+	else \
+	  echo "make: npm is not installed; tests/test_differential_iam_simulate.py will be skipped" >&2; \
+	fi
+
+.PHONY: differential-deps
+differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the differential test compares with (npm ci)
+
 .PHONY: pytest
-pytest: venv tf-config $(CHECKOV_VENV)/.installed ## Python tests
+pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests
 	$(BIN)/pytest
 
 .PHONY: verify

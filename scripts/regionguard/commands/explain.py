@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -40,15 +39,20 @@ from regionguard.orgmodel import (
 from regionguard.planfile import load_plan
 from regionguard.request import (
     PROFILE_ACTIONS,
-    Action,
     CallRequest,
     Profile,
     build_request,
     call_matrix,
+    check_profile_action,
     decide,
+    destinations,
+    direct_matrix,
     load_profile_data,
+    matrix_action,
+    operation_json,
     parse_profile,
     profile_sources,
+    reach_lines,
     resolve_action,
     resolve_region,
     unknown_path_note,
@@ -246,6 +250,10 @@ def explain_json(
             ),
         },
         "iam_action": request.action.iam_action,
+        "operation": operation_json(request.action),
+        "destinations": (
+            destinations(request.profile, request.region).to_dict() if request.profile else None
+        ),
         "note": unknown_path_note(request),
         **decision.decision.to_dict(),
         "legs": [_leg_json(ld) for ld in decision.legs],
@@ -263,12 +271,15 @@ def explain_text(scenario: Scenario, request: CallRequest, decision: CallDecisio
         f"principal: {request.principal.caller_arn}",
         f"policies: {scenario.source}",
     ]
-    if request.action.mapped:
+    operation = request.action.operation
+    if request.action.mapped and operation is not None:
         lines.insert(
             1,
             f"evaluated as: {request.action.iam_action} (AWS authorizes "
-            f"{request.action.requested} as {request.action.iam_action})",
+            f"{request.action.requested} as {request.action.iam_action}: {operation.page})",
         )
+    if profile is not None:
+        lines.append(f"destinations: {destinations(profile, request.region).describe()}")
     note = unknown_path_note(request)
     if note:
         lines.append(f"note: {note}")
@@ -308,19 +319,16 @@ def build_matrix(
     elif profile is not None:
         resolved = [resolve_action(a) for a in sorted(PROFILE_ACTIONS)]
     else:
-        # The settings' actions, which `regionguard validate` checks (a wildcard
-        # exemption may be allowed there): shown as they are.
-        resolved = [Action(a, a) for a in scenario.actions]
+        resolved = [matrix_action(a) for a in scenario.actions]
     try:
         evaluator = Evaluator(scenario.org)
         if profile is not None:
             sources = profile_sources(profile, regions)
             return call_matrix(evaluator, accounts, sources, resolved, profile)
         checked = [resolve_region(r) for r in regions] if regions else list(scenario.regions)
-        matrix = evaluator.matrix(accounts, checked, [a.iam_action for a in resolved])
+        return direct_matrix(evaluator, accounts, checked, resolved)
     except PolicyError as exc:
         raise InputError(str(exc)) from exc
-    return dataclasses.replace(matrix, actions=tuple(a.requested for a in resolved))
 
 
 def run_matrix(args: argparse.Namespace) -> int:
@@ -330,13 +338,7 @@ def run_matrix(args: argparse.Namespace) -> int:
     if args.inference_profile:
         profile = parse_profile(args.inference_profile, load_profile_data(env.dir))
         for action in actions or ():
-            if resolve_action(action).iam_action not in PROFILE_ACTIONS:
-                raise InputError(
-                    f"--actions {action}: does not run through an inference profile; profiles "
-                    "serve "
-                    + ", ".join(sorted(PROFILE_ACTIONS))
-                    + " (and Converse, ConverseStream)"
-                )
+            check_profile_action(resolve_action(action), profile.profile_id)
     after = _scenario(args, env)
     matrix = build_matrix(after, regions, actions, profile)
     if args.plan:
@@ -354,18 +356,25 @@ def run_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
-_MARK = {"ALLOW": "✅", "DENY": "❌"}
+_MARK = {"ALLOW": "✅", "DENY": "❌", "N/A": "n/a"}
 
 
 def matrix_markdown(scenario: Scenario, matrix: Matrix, profile: Profile | None = None) -> str:
-    lines = [f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs."]
+    lines = [
+        f"Who can call what, where ({scenario.source}); ✅ allowed, ❌ denied by SCPs"
+        + (
+            ", n/a no such request"
+            if any(c.decision.effect == "N/A" for c in matrix.cells())
+            else ""
+        )
+        + "."
+    ]
     if profile is not None:
         lines.append(
             f"Calls through {profile.profile_id}, one column per source Region: allowed only "
-            f"when every Region the call may reach ({', '.join(profile.geography.regions)}"
-            + (", unspecified" if profile.geography.is_global else "")
-            + ") is allowed."
+            "when every Region the call may reach is allowed:"
         )
+        lines.extend(f"- {line}" for line in reach_lines(profile, matrix.regions))
     lines.append("")
     for a, action in enumerate(matrix.actions):
         lines.append(f"### {action}")

@@ -1,13 +1,18 @@
 """A Bedrock runtime endpoint in the sandbox that answers as the organization's SCPs decide.
 
-Calls signed for service ``bedrock`` to ``/model/{modelId}/invoke``,
-``/invoke-with-response-stream``, ``/converse`` or ``/converse-stream`` are
-evaluated against the effective SCPs of the emulated organization (read from
-moto in this process) for the calling account, with the request model of
+Calls signed for service ``bedrock`` to any Bedrock Runtime operation (the
+request lines of ``regionguard/data/bedrock_runtime_operations.json``:
+``/model/{modelId}/invoke``, ``/converse``, ``/async-invoke``,
+``/guardrail/{id}/version/{v}/apply`` ...) are evaluated against the
+effective SCPs of the emulated organization (read from moto in this
+process) for the calling account, with the request model of
 :mod:`regionguard.request`, as AWS authorizes them:
 
-- Converse is authorised as bedrock:InvokeModel and ConverseStream as
-  bedrock:InvokeModelWithResponseStream.
+- Each operation is authorized as the IAM action of its row (Converse and
+  StartAsyncInvoke as bedrock:InvokeModel, ConverseStream as
+  bedrock:InvokeModelWithResponseStream ...), on the resource its row names:
+  the model (``modelId`` of the path or, for StartAsyncInvoke, of the body),
+  the guardrail, the asynchronous invocation, or ``*``.
 - The Region of the call is its SigV4 scope (the source Region). A model id
   with a geography prefix (``us.``, ``eu.``, ``global.`` ...) or an
   inference-profile ARN is a call through that profile: it is authorized on
@@ -25,8 +30,9 @@ the sandbox's role ``WorkloadRole`` at path ``/``.
 
 A denied call gets HTTP 403 ``AccessDeniedException`` with AWS's message
 shape; a request that cannot exist (unknown Region, profile, principal) gets
-HTTP 400 ``ValidationException``; an allowed one gets a canned model reply
-(event-stream framed for the streaming calls).
+HTTP 400 ``ValidationException``; an allowed one gets a canned reply
+(event-stream framed for the streaming calls; InvokeModelWithBidirectionalStream,
+an HTTP/2 bidirectional stream, gets an empty event stream).
 """
 
 from __future__ import annotations
@@ -43,7 +49,14 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy
-from regionguard.request import RequestError, build_request, decide, load_profile_data
+from regionguard.request import (
+    Operation,
+    RequestError,
+    build_request,
+    decide,
+    load_profile_data,
+    runtime_operations,
+)
 
 SERVICE = "bedrock"
 ACCOUNT_HEADER = "HTTP_X_REGIONGUARD_ACCOUNT_ID"
@@ -52,16 +65,35 @@ ROLE_PATH_HEADER = "HTTP_X_REGIONGUARD_ROLE_PATH"
 DEFAULT_ROLE = "WorkloadRole"
 DEFAULT_ROLE_PATH = "/"
 CANNED_TEXT = "Hello from the regionguard sandbox."
-_PATH = re.compile(
-    r"^/model/(?P<model>.+)/(?P<op>invoke|invoke-with-response-stream|converse|converse-stream)$"
+_PLACEHOLDER = re.compile(r"\{(\w+)\+?\}")
+
+
+def _route(operation: Operation) -> re.Pattern[str]:
+    """The path pattern of an operation's request line; ``{name}`` captures one segment or more."""
+    path = operation.http_path.split("?", 1)[0]
+    out, last = [], 0
+    for match in _PLACEHOLDER.finditer(path):
+        out.append(re.escape(path[last : match.start()]))
+        out.append(f"(?P<{match.group(1)}>.+)")
+        last = match.end()
+    out.append(re.escape(path[last:]))
+    return re.compile("^" + "".join(out) + "$")
+
+
+ROUTES: tuple[tuple[Operation, re.Pattern[str]], ...] = tuple(
+    (operation, _route(operation)) for operation in runtime_operations().values()
 )
-OPERATIONS = {
-    "invoke": "bedrock:InvokeModel",
-    "invoke-with-response-stream": "bedrock:InvokeModelWithResponseStream",
-    "converse": "bedrock:Converse",
-    "converse-stream": "bedrock:ConverseStream",
-}
-"""The API operation of each path; the request model maps it to its IAM action."""
+"""Each Bedrock Runtime operation and its request path; the request model maps it to its action."""
+
+
+def _match(environ: dict[str, Any]) -> tuple[Operation, dict[str, str]] | None:
+    method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+    for operation, pattern in ROUTES:
+        match = pattern.match(path)
+        if operation.http_method == method and match is not None:
+            return operation, match.groupdict()
+    return None
+
 
 StartResponse = Callable[..., Any]
 
@@ -75,7 +107,7 @@ def _scope(authorization: str | None) -> tuple[str, str] | None:
 
 
 def is_bedrock_runtime(environ: dict[str, Any], service: str | None) -> bool:
-    return service == SERVICE and bool(_PATH.match(environ.get("PATH_INFO", "")))
+    return service == SERVICE and _match(environ) is not None
 
 
 def org_tree(backend: Any) -> OrgTree:
@@ -127,14 +159,32 @@ def _event(payload: bytes, event_type: str) -> bytes:
     return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
 
 
-def _reply(op: str) -> Response:
-    if op == "invoke":
+_JSON_REPLIES: dict[str, Any] = {
+    "bedrock:CountTokens": {"inputTokens": 1},
+    "bedrock:StartAsyncInvoke": {
+        "invocationArn": "arn:aws:bedrock:{region}:{account}:async-invoke/sandbox"
+    },
+    "bedrock:GetAsyncInvoke": {
+        "invocationArn": "arn:aws:bedrock:{region}:{account}:async-invoke/sandbox",
+        "modelArn": "arn:aws:bedrock:{region}::foundation-model/sandbox",
+        "status": "Completed",
+        "submitTime": "2026-01-01T00:00:00Z",
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://sandbox/"}},
+    },
+    "bedrock:ListAsyncInvokes": {"asyncInvokeSummaries": []},
+    "bedrock:ApplyGuardrail": {"action": "NONE", "outputs": [], "assessments": []},
+    "bedrock:InvokeGuardrailChecks": {},
+}
+
+
+def _reply(operation: str, region: str, account: str) -> Response:
+    if operation == "bedrock:InvokeModel":
         reply: dict[str, Any] = {
             "content": [{"type": "text", "text": CANNED_TEXT}],
             "stop_reason": "end_turn",
         }
         return Response(json.dumps(reply), 200, content_type="application/json")
-    if op == "converse":
+    if operation == "bedrock:Converse":
         body: dict[str, Any] = {
             "output": {"message": {"role": "assistant", "content": [{"text": CANNED_TEXT}]}},
             "stopReason": "end_turn",
@@ -142,11 +192,15 @@ def _reply(op: str) -> Response:
             "metrics": {"latencyMs": 1},
         }
         return Response(json.dumps(body), 200, content_type="application/json")
-    if op == "invoke-with-response-stream":
+    if operation in _JSON_REPLIES:
+        text = json.dumps(_JSON_REPLIES[operation])
+        text = text.replace("{region}", region).replace("{account}", account)
+        return Response(text, 200, content_type="application/json")
+    if operation == "bedrock:InvokeModelWithResponseStream":
         chunk = json.dumps({"type": "text", "text": CANNED_TEXT}).encode()
         payload = json.dumps({"bytes": base64.b64encode(chunk).decode()}).encode()
         stream = _event(payload, "chunk")
-    else:
+    elif operation == "bedrock:ConverseStream":
         stream = b"".join(
             [
                 _event(json.dumps({"role": "assistant"}).encode(), "messageStart"),
@@ -157,7 +211,35 @@ def _reply(op: str) -> Response:
                 _event(json.dumps({"stopReason": "end_turn"}).encode(), "messageStop"),
             ]
         )
+    else:
+        stream = b""
     return Response(stream, 200, content_type="application/vnd.amazon.eventstream")
+
+
+def _target(
+    operation: Operation, params: dict[str, str], environ: dict[str, Any], region: str, account: str
+) -> tuple[str | None, str]:
+    """(the model the call names, or None; the resource of a direct call) for an operation."""
+    if operation.resource_type == "guardrail":
+        guardrail = params["guardrailIdentifier"]
+        if not guardrail.startswith("arn:"):
+            guardrail = f"arn:aws:bedrock:{region}:{account}:guardrail/{guardrail}"
+        return None, guardrail
+    if operation.resource_type == "async-invoke":
+        return None, params["invocationArn"]
+    if operation.resource_type is None:
+        return None, "*"
+    model = params.get("modelId")
+    if model is None:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b"{}"
+        try:
+            model = str(json.loads(body or b"{}").get("modelId", ""))
+        except (ValueError, AttributeError):
+            model = ""
+    if model.startswith("arn:"):
+        return model, model
+    return model, f"arn:aws:bedrock:{region}::foundation-model/{model}"
 
 
 def _error(status: int, error_type: str, message: str) -> Response:
@@ -176,10 +258,10 @@ def handle(
     env_dir: Path | None = None,
 ) -> Iterable[bytes]:
     """Answer one Bedrock runtime call; profile data as ``env_dir``'s override sets it."""
-    match = _PATH.match(environ.get("PATH_INFO", ""))
+    matched = _match(environ)
     scope = _scope(environ.get("HTTP_AUTHORIZATION"))
-    assert match is not None
-    model, op = match.group("model"), match.group("op")
+    assert matched is not None
+    operation, params = matched
     account = environ.get(ACCOUNT_HEADER) or (scope[0] if scope else "")
     region = scope[1] if scope else "us-east-1"
     if not re.fullmatch(r"\d{12}", account):
@@ -202,25 +284,31 @@ def handle(
         )
         return response(environ, start_response)
     data = load_profile_data(env_dir)
-    prefix = model.split(".", 1)[0]
-    through_profile = model.startswith("arn:") or ("." in model and prefix in data.geographies)
+    model, resource = _target(operation, params, environ, region, account)
+    through_profile = model is not None and (
+        ":inference-profile/" in model
+        or ":application-inference-profile/" in model
+        or ("." in model and model.split(".", 1)[0] in data.geographies)
+    )
     try:
         request = build_request(
             account,
-            OPERATIONS[op],
+            operation.name,
             region,
             principal_arn=principal,
             role_path=role_path,
             inference_profile=model if through_profile else None,
-            resource="*"
-            if through_profile
-            else f"arn:aws:bedrock:{region}::foundation-model/{model}",
+            resource="*" if through_profile else resource,
             profile_data=data,
         )
         decision = decide(Evaluator(org), request)
     except RequestError as exc:
         return _error(400, "ValidationException", str(exc))(environ, start_response)
     message = decision.access_denied_message()
-    response = _reply(op) if message is None else _error(403, "AccessDeniedException", message)
+    response = (
+        _reply(operation.name, region, account)
+        if message is None
+        else _error(403, "AccessDeniedException", message)
+    )
     response.headers["x-amzn-RequestId"] = "00000000-0000-0000-0000-000000000000"
     return response(environ, start_response)
