@@ -265,8 +265,8 @@ tf-test: tf-config ## terraform test every module and the shared root (mock prov
 
 .PHONY: lint
 lint: venv ## ruff and mypy --strict over the Python package and tests
-	$(BIN)/ruff check scripts tests bench policies
-	$(BIN)/ruff format --check scripts tests bench policies
+	$(BIN)/ruff check scripts tests bench policies tools
+	$(BIN)/ruff format --check scripts tests bench policies tools
 	$(BIN)/mypy
 
 .PHONY: check
