@@ -11,10 +11,10 @@ What Terraform deploys is the *committed* ``accounts.auto.tfvars.json``
 registry without regenerating (``validate`` reports it; ``plan`` refuses it).
 
 Terraform also reads any other ``*.auto.tfvars``/``*.auto.tfvars.json``,
-``terraform.tfvars.json`` and ``TF_VAR_*`` variable. Loaded after the
-generated file, such a file could permit accounts the registry does not
-name, unseen by every check; :meth:`Environment.check_single_source`
-refuses them.
+``terraform.tfvars.json``, ``TF_VAR_*`` and ``TF_CLI_ARGS*`` variable, and
+override files. Such a channel could permit accounts the registry does not
+name, unseen by every check; :meth:`Environment.check_single_source` shuts
+them all (:mod:`regionguard.door`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regionguard import inputfile
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
 from regionguard.settings import GENERATED_TFVARS, SETTINGS_FILE, Settings, load_settings
@@ -122,9 +123,18 @@ class CommittedTfvars:
 
     @classmethod
     def read(cls, path: Path) -> CommittedTfvars:
+        """The file as far as it can be read; InputError when it is not a file of the repository.
+
+        A missing file, or bytes that are not UTF-8, read as ``text`` None (a
+        stale file for validate); a folder, a pipe, a device or a link out of
+        the repository is refused (:mod:`regionguard.inputfile`).
+        """
+        if not os.path.lexists(path):
+            return cls(path, None, None)
+        raw = inputfile.read_bytes(path, inputfile.GENERATED_TFVARS, missing="no such file")
         try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
             return cls(path, None, None)
         try:
             data: Any = json.loads(text)
@@ -237,11 +247,16 @@ class Environment:
     def unregistered_ous(self) -> dict[str, str]:
         """OU id -> name of the first-tier OUs recorded as not registered ({} when none)."""
         path = self.dir / UNREGISTERED_TFVARS
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return {}
-        except (ValueError, UnicodeDecodeError, OSError) as exc:
+        text = inputfile.read_text(
+            path,
+            inputfile.GENERATED_TFVARS,
+            missing="no such file; regenerate it with `regionguard preflight --write-tfvars`",
+        )
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             raise InputError(
                 f"{path}: not a JSON file ({exc}); regenerate it with "
                 "`regionguard preflight --write-tfvars`"
@@ -274,34 +289,20 @@ class Environment:
     # ------------------------------------------------------------ one source
 
     def check_single_source(self, environ: Mapping[str, str] | None = None) -> None:
-        """Refuse every other way Terraform could receive a guarded variable (exit 2).
+        """Refuse every other way into Terraform than the files regionguard reads (exit 2).
 
-        Terraform loads ``terraform.tfvars.json`` and every ``*.auto.tfvars`` /
-        ``*.auto.tfvars.json`` of the folder, the later ones overriding the
-        generated file, and reads ``TF_VAR_<name>`` from the environment.
+        The one door (:mod:`regionguard.door`): no other variable file (file,
+        folder or link) than ``terraform.tfvars`` and the two generated ones,
+        no ``TF_VAR_*`` of a declared variable, no ``TF_CLI_ARGS*``, no override
+        file in the root or a module it calls, no other workspace or data
+        folder, no provider attached or overridden from outside the lock file.
         """
-        problems = []
-        for path in sorted(self.dir.iterdir()):
-            name = path.name
-            if name in (GENERATED_TFVARS, UNREGISTERED_TFVARS) or not path.is_file():
-                continue
-            if (
-                name == "terraform.tfvars.json"
-                or name.endswith(".auto.tfvars")
-                or name.endswith(".auto.tfvars.json")
-            ):
-                problems.append(
-                    f"{path}: Terraform loads this file too, and it can override "
-                    f"{SETTINGS_FILE} and {GENERATED_TFVARS} unseen by every check; remove it "
-                    f"(settings belong in {SETTINGS_FILE}, permitted accounts in {REGISTRY_FILE})"
-                )
-        _ = self.unregistered_ous  # in shape, and nothing but unregistered_ous
+        from regionguard.door import door_problems
+        from regionguard.settings import declared_variables
+
         env = os.environ if environ is None else environ
-        for key in sorted(env):
-            if key.startswith("TF_VAR_") and key[len("TF_VAR_") :] in GUARDED_VARIABLES:
-                problems.append(
-                    f"environment variable {key}: Terraform would use it instead of "
-                    f"{SETTINGS_FILE} or {REGISTRY_FILE}; unset it"
-                )
+        problems = door_problems(self.dir, env, declared_variables(self.dir))
+        if not any(UNREGISTERED_TFVARS in p for p in problems):
+            _ = self.unregistered_ous  # in shape, and nothing but unregistered_ous
         if problems:
             raise InputError("\n".join(problems))

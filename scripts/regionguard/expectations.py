@@ -17,6 +17,7 @@ from typing import Any
 
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator
+from regionguard.inputfile import EXPECTATIONS
 from regionguard.orgmodel import UNSPECIFIED, Scenario, commercial_regions
 from regionguard.request import (
     Profile,
@@ -80,7 +81,7 @@ def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectat
         path,
         missing="no expectations file; write one (schema: "
         "regionguard/data/expectations.schema.json)",
-        kind="expectations file",
+        kind=EXPECTATIONS,
     )
     errors = sorted(
         validator("expectations").iter_errors(data), key=lambda e: list(e.absolute_path)

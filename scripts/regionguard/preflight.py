@@ -49,6 +49,7 @@ from regionguard.envs import (
     today_utc,
 )
 from regionguard.errors import InputError
+from regionguard.inputfile import read_small_text
 from regionguard.review_format import md_escape
 from regionguard.rules import statements
 from regionguard.scp import ScpDecodeError, decode_scp
@@ -116,7 +117,7 @@ def check_backend(env_dir: Path) -> None:
             f"{relative_to_cwd(example)} to {where}, set bucket and region to your state "
             "bucket (docs/adopt.md, Backend), then run the command again"
         )
-    if backend.read_text(encoding="utf-8").strip() == example.read_text(encoding="utf-8").strip():
+    if read_small_text(backend).strip() == read_small_text(example).strip():
         raise InputError(
             f"{where}: still the example of {BACKEND_EXAMPLE} (bucket "
             "example-org-terraform-state); set bucket and region to your state bucket"

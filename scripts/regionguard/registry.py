@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from regionguard.errors import InputError
+from regionguard.inputfile import REGISTRY
 from regionguard.schemas import fast_check, load_schema, validator
 from regionguard.yamlfile import (
     NumbersAsWrittenLoader,
@@ -144,7 +145,7 @@ def load_registry(path: Path) -> Registry:
         path,
         missing="no such registry; create it with `accounts:` and one entry per account "
         "(`accounts: []` permits no account)",
-        kind="registry file",
+        kind=REGISTRY,
     )
     return parse_registry(text, path)
 

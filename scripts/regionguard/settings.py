@@ -127,12 +127,14 @@ _VARIABLE_BLOCK = re.compile(r'^\s*variable\s+"([A-Za-z_][A-Za-z0-9_-]*)"', re.M
 
 def declared_variables(env_dir: Path) -> frozenset[str]:
     """Names of the variables declared by the .tf files of ``env_dir`` (shared ones included)."""
+    from regionguard import inputfile
+
     names: set[str] = set()
     for tf in sorted(env_dir.glob("*.tf")):
-        try:
-            names.update(_VARIABLE_BLOCK.findall(tf.read_text(encoding="utf-8")))
-        except OSError:
-            continue  # a dangling symlink: Terraform would fail on it too
+        if not tf.exists():
+            continue  # a dangling symlink: Terraform fails on it with its own message
+        text = inputfile.read_text(tf, inputfile.TERRAFORM_CONFIG, missing="no such file")
+        names.update(_VARIABLE_BLOCK.findall(text))
     return frozenset(names)
 
 
@@ -143,6 +145,7 @@ def load_settings(env_dir: Path) -> Settings:
     the file is missing, is not HCL, has a value of the wrong type, misses a
     required setting or sets a variable nothing declares.
     """
+    from regionguard import inputfile
     from regionguard.yamlfile import read_text
 
     path = env_dir / SETTINGS_FILE
@@ -150,7 +153,7 @@ def load_settings(env_dir: Path) -> Settings:
         path,
         missing="no such settings file; every environment needs terraform.tfvars "
         "with at least home_region and allowed_regions",
-        kind="settings file",
+        kind=inputfile.SETTINGS,
     )
     raw = _parse_hcl(text, path)
     known = set(_TYPES) | declared_variables(env_dir)
