@@ -25,8 +25,9 @@ A permit that has expired is never planned: when the committed
 ``accounts.auto.tfvars.json`` differs from what the registry generates today
 only by permits that have since expired, the plan leaves those accounts out
 (``-var``), the review warns, and the pull request goes on; the gate record
-names the accounts the plan permits, and ``apply`` refuses the plan once one
-of those permits has expired (docs/decisions.md, Permit expiry).
+binds the plan and its inputs, and ``apply`` reads the accounts the saved
+plan itself permits (``terraform show -json``) and refuses it once one of
+those permits has ended (docs/decisions.md, Permit expiry).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from regionguard.environment import TFVARS_KEY, CommittedTfvars, Environment, re
 from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.errors import FindingsError, InputError, RegionguardError
 from regionguard.findings import Finding, has_errors
-from regionguard.gaterecord import PlanFiles, check_record, write_record
+from regionguard.gaterecord import PlanFiles, check_record, judge_saved_plan, write_record
 from regionguard.planfile import parse_plan
 from regionguard.review import review_plan
 from regionguard.review_format import format_review, md_escape
@@ -199,6 +200,7 @@ def sandbox_endpoint(env: Environment, port: int) -> str:
 
 
 def terraform_for(env: Environment, args: argparse.Namespace, endpoint: str | None) -> Terraform:
+    env.check_single_source()  # the one door: nothing reaches Terraform unchecked
     variables = dict(os.environ)
     variables["TF_IN_AUTOMATION"] = "1"
     variables["TF_INPUT"] = "0"
@@ -554,6 +556,8 @@ def run_apply(args: argparse.Namespace) -> int:
             # came as an artifact, the providers and the backend did not.
             with stages.stage("terraform init"):
                 init_terraform(tf, env)
+        with stages.stage("permits of the saved plan"):
+            judge_saved_plan(tf.show_json_text(files.plan.resolve()), files, env)
         with stages.stage("terraform apply"):
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()
