@@ -286,6 +286,39 @@ class Environment:
             return load_sandbox_settings(self.dir).management_account_id
         return None
 
+    def check_targets(self) -> None:
+        """Refuse target settings that leave every known first-tier OU without the Region deny.
+
+        The first-tier OUs known here are the sandbox's and the first
+        segments of the registry's ``ou`` (:func:`regionguard.orgmodel.first_tier_from_registry`);
+        selectors naming OU ids are left to the plan, which reads the organization.
+        """
+        settings = self.settings
+        if not (settings.target_ou_include or settings.target_ou_exclude):
+            return
+        from regionguard.deployment import UnknownOuIds, select_targets
+        from regionguard.orgmodel import first_tier_from_registry
+
+        ous = first_tier_from_registry(self)
+        if not ous:
+            return
+        try:
+            selection = select_targets(
+                ous, settings.target_ou_include, settings.target_ou_exclude, self.unregistered_ous
+            )
+        except UnknownOuIds:
+            return
+        if selection.targets:
+            return
+        names = ", ".join(ou.name or "?" for ou in ous)
+        source = "sandbox.yaml and the ou of " if self.has_sandbox else "the ou of "
+        raise InputError(
+            f"{settings.file}: target_ou_include/target_ou_exclude leave no first-tier OU with "
+            f"the Region deny: every first-tier OU known here ({names}, from {source}"
+            f"{REGISTRY_FILE}) is excluded or not included, so no OU would carry the control "
+            "nor the SCP; exclude only the OUs that must go without them"
+        )
+
     # ------------------------------------------------------------ one source
 
     def check_single_source(self, environ: Mapping[str, str] | None = None) -> None:

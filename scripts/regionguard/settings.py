@@ -281,13 +281,17 @@ def check_settings(settings: Settings) -> None:
     """Refuse settings Terraform cannot use, or that name no real Region (InputError, exit 2).
 
     Checks: allowed_regions non-empty, without repeats, each a Region code
-    that botocore knows (every partition); home_region likewise;
+    that botocore knows, all in the partition of home_region; home_region
+    likewise; exempted_actions without repeats; no account root user in
+    exempted_principal_arns; OU names in target_ou_include/exclude fit to
+    read (:mod:`regionguard.names`);
     global_inference one of its two values; and scp_size_limit not above
     AWS's limit (:data:`AWS_SCP_SIZE_LIMIT`), since a larger SCP would pass
     every check and then be refused by AWS Organizations. Whether the documents built from
     the settings are sound is :mod:`regionguard.validate`'s job.
     """
     from regionguard.iamref import known_regions
+    from regionguard.names import name_problems  # not in checkov's environment: import here
 
     regions = known_regions()
     where = settings.file
@@ -306,6 +310,12 @@ def check_settings(settings: Settings) -> None:
         seen.add(region)
     if settings.home_region not in regions:
         problems.append(f"home_region {_unknown_region(settings.home_region, regions)}")
+    else:
+        problems += _partition_problems(settings)
+    problems += _exemption_problems(settings)
+    for key in ("target_ou_include", "target_ou_exclude"):
+        for i, name in enumerate(getattr(settings, key)):
+            problems += [f"{key}[{i}] {_show(name)} {p}" for p in name_problems(name)]
     if settings.global_inference not in GLOBAL_INFERENCE_VALUES:
         problems.append(
             f"global_inference {_show(settings.global_inference)} is not one of "
@@ -323,6 +333,62 @@ def check_settings(settings: Settings) -> None:
         )
     if problems:
         raise InputError("\n".join(f"{where}: {p}" for p in problems))
+
+
+# An account root principal in aws:PrincipalARN, which the control tests.
+_ROOT_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|[*?]+):root$")
+
+
+def _partition_problems(settings: Settings) -> list[str]:
+    """Regions of another partition than the home Region's: another AWS, out of reach.
+
+    The partition of each Region comes from botocore's endpoint data
+    (:func:`regionguard.iamref.region_partition`); an organization, its
+    Control Tower landing zone and its SCPs live in the partition of its home
+    Region.
+    """
+    from regionguard.iamref import region_partition
+
+    home = region_partition(settings.home_region)
+    problems = []
+    for i, region in enumerate(settings.allowed_regions):
+        partition = region_partition(region)
+        if partition is not None and partition != home:
+            problems.append(
+                f"allowed_regions[{i}] {_show(region)} is a Region of the {partition} "
+                f"partition, and home_region {_show(settings.home_region)} of {home}: an "
+                "organization lives in one partition, and a Region of another is out of "
+                "reach of its control and its SCP; remove it"
+            )
+    return problems
+
+
+def _exemption_problems(settings: Settings) -> list[str]:
+    """Exempted actions listed twice, and root principals exempted from the Region deny."""
+    problems = []
+    first: dict[str, int] = {}
+    for i, action in enumerate(settings.exempted_actions):
+        key = action.lower()  # IAM action names ignore case
+        if key in first:
+            problems.append(
+                f"exempted_actions[{i}] {_show(action)} repeats exempted_actions[{first[key]}] "
+                f"{_show(settings.exempted_actions[first[key]])} (action names ignore case); "
+                "list each action once"
+            )
+        else:
+            first[key] = i
+    for i, arn in enumerate(settings.exempted_principal_arns):
+        match = _ROOT_PRINCIPAL.match(arn)
+        if match:
+            whose = "account " + match.group(1) if match.group(1).isdigit() else "every account"
+            problems.append(
+                f"exempted_principal_arns[{i}] {_show(arn)} is the root user of {whose}"
+                ": the control tests aws:PrincipalARN, so the account's most powerful "
+                "principal would work in every Region (and, read as in a policy's Principal "
+                "element, it would mean the whole account); name the role that needs the "
+                "exemption instead"
+            )
+    return problems
 
 
 def _unknown_region(region: str, regions: frozenset[str]) -> str:

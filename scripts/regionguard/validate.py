@@ -85,6 +85,7 @@ def validate_env(env: Environment) -> list[Finding]:
     """
     settings = env.settings
     env.check_single_source()
+    env.check_targets()
     registry_file = str(env.registry_path)
     findings: list[Finding] = []
     for index, account in env.generated.expired:
