@@ -218,7 +218,7 @@ def _configuration_problems(env_dir: Path) -> Iterator[str]:
                 continue
             for label, source in _module_sources(text, path.name.endswith(".json")):
                 if source.startswith(("./", "../")):
-                    queue.append(folder / source)
+                    queue.append(Path(os.path.normpath(folder / source)))
                 else:
                     yield (
                         f"{path}: module {label!r} comes from {source!r}, outside this "

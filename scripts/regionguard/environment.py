@@ -180,7 +180,12 @@ class Environment:
 
     @property
     def has_sandbox(self) -> bool:
-        return (self.dir / SANDBOX_FILE).is_file()
+        """True when the folder has sandbox settings; InputError when that name is no file."""
+        path = self.dir / SANDBOX_FILE
+        if not os.path.lexists(path):
+            return False
+        inputfile.check_input(path, inputfile.SANDBOX_SETTINGS, missing="no such file")
+        return True
 
     # ------------------------------------------------------------ parts
 

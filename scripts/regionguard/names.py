@@ -56,7 +56,8 @@ def skeleton(name: str) -> str:
 
 def describe_char(char: str) -> str:
     """``U+0430 CYRILLIC SMALL LETTER A``."""
-    return f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed character')}"
+    unnamed = "<control>" if ord(char) < 0xA0 else "<unnamed>"
+    return f"U+{ord(char):04X} {unicodedata.name(char, unnamed)}"
 
 
 def name_problems(name: str) -> list[str]:

@@ -299,6 +299,7 @@ def _check_inputs(env: Environment) -> None:
     from regionguard.preflight import check_backend, check_management_account_id
 
     _ = env.settings  # parsed and checked: exit 2 when unusable
+    env.check_targets()
     check_backend(env.dir)
     check_management_account_id(env.dir, env.settings)
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -111,7 +112,7 @@ def check_backend(env_dir: Path) -> None:
     if not example.is_file():
         return
     where = relative_to_cwd(backend)
-    if not backend.is_file():
+    if not os.path.lexists(backend):
         raise InputError(
             f"{where}: missing; this environment keeps its state in S3. Copy "
             f"{relative_to_cwd(example)} to {where}, set bucket and region to your state "
