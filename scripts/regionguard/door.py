@@ -165,8 +165,9 @@ def _variable_file_problems(env_dir: Path) -> Iterator[str]:
                 f"(settings belong in {SETTINGS_FILE}, permitted accounts in {REGISTRY_FILE})"
             )
             continue
+        kind = inputfile.SETTINGS if name == SETTINGS_FILE else inputfile.GENERATED_TFVARS
         try:
-            inputfile.check_input(path, inputfile.GENERATED_TFVARS, missing="no such file")
+            inputfile.check_input(path, kind, missing="no such file")
         except InputError as exc:
             yield str(exc)
 
@@ -243,6 +244,8 @@ def _module_sources(text: str, is_json: bool) -> list[tuple[str, str]]:
                     if isinstance(source, str):
                         out.append((str(label), source))
         return out
+    if not re.search(r"\bmodule\b", text):
+        return []
     return [(label, source) for label, source in _hcl_module_sources(_strip_comments(text))]
 
 
@@ -251,32 +254,19 @@ _MODULE_START = re.compile(r'^[ \t]*module[ \t]+"([^"]*)"[ \t]*\{', re.MULTILINE
 _SOURCE = re.compile(r'^[ \t]*source[ \t]*=[ \t]*"([^"]*)"', re.MULTILINE)
 
 
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|//[^\n]*|/\*.*?(?:\*/|\Z)', re.DOTALL)
+
+
+def _blank(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if text.startswith('"'):
+        return text
+    return "".join(ch if ch == "\n" else " " for ch in text)
+
+
 def _strip_comments(text: str) -> str:
     """``text`` with HCL comments blanked and string contents kept (positions unchanged)."""
-    out: list[str] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            match = _STRING.match(text, i)
-            end = match.end() if match else i + 1
-            out.append(text[i:end])
-            i = end
-        elif c == "#" or text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            out.append(" " * (end - i))
-            i = end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            out.append("".join(ch if ch == "\n" else " " for ch in text[i:end]))
-            i = end
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
+    return _STRING_OR_COMMENT.sub(_blank, text)
 
 
 def _hcl_module_sources(text: str) -> Iterator[tuple[str, str]]:

@@ -20,6 +20,7 @@ from regionguard.atomic import write_atomic
 from regionguard.environment import Environment
 from regionguard.envs import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.errors import FindingsError, InputError
+from regionguard.inputfile import read_small_text
 from regionguard.pipeline import (
     LOCK_TIMEOUT,
     Stages,
@@ -267,9 +268,9 @@ def run_notify(args: argparse.Namespace) -> int:
     text = args.title
     for path in args.file:
         try:
-            text += "\n\n" + path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            text += f"\n\n({path}: not readable: {exc.__class__.__name__})"
+            text += "\n\n" + read_small_text(path)
+        except InputError as exc:
+            text += f"\n\n({path}: not readable: {str(exc).split(': ', 1)[-1]})"
     if len(text) > WEBHOOK_MAX_CHARS:
         text = text[: WEBHOOK_MAX_CHARS - 40] + "\n... (cut; the job summary has it all)"
     request = urllib.request.Request(
