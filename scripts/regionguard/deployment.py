@@ -38,6 +38,7 @@ from regionguard.planfile import (
 )
 from regionguard.render import jsonencode, render_control_parameters
 from regionguard.rules import decode_parameters
+from regionguard.sandbox.settings import load_settings as load_sandbox_settings
 
 __all__ = [
     "Deployment",
@@ -334,6 +335,17 @@ def registry_first_tier(env: Environment) -> tuple[OrgUnit, ...]:
 
 
 # ---------------------------------------------------------------- from a plan
+
+
+def known_first_tier(env: Environment) -> tuple[OrgUnit, ...]:
+    """First-tier OUs known offline, by name: the sandbox's, then each ``ou``'s first segment."""
+    names: list[str] = []
+    if env.has_sandbox:
+        names.extend(load_sandbox_settings(env.dir).organizational_units)
+    for ou in registry_first_tier(env):
+        if ou.name not in names:
+            names.append(ou.name or "?")
+    return tuple(OrgUnit(None, n) for n in names)
 
 
 def _raw_parameters(value: Any) -> dict[str, str]:

@@ -11,10 +11,10 @@ What Terraform deploys is the *committed* ``accounts.auto.tfvars.json``
 registry without regenerating (``validate`` reports it; ``plan`` refuses it).
 
 Terraform also reads any other ``*.auto.tfvars``/``*.auto.tfvars.json``,
-``terraform.tfvars.json`` and ``TF_VAR_*`` variable. Loaded after the
-generated file, such a file could permit accounts the registry does not
-name, unseen by every check; :meth:`Environment.check_single_source`
-refuses them.
+``terraform.tfvars.json``, ``TF_VAR_*`` and ``TF_CLI_ARGS*`` variable, and
+override files. Such a channel could permit accounts the registry does not
+name, unseen by every check; :meth:`Environment.check_single_source` shuts
+them all (:mod:`regionguard.door`).
 """
 
 from __future__ import annotations
@@ -28,14 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regionguard import inputfile
+from regionguard.door import door_problems
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
 from regionguard.sandbox.settings import load_settings as load_sandbox_settings
 from regionguard.settings import (
     GENERATED_TFVARS,
+    GUARDED_VARIABLES,
     SETTINGS_FILE,
+    TFVARS_KEY,
+    UNREGISTERED_TFVARS,
     Settings,
     check_settings,
+    declared_variables,
     load_settings,
 )
 
@@ -51,34 +57,8 @@ __all__ = [
     "render_tfvars",
 ]
 
-TFVARS_KEY = "bedrock_permitted_account_ids"
 EXPECTATIONS_FILE = "expectations.yaml"
-# Written by `regionguard preflight --write-tfvars`: the first-tier OUs that
-# are not registered with Control Tower, which Terraform leaves out.
-UNREGISTERED_TFVARS = "unregistered_ous.auto.tfvars.json"
 SANDBOX_FILE = "sandbox.yaml"
-
-# Variables whose value decides who may call what, where. None of them may
-# come from anywhere but terraform.tfvars and the generated file.
-GUARDED_VARIABLES = frozenset(
-    {
-        TFVARS_KEY,
-        "allowed_regions",
-        "home_region",
-        "exempted_actions",
-        "exempted_principal_arns",
-        "guarded_actions",
-        "global_inference",
-        "require_inference_profile",
-        "target_ou_include",
-        "target_ou_exclude",
-        "control_identifier",
-        "scp_name",
-        "scp_size_limit",
-        "scp_layout",
-        "allow_wildcard_exemptions",
-    }
-)
 
 
 def render_tfvars(permitted_ids: tuple[str, ...] | list[str]) -> str:
@@ -129,9 +109,18 @@ class CommittedTfvars:
 
     @classmethod
     def read(cls, path: Path) -> CommittedTfvars:
+        """The file as far as it can be read; InputError when it is not a file of the repository.
+
+        A missing file, or bytes that are not UTF-8, read as ``text`` None (a
+        stale file for validate); a folder, a pipe, a device or a link out of
+        the repository is refused (:mod:`regionguard.inputfile`).
+        """
+        if not os.path.lexists(path):
+            return cls(path, None, None)
+        raw = inputfile.read_bytes(path, inputfile.GENERATED_TFVARS, missing="no such file")
         try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
             return cls(path, None, None)
         try:
             data: Any = json.loads(text)
@@ -177,7 +166,12 @@ class Environment:
 
     @property
     def has_sandbox(self) -> bool:
-        return (self.dir / SANDBOX_FILE).is_file()
+        """True when the folder has sandbox settings; InputError when that name is no file."""
+        path = self.dir / SANDBOX_FILE
+        if not os.path.lexists(path):
+            return False
+        inputfile.check_input(path, inputfile.SANDBOX_SETTINGS, missing="no such file")
+        return True
 
     # ------------------------------------------------------------ parts
 
@@ -242,11 +236,16 @@ class Environment:
     def unregistered_ous(self) -> dict[str, str]:
         """OU id -> name of the first-tier OUs recorded as not registered ({} when none)."""
         path = self.dir / UNREGISTERED_TFVARS
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return {}
-        except (ValueError, UnicodeDecodeError, OSError) as exc:
+        text = inputfile.read_text(
+            path,
+            inputfile.GENERATED_TFVARS,
+            missing="no such file; regenerate it with `regionguard preflight --write-tfvars`",
+        )
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             raise InputError(
                 f"{path}: not a JSON file ({exc}); regenerate it with "
                 "`regionguard preflight --write-tfvars`"
@@ -288,34 +287,17 @@ class Environment:
     # ------------------------------------------------------------ one source
 
     def check_single_source(self, environ: Mapping[str, str] | None = None) -> None:
-        """Refuse every other way Terraform could receive a guarded variable (exit 2).
+        """Refuse every other way into Terraform than the files regionguard reads (exit 2).
 
-        Terraform loads ``terraform.tfvars.json`` and every ``*.auto.tfvars`` /
-        ``*.auto.tfvars.json`` of the folder, the later ones overriding the
-        generated file, and reads ``TF_VAR_<name>`` from the environment.
+        The one door (:mod:`regionguard.door`): no other variable file (file,
+        folder or link) than ``terraform.tfvars`` and the two generated ones,
+        no ``TF_VAR_*`` of a declared variable, no ``TF_CLI_ARGS*``, no override
+        file in the root or a module it calls, no other workspace or data
+        folder, no provider attached or overridden from outside the lock file.
         """
-        problems = []
-        for path in sorted(self.dir.iterdir()):
-            name = path.name
-            if name in (GENERATED_TFVARS, UNREGISTERED_TFVARS) or not path.is_file():
-                continue
-            if (
-                name == "terraform.tfvars.json"
-                or name.endswith(".auto.tfvars")
-                or name.endswith(".auto.tfvars.json")
-            ):
-                problems.append(
-                    f"{path}: Terraform loads this file too, and it can override "
-                    f"{SETTINGS_FILE} and {GENERATED_TFVARS} unseen by every check; remove it "
-                    f"(settings belong in {SETTINGS_FILE}, permitted accounts in {REGISTRY_FILE})"
-                )
-        _ = self.unregistered_ous  # in shape, and nothing but unregistered_ous
         env = os.environ if environ is None else environ
-        for key in sorted(env):
-            if key.startswith("TF_VAR_") and key[len("TF_VAR_") :] in GUARDED_VARIABLES:
-                problems.append(
-                    f"environment variable {key}: Terraform would use it instead of "
-                    f"{SETTINGS_FILE} or {REGISTRY_FILE}; unset it"
-                )
+        problems = door_problems(self.dir, env, declared_variables(self.dir))
+        if not any(UNREGISTERED_TFVARS in p for p in problems):
+            _ = self.unregistered_ous  # in shape, and nothing but unregistered_ous
         if problems:
             raise InputError("\n".join(problems))

@@ -18,6 +18,7 @@ from typing import Any
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator, PolicyError
+from regionguard.inputfile import EXPECTATIONS
 from regionguard.orgmodel import (
     UNSPECIFIED,
     Scenario,
@@ -93,7 +94,7 @@ def load_expectations(path: Path, env_dir: Path | None = None) -> tuple[Expectat
         path,
         missing="no expectations file; write one (schema: "
         "regionguard/data/expectations.schema.json)",
-        kind="expectations file",
+        kind=EXPECTATIONS,
     )
     errors = sorted(
         validator("expectations").iter_errors(data), key=lambda e: list(e.absolute_path)

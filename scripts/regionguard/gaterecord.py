@@ -2,31 +2,50 @@
 
 ``regionguard plan`` writes ``tfplan.gate.json`` beside the saved plan only
 when every stage passed (inputs, validate, the plan gate, the
-expectations). It holds the SHA-256 of the saved plan's bytes and of every
-input the plan was made from, and the accounts the plan permits.
-``regionguard apply`` applies the saved plan only when the record exists and
-every hash still matches: a plan swapped under the review, or an input edited
-since, is refused. No file times are trusted. A plan that permits an account
-whose permit has expired since (the plan was made the day before, the
-approval came after midnight UTC) is refused too: no apply re-applies an
-expired permit.
+expectations). It holds the SHA-256 of the saved plan's bytes, of the plan's
+JSON and of every input the plan was made from. ``regionguard apply``
+applies the saved plan only when the record exists and every hash still
+matches: a plan swapped under the review, or an input edited since, is
+refused. No file times are trusted.
+
+What apply judges is the plan, not the record: the accounts a plan permits
+are read from ``terraform show -json`` of the saved plan being applied (its
+SCP documents, :func:`permitted_in_plan`) and judged against the registry
+on the day of the apply (:func:`expired_permits`), so a plan made the day
+before, approved after midnight UTC, never re-applies an expired permit,
+whatever the record says. The record proves consistency, not authorship:
+anyone who can write files in the workspace can write a record whose hashes
+match (docs/plan-gate.md, "What the gate record proves").
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regionguard import inputfile
 from regionguard.atomic import write_atomic
 from regionguard.environment import Environment
+from regionguard.errors import InputError
+from regionguard.planfile import POLICY_TYPE, Plan, is_unknown, parse_plan
+from regionguard.scp import read_scp
 
-__all__ = ["RECORD_VERSION", "PlanFiles", "check_record", "input_hashes", "write_record"]
+__all__ = [
+    "RECORD_VERSION",
+    "PlanFiles",
+    "check_record",
+    "expired_permits",
+    "input_hashes",
+    "judge_saved_plan",
+    "permitted_in_plan",
+    "write_record",
+]
 
-RECORD_VERSION = 3
+RECORD_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -57,11 +76,9 @@ class PlanFiles:
             path.unlink(missing_ok=True)
 
 
-def sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
+def sha256(path: Path, kind: inputfile.Kind = inputfile.SAVED_PLAN) -> str | None:
+    """SHA-256 of a file read through the one input reader (None: it does not exist)."""
+    return inputfile.sha256(path, kind)
 
 
 def input_hashes(env: Environment) -> dict[str, str | None]:
@@ -70,7 +87,7 @@ def input_hashes(env: Environment) -> dict[str, str | None]:
     paths += sorted(
         p for p in env.dir.iterdir() if p.name.endswith(".tfvars") or ".tfvars." in p.name
     )
-    return {p.name: sha256(p) for p in dict.fromkeys(paths)}
+    return {p.name: sha256(p, inputfile.REGISTRY) for p in dict.fromkeys(paths)}
 
 
 def write_record(
@@ -86,6 +103,7 @@ def write_record(
     record = {
         "version": RECORD_VERSION,
         "plan_sha256": sha256(files.plan),
+        "plan_json_sha256": sha256(files.json, inputfile.PLAN_JSON),
         "inputs": input_hashes(env),
         "gate": "passed",
         "expectations": "passed",
@@ -99,17 +117,22 @@ def write_record(
 
 
 def check_record(files: PlanFiles, env: Environment) -> list[str]:
-    """Why the saved plan may not be applied (empty: it may)."""
-    if not files.plan.is_file():
+    """Why the saved plan may not be applied by its record (empty: the record matches).
+
+    The accounts the plan permits are judged apart, on the plan itself
+    (:func:`judge_saved_plan`).
+    """
+    if not os.path.lexists(files.plan):
         return [f"{files.plan}: no saved plan; run `make plan ENV={env.name}` first"]
-    try:
-        record: Any = json.loads(files.record.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(files.record):
         return [
             f"{files.plan} has no gate record ({files.record}): it did not pass every stage of "
             f"`regionguard plan`; run `make plan ENV={env.name}`"
         ]
-    except (ValueError, UnicodeDecodeError):
+    text = inputfile.read_text(files.record, inputfile.GATE_RECORD, missing="no such file")
+    try:
+        record: Any = json.loads(text)
+    except ValueError:
         return [f"{files.record}: not a gate record; run `make plan ENV={env.name}`"]
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
         return [
@@ -121,6 +144,11 @@ def check_record(files: PlanFiles, env: Environment) -> list[str]:
             f"{files.plan} is not the plan the gate reviewed (its SHA-256 differs); "
             f"run `make plan ENV={env.name}` again"
         )
+    if record.get("plan_json_sha256") != sha256(files.json, inputfile.PLAN_JSON):
+        problems.append(
+            f"{files.json} is not the JSON of the plan the gate reviewed (its SHA-256 "
+            f"differs); run `make plan ENV={env.name}` again"
+        )
     recorded: Mapping[str, Any] = record.get("inputs") or {}
     current = input_hashes(env)
     for name in sorted(set(recorded) | set(current)):
@@ -129,28 +157,69 @@ def check_record(files: PlanFiles, env: Environment) -> list[str]:
                 f"{env.dir / name} changed since the plan was reviewed; the plan may not show "
                 f"what apply would do; run `make plan ENV={env.name}` again"
             )
-    problems.extend(_expired_since(record, env))
     if record.get("gate") != "passed" or record.get("expectations") != "passed":
         problems.append(f"{files.record}: the plan did not pass; run `make plan ENV={env.name}`")
     return problems
 
 
-def _expired_since(record: Mapping[str, Any], env: Environment) -> list[str]:
-    """The plan permits an account whose permit is no longer active on ``env.today``."""
-    permitted = record.get("permitted_account_ids")
-    if not isinstance(permitted, list) or not all(isinstance(i, str) for i in permitted):
-        return [f"{PlanFiles(env.dir).record}: no list of permitted accounts; run `make plan`"]
+def permitted_in_plan(plan: Plan) -> frozenset[str]:
+    """Every account an SCP of the plan permits after apply, read from the SCP documents.
+
+    Each ``aws_organizations_policy`` the plan leaves is read with
+    :func:`regionguard.scp.read_scp` (the one reader of an SCP): its
+    ``aws:PrincipalAccount`` values. A content unknown until apply or
+    unreadable is an InputError: what it permits cannot be told.
+    """
+    permitted: set[str] = set()
+    for change in plan.of_type(POLICY_TYPE):
+        if change.removes_for_good or not isinstance(change.after, dict):
+            continue
+        content = change.after.get("content")
+        if is_unknown(change.after_unknown, "content") or not isinstance(content, str):
+            raise InputError(
+                f"{plan.source}: the content of {change.address} is unknown until apply, so "
+                "which accounts it permits cannot be told; run `make plan` again"
+            )
+        view = read_scp(content)
+        if view.error is not None:
+            raise InputError(
+                f"{plan.source}: {change.address} is not a readable SCP ({view.error}); "
+                "run `make plan` again"
+            )
+        permitted.update(view.permitted_accounts)
+    return frozenset(permitted)
+
+
+def expired_permits(plan: Plan, env: Environment) -> list[str]:
+    """The accounts the plan permits whose permit is not active on ``env.today`` (registry)."""
     accounts = env.registry.by_id()
     problems = []
-    for account_id in permitted:
+    for account_id in sorted(permitted_in_plan(plan)):
         account = accounts.get(account_id)
-        if account is None or not account.permit_active(env.today):
-            when = f"expired on {account.expires}" if account and account.expires else "ended"
-            problems.append(
-                f"the saved plan permits {account_id}"
-                + (f" ({account.name})" if account else "")
-                + f", whose permit {when} (today is {env.today}, the plan was made on "
-                f"{record.get('planned_on')}); an expired permit is never applied: run "
-                f"`make plan ENV={env.name}` again, which leaves it out"
-            )
+        if account is not None and account.permit_active(env.today):
+            continue
+        if account is None:
+            why = f"which {env.registry_path} does not name"
+        elif account.expires is not None and account.bedrock_cross_region_inference:
+            why = f"whose permit expired on {account.expires}"
+        else:
+            why = "whose permit has ended (bedrock_cross_region_inference is false)"
+        name = f" ({account.name})" if account else ""
+        problems.append(
+            f"the saved plan permits {account_id}{name}, {why} (today is {env.today}); an "
+            f"ended permit is never applied: run `make plan ENV={env.name}` again, which "
+            "leaves it out"
+        )
     return problems
+
+
+def judge_saved_plan(plan_json: str, files: PlanFiles, env: Environment) -> None:
+    """Refuse to apply the saved plan unless it is whole and every permit in it holds today.
+
+    ``plan_json`` is ``terraform show -json`` of the saved plan about to be
+    applied, not the record's word nor the ``tfplan.json`` beside it.
+    """
+    plan = parse_plan(plan_json, f"terraform show -json {files.plan}")
+    problems = expired_permits(plan, env)
+    if problems:
+        raise InputError("\n".join(problems))

