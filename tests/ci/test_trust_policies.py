@@ -3,9 +3,9 @@
 The claims are those GitHub would put in the token of each job of
 .github/workflows/regionguard.yml (workflow_runner.oidc_claims, after GitHub's
 OpenID Connect reference); the trust policies are evaluated by principalmapper
-(regionguard.oracle.trust_allows), not read. AWS reads only the ``aud`` and
-``sub`` claims of a GitHub token as condition keys (GitHub, "Configuring
-OpenID Connect in Amazon Web Services": custom claims are unavailable in AWS).
+(regionguard.oracle.trust_allows), not read. They condition on the ``aud``
+and ``sub`` claims only (GitHub, "Configuring OpenID Connect in Amazon Web
+Services": custom claims are unavailable in AWS).
 """
 
 from __future__ import annotations
