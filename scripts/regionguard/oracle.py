@@ -112,20 +112,7 @@ class Oracle:
         is_management = account_id == self.org.management_account_id
         groups = None if is_management else self._groups[account_id]
         arn = str(context["aws:PrincipalArn"])
-        node = self.mods.nodes.Node(
-            arn,
-            "AROAEXAMPLE",
-            [self._iam_policy],
-            None,
-            {"Version": "2012-10-17", "Statement": []} if ":role/" in arn else None,
-            None,
-            0,
-            False,
-            True,
-            None,
-            False,
-            None,
-        )
+        node = _node(self.mods, arn, [self._iam_policy])
         result: bool = self.mods.query.local_check_authorization_full(
             node,
             action,
@@ -136,17 +123,14 @@ class Oracle:
         return result
 
 
-def _node(mods: _Modules, arn: str, documents: Sequence[Mapping[str, Any]]) -> Any:
-    policies = [
-        mods.policies.Policy(f"{arn}/policy/{i}", f"policy-{i}", dict(doc))
-        for i, doc in enumerate(documents)
-    ]
+def _node(mods: _Modules, arn: str, policies: list[Any]) -> Any:
+    """A principalmapper principal: a role (with an empty trust policy) or a user."""
     return mods.nodes.Node(
         arn,
         "AROAEXAMPLE",
         policies,
         None,
-        {"Version": "2012-10-17", "Statement": []},
+        {"Version": "2012-10-17", "Statement": []} if ":role/" in arn else None,
         None,
         0,
         False,
@@ -173,7 +157,11 @@ def role_allows(
     applies: the roles of ``iam/`` live in the management account.
     """
     mods = load()
-    node = _node(mods, role_arn, documents)
+    policies = [
+        mods.policies.Policy(f"{role_arn}/policy/{i}", f"policy-{i}", dict(doc))
+        for i, doc in enumerate(documents)
+    ]
+    node = _node(mods, role_arn, policies)
     result: bool = mods.query.local_check_authorization_full(node, action, resource, dict(context))
     return result
 
