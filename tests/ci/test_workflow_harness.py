@@ -764,13 +764,17 @@ def test_atlantis_runs_the_pinned_regionguard_with_the_plan_profile_and_applies_
     staging = next(p for p in config["projects"] if p["name"] == "staging")
     project = {**staging, "name": "local", "dir": "envs/local"}
     home = pinned_install(tmp_path / "regionguard", harness.port)
+    # The server's repos.yaml, filled in for this repository as an adopter does.
+    server_config = tmp_path / "repos.yaml"
+    text = (harness.root / SERVER_CONFIG).read_text()
+    server_config.write_text(text.replace("github.com/OWNER/REPO", f"github.com/{REPOSITORY}"))
 
     def stage(name: str) -> Any:
         return run_atlantis_stage(
             harness.root,
             name,
             project=project,
-            server_config=harness.root / SERVER_CONFIG,
+            server_config=server_config,
             repo_id=f"github.com/{REPOSITORY}",
             base_env={**harness.env, "BACKEND_BUCKET": "b", "BACKEND_REGION": "r"},
             record_run=lambda command: "backend.hcl" in command,
