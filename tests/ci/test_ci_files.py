@@ -381,9 +381,13 @@ def test_the_server_writes_the_backend_file_make_backend_config_writes(tmp_path:
         ["sh", "-c", plan_cmd], env=env, capture_output=True, text=True, check=False, timeout=30
     )
     assert done.returncode == 0, done.stderr
+    # The Makefile's target, run in a folder of its own (it writes envs/<env>/).
+    other = tmp_path / "make"
+    (other / "envs/staging").mkdir(parents=True)
+    (other / "envs/staging/backend.tf").write_text("")
     made = subprocess.run(
-        ["make", "-s", "backend-config", "ENV=staging"],
-        cwd=REPO_ROOT,
+        ["make", "-s", "-f", str(REPO_ROOT / "Makefile"), "backend-config", "ENV=staging"],
+        cwd=other,
         env={**env, "MAKEFLAGS": ""},
         capture_output=True,
         text=True,
@@ -391,10 +395,7 @@ def test_the_server_writes_the_backend_file_make_backend_config_writes(tmp_path:
         timeout=60,
     )
     assert made.returncode == 0, made.stderr
-    try:
-        expected = (REPO_ROOT / "envs/staging/backend.hcl").read_text()
-    finally:
-        (REPO_ROOT / "envs/staging/backend.hcl").unlink()
+    expected = (other / "envs/staging/backend.hcl").read_text()
     assert (tmp_path / "backend.hcl").read_text() == expected
     unset = subprocess.run(
         ["sh", "-c", plan_cmd],
