@@ -549,7 +549,7 @@ def test_a_pull_request_that_fails_the_gate_still_gets_its_comment_then_fails(
     assert "- **Failed**: plan envs/local: the plan gate failed" in review
     assert not (harness.root / "envs/local/tfplan.gate.json").exists()
 
-    # The report runs after a failed review job too (if: always()).
+    # The report runs after a failed review job too (if: !cancelled()).
     report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
     assert report.outcomes() == [(name, "success") for name in REPORT_STEPS]
     # The comment of the earlier run is updated, not a second one added.
