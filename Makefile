@@ -273,11 +273,14 @@ tf-test: tf-config ## terraform test every module and the shared root (mock prov
 	  $(TF) -chdir=$$root test -no-color; \
 	done
 
+# zizmor audits the GitHub workflows offline (no GitHub API calls): template
+# injection, unpinned actions, credentials kept by checkout, permissions.
 .PHONY: lint
-lint: venv ## ruff and mypy --strict over the Python package and tests
+lint: venv ## ruff and mypy --strict over the Python package and tests; zizmor over the workflows
 	$(BIN)/ruff check scripts tests bench policies tools
 	$(BIN)/ruff format --check scripts tests bench policies tools
 	$(BIN)/mypy
+	$(BIN)/zizmor --offline --no-progress .github/workflows
 
 .PHONY: check
 check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/, each env and envs/ENV/tfplan.json

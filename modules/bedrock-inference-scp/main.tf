@@ -1,4 +1,9 @@
 locals {
+  # Every SCP of this module carries this tag: iam/apply-role.json lets the
+  # apply role update, attach, detach and delete only SCPs that carry it.
+  managed_tag = tomap({ "regionguard:managed" = "true" })
+  policy_tags = merge(var.tags, local.managed_tag)
+
   # An empty value list is not valid policy grammar: with no permitted
   # account the key is left out and the Deny applies to every account.
   region_condition = merge(
@@ -223,7 +228,7 @@ resource "aws_organizations_policy" "second_tier" {
   description = "${var.description} (accounts under ${each.key})"
   type        = "SERVICE_CONTROL_POLICY"
   content     = local.documents[each.key]
-  tags        = var.tags
+  tags        = local.policy_tags
 }
 
 resource "aws_organizations_policy_attachment" "second_tier" {
@@ -247,7 +252,7 @@ resource "aws_organizations_policy" "this" {
   description = var.description
   type        = "SERVICE_CONTROL_POLICY"
   content     = local.content
-  tags        = var.tags
+  tags        = local.policy_tags
 }
 
 # The per-OU SCPs: their lists come from AWS Organizations' placement, known
@@ -259,7 +264,7 @@ resource "aws_organizations_policy" "per_ou" {
   description = "${var.description} (accounts under ${each.key})"
   type        = "SERVICE_CONTROL_POLICY"
   content     = local.documents[each.key]
-  tags        = var.tags
+  tags        = local.policy_tags
 
   depends_on = [aws_organizations_policy_attachment.second_tier]
 }

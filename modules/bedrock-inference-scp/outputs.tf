@@ -89,3 +89,8 @@ output "attachment_ids" {
   description = "The SCP attachment per target, as a map from target id to attachment id. Passed to region-deny-control's scp_attachment_ids, it makes each control depend on its OU's attachment (a per-OU SCP depends on its child OUs' attachments, so a control waits for those too)."
   value       = { for id, a in aws_organizations_policy_attachment.this : id => a.id }
 }
+
+output "managed_tag" {
+  description = "The tag every SCP of this module carries; the apply role (iam/apply-role.json) manages only SCPs that carry it."
+  value       = local.managed_tag
+}

@@ -96,9 +96,14 @@ variable "target_ids" {
 }
 
 variable "tags" {
-  description = "Tags applied to the service control policy."
+  description = "Tags applied to the service control policies, beside the regionguard:managed tag the module sets."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = !contains(keys(var.tags), "regionguard:managed")
+    error_message = "The tags must not set regionguard:managed: the module sets it on every SCP it manages, and the apply role manages only SCPs that carry it (iam/apply-role.json)."
+  }
 }
 
 variable "layout" {

@@ -4,7 +4,8 @@ principalmapper (PyPI ``principalmapper``, NCC Group) simulates IAM
 authorization locally, SCPs included: it takes the SCPs as one group per level
 of the organization path and requires an Allow in every group, with an
 explicit Deny anywhere winning. It is a development dependency (the ``dev``
-extra), used only by the differential tests and the benchmark.
+extra), used only by the differential tests, the benchmark and the tests of
+the IAM policies in ``iam/`` (:func:`role_allows`, :func:`trust_allows`).
 
 principalmapper 1.1.5, the last release, imports ``Mapping`` and
 ``MutableMapping`` from ``collections``, which Python 3.10 removed
@@ -19,6 +20,7 @@ import collections
 import collections.abc
 import importlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -37,6 +39,7 @@ class _Modules:
     query: ModuleType
     nodes: ModuleType
     policies: ModuleType
+    simulation: ModuleType
 
 
 _loaded: _Modules | None = None
@@ -54,6 +57,7 @@ def load() -> _Modules:
                 importlib.import_module("principalmapper.querying.query_interface"),
                 importlib.import_module("principalmapper.common.nodes"),
                 importlib.import_module("principalmapper.common.policies"),
+                importlib.import_module("principalmapper.querying.local_policy_simulation"),
             )
         except ImportError as exc:
             raise InputError(
@@ -108,20 +112,7 @@ class Oracle:
         is_management = account_id == self.org.management_account_id
         groups = None if is_management else self._groups[account_id]
         arn = str(context["aws:PrincipalArn"])
-        node = self.mods.nodes.Node(
-            arn,
-            "AROAEXAMPLE",
-            [self._iam_policy],
-            None,
-            {"Version": "2012-10-17", "Statement": []} if ":role/" in arn else None,
-            None,
-            0,
-            False,
-            True,
-            None,
-            False,
-            None,
-        )
+        node = _node(self.mods, arn, [self._iam_policy])
         result: bool = self.mods.query.local_check_authorization_full(
             node,
             action,
@@ -130,3 +121,85 @@ class Oracle:
             service_control_policy_groups=groups,
         )
         return result
+
+
+def _node(mods: _Modules, arn: str, policies: list[Any]) -> Any:
+    """A principalmapper principal: a role (with an empty trust policy) or a user."""
+    return mods.nodes.Node(
+        arn,
+        "AROAEXAMPLE",
+        policies,
+        None,
+        {"Version": "2012-10-17", "Statement": []} if ":role/" in arn else None,
+        None,
+        0,
+        False,
+        True,
+        None,
+        False,
+        None,
+    )
+
+
+def role_allows(
+    documents: Sequence[Mapping[str, Any]],
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    *,
+    role_arn: str = "arn:aws:iam::111111111111:role/regionguard",
+) -> bool:
+    """principalmapper's verdict on a request of a role with the permission policies ``documents``.
+
+    One resource per call, as IAM authorizes an action on each resource of
+    the request on its own (AttachPolicy: the policy, then the target), with
+    that resource's ``aws:ResourceTag/...`` keys in ``context``. No SCP
+    applies: the roles of ``iam/`` live in the management account.
+    """
+    mods = load()
+    policies = [
+        mods.policies.Policy(f"{role_arn}/policy/{i}", f"policy-{i}", dict(doc))
+        for i, doc in enumerate(documents)
+    ]
+    node = _node(mods, role_arn, policies)
+    result: bool = mods.query.local_check_authorization_full(node, action, resource, dict(context))
+    return result
+
+
+def _principal_matches(statement: Mapping[str, Any], kind: str, principal: str) -> bool:
+    """The ``Principal`` element names ``principal`` of ``kind`` (AWS, Federated, Service)."""
+    element = statement.get("Principal")
+    if element == "*":
+        return True
+    if not isinstance(element, Mapping):
+        return False
+    named = element.get(kind)
+    names = [named] if isinstance(named, str) else list(named or [])
+    return principal in names or "*" in names
+
+
+def trust_allows(
+    trust: Mapping[str, Any],
+    kind: str,
+    principal: str,
+    action: str,
+    context: Mapping[str, Any],
+) -> bool:
+    """Whether a role's trust policy lets ``principal`` (of ``kind``) call ``action``.
+
+    principalmapper matches actions and evaluates the conditions (the OIDC
+    claims ``token.actions.githubusercontent.com:sub`` and ``:aud`` are
+    condition keys like any other) but reads only ``AWS`` and ``Service``
+    principals; the ``Federated`` principal of a web identity is matched
+    here, by exact ARN. An explicit Deny wins, then an Allow is needed.
+    """
+    mods = load()
+    keys = mods.simulation.CaseInsensitiveDict(dict(context))
+    mine = [s for s in trust["Statement"] if _principal_matches(s, kind, principal)]
+    document = {"Version": "2012-10-17", "Statement": mine}
+    if mods.simulation.policy_has_matching_statement(document, "Deny", action, "*", keys):
+        return False
+    allowed: bool = mods.simulation.policy_has_matching_statement(
+        document, "Allow", action, "*", keys
+    )
+    return allowed

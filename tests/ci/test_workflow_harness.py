@@ -21,6 +21,7 @@ import datetime
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,15 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from workflow_runner import Evaluator, Runner, UsesCall, run_atlantis_stage, substitute
+from trust import github_may_assume, trust_policy
+from workflow_runner import (
+    Evaluator,
+    Runner,
+    StepFailure,
+    UsesCall,
+    run_atlantis_stage,
+    substitute,
+)
 
 from regionguard.sandbox import process
 
@@ -45,6 +54,7 @@ VENV = Path(sys.executable).parent.parent
 CHECKOV_VENV = REPO_ROOT / ".venv-checkov"
 WORKFLOW = ".github/workflows/regionguard.yml"
 SCHEDULE = ".github/workflows/regionguard-schedule.yml"
+SERVER_CONFIG = "docs/atlantis/repos.yaml"
 PLAN_ROLE = "arn:aws:iam::111111111111:role/regionguard-plan"
 APPLY_ROLE = "arn:aws:iam::111111111111:role/regionguard-apply"
 VARS = {
@@ -54,6 +64,13 @@ VARS = {
     "BACKEND_REGION": "ap-northeast-1",
 }
 TOKEN = "ghs_harness_token"
+REPOSITORY = "example/regionguard"
+# The role each ARN stands for, with the trust policy of iam/trust/ filled in
+# for this repository and the environment of the harness (matrix.env local).
+TRUSTS = {
+    PLAN_ROLE: trust_policy("github-plan-role.json", repository=REPOSITORY),
+    APPLY_ROLE: trust_policy("github-apply-role.json", repository=REPOSITORY, environment="local"),
+}
 LOCAL = {"env": "local"}
 RESEARCH = "100000000003"
 
@@ -154,6 +171,16 @@ class Webhook:
         self.thread.join()
 
 
+def pinned(recorder: Any) -> Any:
+    """The recorder, after asserting that the action is pinned by a full commit SHA."""
+
+    def record(call: UsesCall) -> None:
+        assert re.fullmatch(r"[0-9a-f]{40}", call.ref), f"{call.action}@{call.ref}"
+        recorder(call)
+
+    return record
+
+
 class Harness:
     """The clone, its environment, the recorders and what they saw."""
 
@@ -163,6 +190,7 @@ class Harness:
         self.webhook = webhook
         self.artifacts: dict[str, dict[str, bytes]] = {}
         self.comments: list[dict[str, Any]] = []
+        self.assumed: list[tuple[str, str]] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
         env.pop("REGIONGUARD_TF_MIRROR", None)  # the caller's TF_CLI_CONFIG_FILE is kept
         rc = REPO_ROOT / ".cache/terraform/cli.tfrc"
@@ -173,16 +201,21 @@ class Harness:
         self.env = env
 
     def runner(self, event: str, store: str = "run-1") -> Runner:
+        pull_request = event == "pull_request"
         return Runner(
             root=self.root,
             base_env=self.env,
             github={
                 "event_name": event,
-                "repository": "example/regionguard",
+                "repository": REPOSITORY,
+                "ref": "refs/pull/7/merge" if pull_request else "refs/heads/main",
                 "server_url": "https://github.com",
                 "run_id": "1001",
                 "token": TOKEN,
-                "event": {"pull_request": {"number": 7}} if event == "pull_request" else {},
+                "event": {
+                    "repository": {"default_branch": "main"},
+                    **({"pull_request": {"number": 7}} if pull_request else {}),
+                },
             },
             vars=VARS,
             secrets={"REGIONGUARD_WEBHOOK_URL": self.webhook.url},
@@ -194,8 +227,16 @@ class Harness:
         """Back to the committed tree; state, saved plans and the sandbox stay."""
         git(self.root, "reset", "-q", "--hard")
         age_install_inputs(self.root)
-        for name in ("tfplan", "tfplan.json", "tfplan.md", "tfplan.gate.json", "tfplan.sarif"):
+        for name in (
+            "tfplan",
+            "tfplan.json",
+            "tfplan.md",
+            "tfplan.gate.json",
+            "tfplan.sarif",
+            "tfplan.status",
+        ):
             (self.root / "envs/local" / name).unlink(missing_ok=True)
+        shutil.rmtree(self.root / "review", ignore_errors=True)  # the report job's download
 
     def make(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -252,8 +293,8 @@ class Harness:
     # ------------------------------------------------------------ recorders
 
     def recorders(self, store: str) -> dict[str, Any]:
-        return {
-            "actions/checkout": lambda call: None,
+        recorders: dict[str, Any] = {
+            "actions/checkout": self.checkout,
             "hashicorp/setup-terraform": self.setup_terraform,
             "actions/setup-python": self.setup_python,
             "aws-actions/configure-aws-credentials": self.aws_credentials,
@@ -263,6 +304,12 @@ class Harness:
             "actions/download-artifact": lambda call: self.download_artifact(store, call),
             "peter-evans/create-pull-request": self.create_pull_request,
         }
+        return {action: pinned(recorder) for action, recorder in recorders.items()}
+
+    @staticmethod
+    def checkout(call: UsesCall) -> None:
+        # The token is not left in .git/config for the steps that follow.
+        assert call.inputs == {"persist-credentials": "false"}
 
     @staticmethod
     def setup_terraform(call: UsesCall) -> None:
@@ -273,10 +320,19 @@ class Harness:
     def setup_python(call: UsesCall) -> None:
         assert call.inputs == {"python-version": "3.11"}
 
-    @staticmethod
-    def aws_credentials(call: UsesCall) -> None:
+    def aws_credentials(self, call: UsesCall) -> None:
+        """AssumeRoleWithWebIdentity with the job's OIDC token, as the role's trust decides."""
         assert call.inputs["aws-region"] == VARS["BACKEND_REGION"]
-        assert call.inputs["role-to-assume"] in (PLAN_ROLE, APPLY_ROLE)
+        role = call.inputs["role-to-assume"]
+        assert role in TRUSTS, role
+        if call.oidc is None:
+            raise StepFailure("Credentials could not be loaded: the job has no OIDC token")
+        if not github_may_assume(TRUSTS[role], call.oidc):
+            raise StepFailure(
+                f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {role} "
+                f"with subject {call.oidc['sub']}"
+            )
+        self.assumed.append((role, call.oidc["sub"]))
 
     def github_script(self, call: UsesCall) -> None:
         """Run the script under node against a stand-in of the GitHub API that records calls."""
@@ -329,6 +385,7 @@ class Harness:
         files = self.artifacts[f"{store}/{call.inputs['name']}"]
         for rel, data in files.items():
             target = self.root / call.inputs["path"] / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 
     def create_pull_request(self, call: UsesCall) -> None:
@@ -383,6 +440,27 @@ def review_md(root: Path) -> str:
 # ---------------------------------------------------------------- pull request
 
 
+REVIEW_STEPS = [
+    "actions/checkout",
+    "hashicorp/setup-terraform",
+    "actions/setup-python",
+    "Install regionguard",
+    "AWS credentials (read-only plan role)",
+    "Backend configuration",
+    "Review",
+    "checkov (HCL and the saved plan)",
+    "Review in the job summary",
+    "Keep the review for the report",
+    "Fail when the review failed",
+]
+REPORT_STEPS = [
+    "The review",
+    "Post or update the review comment",
+    "Upload the findings to code scanning",
+]
+PR_SUBJECT = f"repo:{REPOSITORY}:pull_request"
+
+
 def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_expiry(
     harness: Harness,
 ) -> None:
@@ -391,37 +469,42 @@ def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_
     registry.write_text(
         registry.read_text().replace("owner: payments@example.com", "owner: pay@example.com")
     )
-    job = harness.runner("pull_request").run_job(WORKFLOW, "review", matrix=LOCAL)
+    assumed = len(harness.assumed)
+    runner = harness.runner("pull_request", store="pr-pass")
+    job = runner.run_job(WORKFLOW, "review", matrix=LOCAL)
 
     assert job.outcomes() == [
-        ("actions/checkout@v5", "success"),
-        ("hashicorp/setup-terraform@v3", "success"),
-        ("actions/setup-python@v6", "success"),
-        ("Install regionguard", "success"),
-        ("AWS credentials (read-only plan role)", "success"),
+        *((name, "success") for name in REVIEW_STEPS[:5]),
         ("Backend configuration", "recorded"),
-        ("Review", "success"),
-        ("checkov (HCL and the saved plan)", "success"),
-        ("Post or update the review comment", "success"),
-        ("Review in the job summary", "success"),
-        ("Upload the findings to code scanning", "success"),
+        *((name, "success") for name in REVIEW_STEPS[6:10]),
         ("Fail when the review failed", "skipped"),
     ], job.step("Review").stderr[-3000:]
     assert job.recorded_runs == [
         (
-            'make backend-config ENV="local"',
+            'make backend-config ENV="$REGIONGUARD_ENV"',
             {
                 "TF_IN_AUTOMATION": "1",
                 "TF_INPUT": "0",
+                "REGIONGUARD_ENV": "local",
+                "TF_CLI_ARGS_plan": "-lock=false",
                 "BACKEND_BUCKET": VARS["BACKEND_BUCKET"],
                 "BACKEND_REGION": VARS["BACKEND_REGION"],
             },
         )
     ]
-    assert [c.inputs["role-to-assume"] for c in job.calls if "credentials" in c.action] == [
-        PLAN_ROLE
-    ]
+    assert harness.assumed[assumed:] == [(PLAN_ROLE, PR_SUBJECT)]
     review = review_md(harness.root)
+    assert job.summary == review
+    assert sorted(harness.artifacts["pr-pass/review-local"]) == [
+        "tfplan.md",
+        "tfplan.sarif",
+        "tfplan.status",
+    ]
+
+    # The report job posts the review job's artifact; it checks nothing out.
+    harness.reset()
+    report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
+    assert report.outcomes() == [(name, "success") for name in REPORT_STEPS]
     comment = harness.comments[-1]["body"]
     assert comment == (
         "<!-- regionguard-review:local -->\n### regionguard review: local: passed\n\n" + review
@@ -432,8 +515,7 @@ def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_
         "(research), whose permit has expired" in review
     )
     assert "- Accounts permitted: 100000000001 (ml-platform)\n" in review
-    assert job.summary == review
-    sarif = json.loads((harness.root / "envs/local/tfplan.sarif").read_text())
+    sarif = json.loads((harness.root / "review/tfplan.sarif").read_text())
     assert "RG-TFVARS-EXPIRED-PERMIT" in [r["ruleId"] for r in sarif["runs"][0]["results"]]
     assert [r["level"] for r in sarif["runs"][0]["results"] if r["level"] == "error"] == []
     print("\n--- comment of a passing review ---\n" + comment)
@@ -448,14 +530,14 @@ def test_a_pull_request_that_fails_the_gate_still_gets_its_comment_then_fails(
     settings.write_text(settings.read_text() + '\ntarget_ou_exclude = ["Sandbox"]\n')
     comments_before = len(harness.comments)
 
-    job = harness.runner("pull_request").run_job(WORKFLOW, "review", matrix=LOCAL)
+    runner = harness.runner("pull_request", store="pr-fail")
+    job = runner.run_job(WORKFLOW, "review", matrix=LOCAL)
 
     assert job.outcomes()[6:] == [
         ("Review", "success"),
         ("checkov (HCL and the saved plan)", "success"),
-        ("Post or update the review comment", "success"),
         ("Review in the job summary", "success"),
-        ("Upload the findings to code scanning", "success"),
+        ("Keep the review for the report", "success"),
         ("Fail when the review failed", "failure"),
     ]
     assert job.step("Fail when the review failed").stderr == (
@@ -465,17 +547,71 @@ def test_a_pull_request_that_fails_the_gate_still_gets_its_comment_then_fails(
     assert review.startswith("## Plan review: gate **failed**\n\n### Gate failed: ")
     assert "`RG-PLAN-DESTROY`" in review
     assert "- **Failed**: plan envs/local: the plan gate failed" in review
+    assert not (harness.root / "envs/local/tfplan.gate.json").exists()
+
+    # The report runs after a failed review job too (if: !cancelled()).
+    report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
+    assert report.outcomes() == [(name, "success") for name in REPORT_STEPS]
     # The comment of the earlier run is updated, not a second one added.
     assert len(harness.comments) == max(comments_before, 1)
     assert harness.comments[-1]["body"] == (
         "<!-- regionguard-review:local -->\n### regionguard review: local: failed "
         "(make review exited 2)\n\n" + review
     )
-    sarif = json.loads((harness.root / "envs/local/tfplan.sarif").read_text())
+    sarif = json.loads((harness.root / "review/tfplan.sarif").read_text())
     errors = [r["ruleId"] for r in sarif["runs"][0]["results"] if r["level"] == "error"]
     assert sorted(set(errors)) == ["RG-FACT-BROKEN", "RG-PLAN-DESTROY"]
-    assert not (harness.root / "envs/local/tfplan.gate.json").exists()
     print("\n--- comment of a failing review ---\n" + harness.comments[-1]["body"])
+
+
+def test_the_pull_request_path_holds_no_apply_credentials(harness: Harness) -> None:
+    """The jobs a pull request runs, as the harness runs them: the review job's
+    token (subject pull_request) assumes the plan role and nothing else, the
+    report job gets no OIDC token, and a pull request that rewrites its review
+    job to ask for the apply role is refused by the apply role's trust policy."""
+    workflow = yaml.safe_load((harness.root / WORKFLOW).read_text())
+    pr_jobs = [
+        name for name, job in workflow["jobs"].items() if "pull_request" in str(job.get("if"))
+    ]
+    assert pr_jobs == ["review", "report"]
+    harness.reset()
+    runner = harness.runner("pull_request", store="pr-tokens")
+    assumed = len(harness.assumed)
+    review = runner.run_job(WORKFLOW, "review", matrix=LOCAL)
+    report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
+    assert not review.failed and not report.failed
+    assert review.environment is None and report.environment is None
+    assert review.oidc is not None and review.oidc["sub"] == PR_SUBJECT
+    assert report.oidc is None
+    assert harness.assumed[assumed:] == [(PLAN_ROLE, PR_SUBJECT)]
+    assert not github_may_assume(TRUSTS[APPLY_ROLE], review.oidc)
+    # No step of either job sees AWS keys or the apply role in its environment.
+    for job in (review, report):
+        for call in job.calls:
+            assert APPLY_ROLE not in json.dumps([call.inputs, dict(call.env)])
+        for _, env in job.recorded_runs:
+            assert not any(k.startswith("AWS_") for k in env)
+
+    # The pull request edits the workflow: its review job asks for the apply role.
+    harness.reset()
+    text = (harness.root / WORKFLOW).read_text()
+    forged = text.replace("AWS_PLAN_ROLE_ARN_{0}", "AWS_APPLY_ROLE_ARN_{0}", 1)
+    assert forged != text
+    (harness.root / WORKFLOW).write_text(forged)
+    git(harness.root, "commit", "-q", "-am", "review with the apply role")
+    try:
+        denied = runner.run_job(WORKFLOW, "review", matrix=LOCAL)
+    finally:
+        git(harness.root, "reset", "-q", "--hard", "HEAD~1")
+        age_install_inputs(harness.root)
+    step = denied.step("AWS credentials (read-only plan role)")
+    assert (step.outcome, step.stderr) == (
+        "failure",
+        f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {APPLY_ROLE} "
+        f"with subject {PR_SUBJECT}",
+    )
+    assert denied.step("Review").outcome == "skipped"
+    assert harness.assumed[assumed:] == [(PLAN_ROLE, PR_SUBJECT)]
 
 
 # ---------------------------------------------------------------- merge and apply
@@ -493,8 +629,10 @@ def test_merge_applies_the_reviewed_plan_and_a_second_apply_of_it_is_refused_as_
     settings.write_text(text.replace('  "eu-west-2",\n', ""))
     git(harness.root, "commit", "-q", "-am", "allowed_regions without eu-west-2")
     runner = harness.runner("push", store="merge")
+    assumed = len(harness.assumed)
     plan = runner.run_job(WORKFLOW, "plan", matrix=LOCAL)
     assert not plan.failed, plan.outcomes()
+    assert harness.assumed[assumed:] == [(PLAN_ROLE, f"repo:{REPOSITORY}:ref:refs/heads/main")]
     assert plan.summary == review_md(harness.root)
     assert sorted(harness.artifacts["merge/reviewed-plan-local"]) == [
         "tfplan",
@@ -516,9 +654,8 @@ def test_merge_applies_the_reviewed_plan_and_a_second_apply_of_it_is_refused_as_
         ("Apply the reviewed plan", "success"),
     ], apply.step("Apply the reviewed plan").stderr[-3000:]
     assert apply.summary == plan.summary
-    assert [c.inputs["role-to-assume"] for c in apply.calls if "credentials" in c.action] == [
-        APPLY_ROLE
-    ]
+    assert apply.environment == "local"
+    assert harness.assumed[assumed + 1 :] == [(APPLY_ROLE, f"repo:{REPOSITORY}:environment:local")]
     assert "apply envs/local: applied" in apply.step("Apply the reviewed plan").stdout
 
     # The same approved plan again (a re-run of the job): the state moved on.
@@ -544,7 +681,7 @@ def test_dispatch_passes_allow_destroy_only_from_its_explicit_input(harness: Har
         allow("workflow_dispatch", {"environment": "prod", "allow_destroy": False}),
         allow("workflow_dispatch", {"environment": "prod", "allow_destroy": True}),
     ] == ["", "", "true"]
-    assert step["run"] == 'make review ENV="${{ matrix.env }}"'
+    assert step["run"] == 'make review ENV="$REGIONGUARD_ENV"'
 
 
 # ---------------------------------------------------------------- schedule
@@ -593,40 +730,78 @@ def test_the_schedule_reports_drift_and_opens_the_regeneration_of_an_expired_per
 # ---------------------------------------------------------------- atlantis
 
 
-def test_atlantis_plans_with_make_review_and_applies_that_plan(harness: Harness) -> None:
+def pinned_install(home: Path, sandbox_port: int) -> Path:
+    """$REGIONGUARD_HOME as the server would have it, mapped to this worktree's installs.
+
+    venv/bin/regionguard runs the worktree's regionguard (the reviewed code),
+    adding the harness's sandbox port; checkov is .venv-checkov; src is this
+    worktree. Nothing points into the clone, the pull request's checkout.
+    """
+    (home / "venv/bin").mkdir(parents=True)
+    wrapper = home / "venv/bin/regionguard"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{VENV}/bin/regionguard" "$@" --sandbox-port {sandbox_port}\n'
+    )
+    wrapper.chmod(0o755)
+    (home / "checkov").symlink_to(CHECKOV_VENV)
+    (home / "src").symlink_to(REPO_ROOT)
+    return home
+
+
+def test_atlantis_runs_the_pinned_regionguard_with_the_plan_profile_and_applies_that_plan(
+    harness: Harness, tmp_path: Path
+) -> None:
     harness.reset()
+    # The pull request's own Makefile and checkov checks would leave these
+    # files if anything ran them.
+    (harness.root / "Makefile").write_text(
+        "$(shell touch make-ran)\n" + (harness.root / "Makefile").read_text()
+    )
+    (harness.root / "policies/checkov/pull_request_check.py").write_text(
+        "import pathlib\npathlib.Path('checks-ran').touch()\n"
+    )
     config = yaml.safe_load((harness.root / "atlantis.yaml").read_text())
     staging = next(p for p in config["projects"] if p["name"] == "staging")
     project = {**staging, "name": "local", "dir": "envs/local"}
-    shared = {"VENV": str(VENV), "CHECKOV_VENV": str(CHECKOV_VENV)}
+    home = pinned_install(tmp_path / "regionguard", harness.port)
+    # The server's repos.yaml, filled in for this repository as an adopter does.
+    server_config = tmp_path / "repos.yaml"
+    text = (harness.root / SERVER_CONFIG).read_text()
+    server_config.write_text(text.replace("github.com/OWNER/REPO", f"github.com/{REPOSITORY}"))
 
     def stage(name: str) -> Any:
         return run_atlantis_stage(
             harness.root,
             name,
             project=project,
-            base_env=harness.env,
-            record_run=lambda command: "make backend-config" in command,
-            env_override=shared,
+            server_config=server_config,
+            repo_id=f"github.com/{REPOSITORY}",
+            base_env={**harness.env, "BACKEND_BUCKET": "b", "BACKEND_REGION": "r"},
+            record_run=lambda command: "backend.hcl" in command,
+            # The sandbox takes any credentials; the server's profiles do not exist here.
+            env_override={"REGIONGUARD_HOME": str(home), "AWS_PROFILE": None},
         )
 
     plan = stage("plan")
-    # Each project gets its own virtual environments (mapped here to the shared ones).
     assert plan.set_by_steps == {
-        "VENV": ".venv-local",
-        "CHECKOV_VENV": ".venv-checkov-local",
+        "REGIONGUARD_HOME": "/opt/regionguard",
+        "AWS_PROFILE": "regionguard-plan",
+        "TF_CLI_ARGS_plan": "-lock=false",
     }
-    assert plan.recorded_runs == [
-        'cd "${DIR%/$REPO_REL_DIR}" && make backend-config ENV="$PROJECT_NAME"'
-    ]
     assert [s.outcome for s in plan.steps] == ["recorded", "success", "success"], plan.steps[
         1
-    ].stderr
+    ].stderr[-3000:]
     assert plan.steps[1].stdout.endswith(review_md(harness.root))
     planfile = harness.root / "envs/local/default.tfplan"
     assert planfile.read_bytes() == (harness.root / "envs/local/tfplan").read_bytes()
+    assert not (harness.root / "make-ran").exists()
+    assert not list(harness.root.rglob("checks-ran"))
 
     apply = stage("apply")
+    assert apply.set_by_steps == {
+        "REGIONGUARD_HOME": "/opt/regionguard",
+        "AWS_PROFILE": "regionguard-apply",
+    }
     assert [s.outcome for s in apply.steps] == ["recorded", "success"], apply.steps[-1].stderr
     assert "apply envs/local: applied" in apply.steps[-1].stdout
 
@@ -638,6 +813,8 @@ def test_atlantis_plans_with_make_review_and_applies_that_plan(harness: Harness)
     assert refused.steps[-1].stderr == (
         "envs/local/tfplan is not the plan Atlantis showed; comment atlantis plan\n"
     )
+    for name in ("make-ran", "policies/checkov/pull_request_check.py", "envs/local/default.tfplan"):
+        (harness.root / name).unlink(missing_ok=True)
 
 
 def test_every_workflow_job_has_a_timeout_and_the_schedule_runs_daily() -> None:

@@ -11,6 +11,11 @@ does, on this machine, what the action would do where that matters
 (artifacts are kept and restored; github-script runs under node against a
 recording stand-in of the GitHub API). A ``run:`` step that a predicate
 names (one that needs the real backend) is recorded instead of run.
+
+Each ``uses:`` call also carries the OIDC claims GitHub would put in the
+job's token (:func:`oidc_claims`), or None when the job may not request one,
+so that a recorder of the credentials action can evaluate a role's trust
+policy against the token the job would really hold.
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ Recorder = Callable[["UsesCall"], None]
 
 @dataclass(frozen=True)
 class UsesCall:
-    """A ``uses:`` step as the runner met it: the action, its evaluated inputs and env."""
+    """A ``uses:`` step as the runner met it: the action, its evaluated inputs and env.
+
+    ``ref`` is what follows ``@`` in ``uses:``; ``oidc`` the claims of the
+    job's OIDC token (None: the job cannot request one).
+    """
 
     action: str
     name: str
@@ -40,6 +49,48 @@ class UsesCall:
     env: Mapping[str, str]
     continue_on_error: bool
     root: Path
+    ref: str = ""
+    oidc: Mapping[str, str] | None = None
+
+
+def oidc_claims(
+    job: Mapping[str, Any], github: Mapping[str, Any], environment: str | None
+) -> dict[str, str] | None:
+    """The claims of the OIDC token GitHub issues to ``job``, or None when it issues none.
+
+    GitHub's OpenID Connect reference (docs.github.com/en/actions/reference/
+    security/oidc, "Example subject claims"): the subject is
+    ``repo:OWNER/REPO:environment:NAME`` when the job references an
+    environment; otherwise ``repo:OWNER/REPO:pull_request`` for a pull_request
+    event; otherwise ``repo:OWNER/REPO:ref:<git ref>``. A job gets a token
+    only with ``permissions: id-token: write`` (the workflow's permissions
+    when the job sets none). The audience is sts.amazonaws.com, the one
+    aws-actions/configure-aws-credentials requests.
+    """
+    permissions = job.get("permissions", github.get("workflow_permissions"))
+    if not isinstance(permissions, Mapping) or permissions.get("id-token") != "write":
+        return None
+    repository = str(github["repository"])
+    if environment:
+        context = f"environment:{environment}"
+    elif github["event_name"] == "pull_request":
+        context = "pull_request"
+    else:
+        context = f"ref:{github['ref']}"
+    claims = {
+        "sub": f"repo:{repository}:{context}",
+        "aud": "sts.amazonaws.com",
+        "repository": repository,
+        "event_name": str(github["event_name"]),
+        "ref": str(github["ref"]),
+    }
+    if environment:
+        claims["environment"] = environment
+    return claims
+
+
+class StepFailure(Exception):
+    """Raised by a recorder when the action would fail the step (the message is its error)."""
 
 
 @dataclass
@@ -57,6 +108,8 @@ class JobResult:
     summary: str = ""
     calls: list[UsesCall] = field(default_factory=list)
     recorded_runs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    environment: str | None = None
+    oidc: dict[str, str] | None = None
 
     @property
     def failed(self) -> bool:
@@ -319,12 +372,19 @@ class Runner:
         }
         evaluate = Evaluator(contexts, status, self.root)
         job_env = {
-            **{k: _text(v) for k, v in (data.get("env") or {}).items()},
-            **{k: _text(v) for k, v in (job.get("env") or {}).items()},
+            **{k: substitute(_text(v), evaluate) for k, v in (data.get("env") or {}).items()},
+            **{k: substitute(_text(v), evaluate) for k, v in (job.get("env") or {}).items()},
         }
+        environment = job.get("environment")
+        if isinstance(environment, Mapping):
+            environment = environment.get("name")
+        result.environment = substitute(_text(environment), evaluate) if environment else None
+        github = {**self.github, "workflow_permissions": data.get("permissions")}
+        result.oidc = oidc_claims(job, github, result.environment)
         for index, step in enumerate(job["steps"]):
             evaluate.status = status
-            name = step.get("name") or step.get("uses") or f"step {index}"
+            uses = str(step.get("uses", ""))
+            name = step.get("name") or uses.split("@", 1)[0] or f"step {index}"
             step_id = step.get("id")
             env = dict(job_env)
             contexts["env"] = env
@@ -335,17 +395,29 @@ class Runner:
                 continue
             outputs: dict[str, str] = {}
             if "uses" in step:
-                action = str(step["uses"]).split("@", 1)[0]
+                action, _, ref = uses.partition("@")
                 inputs_ = {
                     k: substitute(_text(v), evaluate) for k, v in (step.get("with") or {}).items()
                 }
                 call = UsesCall(
-                    action, name, inputs_, env, bool(step.get("continue-on-error")), self.root
+                    action,
+                    name,
+                    inputs_,
+                    env,
+                    bool(step.get("continue-on-error")),
+                    self.root,
+                    ref,
+                    result.oidc,
                 )
                 result.calls.append(call)
-                self.recorders[action](call)
-                outcome = "success"
-                result.steps.append(StepResult(name, step_id, outcome))
+                try:
+                    self.recorders[action](call)
+                except StepFailure as failure:
+                    outcome = "failure"
+                    result.steps.append(StepResult(name, step_id, outcome, stderr=str(failure)))
+                else:
+                    outcome = "success"
+                    result.steps.append(StepResult(name, step_id, outcome))
             else:
                 command = substitute(str(step["run"]), evaluate)
                 if self.record_run(command):
@@ -361,8 +433,8 @@ class Runner:
                     result.steps.append(
                         StepResult(name, step_id, outcome, done.stdout, done.stderr)
                     )
-                if outcome == "failure" and not step.get("continue-on-error"):
-                    status = "failure"
+            if outcome == "failure" and not step.get("continue-on-error"):
+                status = "failure"
             if step_id:
                 steps_ctx[step_id] = {"outputs": outputs, "outcome": outcome}
         result.summary = summary_file.read_text()
@@ -422,27 +494,55 @@ class AtlantisResult:
         return any(s.outcome == "failure" for s in self.steps)
 
 
+def server_repo_settings(server: Mapping[str, Any], repo_id: str) -> dict[str, Any]:
+    """The settings of the server-side repo config for ``repo_id``.
+
+    Atlantis (Server Side Repo Config, Reference): an ``id`` is an exact repo
+    ID or a regex between slashes; when several entries match, a later one's
+    keys override an earlier one's, and Atlantis's defaults come first.
+    """
+    settings: dict[str, Any] = {
+        "workflow": "default",
+        "allowed_overrides": [],
+        "allow_custom_workflows": False,
+        "apply_requirements": [],
+    }
+    for entry in server.get("repos") or []:
+        pattern = str(entry["id"])
+        if pattern.startswith("/") and pattern.endswith("/"):
+            matched = re.search(pattern[1:-1], repo_id) is not None
+        else:
+            matched = pattern == repo_id
+        if matched:
+            settings.update({k: v for k, v in entry.items() if k != "id"})
+    return settings
+
+
 def run_atlantis_stage(
     root: Path,
     stage: str,
     *,
     project: Mapping[str, Any],
+    server_config: Path,
+    repo_id: str,
     base_env: Mapping[str, str],
     record_run: Callable[[str], bool],
-    env_override: Mapping[str, str],
+    env_override: Mapping[str, str | None],
     timeout: float = 900.0,
 ) -> AtlantisResult:
-    """Run one stage (plan, apply) of a project's custom workflow as Atlantis does.
+    """Run one stage (plan, apply) of the project's server-side workflow as Atlantis does.
 
-    Each ``run`` step runs with ``sh -c`` in the project's folder, with the
-    variables Atlantis sets (DIR, REPO_REL_DIR, PROJECT_NAME, PLANFILE, ...);
-    ``env`` steps set a variable for the later steps, then ``env_override``
-    replaces the values the harness maps (the per-project virtual
-    environments become the shared ones). Atlantis stops at the first
-    failing step.
+    The workflow is the one the server-side repo config ``server_config``
+    sets for ``repo_id`` (a project of the repository's atlantis.yaml may
+    not name one). Each ``run`` step runs with ``sh -c`` in the project's
+    folder, with the variables Atlantis sets (DIR, REPO_REL_DIR,
+    PROJECT_NAME, PLANFILE, ...); ``env`` steps set a variable for the later
+    steps, then ``env_override`` replaces the values the harness maps (None:
+    leave the variable unset). Atlantis stops at the first failing step.
     """
-    config = yaml.safe_load((root / "atlantis.yaml").read_text())
-    steps = config["workflows"][project["workflow"]][stage]["steps"]
+    server = yaml.safe_load(server_config.read_text())
+    workflow = project.get("workflow") or server_repo_settings(server, repo_id)["workflow"]
+    steps = server["workflows"][workflow][stage]["steps"]
     rel = project["dir"]
     env = {
         **base_env,
@@ -468,7 +568,11 @@ def run_atlantis_stage(
                     check=True,
                 ).stdout.strip()
             result.set_by_steps[spec["name"]] = value
-            env[spec["name"]] = env_override.get(spec["name"], value)
+            mapped = env_override.get(spec["name"], value)
+            if mapped is None:
+                env.pop(spec["name"], None)
+            else:
+                env[spec["name"]] = mapped
             continue
         run = step["run"]
         command = run if isinstance(run, str) else run["command"]
@@ -497,9 +601,12 @@ __all__ = [
     "Evaluator",
     "JobResult",
     "Runner",
+    "StepFailure",
     "StepResult",
     "UsesCall",
+    "oidc_claims",
     "run_atlantis_stage",
+    "server_repo_settings",
     "substitute",
     "truthy",
 ]

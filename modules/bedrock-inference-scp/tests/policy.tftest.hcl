@@ -431,3 +431,59 @@ run "per_ou_attaches_the_scps_of_a_descended_target_and_its_child_ous" {
     error_message = "A descended target must carry its own attachment and its child OU's."
   }
 }
+
+# iam/apply-role.json lets the apply role update, attach, detach and delete
+# only SCPs tagged regionguard:managed = "true": every SCP of every layout
+# carries it, beside the caller's tags.
+run "every_scp_of_every_layout_carries_the_managed_tag" {
+  command = plan
+
+  variables {
+    layout     = "per_ou"
+    size_limit = 361
+    tags       = { team = "platform" }
+    ou_account_ids = {
+      "ou-ab12-workload1" = ["111122223333", "444455556666"]
+      "ou-ab12-security1" = []
+    }
+    org_path_prefix = "o-abcdefghij/r-ab12/"
+    descended = {
+      "ou-ab12-workload1" = {
+        direct_account_ids = []
+        children           = { "ou-ab12-childaaa1" = ["111122223333", "444455556666"] }
+      }
+    }
+  }
+
+  assert {
+    condition     = output.managed_tag == tomap({ "regionguard:managed" = "true" })
+    error_message = "The managed tag must be regionguard:managed = \"true\"."
+  }
+
+  assert {
+    condition = alltrue([
+      for p in concat(values(aws_organizations_policy.per_ou), values(aws_organizations_policy.second_tier)) :
+      p.tags == tomap({ team = "platform", "regionguard:managed" = "true" })
+    ]) && length(aws_organizations_policy.per_ou) == 2 && length(aws_organizations_policy.second_tier) == 1
+    error_message = "Every per-OU and second-tier SCP must carry the caller's tags and regionguard:managed = \"true\"."
+  }
+}
+
+run "the_single_scp_carries_the_managed_tag" {
+  command = plan
+
+  assert {
+    condition     = aws_organizations_policy.this["single"].tags == tomap({ "regionguard:managed" = "true" })
+    error_message = "The single SCP must carry regionguard:managed = \"true\"."
+  }
+}
+
+run "rejects_tags_that_set_the_managed_tag" {
+  command = plan
+
+  variables {
+    tags = { "regionguard:managed" = "false" }
+  }
+
+  expect_failures = [var.tags]
+}
