@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,12 +34,22 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@functools.cache
 def _modules() -> dict[str, Path]:
     return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
-def _imports(path: Path) -> Iterator[tuple[str, bool, int]]:
+def _imports(path: Path) -> tuple[tuple[str, bool, int], ...]:
     """(imported module, function-local, line) for every import of the file."""
+    return _read_imports(path)
+
+
+@functools.cache
+def _read_imports(path: Path) -> tuple[tuple[str, bool, int], ...]:
+    return tuple(_walk_imports(path))
+
+
+def _walk_imports(path: Path) -> Iterator[tuple[str, bool, int]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     local_nodes = {
         id(node)
@@ -67,7 +78,8 @@ def _imports(path: Path) -> Iterator[tuple[str, bool, int]]:
                 yield f"{base}.{alias.name}", local, node.lineno
 
 
-def _graph() -> dict[str, set[str]]:
+@functools.cache
+def _graph() -> dict[str, frozenset[str]]:
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
@@ -79,7 +91,7 @@ def _graph() -> dict[str, set[str]]:
                 target = target.rpartition(".")[0]
             if target and target != name and target in modules:
                 graph[name].add(target)
-    return graph
+    return {name: frozenset(targets) for name, targets in graph.items()}
 
 
 def _layers() -> dict[str, int]:
