@@ -540,6 +540,7 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
     }
     ours = {plan_field(p.before, "id") for p in policies.values()}
     ous: list[OuDeployment] = []
+    decoded: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]] = {}
     covered = set(attachments) | set(controls) | (set(unresolved) - {"?"})
     for ou_id in sorted(covered, key=lambda i: (names.get(i, ""), i)):
         scps = []
@@ -551,15 +552,21 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
             else:
                 scps.append(ScpDoc(address, content))
         control = controls.get(ou_id)
-        known = control is not None and not control.unknown
-        if control is not None:
+        values = None
+        if control is not None and not control.unknown:
+            # The same parameters on many OUs are decoded once.
+            key = tuple(sorted(control.raw.items()))
+            if key not in decoded:
+                decoded[key] = control_values(control.raw)
+            values = decoded[key]
+        elif control is not None:
             missing.extend(f"control {u}" for u in control.unknown)
         ous.append(
             OuDeployment(
                 OrgUnit(ou_id, names.get(ou_id)),
                 tuple(scps),
-                control_values(control.raw) if control is not None and known else None,
-                control.raw if control is not None and known else None,
+                values,
+                control.raw if control is not None and values is not None else None,
                 tuple(missing),
                 _other_scps(plan, ou_id, ours, controls_before),
                 tuple(attachments.get(ou_id, ())),

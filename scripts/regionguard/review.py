@@ -449,15 +449,18 @@ def _narrowed_guards(before: Deployment, after: Deployment, source: str) -> list
     """
     problems: dict[str, list[str]] = {}
     later_of = _by_id(after)
+    # OUs alike (the same exemptions, the same SCPs) are judged once.
+    judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for item in before.ous:
-        exempted = list((item.control or {}).get("ExemptedActions", ()))
+        exempted = tuple((item.control or {}).get("ExemptedActions", ()))
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
         if not exempted or later is None or later.unresolved:
             continue
-        documents = _documents(later.scps)
-        if documents is None:
-            documents = []
-        for action in unguarded_actions(exempted, documents):
+        key = (exempted, tuple(s.content for s in later.scps))
+        if key not in judged:
+            documents = _documents(later.scps)
+            judged[key] = unguarded_actions(exempted, documents or [])
+        for action in judged[key]:
             problems.setdefault(action, []).append(item.ou.label())
     out = []
     for action, ous in problems.items():
@@ -714,6 +717,8 @@ def _control_diffs(
     }
     diffs: list[ControlDiff] = []
     by_change: dict[str, list[str]] = {}
+    # The same parameters on many OUs are decoded and compared once.
+    compared: dict[Any, tuple[ParameterDiff, ...]] = {}
     items = {**was, **now}
     for ou_id in sorted(items, key=lambda i: (items[i].ou.name or "", i)):
         old = was[ou_id].planned_control if ou_id in was else None
@@ -727,12 +732,15 @@ def _control_diffs(
         if action in ("no-op", "read"):
             continue
         unknown = new.unknown if new is not None else target_unknown.get(address, ())
+        key = (_frozen(old), _frozen(new), unknown)
+        if key not in compared:
+            compared[key] = _parameter_diffs(old, new, unknown)
         diff = ControlDiff(
             address=address,
             action=action,
             ou_id=ou_id,
             ou_name=items[ou_id].ou.name,
-            parameters=_parameter_diffs(old, new, unknown),
+            parameters=compared[key],
             after_unknown=unknown,
         )
         diffs.append(diff)
@@ -756,6 +764,10 @@ def _control_diffs(
         where = f"OU {ous[0]}" if len(ous) == 1 else f"{len(ous)} OUs: {', '.join(ous)}"
         widening.append(Widening("Region deny control", f"{text} on {where}"))
     return tuple(diffs), widening
+
+
+def _frozen(control: PlannedControl | None) -> tuple[tuple[str, str], ...] | None:
+    return None if control is None else tuple(sorted(control.raw.items()))
 
 
 def _parameter_diffs(
