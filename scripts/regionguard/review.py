@@ -86,10 +86,17 @@ class Account:
 
 @dataclass(frozen=True)
 class Widening:
-    """A change that lets through a request denied before; listed first, flagged for review."""
+    """A change that lets through a request denied before; listed first, flagged for review.
+
+    The same change of the controls on several OUs is one widening: its
+    ``message`` names every OU; ``change`` and ``ous`` keep the parts, so
+    that a short form can name the first few.
+    """
 
     subject: str
     message: str
+    change: str | None = None
+    ous: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -762,7 +769,7 @@ def _control_diffs(
     widening = []
     for text, ous in by_change.items():
         where = f"OU {ous[0]}" if len(ous) == 1 else f"{len(ous)} OUs: {', '.join(ous)}"
-        widening.append(Widening("Region deny control", f"{text} on {where}"))
+        widening.append(Widening("Region deny control", f"{text} on {where}", text, tuple(ous)))
     return tuple(diffs), widening
 
 
