@@ -163,7 +163,8 @@ apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed,
 	@$(REGIONGUARD) apply $(PIPELINE_FLAGS)
 
 # The pull-request check: the chain of `make plan`, and whatever its outcome
-# the review envs/ENV/tfplan.md and the SARIF log envs/ENV/tfplan.sarif.
+# the review envs/ENV/tfplan.md, its pull-request comment envs/ENV/tfplan.comment.md
+# and the SARIF log envs/ENV/tfplan.sarif.
 .PHONY: review
 review: check-env venv tf-config ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
 	@$(REGIONGUARD) review $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
@@ -315,4 +316,4 @@ test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs:
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
-	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json envs/*/tfplan.sarif
+	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json envs/*/tfplan.sarif envs/*/tfplan.comment.md

@@ -1,9 +1,17 @@
-"""The plan review as text (the terminal), markdown (the pull-request comment) or JSON."""
+"""The plan review as text (the terminal), markdown (the pull-request comment) or JSON.
+
+The markdown goes to two places on GitHub, each with a size limit:
+:func:`comment_markdown` is the pull-request comment, within
+:data:`COMMENT_LIMIT` characters (the verdict and the counts first, then as
+much of the review as fits, then where the whole review is);
+:func:`fit_markdown` with :data:`SUMMARY_LIMIT` bytes keeps the review
+within a step's job summary.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from regionguard.markdown import md_escape
@@ -18,7 +26,17 @@ from regionguard.review import (
     count,
 )
 
-__all__ = ["FORMATS", "TEXT_LIST_LIMIT", "format_review", "to_json"]
+__all__ = [
+    "COMMENT_LIMIT",
+    "FORMATS",
+    "SUMMARY_LIMIT",
+    "TEXT_LIST_LIMIT",
+    "comment_markdown",
+    "fit_markdown",
+    "format_review",
+    "to_json",
+    "utf8_size",
+]
 
 FORMATS = ("text", "markdown", "json")
 
@@ -28,6 +46,16 @@ FORMATS = ("text", "markdown", "json")
 TEXT_LIST_LIMIT = 20
 # In text, a finding's message is cut after this many characters.
 TEXT_MESSAGE_LIMIT = 600
+# GitHub refuses a pull-request (issue) comment whose body is over 65,536
+# characters ("Body is too long (maximum is 65536 characters)", the REST
+# API's answer; GitHub's documentation does not state the number). The
+# workflow puts a marker and a heading of its own before the review, so the
+# review's comment stays within this many characters.
+COMMENT_LIMIT = 60_000
+# A step's job summary is at most 1 MiB; above it GitHub does not upload it
+# and writes an error annotation instead (GitHub Docs, "Workflow commands for
+# GitHub Actions", "Step isolation and limits"). Bytes of UTF-8, with room left.
+SUMMARY_LIMIT = 1_000_000
 # Where the whole review is, when the text shortens a list.
 FULL_REVIEW = "the markdown or JSON review (--format markdown or --format json)"
 
@@ -392,3 +420,103 @@ def _markdown(review: PlanReview) -> str:
         out.extend(f"- {md_escape(d)}" for d in review.drift)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------- size limits
+
+
+def utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8: how GitHub counts a job summary."""
+    return len(text.encode("utf-8"))
+
+
+def _prefix(line: str, room: int, size: Callable[[str], int]) -> str:
+    """The longest beginning of ``line`` that takes at most ``room`` (by ``size``)."""
+    if size is len:
+        return line[: max(room, 0)]
+    return line.encode("utf-8")[: max(room, 0)].decode("utf-8", errors="ignore")
+
+
+# A line longer than this that does not fit is cut inside; a shorter one is left out whole.
+LONG_LINE = 2_000
+
+
+def fit_markdown(text: str, limit: int, cut_note: str, *, size: Callable[[str], int] = len) -> str:
+    """``text`` whole when it fits in ``limit``; else its first lines and then ``cut_note``.
+
+    Cut at a line boundary (a line longer than LONG_LINE is cut inside), an
+    open ``<details>`` block closed, so the result renders as the
+    beginning of the review. ``size`` counts characters (``len``) or bytes
+    (:func:`utf8_size`).
+    """
+    if size(text) <= limit:
+        return text
+    closing = "\n\n</details>"
+    budget = limit - size(cut_note) - size(closing) - size("\n\n\n")
+    kept: list[str] = []
+    used = 0
+    open_details = False
+    for line in text.split("\n"):
+        cost = size(line) + 1
+        if used + cost > budget:
+            if cost > LONG_LINE:  # one long list on a line: show its beginning
+                kept.append(_prefix(line, budget - used - size(" …") - 1, size) + " …")
+            break
+        kept.append(line)
+        used += cost
+        if line.startswith("<details"):
+            open_details = True
+        elif line.startswith("</details>"):
+            open_details = False
+    out = "\n".join(kept).rstrip("\n")
+    if open_details:
+        out += closing
+    return out + "\n\n" + cut_note + "\n"
+
+
+def _summary_lines(review: PlanReview) -> list[str]:
+    """The verdict and the counts: what a comment starts with, whatever its size."""
+    status = "passed" if review.passed else "**failed**"
+    lines = [f"## Plan review: gate {status}", ""]
+    if review.reasons:
+        rules: dict[str, int] = {}
+        for f in review.reasons:
+            rules[f.rule_id] = rules.get(f.rule_id, 0) + 1
+        by_rule = ", ".join(f"{n} `{rule}`" for rule, n in rules.items())
+        lines.append(f"- **Gate**: failed, {count(len(review.reasons), 'reason')}: {by_rule}")
+    else:
+        lines.append("- **Gate**: passed")
+    lines.append(f"- **Widening changes**: {len(review.widening):,}")
+    lines.append(f"- **Resources**: {_resource_counts(review)}")
+    lines.append(f"- **Warnings**: {len(review.warnings):,}")
+    return lines
+
+
+def comment_markdown(
+    review: PlanReview | None,
+    markdown: str,
+    *,
+    notes: Sequence[str] = (),
+    full_review: str,
+    limit: int = COMMENT_LIMIT,
+) -> str:
+    """The pull-request comment: within ``limit`` characters at any size of the plan.
+
+    With a ``review``: its verdict and counts and the ``notes`` first, then
+    the review's ``markdown`` (the gate's reasons first) as far as it fits,
+    then a line saying where the whole review is (``full_review``). Without
+    one (the chain stopped before the plan was reviewed): ``markdown`` as far
+    as it fits.
+    """
+    if review is None:
+        text = markdown
+    else:
+        head = _summary_lines(review)
+        head += [f"- {n}" for n in notes]
+        body = markdown.split("\n", 1)[1] if markdown.startswith("## ") else markdown
+        text = "\n".join(head) + "\n" + body
+    note = (
+        f"**This comment shows the beginning of the review** ({limit:,} characters at most); "
+        f"the whole review is in {full_review}."
+    )
+    return fit_markdown(text, limit, note)

@@ -82,7 +82,9 @@ def register(subparsers: Any) -> None:
         help="plan for a pull request: always write the review (tfplan.md) and a SARIF log",
         description=(
             "Run `regionguard plan` and, whatever its outcome, write envs/<env>/tfplan.md (the "
-            "review, or the stage that stopped the chain and why) and envs/<env>/tfplan.sarif "
+            "review, or the stage that stopped the chain and why), envs/<env>/tfplan.comment.md "
+            "(the pull-request comment: the verdict and counts first, within GitHub's limit) "
+            "and envs/<env>/tfplan.sarif "
             "(SARIF 2.1.0: validate's findings, the gate's reasons and warnings, broken facts). "
             "Exit as plan: 0 passed, 1 a stage found problems, 2 bad input."
         ),
