@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from regionguard.checks import check_deployment
 from regionguard.cli import main
 from regionguard.deployment import Deployment, OuDeployment, from_plan, parameter_values
 from regionguard.findings import Finding
@@ -31,6 +30,7 @@ from regionguard.review import (
     gate_options,
     plan_reasons,
     review_plan,
+    rule_findings,
 )
 from regionguard.review_format import TEXT_LIST_LIMIT, format_review
 
@@ -191,20 +191,9 @@ def covered(deployment: Deployment) -> dict[str, tuple[bool, bool]]:
 
 
 def expected_reasons(plan: Plan, before: Deployment, after: Deployment) -> list[Finding]:
-    options = gate_options(plan)
-    rules = check_deployment(
-        after,
-        home_region=options.home_region,
-        size_limit=options.size_limit,
-        allow_wildcard_exemptions=options.allow_wildcard_exemptions,
-        allow_wildcard_principal_exemptions=options.allow_wildcard_principal_exemptions,
-        require_home_region=True,
-    )
-    errors = [
-        Finding(f.rule_id, f.level, f.message, file=plan.source, entry=f.entry)
-        for f in rules
-        if f.level == "error"
-    ]
+    """The plan's own rules, then the errors checks finds on the deployment after apply."""
+    found = rule_findings(after, gate_options(plan), plan.source)
+    errors = [f for f in found if f.level == "error"]
     return list(dict.fromkeys(plan_reasons(plan, before, after, allow_destroy=False) + errors))
 
 
