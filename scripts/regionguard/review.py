@@ -71,9 +71,6 @@ RULE_ERRORED = "RG-PLAN-ERRORED"
 RULE_ACTION = "RG-PLAN-ACTION"
 RULE_GUARD_NARROWED = "RG-PLAN-GUARD-NARROWED"
 
-# The rules of the plan itself, beside those of regionguard.checks.
-PLAN_RULES = (RULE_ERRORED, RULE_ACTION, RULE_DESTROY, RULE_UNKNOWN, RULE_GUARD_NARROWED)
-
 
 @dataclass(frozen=True)
 class Account:
