@@ -156,10 +156,17 @@ init: check-env tf-config ## terraform init of ENV
 # (scripts/regionguard/pipeline.py, through regionguard/commands/plan.py);
 # these targets only call them.
 PIPELINE_FLAGS := --env $(ENV) --timeout $(TF_TIMEOUT) --sandbox-port $(SANDBOX_PORT)
+# STATE_LOCK=false: plan, review and drift plan without the state lock, for the
+# read-only plan role, which may not write the S3 lock object (docs/adopt.md).
+STATE_LOCK ?= true
+ifeq ($(filter true false,$(STATE_LOCK)),)
+$(error STATE_LOCK=$(STATE_LOCK) is neither true nor false)
+endif
+PLAN_FLAGS := $(PIPELINE_FLAGS) $(if $(filter false,$(STATE_LOCK)),--no-state-lock,)
 
 .PHONY: plan
 plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations
-	@$(REGIONGUARD) plan $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
+	@$(REGIONGUARD) plan $(PLAN_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: preflight
 preflight: check-env venv ## Read-only checks of the organization for ENV (local: the sandbox); FORMAT=json|markdown
@@ -173,14 +180,15 @@ apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed,
 	@$(REGIONGUARD) apply $(PIPELINE_FLAGS)
 
 # The pull-request check: the chain of `make plan`, and whatever its outcome
-# the review envs/ENV/tfplan.md and the SARIF log envs/ENV/tfplan.sarif.
+# the review envs/ENV/tfplan.md, its pull-request comment envs/ENV/tfplan.comment.md
+# and the SARIF log envs/ENV/tfplan.sarif.
 .PHONY: review
 review: check-env venv tf-config ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
-	@$(REGIONGUARD) review $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
+	@$(REGIONGUARD) review $(PLAN_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: drift
 drift: check-env venv tf-config ## Read-only: terraform plan -detailed-exitcode, Control Tower drift, expired permits (drift.md)
-	@$(REGIONGUARD) drift $(PIPELINE_FLAGS)
+	@$(REGIONGUARD) drift $(PLAN_FLAGS)
 
 .PHONY: permits
 permits: check-env venv ## Report permits of ENV that expired or end within 30 days (permits.md)
@@ -344,4 +352,4 @@ test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs:
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
-	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json envs/*/tfplan.sarif
+	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json envs/*/tfplan.sarif envs/*/tfplan.comment.md

@@ -179,7 +179,7 @@ def stages(path: Path) -> list[tuple[str, float, float]]:
     """Seconds and traced peak MiB of each stage, in this process."""
     from regionguard.planfile import load_plan
     from regionguard.review import review_plan
-    from regionguard.review_format import format_review
+    from regionguard.review_format import COMMENT_LIMIT, comment_markdown, format_review
 
     out = []
     tracemalloc.start()
@@ -195,9 +195,11 @@ def stages(path: Path) -> list[tuple[str, float, float]]:
     text = format_review(review, "markdown")
     out.append(("format markdown", time.perf_counter() - start, tracemalloc.get_traced_memory()[1]))
     tracemalloc.stop()
+    comment = comment_markdown(review, text, full_review="the job summary")
     print(
         f"review: {len(review.reasons)} gate reasons, {len(review.warnings)} warnings, "
-        f"{len(review.widening)} widening changes, {len(text):,} characters of markdown"
+        f"{len(review.widening)} widening changes, {len(text):,} characters of markdown, "
+        f"a pull-request comment of {len(comment):,} (at most {COMMENT_LIMIT:,})"
     )
     return [(label, secs, peak / 2**20) for label, secs, peak in out]
 

@@ -412,9 +412,15 @@ def test_unknown_home_region_fails_the_gate() -> None:
     ]
 
 
-def test_planned_scp_that_is_not_json_fails_the_gate() -> None:
+def test_planned_scp_that_is_not_json_fails_the_gate_though_no_attachment_is_in_the_plan() -> None:
     review = review_plan(plan(policy(["update"], scp([]), "{")))
-    assert [f.rule_id for f in review.reasons] == ["RG-PLAN-SCP-UNREADABLE"]
+    assert [(f.rule_id, f.message) for f in review.reasons] == [
+        (
+            "RG-SCP-JSON",
+            f"{SCP}: the SCP is not JSON (Expecting property name enclosed in double quotes "
+            "at column 2)",
+        )
+    ]
 
 
 def test_json_format_carries_the_verdict_and_reasons() -> None:

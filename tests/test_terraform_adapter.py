@@ -24,7 +24,7 @@ def test_failed_command_raises_with_terraform_message(tmp_path: Path) -> None:
         Terraform(tmp_path).validate()
 
 
-def test_plan_of_an_empty_root_reports_no_changes(tmp_path: Path) -> None:
+def test_a_new_output_is_a_change_and_after_apply_the_plan_is_empty(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('output "answer" {\n  value = 42\n}\n')
     tf = Terraform(tmp_path)
     tf.init()
@@ -44,3 +44,17 @@ def test_command_over_its_timeout_is_stopped(tmp_path: Path) -> None:
     assert err.value.result is not None
     assert err.value.result.stdout == "started\n"
     assert err.value.result.returncode != 0
+
+
+@pytest.mark.parametrize(("lock", "expected"), [(True, "-lock-timeout=1s"), (False, "-lock=false")])
+def test_a_plan_without_the_state_lock_passes_lock_false(
+    tmp_path: Path, lock: bool, expected: str
+) -> None:
+    fake = tmp_path / "terraform"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$0.args"\n')
+    fake.chmod(0o755)
+    assert Terraform(tmp_path, binary=str(fake)).plan(lock_timeout="1s", lock=lock) is False
+    args = (tmp_path / "terraform.args").read_text().splitlines()
+    assert expected in args
+    assert ("-lock=false" in args) is not lock
+    assert ("-lock-timeout=1s" in args) is lock

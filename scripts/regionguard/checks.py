@@ -1,8 +1,9 @@
 """The rules over a deployment: what validate and the plan gate check, once.
 
 :func:`check_deployment` evaluates every rule over a
-:class:`~regionguard.deployment.Deployment`: each distinct SCP document
-(JSON, grammar, size, action names, condition keys), each distinct set of
+:class:`~regionguard.deployment.Deployment`: each distinct SCP document,
+attached to one of its OUs or to none of them (JSON, grammar, size, action
+names, condition keys), each distinct set of
 Region deny control parameters (Regions, home Region, principals, exempted
 actions, the control's own SCP size), and, per OU, whether every exempted
 action is guarded by an SCP attached to that same OU and whether that SCP
@@ -389,6 +390,13 @@ def check_deployment(
                 documents[scp.content] = _check_scp_named(
                     scp.content, scp.name, deployment, options, scp_out
                 )
+    # An SCP no OU of the deployment carries (a plan that changes it without
+    # its attachments) still exists after apply: every document rule applies.
+    for scp in deployment.unattached:
+        if scp.content not in documents:
+            documents[scp.content] = _check_scp_named(
+                scp.content, scp.name, deployment, options, scp_out, named=True
+            )
     by_parameters: dict[tuple[tuple[str, str], ...], list[OuDeployment]] = {}
     for item in deployment.ous:
         if item.raw_control is not None:
@@ -444,10 +452,16 @@ def _name_ous(
 
 
 def _check_scp_named(
-    content: str, name: str, deployment: Deployment, options: _Options, out: _Out
+    content: str,
+    name: str,
+    deployment: Deployment,
+    options: _Options,
+    out: _Out,
+    *,
+    named: bool = False,
 ) -> dict[str, Any] | None:
     per_ou = deployment.layout is not None and deployment.layout.kind == "per_ou"
-    named = per_ou or any(item.ou.id is not None for item in deployment.ous)
+    named = named or per_ou or any(item.ou.id is not None for item in deployment.ous)
     local = _Out(out.file, [])
     document = _check_scp(content, options.size_limit, local)
     for f in local.findings:

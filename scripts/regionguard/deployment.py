@@ -7,7 +7,11 @@ One model, built two ways:
   one target selector (:func:`select_targets`, the rule of
   ``envs/_shared/main.tf``, bound to it by ``tests/test_targets.py``);
 - :func:`from_plan`: what a saved plan leaves on each OU before or after
-  the change (``terraform show -json``).
+  the change (``terraform show -json``): the one reading of a plan's SCPs,
+  attachments and controls. Besides the OUs it keeps every SCP of the plan by
+  address (attached in the plan or not), each OU's attachments and control
+  by address, and what the plan leaves unknown, so that the plan review is a
+  diff of two deployments and never reads the changes a second time.
 
 ``explain``, ``matrix``, ``verify``, ``validate`` and the plan gate all work
 on a :class:`Deployment`.
@@ -30,6 +34,7 @@ from regionguard.planfile import (
     POLICY_TYPE,
     Plan,
     PlanChange,
+    contains_true,
     is_unknown,
     ou_id_of_arn,
 )
@@ -44,10 +49,16 @@ __all__ = [
     "Deployment",
     "OrgUnit",
     "OuDeployment",
+    "PlanUnknown",
+    "PlannedAttachment",
+    "PlannedControl",
+    "PlannedScp",
     "ScpDoc",
     "Selection",
+    "control_values",
     "from_environment",
     "from_plan",
+    "parameter_values",
     "select_targets",
 ]
 
@@ -155,13 +166,58 @@ class ScpDoc:
 
 
 @dataclass(frozen=True)
+class PlannedScp:
+    """One of this project's SCPs in a plan, on one side: its address and content.
+
+    ``content`` is None when the plan leaves it unknown until apply.
+    """
+
+    address: str
+    content: str | None
+
+
+@dataclass(frozen=True)
+class PlannedAttachment:
+    """An SCP attachment in a plan: its address and the SCP's (None: the plan does not tell)."""
+
+    address: str
+    policy: str | None
+
+
+@dataclass(frozen=True)
+class PlannedControl:
+    """The Region deny control a plan leaves on an OU.
+
+    ``raw`` holds the parameters the plan knows, as sent to Control Tower;
+    ``unknown`` names those it leaves unknown until apply
+    (``parameters.<key>``, ``parameters[<index>]`` or ``parameters``).
+    """
+
+    address: str
+    raw: Mapping[str, str]
+    unknown: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanUnknown:
+    """Attributes of one resource a plan leaves unknown until apply: they cannot be reviewed."""
+
+    address: str
+    attributes: tuple[str, ...]
+    what: str
+
+
+@dataclass(frozen=True)
 class OuDeployment:
     """What one targeted OU carries.
 
     ``control`` maps the control's parameters to their values (None: no
-    control); ``raw_control`` holds them as sent to Control Tower (each a
-    JSON string). ``unresolved`` says what a plan leaves unknown on this OU
-    (an SCP content, a parameter, which policy an attachment attaches).
+    control, or one whose parameters a plan leaves unknown); ``raw_control``
+    holds them as sent to Control Tower (each a JSON string). ``unresolved``
+    says what a plan leaves unknown on this OU (an SCP content, a parameter,
+    which policy an attachment attaches). From a plan, ``attachments`` and
+    ``planned_control`` name the resources that put the SCPs and the control
+    there.
     """
 
     ou: OrgUnit
@@ -172,6 +228,8 @@ class OuDeployment:
     # SCPs directly attached to the OU that are not this project's nor the
     # control's (None: not known; AWS attaches FullAWSAccess to every OU).
     other_scps: int | None = None
+    attachments: tuple[PlannedAttachment, ...] = ()
+    planned_control: PlannedControl | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +240,37 @@ class Deployment:
     ous: tuple[OuDeployment, ...]
     not_covered: tuple[tuple[OrgUnit, str], ...] = ()
     layout: Layout | None = None
+    # From a plan: every SCP of this project on this side, attached in the
+    # plan or not (its attachments may be in the state and unchanged, or made
+    # elsewhere), in the plan's order.
+    policies: tuple[PlannedScp, ...] = ()
+    # From a plan: what it leaves unknown until apply (the after side only).
+    unknowns: tuple[PlanUnknown, ...] = ()
+    # From a plan: the root's ``targets`` output (OU id -> name; None: absent or unknown).
+    targets: Mapping[str, str] | None = None
+    # False when a plan does not say which first-tier OUs are not covered.
+    not_covered_known: bool = True
+
+    @property
+    def unattached(self) -> tuple[ScpDoc, ...]:
+        """The SCPs of known content that no OU of this deployment carries.
+
+        They exist in the organization all the same, so every rule about an
+        SCP document applies to them.
+        """
+        carried = {scp.name for item in self.ous for scp in item.scps}
+        return tuple(
+            ScpDoc(p.address, p.content)
+            for p in self.policies
+            if p.content is not None and p.address not in carried
+        )
+
+    def policy(self, address: str) -> PlannedScp | None:
+        """The SCP at this plan address on this side (None: not there)."""
+        for p in self.policies:
+            if p.address == address:
+                return p
+        return None
 
     def find(self, ou_id: str | None, name: str | None) -> OuDeployment | None:
         """The deployment of the OU with this id (when known) or name."""
@@ -206,6 +295,16 @@ def control_values(raw: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """The control's parameters as sent, decoded (entries that cannot be decoded left out)."""
     decoded, _problems = decode_parameters(raw)
     return {k: tuple(v) for k, v in decoded.items()}
+
+
+def parameter_values(raw: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Every parameter as sent, for a reader: decoded, or (one that cannot be) its text as sent.
+
+    The rules (``RG-CTRL-PARAMETER``) say what is wrong with an entry that
+    cannot be decoded; a review still shows what would be sent.
+    """
+    decoded = control_values(raw)
+    return {k: decoded.get(k, (v,)) for k, v in raw.items()}
 
 
 def registry_placement(env: Environment) -> dict[str, tuple[str, ...]]:
@@ -348,15 +447,6 @@ def known_first_tier(env: Environment) -> tuple[OrgUnit, ...]:
     return tuple(OrgUnit(None, n) for n in names)
 
 
-def _raw_parameters(value: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in value if isinstance(value, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("key"), str):
-            raw = item.get("value")
-            out[item["key"]] = raw if isinstance(raw, str) else _json(raw)
-    return out
-
-
 def _json(value: Any) -> str:
     return jsonencode(value)
 
@@ -371,105 +461,163 @@ def _unknown(change: PlanChange, side: str, attribute: str) -> bool:
     return side == "after" and is_unknown(change.after_unknown, attribute)
 
 
+def _parameters(change: PlanChange, state: Any, side: str) -> PlannedControl:
+    """The control's parameters a plan knows on one side, and those it leaves unknown."""
+    value = plan_field(state, "parameters")
+    unknown = plan_field(change.after_unknown, "parameters") if side == "after" else None
+    if unknown is True or (side == "after" and change.after_unknown is True):
+        return PlannedControl(change.address, {}, ("parameters",))
+    raw: dict[str, str] = {}
+    missing: list[str] = []
+    for i, item in enumerate(value if isinstance(value, list) else []):
+        key = item.get("key") if isinstance(item, dict) else None
+        if isinstance(unknown, list) and i < len(unknown) and contains_true(unknown[i]):
+            missing.append(f"parameters.{key}" if isinstance(key, str) else f"parameters[{i}]")
+        elif isinstance(key, str):
+            sent = item.get("value")
+            raw[key] = sent if isinstance(sent, str) else _json(sent)
+    return PlannedControl(change.address, raw, tuple(missing))
+
+
+def _is_scp(change: PlanChange) -> bool:
+    kind = plan_field(change.after, "type") or plan_field(change.before, "type")
+    return kind in (None, "SERVICE_CONTROL_POLICY")
+
+
 def from_plan(plan: Plan, side: str = "after") -> Deployment:
     """What a plan leaves on each OU ``before`` or ``after`` the change.
 
     OUs are those carrying a Region deny control or an SCP attachment on
     that side; first-tier OUs named by the ``untargeted_first_tier_ous``
-    output are listed as not covered.
+    output are listed as not covered. Every SCP of the plan on that side is
+    kept (:attr:`Deployment.policies`), attached in the plan or not, and
+    what the plan leaves unknown until apply (:attr:`Deployment.unknowns`).
     """
     names = plan.ou_names
     policies: dict[str, PlanChange] = {c.address: c for c in plan.of_type(POLICY_TYPE)}
-    contents: dict[str, str | None] = {}
+    unknowns: list[PlanUnknown] = []
+    planned: dict[str, PlannedScp] = {}
     for address, pol in policies.items():
         state = _state(pol, side)
-        content = plan_field(state, "content")
-        scp_type = plan_field(state, "type")
-        if scp_type not in (None, "SERVICE_CONTROL_POLICY"):
+        if not isinstance(state, dict) or not _is_scp(pol):
             continue
-        contents[address] = (
-            None if _unknown(pol, side, "content") or not isinstance(content, str) else content
-        )
+        content = plan_field(state, "content")
+        if _unknown(pol, side, "content"):
+            unknowns.append(PlanUnknown(address, ("content",), "the SCP"))
+            content = None
+        planned[address] = PlannedScp(address, content if isinstance(content, str) else None)
+    when = "before" if side == "before" else "after"
     attached: dict[str, list[str]] = {}
+    attachments: dict[str, list[PlannedAttachment]] = {}
     unresolved: dict[str, list[str]] = {}
     for att in plan.of_type(ATTACHMENT_TYPE):
         state = _state(att, side)
-        target = plan_field(state, "target_id")
         if not isinstance(state, dict):
             continue
+        target = plan_field(state, "target_id")
         if _unknown(att, side, "target_id") or not isinstance(target, str):
             unresolved.setdefault("?", []).append(f"{att.address}: target unknown")
+            unknowns.append(PlanUnknown(att.address, ("target_id",), "the SCP attachment"))
             continue
         policy = _attached_policy(plan, att, policies, side)
+        if policy is not None and policy in policies and not _is_scp(policies[policy]):
+            continue  # another kind of policy: not this project's guard
+        attachments.setdefault(target, []).append(PlannedAttachment(att.address, policy))
         if policy is None:
             unresolved.setdefault(target, []).append(f"{att.address}: which SCP it attaches")
-        elif policy in contents:
+        elif policy not in planned:
+            unresolved.setdefault(target, []).append(
+                f"{att.address}: attaches {policy}, which is not there {when} the change"
+            )
+        else:
             attached.setdefault(target, []).append(policy)
-    controls: dict[str, tuple[dict[str, str] | None, tuple[str, ...]]] = {}
+    controls: dict[str, PlannedControl] = {}
     for ctl in plan.of_type(CONTROL_TYPE):
         state = _state(ctl, side)
-        ou = ou_id_of_arn(plan_field(state, "target_identifier"))
-        if ou is None:
-            if isinstance(state, dict):
-                unresolved.setdefault("?", []).append(f"{ctl.address}: target unknown")
+        if not isinstance(state, dict):
             continue
-        if _unknown(ctl, side, "parameters"):
-            controls[ou] = (None, ("parameters",))
-        else:
-            controls[ou] = (_raw_parameters(plan_field(state, "parameters")), ())
+        ou = ou_id_of_arn(plan_field(state, "target_identifier"))
+        found = _parameters(ctl, state, side)
+        if _unknown(ctl, side, "target_identifier") or ou is None:
+            unresolved.setdefault("?", []).append(f"{ctl.address}: target unknown")
+            if _unknown(ctl, side, "target_identifier"):
+                attributes = ("target_identifier", *found.unknown)
+                unknowns.append(PlanUnknown(ctl.address, attributes, "the Region deny control"))
+            continue
+        if found.unknown:
+            unknowns.append(PlanUnknown(ctl.address, found.unknown, "the Region deny control"))
+        controls[ou] = found
     controls_before = {
         ou_id_of_arn(plan_field(c.before, "target_identifier")) for c in plan.of_type(CONTROL_TYPE)
     }
+    ours = {plan_field(p.before, "id") for p in policies.values()}
     ous: list[OuDeployment] = []
-    covered = set(attached) | set(controls) | (set(unresolved) - {"?"})
+    decoded: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]] = {}
+    covered = set(attachments) | set(controls) | (set(unresolved) - {"?"})
     for ou_id in sorted(covered, key=lambda i: (names.get(i, ""), i)):
         scps = []
         missing = list(unresolved.get(ou_id, ()))
         for address in sorted(attached.get(ou_id, ())):
-            content = contents[address]
+            content = planned[address].content
             if content is None:
                 missing.append(f"{address}: content")
             else:
                 scps.append(ScpDoc(address, content))
-        raw, unknown = controls.get(ou_id, (None, ()))
-        missing.extend(f"control {u}" for u in unknown)
+        control = controls.get(ou_id)
+        values = None
+        if control is not None and not control.unknown:
+            # The same parameters on many OUs are decoded once.
+            key = tuple(sorted(control.raw.items()))
+            if key not in decoded:
+                decoded[key] = control_values(control.raw)
+            values = decoded[key]
+        elif control is not None:
+            missing.extend(f"control {u}" for u in control.unknown)
         ous.append(
             OuDeployment(
                 OrgUnit(ou_id, names.get(ou_id)),
                 tuple(scps),
-                control_values(raw) if raw is not None else None,
-                raw,
+                values,
+                control.raw if control is not None and values is not None else None,
                 tuple(missing),
-                _other_scps(plan, ou_id, policies, controls_before),
+                _other_scps(plan, ou_id, ours, controls_before),
+                tuple(attachments.get(ou_id, ())),
+                control,
             )
         )
     if "?" in unresolved:
         ous.append(
             OuDeployment(OrgUnit(None, "an unknown OU"), (), None, None, tuple(unresolved["?"]))
         )
-    untargeted = plan.output_map("untargeted_first_tier_ous", side) or {}
+    untargeted = plan.output_map("untargeted_first_tier_ous", side)
     reasons = plan.not_covered_reasons(side)
     not_covered = tuple(
         (OrgUnit(i, n), reasons.get(i, "not targeted by the settings"))
-        for i, n in sorted(untargeted.items(), key=lambda kv: (kv[1], kv[0]))
+        for i, n in sorted((untargeted or {}).items(), key=lambda kv: (kv[1], kv[0]))
     )
-    when = "before" if side == "before" else "after"
-    return Deployment(f"{plan.source} ({when} the change)", tuple(ous), not_covered)
+    return Deployment(
+        f"{plan.source} ({when} the change)",
+        tuple(ous),
+        not_covered,
+        policies=tuple(planned.values()),
+        unknowns=tuple(unknowns),
+        targets=plan.output_map("targets", side),
+        not_covered_known=untargeted is not None,
+    )
 
 
 def _other_scps(
-    plan: Plan, ou_id: str, policies: Mapping[str, PlanChange], controls_before: set[str | None]
+    plan: Plan, ou_id: str, ours: Collection[Any], controls_before: set[str | None]
 ) -> int | None:
     """SCPs on the OU now that stay and are not this project's, from the plan's read of it.
 
     The adoption data sources (envs/_shared/adopt.tf) list the SCPs directly
-    attached to each target. The control's own SCP counts once whether or
-    not it is enabled yet.
+    attached to each target (``ours``: the ids of this project's SCPs). The
+    control's own SCP counts once whether or not it is enabled yet.
     """
     attached = plan.attached_scp_ids(ou_id)
     if attached is None:
         return None
-    ours = {plan_field(p.before, "id") for p in policies.values()}
     others = len([i for i in attached if i not in ours])
     # An enabled control's own SCP is among those attached; _check_quota counts it apart.
     return max(others - (1 if ou_id in controls_before else 0), 0)

@@ -19,9 +19,12 @@ Makefile, the CI workflow and Atlantis call these through
 :mod:`regionguard.commands.plan` and nothing else.
 
 :func:`review` is :func:`plan` for a pull request: whatever happens, it
-leaves the review (``tfplan.md``, naming the stage that stopped the chain)
-and a SARIF 2.1.0 log of validate's and the gate's findings
-(``tfplan.sarif``), then fails as :func:`plan` would.
+leaves the review (``tfplan.md``, naming the stage that stopped the chain),
+the pull-request comment (``tfplan.comment.md``: the verdict and the counts
+first, within GitHub's limit on a comment at any size of the plan) and a
+SARIF 2.1.0 log of validate's and the gate's findings (``tfplan.sarif``),
+then fails as :func:`plan` would. ``tfplan.md`` stays within GitHub's limit
+on a step's job summary.
 
 A permit that has expired is never planned (:func:`regionguard.inputs.as_planned`):
 the plan leaves those accounts out, the review warns, and the pull request
@@ -62,12 +65,19 @@ from regionguard.markdown import md_line
 from regionguard.orgfacts import OrgFacts
 from regionguard.planfile import parse_plan
 from regionguard.preflight import record_unregistered
-from regionguard.review import review_plan
-from regionguard.review_format import format_review
+from regionguard.review import PlanReview, review_plan
+from regionguard.review_format import (
+    SUMMARY_LIMIT,
+    comment_markdown,
+    fit_markdown,
+    format_review,
+    utf8_size,
+)
 from regionguard.terraform import Terraform, TerraformError
 from regionguard.validation import validate_env
 
 __all__ = [
+    "COMMENT_FILE",
     "LOCK_TIMEOUT",
     "SARIF_FILE",
     "RunOptions",
@@ -84,6 +94,8 @@ __all__ = [
 LOCK_TIMEOUT = "120s"
 REGISTRY_HOST = "registry.terraform.io"
 SARIF_FILE = "tfplan.sarif"
+# The pull-request comment of `regionguard review` (review_format.COMMENT_LIMIT).
+COMMENT_FILE = "tfplan.comment.md"
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
 RULE_EXPIRED_COMMITTED = "RG-TFVARS-EXPIRED-PERMIT"
 RULE_FACT_BROKEN = "RG-FACT-BROKEN"
@@ -102,6 +114,9 @@ class RunOptions:
     timeout: float = 900.0
     sandbox_port: int = 4580
     allow_destroy: bool = False
+    # False: plan without the state lock, for the read-only plan role, which
+    # may read the state but not write its lock object (docs/adopt.md).
+    state_lock: bool = True
 
 
 # ---------------------------------------------------------------- stages
@@ -202,6 +217,7 @@ class _Outcome:
 
     def __init__(self) -> None:
         self.findings: list[Finding] = []
+        self.review: PlanReview | None = None
         self.review_markdown: str | None = None
         self.notes: list[str] = []
 
@@ -241,7 +257,12 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         with stages.stage("terraform init"):
             init_terraform(tf, env)
         with stages.stage("terraform plan"):
-            tf.plan(files.plan.resolve(), variables=variables, lock_timeout=LOCK_TIMEOUT)
+            tf.plan(
+                files.plan.resolve(),
+                variables=variables,
+                lock_timeout=LOCK_TIMEOUT,
+                lock=options.state_lock,
+            )
         with stages.stage("terraform show"):
             text = tf.show_json_text(files.plan.resolve())
     plan = parse_plan(text, str(files.json))
@@ -250,11 +271,12 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         review = review_plan(
             plan, allow_destroy=options.allow_destroy, account_names=env.account_names
         )
+        out.review = review
         out.review_markdown = format_review(review, "markdown")
         out.findings.extend(review.reasons)
         out.findings.extend(review.warnings)
-        write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
-        sys.stdout.write(format_review(review, "text"))
+        write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
+        sys.stdout.write(format_review(review, "text", full_review=str(files.review)))
     with stages.stage("expectations"):
         runs = verify_runs(env, env.expectations_path, plan=plan, rendered=False)
         print(verify_text(env.expectations_path, runs))
@@ -306,6 +328,29 @@ def _with_notes(markdown: str, notes: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _summary_file(markdown: str, notes: Sequence[str], files: PlanFiles) -> str:
+    """``tfplan.md``: the review and the notes, within a step's job summary (the notes kept)."""
+    room = SUMMARY_LIMIT - utf8_size(_with_notes("", notes))
+    cut = (
+        "**The review is cut here to fit GitHub's limit on a job summary.** The whole review: "
+        f"`regionguard plan-diff {files.json} --format markdown` (or `--format json`)."
+    )
+    return _with_notes(fit_markdown(markdown, room, cut, size=utf8_size), notes)
+
+
+def _full_review_at(files: PlanFiles) -> str:
+    """Where a pull-request comment says the whole review is: the run's job summary, the file."""
+    server, repository, run = (
+        os.environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    run_page = (
+        f"[this workflow run]({server}/{repository}/actions/runs/{run})"
+        if server and repository and run
+        else "this workflow run"
+    )
+    return f"the job summary of {run_page} and, among its artifacts, `{files.review}`"
+
+
 def plan(env: Environment, options: RunOptions) -> None:
     """The whole chain; FindingsError (exit 1) or InputError (exit 2) when a stage stops it."""
     _plan_chain(env, options, _Outcome(), Stages("plan", env))
@@ -317,7 +362,9 @@ def review(env: Environment, options: RunOptions) -> None:
     stages = Stages("review", env)
     out = _Outcome()
     sarif_path = files.dir / SARIF_FILE
+    comment_path = files.dir / COMMENT_FILE
     sarif_path.unlink(missing_ok=True)
+    comment_path.unlink(missing_ok=True)
     try:
         _plan_chain(env, options, out, stages)
     except (RegionguardError, KeyboardInterrupt) as exc:
@@ -332,14 +379,30 @@ def review(env: Environment, options: RunOptions) -> None:
         raise
     finally:
         write_atomic(files.review, _failure_review(env, out, stages))
+        write_atomic(comment_path, _comment(env, out, stages))
         write_atomic(sarif_path, sarif.dumps(out.findings))
-        print(f"review {env.dir}: {files.review} and {sarif_path} written", file=sys.stderr)
+        print(
+            f"review {env.dir}: {files.review}, {comment_path} and {sarif_path} written",
+            file=sys.stderr,
+        )
+
+
+def _comment(env: Environment, out: _Outcome, stages: Stages) -> str:
+    """The pull-request comment: the verdict and counts first, within GitHub's limit."""
+    files = PlanFiles(env.dir)
+    if out.review is not None and out.review_markdown is not None:
+        return comment_markdown(
+            out.review, out.review_markdown, notes=out.notes, full_review=_full_review_at(files)
+        )
+    return comment_markdown(
+        None, _failure_review(env, out, stages), full_review=_full_review_at(files)
+    )
 
 
 def _failure_review(env: Environment, out: _Outcome, stages: Stages) -> str:
     """The review to post: the plan's review with the pipeline's notes, or what stopped it."""
     if out.review_markdown is not None:
-        return _with_notes(out.review_markdown, out.notes)
+        return _summary_file(out.review_markdown, out.notes, PlanFiles(env.dir))
     lines = [f"## Plan review: **failed** at {stages.current}", ""]
     lines.append(
         f"`regionguard plan` stopped before Terraform's plan of {env.dir} could be reviewed."

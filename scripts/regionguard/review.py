@@ -1,26 +1,38 @@
 """Plan review: what a saved Terraform plan changes, in the reviewer's terms, and the gate.
 
-:func:`review_plan` takes a checked :class:`~regionguard.planfile.Plan` and
-returns a :class:`PlanReview`: resources per action, each SCP's accounts,
-Regions, actions, options and size, the control's parameters per OU, the
-first-tier OUs left uncovered, the widening changes (listed first for the
-reviewer), what the plan leaves unknown and what changed outside Terraform.
-The gate's reasons are the plan's own (a removal, an unknown value, errors)
-and every rule of :mod:`regionguard.checks` over what the plan leaves on
-each OU. Pure: reads no file. :mod:`regionguard.review_format` writes it as
-text, markdown or JSON.
+:func:`review_plan` reads a checked :class:`~regionguard.planfile.Plan`
+once, as two deployments (:func:`regionguard.deployment.from_plan`, before
+and after the change), and reports their difference with each resource's
+action from the plan: resources per action, each SCP's accounts, Regions,
+actions, options and size, the control's parameters per OU, the first-tier
+OUs left uncovered, the widening changes (listed first for the reviewer),
+what the plan leaves unknown and what changed outside Terraform. Attachments,
+controls, parameters and coverage come from the deployments and nowhere
+else, so the review cannot say one thing and the gate decide another.
+
+The gate's reasons are the plan's own (:func:`plan_reasons`: Terraform's
+errors, a removal, an action not understood, an unknown value, a guard
+narrowed under an exemption) and every rule of :mod:`regionguard.checks`
+over the deployment after apply (:func:`rule_findings`), every SCP of the
+plan included, attached in the plan or not. Pure: reads no file.
+:mod:`regionguard.review_format` writes it as text, markdown or JSON.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
-from typing import Any
+from typing import Any, TypeVar
 
 from regionguard.checks import check_deployment
-from regionguard.deployment import Deployment, from_plan
+from regionguard.deployment import (
+    Deployment,
+    OuDeployment,
+    PlannedControl,
+    ScpDoc,
+    from_plan,
+    parameter_values,
+)
 from regionguard.findings import Finding
 from regionguard.planfile import (
     ATTACHMENT_TYPE,
@@ -28,14 +40,13 @@ from regionguard.planfile import (
     POLICY_TYPE,
     Plan,
     PlanChange,
-    contains_true,
     field,
-    is_unknown,
-    ou_id_of_arn,
 )
-from regionguard.rules import decode_parameter, room_for_accounts, unguarded_actions
+from regionguard.rules import room_for_accounts, unguarded_actions
 from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
+
+_T = TypeVar("_T")
 
 GUARDED_TYPES = frozenset({POLICY_TYPE, ATTACHMENT_TYPE, CONTROL_TYPE})
 
@@ -52,9 +63,6 @@ RULE_DESTROY = "RG-PLAN-DESTROY"
 
 
 RULE_UNKNOWN = "RG-PLAN-UNKNOWN"
-
-
-RULE_SCP_UNREADABLE = "RG-PLAN-SCP-UNREADABLE"
 
 
 RULE_ERRORED = "RG-PLAN-ERRORED"
@@ -75,10 +83,17 @@ class Account:
 
 @dataclass(frozen=True)
 class Widening:
-    """A change that lets through a request denied before; listed first, flagged for review."""
+    """A change that lets through a request denied before; listed first, flagged for review.
+
+    The same change of the controls on several OUs is one widening: its
+    ``message`` names every OU; ``change`` and ``ous`` keep the parts, so
+    that a short form can name the first few.
+    """
 
     subject: str
     message: str
+    change: str | None = None
+    ous: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,8 @@ class ParameterDiff:
 
 @dataclass(frozen=True)
 class ControlDiff:
+    """The Region deny control of one OU, before and after, and the action on its resource."""
+
     address: str
     action: str
     ou_id: str | None
@@ -185,87 +202,119 @@ class PlanReview:
         return any(self.resources.get(a) for a in ACTIONS)
 
 
+@dataclass(frozen=True)
+class GateOptions:
+    """What the rules of :mod:`regionguard.checks` are given for one plan."""
+
+    home_region: str | None
+    size_limit: int
+    allow_wildcard_exemptions: bool
+    allow_wildcard_principal_exemptions: bool
+
+
 def _ou_label(ou_id: str | None, name: str | None, fallback: str) -> str:
     if ou_id is None:
         return fallback
     return f"{ou_id} ({name})" if name else ou_id
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, list):
-        return tuple(v if isinstance(v, str) else json.dumps(v) for v in value)
-    return (value if isinstance(value, str) else json.dumps(value),)
+def gate_options(
+    plan: Plan,
+    *,
+    home_region: str | None = None,
+    size_limit: int | None = None,
+    allow_wildcard_exemptions: bool | None = None,
+) -> GateOptions:
+    """The options given, else the plan's variables of the same names, else the defaults."""
+    if home_region is None:
+        var = plan.variable("home_region")
+        home_region = var if isinstance(var, str) else None
+    if size_limit is None:
+        var = plan.variable("scp_size_limit")
+        size_limit = var if type(var) is int and var > 0 else DEFAULT_SCP_SIZE_LIMIT
+    if allow_wildcard_exemptions is None:
+        allow_wildcard_exemptions = plan.variable("allow_wildcard_exemptions") is True
+    return GateOptions(
+        home_region=home_region,
+        size_limit=min(size_limit, AWS_SCP_SIZE_LIMIT),  # no setting argues AWS's limit away
+        allow_wildcard_exemptions=allow_wildcard_exemptions,
+        allow_wildcard_principal_exemptions=(
+            plan.variable("allow_wildcard_principal_exemptions") is True
+        ),
+    )
 
 
-def _parameters(value: Any) -> dict[str, tuple[str, ...]] | None:
-    """The control's parameters as key -> values, each value decoded from its JSON string."""
-    if not isinstance(value, list):
-        return None
-    params: dict[str, tuple[str, ...]] = {}
-    for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            continue
-        params[item["key"]] = _strings(decode_parameter(item.get("value")))
-    return params
-
-
-def _unknown_parameter_keys(change: PlanChange) -> tuple[str, ...]:
-    """Names of the control parameters whose key or value is unknown until apply."""
-    unknown = field(change.after_unknown, "parameters")
-    if unknown is True:
-        return ("parameters",)
-    if not isinstance(unknown, list):
-        return ()
-    after = field(change.after, "parameters")
-    keys: list[str] = []
-    for i, item in enumerate(unknown):
-        if contains_true(item):
-            known = after[i] if isinstance(after, list) and i < len(after) else None
-            key = field(known, "key")
-            keys.append(f"parameters.{key}" if isinstance(key, str) else f"parameters[{i}]")
-    return tuple(keys)
-
-
-@dataclass
-class _Collector:
-    """What the review steps accumulate (mutable, private to one review)."""
-
-    source: str
-    reasons: list[Finding] = dataclass_field(default_factory=list)
-    warnings: list[Finding] = dataclass_field(default_factory=list)
-    widening: list[Widening] = dataclass_field(default_factory=list)
-    unknowns: list[Unknown] = dataclass_field(default_factory=list)
-
-    def reason(self, rule: str, message: str, entry: str | None = None) -> None:
-        self.reasons.append(Finding(rule, "error", message, file=self.source, entry=entry))
-
-    def unknown(self, address: str, attributes: Sequence[str], what: str) -> None:
-        self.unknowns.extend(Unknown(address, a) for a in attributes)
-        self.reason(
-            RULE_UNKNOWN,
-            f"{address}: {', '.join(attributes)} of {what} is unknown until apply, "
-            "so it cannot be reviewed; make it depend only on values known at plan time.",
-            address,
+def rule_findings(after: Deployment, options: GateOptions, source: str) -> list[Finding]:
+    """Every rule of :mod:`regionguard.checks` over what the plan leaves after apply."""
+    return [
+        Finding(f.rule_id, f.level, f.message, file=source, entry=f.entry)
+        for f in check_deployment(
+            after,
+            home_region=options.home_region,
+            size_limit=options.size_limit,
+            allow_wildcard_exemptions=options.allow_wildcard_exemptions,
+            allow_wildcard_principal_exemptions=options.allow_wildcard_principal_exemptions,
+            require_home_region=True,
         )
+    ]
 
 
-@dataclass(frozen=True)
-class _PlannedControl:
-    """A Region deny control as it will be after apply (known values only)."""
+def plan_reasons(
+    plan: Plan, before: Deployment, after: Deployment, *, allow_destroy: bool
+) -> list[Finding]:
+    """The gate's reasons that are the plan's own, not a rule over the deployment.
 
-    ou_id: str
-    parameters: Mapping[str, tuple[str, ...]]
+    Terraform's errors; a guarded resource deleted, replaced or forgotten
+    (unless ``allow_destroy``), or with actions this gate does not know; a
+    value unknown until apply; an exempted action losing its guard in the
+    same apply.
+    """
+    out: list[Finding] = []
 
+    def reason(rule: str, message: str, entry: str | None = None) -> None:
+        out.append(Finding(rule, "error", message, file=plan.source, entry=entry))
 
-@dataclass(frozen=True)
-class _Attachments:
-    """Which SCPs each OU will have after apply, and what was attached before."""
-
-    after: Mapping[str, frozenset[str]]
-    unresolved: frozenset[str]
-    before: frozenset[str]
+    if plan.errored:
+        reason(
+            RULE_ERRORED,
+            "Terraform reported errors while planning: the plan is incomplete; "
+            "fix the errors and plan again.",
+        )
+    for ch in plan.changes:
+        if ch.resource_type not in GUARDED_TYPES or ch.unchanged:
+            continue
+        if ch.action not in ACTIONS:
+            reason(
+                RULE_ACTION,
+                f"{ch.address}: the plan's actions {list(ch.actions)} are not understood "
+                "by this gate; review the plan by hand.",
+                ch.address,
+            )
+        elif ch.removes and not allow_destroy:
+            verb = {
+                "delete": "deletes",
+                "replace": "replaces (destroys, then re-creates)",
+                "forget": "removes from Terraform's management",
+            }[ch.action]
+            if ch.action == "replace" and list(ch.actions) == ["create", "delete"]:
+                verb = "replaces (creates the new one first, then destroys the old)"
+            reason(
+                RULE_DESTROY,
+                f"{ch.address}: the plan {verb} this {ch.resource_type}; an OU may be left "
+                "without the Region deny or the SCP. Re-run with --allow-destroy only if "
+                "that is intended.",
+                ch.address,
+            )
+    for unknown in after.unknowns:
+        reason(
+            RULE_UNKNOWN,
+            f"{unknown.address}: {', '.join(unknown.attributes)} of {unknown.what} is unknown "
+            "until apply, so it cannot be reviewed; make it depend only on values known at "
+            "plan time.",
+            unknown.address,
+        )
+    out.extend(_narrowed_guards(before, after, plan.source))
+    return out
 
 
 def review_plan(
@@ -282,79 +331,69 @@ def review_plan(
     ``account_names`` (id -> name, e.g. from the registry) names accounts; the
     organization data the plan read fills the gaps. ``home_region``,
     ``size_limit`` and ``allow_wildcard_exemptions`` default to the plan's
-    variables of the same names. Every rule of :mod:`regionguard.checks` is
-    evaluated over what the plan leaves on each OU after apply.
+    variables of the same names (:func:`gate_options`). The gate's reasons
+    are :func:`plan_reasons` and the errors of :func:`rule_findings` over
+    the deployment after apply.
     """
-    col = _Collector(plan.source)
-    changes = list(plan.changes)
-    ou_names = plan.ou_names
-    names = {**plan.account_names, **(account_names or {})}
-    if home_region is None:
-        var = plan.variable("home_region")
-        home_region = var if isinstance(var, str) else None
-    if size_limit is None:
-        var = plan.variable("scp_size_limit")
-        size_limit = var if type(var) is int and var > 0 else DEFAULT_SCP_SIZE_LIMIT
-    size_limit = min(size_limit, AWS_SCP_SIZE_LIMIT)  # no setting argues AWS's limit away
-    if allow_wildcard_exemptions is None:
-        allow_wildcard_exemptions = plan.variable("allow_wildcard_exemptions") is True
-    allow_wildcard_principals = plan.variable("allow_wildcard_principal_exemptions") is True
-    if plan.errored:
-        col.reason(
-            RULE_ERRORED,
-            "Terraform reported errors while planning: the plan is incomplete; "
-            "fix the errors and plan again.",
-        )
-
-    resources = _gate_actions(changes, allow_destroy, col)
-    policies = {c.address: c for c in changes if c.resource_type == POLICY_TYPE}
-    _views, scps = _review_scps(policies, names, size_limit, col)
-    attachments = _review_attachments(plan, changes, policies, col)
-    planned, controls = _review_controls(changes, ou_names, col)
-    not_covered, newly = _coverage(plan, changes, planned, attachments, ou_names, col)
-    after = from_plan(plan, "after")
-    _check_narrowed_guards(from_plan(plan, "before"), after, col)
-    for finding in check_deployment(
-        after,
+    options = gate_options(
+        plan,
         home_region=home_region,
         size_limit=size_limit,
         allow_wildcard_exemptions=allow_wildcard_exemptions,
-        allow_wildcard_principal_exemptions=allow_wildcard_principals,
-        require_home_region=True,
-    ):
-        located = Finding(
-            finding.rule_id, finding.level, finding.message, file=col.source, entry=finding.entry
-        )
-        if finding.level == "error":
-            col.reasons.append(located)
-        elif finding.level == "warning":
-            col.warnings.append(located)
+    )
+    names = {**plan.account_names, **(account_names or {})}
+    before, after = from_plan(plan, "before"), from_plan(plan, "after")
+    reasons = plan_reasons(plan, before, after, allow_destroy=allow_destroy)
+    found = rule_findings(after, options, plan.source)
+    reasons += [f for f in found if f.level == "error"]
+    warnings = [f for f in found if f.level == "warning"]
 
-    drift = _drift(plan)
-    layout = _layout(plan, ou_names)
-    moves = _moves(scps, policies, ou_names)
+    changes = {c.address: c for c in plan.changes}
+    scps = _scp_diffs(plan, before, after, names, options.size_limit)
+    controls, control_widening = _control_diffs(before, after, changes)
+    newly, coverage_widening = _coverage(before, after)
+    widening = [w for s in scps for w in _scp_widening(s)]
+    widening += _attachment_widening(before, after, names)
+    widening += control_widening
+    widening += coverage_widening
+    not_covered = (
+        tuple(OuRef(ou.id or "", ou.name, why) for ou, why in after.not_covered)
+        if after.not_covered_known
+        else None
+    )
     return PlanReview(
         source=plan.source,
         format_version=plan.format_version,
         terraform_version=plan.terraform_version,
-        resources=resources,
+        resources=_resources(plan.changes),
         scps=tuple(scps),
-        controls=tuple(sorted(controls, key=lambda c: (c.ou_name or "", c.ou_id or ""))),
+        controls=controls,
         not_covered=not_covered,
         newly_not_covered=newly,
-        unknowns=tuple(col.unknowns),
-        widening=tuple(col.widening),
-        reasons=tuple(_unique(col.reasons)),
-        warnings=tuple(_unique(col.warnings)),
-        drift=drift,
-        home_region=home_region,
+        unknowns=tuple(Unknown(u.address, a) for u in after.unknowns for a in u.attributes),
+        widening=tuple(_unique(widening)),
+        reasons=tuple(_unique(reasons)),
+        warnings=tuple(_unique(warnings)),
+        drift=_drift(plan),
+        home_region=options.home_region,
         allow_destroy=allow_destroy,
-        layout=layout,
-        moves=moves,
+        layout=_layout(plan),
+        moves=_moves(scps, plan.ou_names),
     )
 
 
-def _layout(plan: Plan, ou_names: Mapping[str, str]) -> str | None:
+def _resources(changes: Sequence[PlanChange]) -> dict[str, tuple[str, ...]]:
+    """Addresses per action (and those adopted into the state by import blocks)."""
+    resources: dict[str, list[str]] = {a: [] for a in ACTIONS}
+    for ch in changes:
+        if ch.importing:
+            resources.setdefault("import", []).append(ch.address)
+        if not ch.unchanged:
+            resources.setdefault(ch.action, []).append(ch.address)
+    return {k: tuple(v) for k, v in resources.items()}
+
+
+def _layout(plan: Plan) -> str | None:
     """The scp_layout output after apply, in words."""
     value = plan.output_value("scp_layout", "after")
     if not isinstance(value, dict) or not isinstance(value.get("layout"), str):
@@ -368,14 +407,13 @@ def _layout(plan: Plan, ou_names: Mapping[str, str]) -> str | None:
         )
     descended = [str(d) for d in value.get("descended") or []]
     if descended:
-        shown = ", ".join(_ou_label(d, ou_names.get(d), d) for d in descended)
+        names = plan.ou_names
+        shown = ", ".join(_ou_label(d, names.get(d), d) for d in descended)
         text += f"; split over their child OUs because their own list does not fit: {shown}"
     return text
 
 
-def _moves(
-    scps: Sequence[ScpDiff], policies: Mapping[str, PlanChange], ou_names: Mapping[str, str]
-) -> tuple[str, ...]:
+def _moves(scps: Sequence[ScpDiff], ou_names: Mapping[str, str]) -> tuple[str, ...]:
     """Accounts one SCP stops permitting while another starts: a permit following its account.
 
     Under the per_ou layout an SCP lists the permitted accounts AWS
@@ -405,7 +443,7 @@ def _moves(
     return tuple(out)
 
 
-def _check_narrowed_guards(before: Deployment, after: Deployment, col: _Collector) -> None:
+def _narrowed_guards(before: Deployment, after: Deployment, source: str) -> list[Finding]:
     """An action exempted today loses its guard in the same apply: refuse it.
 
     Terraform updates an OU's SCP before its control (the control depends on
@@ -414,284 +452,86 @@ def _check_narrowed_guards(before: Deployment, after: Deployment, col: _Collecto
     exemption is one apply, dropping the guard the next.
     """
     problems: dict[str, list[str]] = {}
+    later_of = _by_id(after)
+    # OUs alike (the same exemptions, the same SCPs) are judged once.
+    judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for item in before.ous:
-        exempted = list((item.control or {}).get("ExemptedActions", ()))
-        later = after.find(item.ou.id, item.ou.name)
+        exempted = tuple((item.control or {}).get("ExemptedActions", ()))
+        later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
         if not exempted or later is None or later.unresolved:
             continue
-        documents = []
-        for scp in later.scps:
-            try:
-                documents.append(decode_scp(scp.content))
-            except ScpDecodeError:
-                documents = []
-                break
-        for action in unguarded_actions(exempted, [d for d in documents if isinstance(d, dict)]):
+        key = (exempted, tuple(s.content for s in later.scps))
+        if key not in judged:
+            documents = _documents(later.scps)
+            judged[key] = unguarded_actions(exempted, documents or [])
+        for action in judged[key]:
             problems.setdefault(action, []).append(item.ou.label())
+    out = []
     for action, ous in problems.items():
-        col.reason(
-            RULE_GUARD_NARROWED,
-            f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts {action} "
-            "today, and this plan takes it out of the SCP's guard in the same apply: until the "
-            "control is updated after the SCP, it would be open to every account in every Region. "
-            "Remove it from exempted_actions and apply, then from guarded_actions.",
-            ", ".join(ous),
+        out.append(
+            Finding(
+                RULE_GUARD_NARROWED,
+                "error",
+                f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
+                f"{action} today, and this plan takes it out of the SCP's guard in the same "
+                "apply: until the control is updated after the SCP, it would be open to every "
+                "account in every Region. Remove it from exempted_actions and apply, then from "
+                "guarded_actions.",
+                file=source,
+                entry=", ".join(ous),
+            )
         )
-
-
-def _gate_actions(
-    changes: Sequence[PlanChange], allow_destroy: bool, col: _Collector
-) -> dict[str, tuple[str, ...]]:
-    """Addresses per action; a reason per removal of a guarded resource."""
-    resources: dict[str, list[str]] = {a: [] for a in ACTIONS}
-    for ch in changes:
-        if ch.importing:
-            # Adopted into the state from AWS (import blocks), whatever else changes.
-            resources.setdefault("import", []).append(ch.address)
-        if ch.action in ("no-op", "read"):
-            continue
-        resources.setdefault(ch.action, []).append(ch.address)
-        if ch.resource_type not in GUARDED_TYPES:
-            continue
-        if ch.action not in ACTIONS:
-            col.reason(
-                RULE_ACTION,
-                f"{ch.address}: the plan's actions {list(ch.actions)} are not understood "
-                "by this gate; review the plan by hand.",
-                ch.address,
-            )
-        elif ch.removes and not allow_destroy:
-            verb = {
-                "delete": "deletes",
-                "replace": "replaces (destroys, then re-creates)",
-                "forget": "removes from Terraform's management",
-            }[ch.action]
-            if ch.action == "replace" and list(ch.actions) == ["create", "delete"]:
-                verb = "replaces (creates the new one first, then destroys the old)"
-            col.reason(
-                RULE_DESTROY,
-                f"{ch.address}: the plan {verb} this {ch.resource_type}; an OU may be left "
-                "without the Region deny or the SCP. Re-run with --allow-destroy only if "
-                "that is intended.",
-                ch.address,
-            )
-    return {k: tuple(v) for k, v in resources.items()}
-
-
-def _review_scps(
-    policies: Mapping[str, PlanChange],
-    names: Mapping[str, str],
-    size_limit: int,
-    col: _Collector,
-) -> tuple[dict[str, ScpView | None], list[ScpDiff]]:
-    """Each SCP's planned document (None when deleted or unknown) and the diffs of changed ones."""
-    views: dict[str, ScpView | None] = {}
-    diffs: list[ScpDiff] = []
-    for address, pol in policies.items():
-        if (field(pol.after, "type") or field(pol.before, "type")) not in (
-            None,
-            "SERVICE_CONTROL_POLICY",
-        ):
-            continue
-        content = field(pol.before, "content")
-        before = read_scp(content) if isinstance(content, str) else None
-        after: ScpView | None = None
-        unknown = not pol.removes_for_good and is_unknown(pol.after_unknown, "content")
-        if unknown:
-            col.unknown(address, ("content",), "the SCP")
-        elif not pol.removes_for_good:
-            content = field(pol.after, "content")
-            after = read_scp(content) if isinstance(content, str) else None
-        views[address] = after
-        if after is not None and after.error is not None:
-            col.reason(
-                RULE_SCP_UNREADABLE,
-                f"{address}: the planned SCP content is {after.error}; "
-                "AWS Organizations would reject it.",
-                address,
-            )
-        if pol.action in ("no-op", "read"):
-            continue
-        diff = _scp_diff(address, pol.action, before, after, unknown, names, size_limit)
-        diffs.append(diff)
-        col.widening.extend(_scp_widening(diff))
-    return views, diffs
-
-
-def _review_attachments(
-    plan: Plan,
-    changes: Sequence[PlanChange],
-    policies: Mapping[str, PlanChange],
-    col: _Collector,
-) -> _Attachments:
-    after: dict[str, set[str]] = {}
-    unresolved: set[str] = set()
-    before: set[str] = set()
-    for att in changes:
-        if att.resource_type != ATTACHMENT_TYPE:
-            continue
-        old = field(att.before, "target_id")
-        if isinstance(old, str):
-            before.add(old)
-        if att.removes_for_good:
-            continue
-        target = field(att.after, "target_id")
-        if is_unknown(att.after_unknown, "target_id") or not isinstance(target, str):
-            col.unknown(att.address, ("target_id",), "the SCP attachment")
-            continue
-        policy = plan.policy_of_attachment(att, policies)
-        if policy is None:
-            unresolved.add(target)
-        else:
-            after.setdefault(target, set()).add(policy)
-    return _Attachments(
-        {k: frozenset(v) for k, v in after.items()}, frozenset(unresolved), frozenset(before)
-    )
-
-
-def _review_controls(
-    changes: Sequence[PlanChange], ou_names: Mapping[str, str], col: _Collector
-) -> tuple[dict[str, _PlannedControl], list[ControlDiff]]:
-    """The controls as planned (by address) and the diffs of changed ones."""
-    planned: dict[str, _PlannedControl] = {}
-    diffs: list[ControlDiff] = []
-    for ctl in changes:
-        if ctl.resource_type != CONTROL_TYPE:
-            continue
-        before_ou = ou_id_of_arn(field(ctl.before, "target_identifier"))
-        after_ou = None
-        unknown: tuple[str, ...] = ()
-        after_params = None
-        if not ctl.removes_for_good:
-            after_ou = ou_id_of_arn(field(ctl.after, "target_identifier"))
-            unknown = _unknown_parameter_keys(ctl)
-            if is_unknown(ctl.after_unknown, "target_identifier"):
-                unknown = ("target_identifier", *unknown)
-            after_params = _parameters(field(ctl.after, "parameters"))
-        if unknown:
-            col.unknown(ctl.address, unknown, "the Region deny control")
-        elif after_ou is not None and after_params is not None:
-            planned[ctl.address] = _PlannedControl(after_ou, after_params)
-        if ctl.action in ("no-op", "read"):
-            continue
-        ou_id = after_ou or before_ou or ctl.key
-        diff = ControlDiff(
-            address=ctl.address,
-            action=ctl.action,
-            ou_id=ou_id,
-            ou_name=ou_names.get(ou_id or ""),
-            parameters=_parameter_diffs(
-                _parameters(field(ctl.before, "parameters")), after_params, unknown
-            ),
-            after_unknown=unknown,
-        )
-        diffs.append(diff)
-    order = _sort_ou(ou_names)
-    diffs.sort(key=lambda d: order(d.ou_id or ""))
-    col.widening.extend(_control_widening(diffs))
-    return planned, diffs
-
-
-def _coverage(
-    plan: Plan,
-    changes: Sequence[PlanChange],
-    planned: Mapping[str, _PlannedControl],
-    attachments: _Attachments,
-    ou_names: Mapping[str, str],
-    col: _Collector,
-) -> tuple[tuple[OuRef, ...] | None, tuple[OuRef, ...]]:
-    """First-tier OUs not covered after apply, and OUs that lose coverage in this plan."""
-    order = _sort_ou(ou_names)
-    untargeted = plan.output_map("untargeted_first_tier_ous", "after")
-    reasons = plan.not_covered_reasons("after")
-    not_covered = (
-        None
-        if untargeted is None
-        else tuple(OuRef(i, ou_names.get(i), reasons.get(i)) for i in sorted(untargeted, key=order))
-    )
-    controlled_before: set[str] = set()
-    controlled_after = {p.ou_id for p in planned.values()}
-    for ctl in changes:
-        if ctl.resource_type != CONTROL_TYPE:
-            continue
-        ou = ou_id_of_arn(field(ctl.before, "target_identifier"))
-        if ou:
-            controlled_before.add(ou)
-        if not ctl.removes_for_good:
-            # Unknown parameters still leave a control on the OU.
-            ou = ou_id_of_arn(field(ctl.after, "target_identifier"))
-            if ou:
-                controlled_after.add(ou)
-    attached_after = set(attachments.after) | attachments.unresolved
-    newly: list[OuRef] = []
-    for ou in sorted(controlled_before | attachments.before, key=order):
-        lost = []
-        if ou in controlled_before and ou not in controlled_after:
-            lost.append("the Region deny control")
-        if ou in attachments.before and ou not in attached_after:
-            lost.append("the SCP attachment")
-        if lost:
-            ref = OuRef(ou, ou_names.get(ou))
-            newly.append(ref)
-            col.widening.append(
-                Widening(f"OU {ref.label()}", f"OU {ref.label()} loses {' and '.join(lost)}")
-            )
-    before_targets = plan.output_map("targets", "before")
-    after_targets = plan.output_map("targets", "after")
-    if before_targets is not None and after_targets is not None:
-        for ou in sorted(set(before_targets) - set(after_targets), key=order):
-            if all(ref.id != ou for ref in newly):
-                ref = OuRef(ou, ou_names.get(ou))
-                newly.append(ref)
-                col.widening.append(
-                    Widening(f"OU {ref.label()}", f"OU {ref.label()} is no longer a target")
-                )
-    return not_covered, tuple(newly)
-
-
-# Attributes whose change outside Terraform matters to a reviewer.
-DRIFT_ATTRIBUTES = {
-    POLICY_TYPE: ("content", "name", "type"),
-    ATTACHMENT_TYPE: ("policy_id", "target_id"),
-    CONTROL_TYPE: ("control_identifier", "parameters", "target_identifier"),
-}
-
-
-def _drift(plan: Plan) -> tuple[str, ...]:
-    """What changed outside Terraform in the guarded resources since the last apply."""
-    out = []
-    for drift in plan.data.get("resource_drift") or []:
-        if not isinstance(drift, dict) or drift.get("type") not in DRIFT_ATTRIBUTES:
-            continue
-        change = drift.get("change")
-        before, after = field(change, "before"), field(change, "after")
-        if not isinstance(after, dict):
-            out.append(f"{drift.get('address')}: deleted outside Terraform")
-            continue
-        changed = [
-            a for a in DRIFT_ATTRIBUTES[str(drift["type"])] if field(before, a) != after.get(a)
-        ]
-        if changed:
-            out.append(f"{drift.get('address')}: {', '.join(changed)} changed outside Terraform")
-    return tuple(out)
-
-
-def _unique(findings: Iterable[Finding]) -> list[Finding]:
-    seen: set[Finding] = set()
-    out = []
-    for f in findings:
-        if f not in seen:
-            seen.add(f)
-            out.append(f)
     return out
 
 
-def _sort_ou(names: Mapping[str, str]) -> Callable[[str], tuple[str, str]]:
-    return lambda ou: (names.get(ou, ""), ou)
+def _documents(scps: Sequence[ScpDoc]) -> list[Mapping[str, Any]] | None:
+    """The decoded documents of an OU's SCPs; None when one of them cannot be decoded."""
+    documents: list[Mapping[str, Any]] = []
+    for scp in scps:
+        try:
+            document = decode_scp(scp.content)
+        except ScpDecodeError:
+            return None
+        if isinstance(document, dict):
+            documents.append(document)
+    return documents
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def _by_id(deployment: Deployment) -> dict[str, OuDeployment]:
+    return {item.ou.id: item for item in deployment.ous if item.ou.id is not None}
+
+
+# ---------------------------------------------------------------- the SCPs
+
+
+def _scp_diffs(
+    plan: Plan,
+    before: Deployment,
+    after: Deployment,
+    names: Mapping[str, str],
+    size_limit: int,
+) -> list[ScpDiff]:
+    """Each SCP the plan changes, its document before and after (from the two deployments)."""
+    unknown = {u.address for u in after.unknowns if "content" in u.attributes}
+    diffs = []
+    for change in plan.of_type(POLICY_TYPE):
+        if change.unchanged:
+            continue
+        old, new = before.policy(change.address), after.policy(change.address)
+        if old is None and new is None:
+            continue  # not an SCP
+        diffs.append(
+            _scp_diff(
+                change.address,
+                change.action,
+                read_scp(old.content) if old is not None and old.content is not None else None,
+                read_scp(new.content) if new is not None and new.content is not None else None,
+                change.address in unknown,
+                names,
+                size_limit,
+            )
+        )
+    return diffs
 
 
 def _scp_diff(
@@ -767,8 +607,13 @@ def _scp_widening(diff: ScpDiff) -> list[Widening]:
     out: list[Widening] = []
     if diff.before is None:
         return out  # a new SCP only adds denies
-    if diff.action == "delete":
-        out.append(Widening(subject, "the SCP is deleted: its denies stop applying"))
+    if diff.after is None and not diff.after_unknown:
+        if diff.action == "forget":
+            out.append(
+                Widening(subject, "the SCP leaves Terraform's management: nothing keeps its denies")
+            )
+        else:
+            out.append(Widening(subject, "the SCP is deleted: its denies stop applying"))
         return out
     for acct in diff.accounts_added:
         out.append(Widening(subject, f"account {acct.label()} newly permitted"))
@@ -794,36 +639,121 @@ def _option_rank(value: str) -> int:
     }.get(value, 0)
 
 
-def _parameter_diffs(
-    before: Mapping[str, tuple[str, ...]] | None,
-    after: Mapping[str, tuple[str, ...]] | None,
-    unknown_keys: Sequence[str],
-) -> tuple[ParameterDiff, ...]:
-    """Per parameter key: values before and after, added and removed (after None: deleted)."""
-    out = []
-    for key in sorted(set(before or {}) | set(after or {})):
-        b = (before or {}).get(key)
-        a = (after or {}).get(key)
-        if f"parameters.{key}" in unknown_keys or "parameters" in unknown_keys:
-            out.append(ParameterDiff(key, b, None, (), (), unknown=True))
-            continue
-        if b == a:
-            continue
-        gained, lost = _added_removed(b or (), a or ())
-        out.append(ParameterDiff(key, b, a, gained, lost))
-    return tuple(out)
+# ---------------------------------------------------------------- each OU
 
 
-def _control_widening(diffs: Sequence[ControlDiff]) -> list[Widening]:
-    """Widening changes of the controls; the same change on several OUs reads as one."""
+@dataclass(frozen=True)
+class _OuGuard:
+    """What the guard statements of an OU's SCPs leave open, all of them together."""
+
+    permitted: frozenset[str]
+    regions: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+def _ou_guard(scps: Sequence[ScpDoc]) -> _OuGuard | None:
+    """Accounts and Regions every guarding SCP of the OU lets through; actions any one guards.
+
+    Each SCP applies on its own (AWS Organizations: a request must be
+    allowed by every SCP on the path), so an account escapes the OU's guard
+    only where each SCP with a guard lists it. None when an SCP cannot be read.
+    """
+    views = [read_scp(s.content) for s in scps]
+    if any(v.error is not None for v in views):
+        return None
+    guarding = [v for v in views if v.guarded_actions]
+    if not guarding:
+        return _OuGuard(frozenset(), (), ())
+    permitted = frozenset.intersection(*(v.permitted_accounts for v in guarding))
+    regions = tuple(
+        r for r in guarding[0].allowed_regions if all(r in v.allowed_regions for v in guarding)
+    )
+    actions: dict[str, str] = {}
+    for v in guarding:
+        for a in v.guarded_actions:
+            actions.setdefault(a.lower(), a)
+    return _OuGuard(permitted, regions, tuple(actions.values()))
+
+
+def _attachment_widening(
+    before: Deployment, after: Deployment, names: Mapping[str, str]
+) -> list[Widening]:
+    """An OU whose attached SCPs change for others: what their guard lets through now.
+
+    A change of an SCP's own content is reported with the SCP; this is the
+    OU whose attachments point to other SCPs (an attachment replaced, say).
+    """
+    out: list[Widening] = []
+    later_of = _by_id(after)
+    for item in before.ous:
+        later = later_of.get(item.ou.id or "")
+        if later is None or not later.attachments:
+            continue
+        old = {a.policy for a in item.attachments}
+        new = {a.policy for a in later.attachments}
+        if old == new or None in old or None in new or not old:
+            continue
+        was, now = _ou_guard(item.scps), _ou_guard(later.scps)
+        if was is None or now is None or item.unresolved or later.unresolved:
+            continue
+        subject = f"OU {item.ou.label()}"
+        change = (
+            f"on OU {item.ou.label()}, whose SCPs change from "
+            f"{', '.join(sorted(str(p) for p in old))} to {', '.join(sorted(str(p) for p in new))}"
+        )
+        for acct in _accounts(now.permitted - was.permitted, names):
+            out.append(Widening(subject, f"account {acct.label()} newly permitted {change}"))
+        for region in _added_removed(was.regions, now.regions)[0]:
+            out.append(Widening(subject, f"Region {region} added to the allowed Regions {change}"))
+        for act in _added_removed(was.actions, now.actions, fold=True)[1]:
+            out.append(Widening(subject, f"action {act} no longer guarded {change}"))
+    return out
+
+
+def _control_diffs(
+    before: Deployment, after: Deployment, changes: Mapping[str, PlanChange]
+) -> tuple[tuple[ControlDiff, ...], list[Widening]]:
+    """The control of each OU whose control resource the plan changes, and the widening."""
+    was = {i: item for i, item in _by_id(before).items() if item.planned_control}
+    now = {i: item for i, item in _by_id(after).items() if item.planned_control}
+    target_unknown = {
+        u.address: u.attributes for u in after.unknowns if "target_identifier" in u.attributes
+    }
+    diffs: list[ControlDiff] = []
     by_change: dict[str, list[str]] = {}
-    for diff in diffs:
+    # The same parameters on many OUs are decoded and compared once.
+    compared: dict[Any, tuple[ParameterDiff, ...]] = {}
+    items = {**was, **now}
+    for ou_id in sorted(items, key=lambda i: (items[i].ou.name or "", i)):
+        old = was[ou_id].planned_control if ou_id in was else None
+        new = now[ou_id].planned_control if ou_id in now else None
+        planned = new or old
+        if planned is None:
+            continue
+        address = planned.address
+        change = changes.get(address)
+        action = change.action if change is not None else "no-op"
+        if action in ("no-op", "read"):
+            continue
+        unknown = new.unknown if new is not None else target_unknown.get(address, ())
+        key = (_frozen(old), _frozen(new), unknown)
+        if key not in compared:
+            compared[key] = _parameter_diffs(old, new, unknown)
+        diff = ControlDiff(
+            address=address,
+            action=action,
+            ou_id=ou_id,
+            ou_name=items[ou_id].ou.name,
+            parameters=compared[key],
+            after_unknown=unknown,
+        )
+        diffs.append(diff)
         label = diff.ou_label()
-        if diff.action == "forget":
+        if action == "forget":
             by_change.setdefault(
                 "the Region deny control leaves Terraform's management", []
             ).append(label)
-        if diff.action != "update" and diff.action != "replace":
+        if old is None or new is None:
             continue  # a new control only denies; a lost one is reported under coverage
         for p in diff.parameters:
             if p.unknown or (p.before is None and p.after is None):
@@ -833,8 +763,104 @@ def _control_widening(diffs: Sequence[ControlDiff]) -> list[Widening]:
                     by_change.setdefault(f"{p.key} + {value}", []).append(label)
             else:
                 by_change.setdefault(f"parameter {p.key} changed", []).append(label)
-    out = []
-    for change, ous in by_change.items():
+    widening = []
+    for text, ous in by_change.items():
         where = f"OU {ous[0]}" if len(ous) == 1 else f"{len(ous)} OUs: {', '.join(ous)}"
-        out.append(Widening("Region deny control", f"{change} on {where}"))
-    return out
+        widening.append(Widening("Region deny control", f"{text} on {where}", text, tuple(ous)))
+    return tuple(diffs), widening
+
+
+def _frozen(control: PlannedControl | None) -> tuple[tuple[str, str], ...] | None:
+    return None if control is None else tuple(sorted(control.raw.items()))
+
+
+def _parameter_diffs(
+    before: PlannedControl | None, after: PlannedControl | None, unknown: Sequence[str]
+) -> tuple[ParameterDiff, ...]:
+    """Per parameter key: values before and after, added and removed (after None: deleted)."""
+    old = parameter_values(before.raw) if before is not None else {}
+    new = parameter_values(after.raw) if after is not None else {}
+    whole = "parameters" in unknown or "target_identifier" in unknown
+    unknown_keys = {u.split(".", 1)[1] for u in unknown if u.startswith("parameters.")}
+    out = []
+    for key in sorted(set(old) | set(new) | unknown_keys):
+        b = old.get(key)
+        a = new.get(key)
+        if whole or key in unknown_keys:
+            out.append(ParameterDiff(key, b, None, (), (), unknown=True))
+            continue
+        if b == a:
+            continue
+        gained, lost = _added_removed(b or (), a or ())
+        out.append(ParameterDiff(key, b, a, gained, lost))
+    return tuple(out)
+
+
+def _coverage(before: Deployment, after: Deployment) -> tuple[tuple[OuRef, ...], list[Widening]]:
+    """OUs that lose the control, their SCP attachments, or their place among the targets."""
+    later_of = _by_id(after)
+    newly: list[OuRef] = []
+    widening: list[Widening] = []
+    for item in before.ous:
+        if item.ou.id is None:
+            continue
+        later = later_of.get(item.ou.id)
+        lost = []
+        if item.planned_control is not None and (later is None or later.planned_control is None):
+            lost.append("the Region deny control")
+        if item.attachments and (later is None or not later.attachments):
+            lost.append("the SCP attachment")
+        if lost:
+            ref = OuRef(item.ou.id, item.ou.name)
+            newly.append(ref)
+            widening.append(
+                Widening(f"OU {ref.label()}", f"OU {ref.label()} loses {' and '.join(lost)}")
+            )
+    targets = before.targets
+    if targets is not None and after.targets is not None:
+        gone = set(targets) - set(after.targets) - {ref.id for ref in newly}
+        for ou in sorted(gone, key=lambda i: (targets[i], i)):
+            ref = OuRef(ou, targets[ou])
+            newly.append(ref)
+            widening.append(
+                Widening(f"OU {ref.label()}", f"OU {ref.label()} is no longer a target")
+            )
+    return tuple(newly), widening
+
+
+# ---------------------------------------------------------------- outside Terraform
+
+
+# Attributes whose change outside Terraform matters to a reviewer.
+DRIFT_ATTRIBUTES = {
+    POLICY_TYPE: ("content", "name", "type"),
+    ATTACHMENT_TYPE: ("policy_id", "target_id"),
+    CONTROL_TYPE: ("control_identifier", "parameters", "target_identifier"),
+}
+
+
+def _drift(plan: Plan) -> tuple[str, ...]:
+    """What changed outside Terraform in the guarded resources since the last apply."""
+    out = []
+    for drift in plan.data.get("resource_drift") or []:
+        if not isinstance(drift, dict) or drift.get("type") not in DRIFT_ATTRIBUTES:
+            continue
+        change = drift.get("change")
+        before, after = field(change, "before"), field(change, "after")
+        if not isinstance(after, dict):
+            out.append(f"{drift.get('address')}: deleted outside Terraform")
+            continue
+        changed = [
+            a for a in DRIFT_ATTRIBUTES[str(drift["type"])] if field(before, a) != after.get(a)
+        ]
+        if changed:
+            out.append(f"{drift.get('address')}: {', '.join(changed)} changed outside Terraform")
+    return tuple(out)
+
+
+def _unique(items: Iterable[_T]) -> list[_T]:
+    return list(dict.fromkeys(items))
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -76,6 +76,7 @@ def drift(env: Environment, options: RunOptions) -> None:
                     saved.resolve(),
                     variables=permits_variable(env, lingering),
                     lock_timeout=LOCK_TIMEOUT,
+                    lock=options.state_lock,
                 )
             with stages.stage("terraform show"):
                 text = tf.show_json_text(saved.resolve())

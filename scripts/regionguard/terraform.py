@@ -129,13 +129,19 @@ class Terraform:
         destroy: bool = False,
         refresh_only: bool = False,
         lock_timeout: str | None = None,
+        lock: bool = True,
     ) -> bool:
-        """Plan; return True when the plan has changes."""
+        """Plan; return True when the plan has changes.
+
+        ``lock=False`` plans without taking the state lock (``-lock=false``),
+        for a role that may read the state but not write its lock object.
+        """
         result = self.run(
             "plan",
             check=False,
             input=False,
-            lock_timeout=lock_timeout,
+            lock=None if lock else False,
+            lock_timeout=lock_timeout if lock else None,
             detailed_exitcode=IsFlagged,
             out=str(out) if out else None,
             destroy=IsFlagged if destroy else None,

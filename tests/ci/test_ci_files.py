@@ -308,8 +308,9 @@ def test_the_server_workflow_plans_with_the_plan_profile_and_never_the_apply_rol
     assert env_steps("plan") == {
         "REGIONGUARD_HOME": "/opt/regionguard",
         "AWS_PROFILE": "regionguard-plan",
-        "TF_CLI_ARGS_plan": "-lock=false",
     }
+    # The plan role cannot write the S3 lock object: the review plans without it.
+    assert 'review --env "$PROJECT_NAME" --no-state-lock' in _stage_text(workflow["plan"])
     assert env_steps("apply") == {
         "REGIONGUARD_HOME": "/opt/regionguard",
         "AWS_PROFILE": "regionguard-apply",

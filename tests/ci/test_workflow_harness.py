@@ -231,6 +231,7 @@ class Harness:
             "tfplan",
             "tfplan.json",
             "tfplan.md",
+            "tfplan.comment.md",
             "tfplan.gate.json",
             "tfplan.sarif",
             "tfplan.status",
@@ -437,6 +438,11 @@ def review_md(root: Path) -> str:
     return (root / "envs/local/tfplan.md").read_text()
 
 
+def comment_md(root: Path) -> str:
+    """The review within GitHub's comment limit, as the report job posts it."""
+    return (root / "review/tfplan.comment.md").read_text()
+
+
 # ---------------------------------------------------------------- pull request
 
 
@@ -486,7 +492,7 @@ def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_
                 "TF_IN_AUTOMATION": "1",
                 "TF_INPUT": "0",
                 "REGIONGUARD_ENV": "local",
-                "TF_CLI_ARGS_plan": "-lock=false",
+                "STATE_LOCK": "false",
                 "BACKEND_BUCKET": VARS["BACKEND_BUCKET"],
                 "BACKEND_REGION": VARS["BACKEND_REGION"],
             },
@@ -496,6 +502,7 @@ def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_
     review = review_md(harness.root)
     assert job.summary == review
     assert sorted(harness.artifacts["pr-pass/review-local"]) == [
+        "tfplan.comment.md",
         "tfplan.md",
         "tfplan.sarif",
         "tfplan.status",
@@ -506,9 +513,13 @@ def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_
     report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
     assert report.outcomes() == [(name, "success") for name in REPORT_STEPS]
     comment = harness.comments[-1]["body"]
+    posted = comment_md(harness.root)
     assert comment == (
-        "<!-- regionguard-review:local -->\n### regionguard review: local: passed\n\n" + review
+        "<!-- regionguard-review:local -->\n### regionguard review: local: passed\n\n" + posted
     )
+    assert posted.startswith("## Plan review: gate passed\n")
+    assert "still permits 100000000003 (research), whose permit has expired" in posted
+    assert "- Accounts permitted: 100000000001 (ml-platform)\n" in posted
     assert review.startswith("## Plan review: gate passed\n")
     assert (
         "- :warning: envs/local/accounts.auto.tfvars.json still permits 100000000003 "
@@ -556,7 +567,7 @@ def test_a_pull_request_that_fails_the_gate_still_gets_its_comment_then_fails(
     assert len(harness.comments) == max(comments_before, 1)
     assert harness.comments[-1]["body"] == (
         "<!-- regionguard-review:local -->\n### regionguard review: local: failed "
-        "(make review exited 2)\n\n" + review
+        "(make review exited 2)\n\n" + comment_md(harness.root)
     )
     sarif = json.loads((harness.root / "review/tfplan.sarif").read_text())
     errors = [r["ruleId"] for r in sarif["runs"][0]["results"] if r["level"] == "error"]
@@ -786,7 +797,6 @@ def test_atlantis_runs_the_pinned_regionguard_with_the_plan_profile_and_applies_
     assert plan.set_by_steps == {
         "REGIONGUARD_HOME": "/opt/regionguard",
         "AWS_PROFILE": "regionguard-plan",
-        "TF_CLI_ARGS_plan": "-lock=false",
     }
     assert [s.outcome for s in plan.steps] == ["recorded", "success", "success"], plan.steps[
         1

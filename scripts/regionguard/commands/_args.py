@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_SANDBOX_PORT",
     "add_env_arguments",
     "add_run_arguments",
+    "add_state_lock_argument",
     "add_today_argument",
     "environment_from_args",
     "parse_today",
@@ -64,6 +65,17 @@ def environment_from_args(args: argparse.Namespace) -> Environment:
     """The environment named by --env / --env-dir, judged on --today (default: today in UTC)."""
     today: datetime.date | None = getattr(args, "today", None)
     return Environment(relative_to_cwd(resolve_env_dir(args)), today or today_utc())
+
+
+def add_state_lock_argument(parser: argparse.ArgumentParser) -> None:
+    """--no-state-lock: the read-only plans (plan, review, drift) of the plan role."""
+    parser.add_argument(
+        "--no-state-lock",
+        dest="state_lock",
+        action="store_false",
+        help="plan without taking the state lock (terraform plan -lock=false): for a role "
+        "that may read the state but not write its lock object (the plan role)",
+    )
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,12 @@ import argparse
 from typing import Any
 
 from regionguard import pipeline
-from regionguard.commands._args import add_run_arguments, add_today_argument, environment_from_args
+from regionguard.commands._args import (
+    add_run_arguments,
+    add_state_lock_argument,
+    add_today_argument,
+    environment_from_args,
+)
 
 __all__ = ["register"]
 
@@ -16,6 +21,7 @@ def _options(args: argparse.Namespace) -> pipeline.RunOptions:
         timeout=args.timeout,
         sandbox_port=args.sandbox_port,
         allow_destroy=getattr(args, "allow_destroy", False),
+        state_lock=getattr(args, "state_lock", True),
     )
 
 
@@ -60,6 +66,7 @@ def register(subparsers: Any) -> None:
     )
     add_run_arguments(plan)
     _allow_destroy(plan)
+    add_state_lock_argument(plan)
     add_today_argument(plan)
     plan.set_defaults(func=run_plan)
 
@@ -82,13 +89,16 @@ def register(subparsers: Any) -> None:
         help="plan for a pull request: always write the review (tfplan.md) and a SARIF log",
         description=(
             "Run `regionguard plan` and, whatever its outcome, write envs/<env>/tfplan.md (the "
-            "review, or the stage that stopped the chain and why) and envs/<env>/tfplan.sarif "
+            "review, or the stage that stopped the chain and why), envs/<env>/tfplan.comment.md "
+            "(the pull-request comment: the verdict and counts first, within GitHub's limit) "
+            "and envs/<env>/tfplan.sarif "
             "(SARIF 2.1.0: validate's findings, the gate's reasons and warnings, broken facts). "
             "Exit as plan: 0 passed, 1 a stage found problems, 2 bad input."
         ),
     )
     add_run_arguments(review)
     _allow_destroy(review)
+    add_state_lock_argument(review)
     add_today_argument(review)
     review.set_defaults(func=run_review)
 

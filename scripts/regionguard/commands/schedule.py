@@ -12,6 +12,7 @@ from regionguard import schedule
 from regionguard.commands._args import (
     add_env_arguments,
     add_run_arguments,
+    add_state_lock_argument,
     add_today_argument,
     environment_from_args,
 )
@@ -23,7 +24,9 @@ __all__ = ["register"]
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    options = RunOptions(timeout=args.timeout, sandbox_port=args.sandbox_port)
+    options = RunOptions(
+        timeout=args.timeout, sandbox_port=args.sandbox_port, state_lock=args.state_lock
+    )
     schedule.drift(environment_from_args(args), options)
     return 0
 
@@ -54,6 +57,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_run_arguments(drift)
+    add_state_lock_argument(drift)
     add_today_argument(drift)
     drift.set_defaults(func=run_drift)
 
