@@ -38,6 +38,7 @@ from regionguard.planfile import (
 )
 from regionguard.render import jsonencode, render_control_parameters
 from regionguard.rules import decode_parameters
+from regionguard.words import noun
 
 __all__ = [
     "Deployment",
@@ -113,7 +114,8 @@ def select_targets(
         ]
         if unsure:
             raise UnknownOuIds(
-                f"target_ou_include/target_ou_exclude name the OU id(s) {', '.join(unsure)}; "
+                f"target_ou_include/target_ou_exclude name the {noun(len(unsure), 'OU id')} "
+                f"{', '.join(unsure)}; "
                 "which OU that is only the organization knows: pass --plan (the plan read the "
                 "organization), or, for the local environment, start the sandbox"
             )

@@ -36,6 +36,7 @@ from regionguard.planfile import (
 from regionguard.rules import decode_parameter, room_for_accounts, unguarded_actions
 from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
+from regionguard.words import count
 
 GUARDED_TYPES = frozenset({POLICY_TYPE, ATTACHMENT_TYPE, CONTROL_TYPE})
 
@@ -688,10 +689,6 @@ def _unique(findings: Iterable[Finding]) -> list[Finding]:
 
 def _sort_ou(names: Mapping[str, str]) -> Callable[[str], tuple[str, str]]:
     return lambda ou: (names.get(ou, ""), ou)
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _scp_diff(

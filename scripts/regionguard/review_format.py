@@ -14,8 +14,8 @@ from regionguard.review import (
     ParameterDiff,
     PlanReview,
     ScpDiff,
-    count,
 )
+from regionguard.words import count
 
 __all__ = ["FORMATS", "format_review", "to_json"]
 
@@ -176,7 +176,8 @@ def _scp_lines(s: ScpDiff) -> list[str]:
         if room < 0:
             size += f" ({-room:,} over the limit)"
         elif s.room_for_accounts is not None:
-            size += f" ({room:,} left: room for about {s.room_for_accounts:,} more accounts)"
+            more = count(s.room_for_accounts, "more account", thousands=True)
+            size += f" ({room:,} left: room for about {more})"
         else:
             size += f" ({room:,} left)"
     lines.append(size)
