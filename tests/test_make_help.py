@@ -140,3 +140,21 @@ def test_the_first_install_says_what_it_does_before_pip_runs_and_when_it_is_done
         f"make: installing regionguard into {venv} (new extras, or pyproject.toml or "
         "requirements.lock changed)"
     )
+
+
+def test_the_quickstart_starts_with_make_plan_and_make_test_and_names_real_targets() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart\n", 1)[1].split("\n## ", 1)[0]
+    block = quickstart.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in block[:2]] == ["make plan", "make test"]
+    documented = documented_targets()
+    for line in block:
+        command = line.split("#")[0].split()
+        assert command[0] == "make" and command[1] in documented, line
+    assert [line.split()[1] for line in block] == [
+        "plan",
+        "test",
+        "apply",
+        "destroy",
+        "sandbox-down",
+    ]
