@@ -3,8 +3,9 @@
 Each example is copied with modules/ (its ``source`` is ``../../modules/...``)
 so that ``terraform init`` writes nothing into the repository. Every example
 must pass ``terraform fmt -check`` and ``terraform validate``; the complete
-one is also planned and applied on the sandbox, with only the provider's
-endpoints overridden, as a user without the Python tooling would run it.
+one is also planned and applied on the sandbox, with envs/local's provider
+configuration (the sandbox's endpoints) as an override, as a user without
+the Python tooling would run it.
 """
 
 from __future__ import annotations
@@ -81,28 +82,6 @@ def test_each_example_uses_the_modules_by_relative_source(name: str) -> None:
     assert sources == expected
 
 
-PROVIDER_OVERRIDE = """\
-provider "aws" {
-  region     = "ap-northeast-1"
-  access_key = "sandbox"
-  secret_key = "sandbox"
-
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  max_retries                 = 2
-
-  endpoints {
-    controltower  = "%(endpoint)s"
-    iam           = "%(endpoint)s"
-    organizations = "%(endpoint)s"
-    sts           = "%(endpoint)s"
-  }
-}
-"""
-
-
 @pytest.fixture
 def organization(sandbox_server: tuple[SandboxApp, str]) -> Iterator[tuple[str, Any]]:
     _app, endpoint = sandbox_server
@@ -122,13 +101,21 @@ def test_the_complete_example_plans_and_applies_on_the_sandbox(
 ) -> None:
     endpoint, org = organization
     example = copy_example(tmp_path, "complete")
-    (example / "sandbox_override.tf").write_text(PROVIDER_OVERRIDE % {"endpoint": endpoint})
+    # envs/local's provider configuration, which points every endpoint at the
+    # sandbox: its variable in a file of its own, its provider block as an
+    # override of the example's.
+    local = (REPO_ROOT / "envs" / "local" / "providers.tf").read_text(encoding="utf-8")
+    variable, provider, rest = local.partition('provider "aws" {')
+    assert provider and 'variable "sandbox_endpoint"' in variable
+    (example / "sandbox.tf").write_text(variable)
+    (example / "sandbox_override.tf").write_text(provider + rest)
     (example / "terraform.tfvars.json").write_text(
         json.dumps(
             {
                 "home_region": "ap-northeast-1",
                 "allowed_regions": ["ap-northeast-1", "us-east-1"],
                 "permitted_account_ids": ["100000000001"],
+                "sandbox_endpoint": endpoint,
             }
         )
     )
