@@ -57,6 +57,11 @@ def table(readme: Path, heading: str) -> list[list[str]]:
     return rows[2:]
 
 
+def text(cell: str) -> str:
+    """A table cell's text: markdown escapes (``\\_``, ``\\<``, ``\\|``) undone."""
+    return re.sub(r"\\(.)", r"\1", cell)
+
+
 def code(cell: str, where: str) -> str:
     match = CODE.match(cell)
     assert match, f"{where}: write {cell!r} as one `code` span"
@@ -73,7 +78,7 @@ def documented_inputs(readme: Path) -> dict[str, dict[str, Any]]:
     for name_cell, description, type_cell, default_cell, required in table(readme, "Inputs"):
         name = code(name_cell, f"{readme} Inputs")
         where = f"{readme} Inputs {name}"
-        entry: dict[str, Any] = {"type": code(type_cell, where), "description": description}
+        entry: dict[str, Any] = {"type": code(type_cell, where), "description": text(description)}
         if default_cell:
             entry["default"] = hcl_value(code(default_cell, where))
         assert required == ("no" if default_cell else "yes"), f"{where}: required is {required}"
@@ -128,7 +133,7 @@ def test_inputs_table_lists_each_variable_with_its_declared_type_and_default(mod
 def test_outputs_table_lists_each_declared_output_and_nothing_else(module: str) -> None:
     readme = REPO_ROOT / "modules" / module / "README.md"
     rows = table(readme, "Outputs")
-    documented = {code(row[0], f"{readme} Outputs"): row[1] for row in rows}
+    documented = {code(row[0], f"{readme} Outputs"): text(row[1]) for row in rows}
     outputs = declared(REPO_ROOT / "modules" / module / "outputs.tf", "output")
     assert documented == {name: body["description"] for name, body in outputs.items()}
     assert len(rows) == len(documented), f"{readme}: an output is listed twice"

@@ -31,6 +31,7 @@ from typing import Any
 import hcl2
 
 from regionguard.atomic import write_atomic
+from regionguard.markdown import md_line
 from regionguard.words import count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +101,6 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
-
-
 def _description(path: Path, kind: str, name: str, body: dict[str, Any]) -> str:
     text = body.get("description")
     if not isinstance(text, str) or not text.strip():
@@ -111,7 +108,7 @@ def _description(path: Path, kind: str, name: str, body: dict[str, Any]) -> str:
             f"{_shown(path)}: {kind} {name!r} has no description; add one sentence that says "
             "what it is (the README's table is made from it)"
         )
-    return _cell(text)
+    return md_line(text)
 
 
 def _requirements(module: Path) -> list[str]:
