@@ -59,12 +59,64 @@ export TF_INPUT := 0
 PLAN_JSON := $(ENV_DIR)/tfplan.json
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
+# `make help`: the targets with a `## ` comment, in these groups (a title and
+# its targets), then the variables users set. A target with a `## ` comment
+# that no group names is listed under "Other", and tests/test_make_help.py
+# fails until it has a group.
+HELP_GROUPS := run sandbox checks registry bench maintenance
+HELP_TITLE_run := Plan and apply (ENV, default local: the sandbox)
+HELP_run := plan apply destroy review preflight drift permits notify backend-config init
+HELP_TITLE_sandbox := Local sandbox (127.0.0.1:SANDBOX_PORT)
+HELP_sandbox := sandbox-up sandbox-status sandbox-down
+HELP_TITLE_checks := Checks and tests
+HELP_checks := test fmt fmt-check lint validate tf-test check pytest verify differential-deps
+HELP_TITLE_registry := Registry (envs/ENV/accounts.yaml)
+HELP_registry := tfvars check-registry render
+HELP_TITLE_bench := Benchmarks
+HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-sandbox bench-scale-sandbox
+HELP_TITLE_maintenance := Maintenance
+HELP_maintenance := venv lock docs plan-fixtures clean help
+# The variables users set on the command line (make TARGET NAME=value), each
+# shown with its value in this run.
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
+HELP_VAR_ENV := the environment, one of: $(ENVS)
+HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
+HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
+HELP_VAR_TF_TIMEOUT := seconds any one terraform command may run before it is interrupted
+HELP_VAR_ALLOW_DESTROY := 1: plan and review let a plan remove guardrails
+HELP_VAR_CONFIRM := destroy of any ENV but local: the environment's name again
+HELP_VAR_FORMAT := preflight output: text (when empty), json or markdown
+HELP_VAR_EXTRAS := what .venv installs: core, sandbox (ENV=local) or dev (venv, test, lint, pytest, bench)
+HELP_VAR_SANDBOX_TIMEOUT := seconds the sandbox commands wait for the server
+HELP_VAR_PYTHON := the Python (3.11 or later) that creates .venv
+HELP_VAR_LOCK_UPGRADE := make lock: --upgrade takes newer releases; empty keeps every other pin
+HELP_VAR_NOTIFY_TITLE := make notify: the message's title
+HELP_VAR_FILES := make notify: the files posted
+
+# $(call _quote,text): text as one single-quoted shell word.
+_quote = '$(subst ','\'',$(1))'
+
 .PHONY: help
-help: ## List the targets
-	@echo "Usage: make TARGET [ENV=$(ENV)]   (environments: $(ENVS))"
+help: ## List the targets, grouped, and the variables you can set
+	@echo "Usage: make TARGET [NAME=value ...]"
+	@awk -v groups='$(foreach g,$(HELP_GROUPS),$(HELP_TITLE_$(g))|$(HELP_$(g));)' \
+	  'BEGIN { FS = ":.*## " } \
+	   /^[a-zA-Z0-9_-]+:.*## / { if (!($$1 in desc)) order[++n] = $$1; desc[$$1] = $$2 } \
+	   END { \
+	     ng = split(groups, g, ";"); \
+	     for (i = 1; i <= ng; i++) { \
+	       if (split(g[i], part, "|") < 2) continue; \
+	       sub(/^ +/, "", part[1]); printf "\n%s\n", part[1]; \
+	       nt = split(part[2], t, " "); \
+	       for (j = 1; j <= nt; j++) { listed[t[j]] = 1; printf "  %-20s %s\n", t[j], desc[t[j]] } \
+	     } \
+	     other = ""; \
+	     for (k = 1; k <= n; k++) if (!(order[k] in listed)) other = other sprintf("  %-20s %s\n", order[k], desc[order[k]]); \
+	     if (other != "") printf "\nOther\n%s", other \
+	   }' $(MAKEFILE_LIST)
 	@echo
-	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@echo "Variables (make TARGET NAME=value; shown with their value now)"
+	@$(foreach v,$(HELP_VARIABLES),printf '  %-30s %s\n' $(call _quote,$(v)=$($(v))) $(call _quote,$(HELP_VAR_$(v)));)
 
 # ENV and SANDBOX_PORT reach shell commands: check them here, in make itself,
 # before any shell sees them.
@@ -102,11 +154,19 @@ PROVIDES_dev := dev sandbox core
 PROVIDES_sandbox := sandbox core
 PROVIDES_core := core
 
-$(BIN)/.installed-%: pyproject.toml $(LOCK)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.$(if $(filter-out core,$*),[$*])'
+# One line says what is installed and why before pip starts (pip itself stays
+# quiet), one line when it is done.
+$(BIN)/.installed-%: pyproject.toml $(LOCK) scripts/regionguard/__init__.py
+	@if [[ -x $(BIN)/python ]]; then \
+	  echo "make: installing regionguard$(if $(filter-out core,$*),[$*]) into $(VENV) (new extras, or pyproject.toml or $(LOCK) changed)" >&2; \
+	else \
+	  echo "first run: creating $(VENV) and installing regionguard$(if $(filter-out core,$*),[$*]) with its dependencies (a minute or two)" >&2; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.$(if $(filter-out core,$*),[$*])'
 	@touch $(foreach x,$(PROVIDES_$*),$(BIN)/.installed-$(x))
+	@echo "make: $(VENV) ready: regionguard$(if $(filter-out core,$*),[$*]) $$($(REGIONGUARD) --version | cut -d' ' -f2)" >&2
 
 .PHONY: venv
 venv: $(BIN)/.installed-$(EXTRAS) ## Create .venv and install regionguard with EXTRAS (core, sandbox or dev)
@@ -130,11 +190,17 @@ lock: $(UV) ## Refresh requirements.lock: newest versions pyproject.toml allows 
 # The custom checks import the package's pure modules (regionguard.rules and
 # the renderer), so the package goes in too, without its dependencies.
 $(CHECKOV_VENV)/.installed: policies/requirements.txt pyproject.toml
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	@if [[ -x $(CHECKOV_VENV)/bin/python ]]; then \
+	  echo "make: installing checkov into $(CHECKOV_VENV) (policies/requirements.txt or pyproject.toml changed)" >&2; \
+	else \
+	  echo "first run: creating $(CHECKOV_VENV) and installing checkov, pinned by policies/requirements.txt (a minute or two)" >&2; \
+	  $(PYTHON) -m venv $(CHECKOV_VENV); \
+	fi
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	@touch $@
+	@echo "make: $(CHECKOV_VENV) ready: checkov $$($(CHECKOV) --version)" >&2
 
 ifneq ($(strip $(REGIONGUARD_TF_MIRROR)),)
 $(TF_RC):
@@ -264,6 +330,10 @@ fmt: ## Format Terraform files in place
 .PHONY: fmt-check
 fmt-check: ## Fail when a Terraform file is not formatted
 	terraform fmt -check -recursive -diff modules envs
+
+.PHONY: docs
+docs: venv ## Regenerate the tables of modules/*/README.md from variables.tf, outputs.tf, versions.tf and main.tf
+	$(BIN)/python tools/module_docs.py
 
 .PHONY: validate
 validate: tf-config ## terraform validate every environment (no backend, no credentials)

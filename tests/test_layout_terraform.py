@@ -34,6 +34,8 @@ IDS = tuple(f"1000000000{i:02d}" for i in range(12))
 Case = tuple[Settings, tuple[str, ...], tuple[str, ...], dict[str, list[str]], dict[str, Descended]]
 CASES: dict[str, Case] = {
     "auto_single": (SEED, IDS[:3], (T1, T2), {T1: list(IDS[:2]), T2: [IDS[2]]}, {}),
+    # One permitted account: the reason says "1 permitted account".
+    "auto_single_one": (SEED, IDS[:1], (T1,), {T1: [IDS[0]]}, {}),
     "auto_per_ou": (
         dataclasses.replace(SEED, scp_size_limit=420),
         IDS,
@@ -88,6 +90,7 @@ module "scp" {
 output "layout" { value = module.scp.layout }
 output "descend_ou_ids" { value = module.scp.descend_ou_ids }
 output "documents" { value = module.scp.documents }
+output "reason" { value = module.scp.layout_reason }
 """
 
 
@@ -110,7 +113,7 @@ def run_block(name: str, expected: Path, case: Case) -> str:
         "  }",
         "  assert {",
         "    condition     = jsonencode({ layout = output.layout, descend = "
-        "output.descend_ou_ids, documents = output.documents }) == "
+        "output.descend_ou_ids, documents = output.documents, reason = output.reason }) == "
         f'jsonencode(jsondecode(file("{expected}")))',
         f'    error_message = "{name}: the module\'s layout differs from regionguard.layout"',
         "  }",
@@ -143,6 +146,7 @@ def test_python_layout_equals_the_module(repo_root: Path, tmp_path: Path) -> Non
                 for g in layout.groups
             },
             "layout": layout.kind,
+            "reason": layout.reason,
         }
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(expected))

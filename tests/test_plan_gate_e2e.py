@@ -200,7 +200,7 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
     broken = make("plan")
     assert broken.returncode != 0
     assert 'BROKEN  expectations[3] "payments cannot invoke Bedrock in us-east-2"' in broken.stdout
-    assert "expectations.yaml does not hold for this plan (1 broken fact(s))" in broken.stderr
+    assert "expectations.yaml does not hold for this plan (1 broken fact)" in broken.stderr
     refused = make("apply")
     assert refused.returncode != 0
     assert "has no gate record" in refused.stderr

@@ -59,7 +59,7 @@ def test_up_status_up_again_and_down(
     assert code == 0
     assert out.endswith(
         f"(pid {pid}, env {sandbox_env}, log {state_dir / 'sandbox.log'}); "
-        "already running, re-seeded (0 change(s))\n"
+        "already running, re-seeded (0 changes)\n"
     )
 
     code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "down")

@@ -259,7 +259,7 @@ def test_matrix_with_a_plan_prints_only_the_cells_that_change(
     )  # fmt: skip
     assert code == 0
     assert out.splitlines() == [
-        f"Matrix delta ({plan} (after the change)): 2 cell(s) change.",
+        f"Matrix delta ({plan} (after the change)): 2 cells change.",
         "",
         "| account | Region | action | before | after |",
         "|---|---|---|---|---|",
@@ -293,7 +293,7 @@ def test_verify_names_each_broken_fact_and_exits_1(
         '  BROKEN  expectations[3] "payments cannot invoke Bedrock in us-east-2": 2 of 2 calls '
         "are not DENY by DenyBedrockInferenceExceptAllowRegionSpecificAccounts",
     ]
-    assert err == f"regionguard: {local_env / 'expectations.yaml'}: 1 broken fact(s)\n"
+    assert err == f"regionguard: {local_env / 'expectations.yaml'}: 1 broken fact\n"
 
 
 def test_verify_against_a_plan_checks_the_planned_policies(

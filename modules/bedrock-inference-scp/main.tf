@@ -65,8 +65,8 @@ locals {
 
   layout_reason = (
     var.layout != "auto" ? "scp_layout is \"${var.layout}\"" :
-    local.layout == "single" ? "auto: the single SCP (${length(local.content)} characters, ${length(var.bedrock_permitted_account_ids)} permitted accounts) fits the ${var.size_limit}-character limit" :
-    "auto: the single SCP would be ${length(local.content)} characters for ${length(var.bedrock_permitted_account_ids)} permitted accounts, over the ${var.size_limit}-character limit"
+    local.layout == "single" ? "auto: the single SCP (${length(local.content)} characters, ${length(var.bedrock_permitted_account_ids)} permitted account${length(var.bedrock_permitted_account_ids) == 1 ? "" : "s"}) fits the ${var.size_limit}-character limit" :
+    "auto: the single SCP would be ${length(local.content)} characters for ${length(var.bedrock_permitted_account_ids)} permitted account${length(var.bedrock_permitted_account_ids) == 1 ? "" : "s"}, over the ${var.size_limit}-character limit"
   )
 
   # Where AWS Organizations places the accounts: read by the data sources

@@ -41,6 +41,7 @@ from regionguard.rules import (
 from regionguard.schemas import fast_check, json_path, validator
 from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp_document
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
+from regionguard.words import count
 
 if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
     import jsonschema
@@ -188,7 +189,7 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
         lists = max(view.account_lists if view else 0, 1)
         fewer = -(-over // (ACCOUNT_ENTRY_CHARS * lists))
         fix = (
-            f"remove about {fewer:,} permitted accounts"
+            f"remove about {count(fewer, 'permitted account', thousands=True)}"
             if fewer < accounts
             else "even without its accounts it would not fit: shorten guarded_actions or "
             "allowed_regions, or review scp_size_limit"
@@ -198,7 +199,7 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
             "error",
             f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit"
             + (
-                f", with {accounts:,} permitted account{'' if accounts == 1 else 's'} in its list"
+                f", with {count(accounts, 'permitted account', thousands=True)} in its list"
                 if accounts
                 else ""
             )
@@ -211,7 +212,7 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
         "RG-SCP-SIZE",
         level,
         f"the SCP is {size:,} of {limit:,} characters: {left:,} characters left: "
-        f"room for about {room:,} more accounts",
+        f"room for about {count(room, 'more account', thousands=True)}",
     )
 
 
@@ -289,12 +290,12 @@ def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out:
             )
         if iamref.is_wildcard(action):
             matched = iamref.expand_action(action)
-            count = "every action" if matched == ("*",) else f"{len(matched)} actions"
+            exempts = "every action" if matched == ("*",) else count(len(matched), "action")
             if allow_wildcards:
                 out.add(
                     "RG-CTRL-WILDCARD",
                     "warning",
-                    f"{action!r} exempts {count} from the Region deny "
+                    f"{action!r} exempts {exempts} from the Region deny "
                     "(allowed by allow_wildcard_exemptions)",
                     entry,
                 )
@@ -302,7 +303,7 @@ def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out:
                 out.add(
                     "RG-CTRL-WILDCARD",
                     "error",
-                    f"{action!r} is a wildcard exempting {count} from the Region deny, "
+                    f"{action!r} is a wildcard exempting {exempts} from the Region deny, "
                     "including any AWS adds later; list the actions, or set "
                     "allow_wildcard_exemptions = true",
                     entry,

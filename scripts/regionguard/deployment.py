@@ -44,6 +44,7 @@ from regionguard.planfile import (
 from regionguard.render import jsonencode, render_control_parameters
 from regionguard.rules import decode_parameters
 from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+from regionguard.words import noun
 
 __all__ = [
     "Deployment",
@@ -125,7 +126,8 @@ def select_targets(
         ]
         if unsure:
             raise UnknownOuIds(
-                f"target_ou_include/target_ou_exclude name the OU id(s) {', '.join(unsure)}; "
+                f"target_ou_include/target_ou_exclude name the {noun(len(unsure), 'OU id')} "
+                f"{', '.join(unsure)}; "
                 "which OU that is only the organization knows: pass --plan (the plan read the "
                 "organization), or, for the local environment, start the sandbox"
             )

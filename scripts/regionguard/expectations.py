@@ -44,6 +44,7 @@ from regionguard.request import (
     resolve_region,
 )
 from regionguard.schemas import json_path, validator
+from regionguard.words import count
 from regionguard.yamlfile import read_yaml, schema_message
 
 _ACCOUNT_IN_ARN = re.compile(r"^(arn:aws[a-z-]*:(?:iam|sts)::)[0-9]{12}(:.+)$")
@@ -307,7 +308,7 @@ def verify_text(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]
         for outcome in outcomes:
             exp = outcome.expectation
             if outcome.holds:
-                lines.append(f"  ok      {exp.fact} ({outcome.calls} calls)")
+                lines.append(f"  ok      {exp.fact} ({count(outcome.calls, 'call')})")
                 continue
             lines.append(
                 f"  BROKEN  {exp.label()}: {len(outcome.breaches)} of {outcome.calls} calls "

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from regionguard.render import render_scp
 from regionguard.settings import Settings
+from regionguard.words import count
 
 __all__ = ["SINGLE_KEY", "Descended", "Layout", "ScpGroup", "compute_layout", "layout_reason"]
 
@@ -76,12 +77,12 @@ def layout_reason(setting: str, kind: str, single_size: int, permitted: int, lim
         return f'scp_layout is "{setting}"'
     if kind == "single":
         return (
-            f"auto: the single SCP ({single_size} characters, {permitted} permitted accounts) "
-            f"fits the {limit}-character limit"
+            f"auto: the single SCP ({single_size} characters, "
+            f"{count(permitted, 'permitted account')}) fits the {limit}-character limit"
         )
     return (
-        f"auto: the single SCP would be {single_size} characters for {permitted} permitted "
-        f"accounts, over the {limit}-character limit"
+        f"auto: the single SCP would be {single_size} characters for "
+        f"{count(permitted, 'permitted account')}, over the {limit}-character limit"
     )
 
 

@@ -75,6 +75,7 @@ from regionguard.review_format import (
 )
 from regionguard.terraform import Terraform, TerraformError
 from regionguard.validation import validate_env
+from regionguard.words import count
 
 __all__ = [
     "COMMENT_FILE",
@@ -296,11 +297,11 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
     problems = []
     if not review.passed:
         problems.append(
-            f"the plan gate failed ({len(review.reasons)} reason(s), see {files.review})"
+            f"the plan gate failed ({count(len(review.reasons), 'reason')}, see {files.review})"
         )
     if broken:
         problems.append(
-            f"{env.expectations_path} does not hold for this plan ({broken} broken fact(s))"
+            f"{env.expectations_path} does not hold for this plan ({count(broken, 'broken fact')})"
         )
     if problems:
         raise FindingsError(

@@ -51,6 +51,7 @@ from regionguard.markdown import md_escape
 from regionguard.orgfacts import LandingZoneFacts, OrgFacts, Ou, PolicySummary
 from regionguard.repo import relative_to_cwd, repo_root
 from regionguard.settings import Settings
+from regionguard.words import count
 
 __all__ = [
     "CONTROL_ALIAS",
@@ -616,7 +617,7 @@ def _summary(checks: Iterable[Check]) -> str:
         counts[c.status] += 1
     verdict = "failed" if counts["fail"] else "passed"
     return (
-        f"preflight {verdict}: {counts['pass']} passed, {counts['warn']} warnings, "
+        f"preflight {verdict}: {counts['pass']} passed, {count(counts['warn'], 'warning')}, "
         f"{counts['fail']} failed"
     )
 

@@ -37,6 +37,7 @@ from regionguard.errors import InputError
 from regionguard.inputfile import REGISTRY
 from regionguard.names import lookalikes, name_problems
 from regionguard.schemas import fast_check, load_schema, validator
+from regionguard.words import count
 from regionguard.yamlfile import (
     NumbersAsWrittenLoader,
     YamlNumber,
@@ -184,7 +185,7 @@ def _account(entry: Mapping[str, Any]) -> Account:
 def _report(path: Path, problems: Sequence[str]) -> str:
     shown = [f"{path}: {p}" for p in problems[:_MAX_REPORTED]]
     if len(problems) > _MAX_REPORTED:
-        shown.append(f"{path}: ... and {len(problems) - _MAX_REPORTED} more problems")
+        shown.append(f"{path}: ... and {count(len(problems) - _MAX_REPORTED, 'more problem')}")
     return "\n".join(shown)
 
 

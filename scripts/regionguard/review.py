@@ -45,6 +45,7 @@ from regionguard.planfile import (
 from regionguard.rules import room_for_accounts, unguarded_actions
 from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
+from regionguard.words import count
 
 _T = TypeVar("_T")
 
@@ -861,6 +862,3 @@ def _drift(plan: Plan) -> tuple[str, ...]:
 def _unique(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -23,8 +23,8 @@ from regionguard.review import (
     PlanReview,
     ScpDiff,
     Widening,
-    count,
 )
+from regionguard.words import count
 
 __all__ = [
     "COMMENT_LIMIT",
@@ -257,7 +257,8 @@ def _scp_lines(s: ScpDiff, where: str | None = None) -> list[str]:
         if room < 0:
             size += f" ({-room:,} over the limit)"
         elif s.room_for_accounts is not None:
-            size += f" ({room:,} left: room for about {s.room_for_accounts:,} more accounts)"
+            more = count(s.room_for_accounts, "more account", thousands=True)
+            size += f" ({room:,} left: room for about {more})"
         else:
             size += f" ({room:,} left)"
     lines.append(size)

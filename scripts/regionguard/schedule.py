@@ -37,6 +37,7 @@ from regionguard.pipeline import (
 from regionguard.planfile import CONTROL_TYPE, parse_plan
 from regionguard.registry import Account
 from regionguard.review import review_plan
+from regionguard.words import count
 
 __all__ = ["DRIFT_FILE", "PERMITS_FILE", "WEBHOOK_VARIABLE", "drift", "notify", "permits"]
 
@@ -116,7 +117,9 @@ def drift(env: Environment, options: RunOptions) -> None:
     write_atomic(env.dir / DRIFT_FILE, report)
     sys.stdout.write(report)
     if found:
-        raise FindingsError(f"drift {env.dir}: {len(found)} finding(s), see {env.dir / DRIFT_FILE}")
+        raise FindingsError(
+            f"drift {env.dir}: {count(len(found), 'finding')}, see {env.dir / DRIFT_FILE}"
+        )
 
 
 def _differs(before: Any, after: Any) -> bool:
@@ -131,7 +134,7 @@ def _differs(before: Any, after: Any) -> bool:
 def _drift_report(
     env: Environment, found: Sequence[str], controls: Sequence[tuple[str, str]]
 ) -> str:
-    verdict = f"**{len(found)} finding(s)**" if found else "none"
+    verdict = f"**{count(len(found), 'finding')}**" if found else "none"
     lines = [f"## Drift of {env.name} on {env.today}: {verdict}", ""]
     lines += [f"- {md_line(f)}" for f in found]
     if found:
@@ -175,14 +178,16 @@ def permits(env: Environment, within: int) -> str:
         lines += [f"- {md_line(item(a))}" for a in gone]
         lines.append("")
     if ending:
-        lines += [f"### Ending within {within} days: renew `expires` if they must go on", ""]
+        lines += [f"### Ending within {count(within, 'day')}: renew `expires` if they must go on"]
+        lines.append("")
         for a in ending:
             assert a.expires is not None
             days = (a.expires - env.today).days
-            lines.append(f"- {md_line(item(a))}: {'today' if days == 0 else f'in {days} days'}")
+            when = "today" if days == 0 else f"in {count(days, 'day')}"
+            lines.append(f"- {md_line(item(a))}: {when}")
         lines.append("")
     if not (expired or ending):
-        lines += [f"No permit has expired or ends within {within} days.", ""]
+        lines += [f"No permit has expired or ends within {count(within, 'day')}.", ""]
     report = "\n".join(lines).rstrip("\n") + "\n"
     write_atomic(env.dir / PERMITS_FILE, report)
     return report

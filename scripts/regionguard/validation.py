@@ -23,6 +23,7 @@ from regionguard.findings import Finding
 from regionguard.inputs import check_targets, is_placeholder_account_id
 from regionguard.render import render_scp
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
+from regionguard.words import count, noun
 
 __all__ = ["RULES", "validate_documents", "validate_env"]
 
@@ -156,7 +157,8 @@ def validate_env(env: Environment) -> list[Finding]:
                 Finding(
                     "RG-SCP-LAYOUT",
                     "warning",
-                    f"{len(unplaced)} permitted account(s) have no ou in the registry: {shown}"
+                    f"{count(len(unplaced), 'permitted account')} "
+                    f"{noun(len(unplaced), 'has', 'have')} no ou in the registry: {shown}"
                     f"{more}; validate cannot size the SCP of their OU (the plan gate does: "
                     f"if they are all under one OU, its SCP is {worst:,} characters and "
                     f"{fits} the {settings.scp_size_limit:,} limit); add ou to each",

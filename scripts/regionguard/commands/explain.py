@@ -57,6 +57,7 @@ from regionguard.request import (
     resolve_region,
     unknown_path_note,
 )
+from regionguard.words import count
 
 
 def register(subparsers: Any) -> None:
@@ -417,7 +418,7 @@ def delta_markdown(scenario: Scenario, changes: Sequence[CellChange]) -> str:
     if not changes:
         return f"Matrix delta ({scenario.source}): no cell changes."
     lines = [
-        f"Matrix delta ({scenario.source}): {len(changes)} cell(s) change.",
+        f"Matrix delta ({scenario.source}): {count(len(changes), 'cell')} change.",
         "",
         "| account | Region | action | before | after |",
         "|---|---|---|---|---|",
@@ -484,5 +485,5 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         print(verify_text(path, runs))
     if broken:
-        raise FindingsError(f"{path}: {broken} broken fact(s)")
+        raise FindingsError(f"{path}: {count(broken, 'broken fact')}")
     return 0

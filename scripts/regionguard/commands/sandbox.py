@@ -12,6 +12,7 @@ from regionguard.errors import InputError
 from regionguard.repo import repo_root
 from regionguard.sandbox import process
 from regionguard.sandbox.faults import ACTIONS, FAULT_KINDS
+from regionguard.words import count
 
 PORT_ENV = "REGIONGUARD_SANDBOX_PORT"
 
@@ -111,7 +112,7 @@ def _up(args: argparse.Namespace) -> int:
     if not started:
         report = process.admin(info.endpoint, "POST", "seed", {}, token=info.token)
         changes = len(report["created"]) + len(report["changed"])
-        print(f"{_describe(info)}; already running, re-seeded ({changes} change(s))")
+        print(f"{_describe(info)}; already running, re-seeded ({count(changes, 'change')})")
     else:
         print(_describe(info))
     return 0

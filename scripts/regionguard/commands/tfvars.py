@@ -18,8 +18,11 @@ from regionguard.atomic import write_atomic
 from regionguard.commands._args import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.errors import FindingsError, InputError
 from regionguard.registry import REGISTRY_FILE
+from regionguard.words import count
 
 __all__ = ["register"]
+
+PERMITTED = "permitted account"
 
 
 def _change_summary(old: tuple[str, ...] | None, new: tuple[str, ...]) -> str:
@@ -36,10 +39,6 @@ def _change_summary(old: tuple[str, ...] | None, new: tuple[str, ...]) -> str:
     return "; ".join(parts) if parts else "same accounts, different bytes"
 
 
-def _count(n: int) -> str:
-    return f"{n} permitted account{'s' if n != 1 else ''}"
-
-
 def run(args: argparse.Namespace) -> int:
     env = environment_from_args(args)
     generated = env.generated
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     target = env.tfvars_path
     committed = env.committed
     if committed.text == generated.content:
-        print(f"{target}: up to date ({_count(len(generated.permitted_ids))})")
+        print(f"{target}: up to date ({count(len(generated.permitted_ids), PERMITTED)})")
         return 0
     exists = target.exists()
     summary = _change_summary(committed.ids if exists else None, generated.permitted_ids)
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{target.parent}: no such folder")
     write_atomic(target, generated.content)
     verb = "wrote" if not exists else "updated"
-    print(f"{target}: {verb} ({_count(len(generated.permitted_ids))}; {summary})")
+    print(f"{target}: {verb} ({count(len(generated.permitted_ids), PERMITTED)}; {summary})")
     return 0
 
 

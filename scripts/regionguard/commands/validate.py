@@ -12,6 +12,7 @@ from regionguard import sarif
 from regionguard.commands._args import add_env_arguments, add_today_argument, environment_from_args
 from regionguard.findings import Finding, has_errors
 from regionguard.validation import validate_env
+from regionguard.words import count
 
 __all__ = ["register"]
 
@@ -20,10 +21,6 @@ def _text(finding: Finding) -> str:
     where = f"{finding.file}: " if finding.file else ""
     entry = f"{finding.entry}: " if finding.entry else ""
     return f"{where}{finding.level}: {entry}{finding.message} [{finding.rule_id}]"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _summary(findings: Sequence[Finding]) -> dict[str, int]:
@@ -52,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         for finding in findings:
             print(_text(finding))
         verdict = "failed" if has_errors(findings) else "passed"
-        tally = ", ".join(_plural(counts[k + "s"], k) for k in ("error", "warning", "note"))
+        tally = ", ".join(count(counts[k + "s"], k) for k in ("error", "warning", "note"))
         print(f"validate {env_dir}: {verdict}: {tally}")
     if has_errors(findings):
         print(f"regionguard: validate {env_dir}: fix the errors above", file=sys.stderr)
