@@ -861,4 +861,3 @@ def _drift(plan: Plan) -> tuple[str, ...]:
 
 def _unique(items: Iterable[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
-
