@@ -69,7 +69,7 @@ HELP_run := plan apply destroy review preflight drift permits notify backend-con
 HELP_TITLE_sandbox := Local sandbox (127.0.0.1:SANDBOX_PORT)
 HELP_sandbox := sandbox-up sandbox-status sandbox-down
 HELP_TITLE_checks := Checks and tests
-HELP_checks := test fmt fmt-check lint validate tf-test check pytest verify differential-deps
+HELP_checks := test test-fast fmt fmt-check lint validate tf-test check pytest verify differential-deps
 HELP_TITLE_registry := Registry (envs/ENV/accounts.yaml)
 HELP_registry := tfvars check-registry render
 HELP_TITLE_bench := Benchmarks
@@ -144,7 +144,7 @@ check-env:
 # `make venv` alone, test, lint, pytest and the benchmarks install. Every
 # version comes from requirements.lock (`make lock` refreshes it).
 LOCK := requirements.lock
-DEV_GOALS := venv test lint pytest bench bench-% plan-fixtures
+DEV_GOALS := venv test test-fast lint pytest bench bench-% plan-fixtures
 EXTRAS ?= $(if $(filter $(DEV_GOALS),$(MAKECMDGOALS)),dev,$(if $(filter local,$(ENV)),sandbox,core))
 ifeq ($(filter $(EXTRAS),core sandbox dev),)
 $(error EXTRAS=$(EXTRAS) is not one of: core sandbox dev)
@@ -418,6 +418,15 @@ bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regio
 
 .PHONY: test
 test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
+
+# The dev loop (docs/testing.md): no Terraform, no sandbox process, no
+# checkov or other outside tool, nothing slow; about a minute.
+FAST_TESTS := not terraform and not sandbox and not checkov and not tools and not slow
+
+.PHONY: test-fast
+test-fast: venv ## The dev loop in about a minute: ruff, and the tests that need no Terraform, sandbox or outside tool
+	$(BIN)/ruff check scripts tests bench policies tools
+	$(BIN)/pytest -m "$(FAST_TESTS)"
 
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -14,6 +16,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
+
+
+def missing(what: str) -> NoReturn:
+    """A tool a test needs is not installed: fail in CI ($CI set), skip elsewhere, with why.
+
+    CI installs every tool (``.ci/run``), so there a missing one is a broken
+    setup, never a reason to pass; on a laptop the test says what to install.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI installs it: see .ci/run)", pytrace=False)
+    pytest.skip(what)
 
 
 def copy_local_env(dest: Path, *, unregistered_ou: bool = False) -> Path:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -52,11 +51,14 @@ from typing import Any
 
 import pytest
 
+from conftest import missing
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, Evaluator
 from regionguard.orgmodel import Scenario, scenario_from_env
 from regionguard.request import build_request, decide, load_profile_data
+
+pytestmark = [pytest.mark.slow, pytest.mark.tools]
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "tests" / "differential"
@@ -437,18 +439,16 @@ def make_environments(folder: Path) -> dict[str, Environment]:
 def simulator_or_skip() -> str:
     """node's path; skip outside CI, fail in CI, when node or the package is missing."""
     node = shutil.which("node")
-    missing = None
+    lacking = None
     if node is None:
-        missing = "node is not on PATH; install Node.js"
+        lacking = "node is not on PATH; install Node.js"
     elif not PACKAGE.is_file():
-        missing = (
+        lacking = (
             "@cloud-copilot/iam-simulate is not installed in tests/differential; "
             "run `make differential-deps` (npm ci)"
         )
-    if missing is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"differential test against iam-simulate: {missing}")
-        pytest.skip(missing)
+    if lacking is not None:
+        missing(f"differential test against iam-simulate: {lacking}")
     assert node is not None
     return node
 

@@ -20,12 +20,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy, Request
 from regionguard.oracle import Oracle
 from regionguard.request import RequestError, build_request, decide
+
+pytestmark = pytest.mark.slow
 
 ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
 MANAGEMENT = "999999999999"

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import missing
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_CONFIG = REPO_ROOT / "docs/atlantis/repos.yaml"
 CODEOWNERS = REPO_ROOT / ".github/CODEOWNERS"
@@ -44,7 +46,7 @@ def tool(name: str) -> str:
     folder = Path(os.environ.get("REGIONGUARD_TOOLS_BIN") or REPO_ROOT / ".venv-checkov/bin")
     path = folder / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not installed; run `make check` once to create it")
+        missing(f"{path}: not installed; run `make check` once to create .venv-checkov")
     return str(path)
 
 
@@ -54,6 +56,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_the_github_workflow_schema(workflow: Path) -> None:
     done = run(
@@ -62,12 +65,14 @@ def test_workflow_matches_the_github_workflow_schema(workflow: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_passes_actionlint(workflow: Path) -> None:
     done = run(tool("actionlint"), "-no-color", str(workflow))
     assert (done.returncode, done.stdout) == (0, ""), done.stdout + done.stderr
 
 
+@pytest.mark.tools
 def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs-on: [", 1))
@@ -75,11 +80,13 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     assert done.returncode == 1
 
 
+@pytest.mark.tools
 def test_atlantis_file_matches_the_repo_config_schema() -> None:
     done = run(tool("check-jsonschema"), "--schemafile", str(ATLANTIS_SCHEMA), str(ATLANTIS))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.tools
 def test_atlantis_schema_refuses_an_unknown_key(tmp_path: Path) -> None:
     broken = tmp_path / "atlantis.yaml"
     text = ATLANTIS.read_text()
@@ -223,6 +230,7 @@ def test_no_run_step_expands_an_expression() -> None:
         assert "${{" not in step.get("run", ""), (workflow, job, step.get("name"))
 
 
+@pytest.mark.tools
 def test_zizmor_finds_nothing_offline() -> None:
     zizmor = Path(sys.executable).parent / "zizmor"  # the dev extra of the running venv
     done = run(str(zizmor), "--offline", "--no-progress", ".github/workflows")
@@ -230,6 +238,7 @@ def test_zizmor_finds_nothing_offline() -> None:
     assert "No findings to report." in done.stdout
 
 
+@pytest.mark.tools
 def test_zizmor_reports_an_unpinned_action_and_a_kept_credential(tmp_path: Path) -> None:
     zizmor = Path(sys.executable).parent / "zizmor"  # the dev extra of the running venv
     text = WORKFLOW.read_text()

@@ -45,9 +45,10 @@ from workflow_runner import (
     substitute,
 )
 
+from conftest import missing
 from regionguard.sandbox import process
 
-pytestmark = [pytest.mark.terraform, pytest.mark.sandbox]
+pytestmark = [pytest.mark.terraform, pytest.mark.sandbox, pytest.mark.tools]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
@@ -337,7 +338,8 @@ class Harness:
 
     def github_script(self, call: UsesCall) -> None:
         """Run the script under node against a stand-in of the GitHub API that records calls."""
-        assert shutil.which("node"), "the github-script step runs under node: install nodejs"
+        if not shutil.which("node"):
+            missing("the github-script step runs under node: install Node.js (nodejs)")
         wrapper = self.root / ".harness" / "github-script.js"
         wrapper.parent.mkdir(exist_ok=True)
         wrapper.write_text(GITHUB_SCRIPT_STANDIN)
