@@ -35,13 +35,11 @@ import argparse
 import functools
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from regionguard import sarif
@@ -54,7 +52,7 @@ from regionguard.gaterecord import PlanFiles, check_record, write_record
 from regionguard.planfile import parse_plan
 from regionguard.review import review_plan
 from regionguard.review_format import format_review, md_escape
-from regionguard.terraform import Terraform, TerraformError
+from regionguard.terraform import Terraform, TerraformError, terminate_as_interrupt
 
 __all__ = ["register"]
 
@@ -171,20 +169,6 @@ class Stages:
         yield
         took = time.monotonic() - start
         print(f"{self.prefix}: {name}: done ({took:.1f} s)", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the chain as Ctrl-C does: Terraform is interrupted and waited for."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def sandbox_endpoint(env: Environment, port: int) -> str:

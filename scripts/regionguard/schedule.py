@@ -29,11 +29,11 @@ from regionguard.pipeline import (
     md_line,
     permits_variable,
     sandbox_endpoint,
-    terminate_as_interrupt,
     terraform_for,
 )
 from regionguard.planfile import parse_plan
 from regionguard.registry import EXPIRY_WARNING_DAYS, Account
+from regionguard.terraform import terminate_as_interrupt
 
 __all__ = ["register"]
 
