@@ -285,6 +285,12 @@ check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) ove
 pytest: venv tf-config $(CHECKOV_VENV)/.installed ## Python tests
 	$(BIN)/pytest
 
+# The tests marked `processes` STRESS_RUNS times in a row (default 20) beside
+# two busy processes; STRESS_RUNS reaches the runner through the environment.
+.PHONY: test-stress
+test-stress: $(BIN)/.installed-dev tf-config ## Run the process and signal tests STRESS_RUNS times (default 20) under CPU load
+	$(BIN)/python tests/stress.py
+
 .PHONY: verify
 verify: venv ## Check envs/*/expectations.yaml against each environment's rendered policies
 	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
