@@ -46,6 +46,18 @@ def run_files(folder: Path) -> list[Path]:
     return sorted((folder / RUN_DIR).glob("terraform-*.json"))
 
 
+def recorded_run(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The one run file in ``folder`` once it records Terraform's pid, and its content."""
+
+    def pid_recorded() -> bool:
+        return any(json.loads(p.read_text())["terraform_pid"] for p in run_files(folder))
+
+    wait_for(pid_recorded, "regionguard records terraform's pid")
+    [path] = run_files(folder)
+    record: dict[str, Any] = json.loads(path.read_text())
+    return path, record
+
+
 # Seeded: a failure names its round, and the same moments come again.
 ROUNDS = 24
 MOMENTS = random.Random(25).sample(range(0, 60), ROUNDS)
@@ -75,17 +87,17 @@ def test_an_interrupt_at_any_moment_around_the_start_stops_terraform_once_and_wa
                 "starting terraform",
                 "interrupted; terraform exit ",
             ), context
-            terraform_exit = lines[-1][28:]
-            if terraform_exit == "None":
-                outcome = "before Terraform started (it never did)"
+            # What the fake did tells the moment: never started, ended by
+            # SIGINT's default action before its trap was set, or trapped it.
+            outcome, expected = {
+                "None": ("before Terraform started (it never did)", 0),
+                str(-signal.SIGINT): ("between exec and the fake's trap", 0),
+                "130": ("after the fake set its trap", 1),
+            }[lines[-1][28:]]
+            assert driver.interrupts() == expected, context
+            if expected == 0:
                 assert not driver.started.exists(), context
-            elif driver.started.exists():
-                outcome = "after the fake set its trap"
-                assert (terraform_exit, driver.interrupts()) == ("130", 1), context
-            else:
-                outcome = "between exec and the fake's trap (SIGINT's default action)"
-                assert (terraform_exit, driver.interrupts()) == (str(-signal.SIGINT), 0), context
-            assert run_files(folder) == [], context
+            assert list((folder / RUN_DIR).glob("terraform-*.json")) == [], context
             outcomes[outcome] += 1
         finally:
             driver.stop()
@@ -167,7 +179,7 @@ def test_terraform_is_interrupted_when_regionguard_is_killed(tmp_path: Path) -> 
     driver = Driver(tmp_path)
     try:
         pid = driver.wait_started()
-        [run_file] = run_files(tmp_path)
+        run_file, _ = recorded_run(tmp_path)
         driver.proc.kill()  # SIGKILL: what an OOM kill or a CI cancel's last step does
         driver.proc.wait()
         wait_for(lambda: driver.interrupts() == 1, "the parent-death signal interrupts terraform")
@@ -180,19 +192,26 @@ def test_terraform_is_interrupted_when_regionguard_is_killed(tmp_path: Path) -> 
 
 
 @needs_linux
+@pytest.mark.parametrize("killed", ["after it recorded the pid", "before it recorded the pid"])
 def test_the_next_command_refuses_while_terraform_still_stops_then_warns_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], killed: str
 ) -> None:
     driver = Driver(tmp_path, hold=True)
     try:
         pid = driver.wait_started()
-        [run_file] = run_files(tmp_path)
-        record: dict[str, Any] = json.loads(run_file.read_text())
+        run_file, record = recorded_run(tmp_path)
         assert (record["command"], record["terraform_pid"], record["regionguard_pid"]) == (
             "apply",
             pid,
             driver.proc.pid,
         )
+        assert run_file.with_suffix(".pid").read_text() == f"{pid}\n"
+        if killed == "before it recorded the pid":
+            # The run file as it is between the fork and regionguard's record
+            # of the pid; Terraform's process wrote its pid file before exec.
+            run_file.write_text(
+                json.dumps({**record, "terraform_pid": None, "terraform_start": None})
+            )
         driver.proc.kill()
         driver.proc.wait()
         # Interrupted by the parent-death signal, the fake stays until
@@ -271,6 +290,22 @@ def test_an_unreadable_run_file_is_removed_with_a_warning(
     assert not broken.exists()
 
 
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_terraform_writes_its_pid_file_before_exec_from_any_working_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool
+) -> None:
+    # The pid file is written after the child changed to the working directory.
+    script = write_script(tmp_path / "pid-terraform", f"#!/bin/sh\necho $$\ncat {RUN_DIR}/*.pid\n")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    if relative:
+        monkeypatch.chdir(tmp_path)
+    result = Terraform(Path("work") if relative else folder, binary=str(script)).run("plan")
+    own, written = result.stdout.splitlines()
+    assert own == written
+    assert list((folder / RUN_DIR).iterdir()) == []
+
+
 def test_run_files_and_output_are_gone_after_a_command_that_finished(tmp_path: Path) -> None:
     quick = write_script(tmp_path / "quick", QUICK_TERRAFORM)
     result = Terraform(tmp_path, binary=str(quick)).run("version")
@@ -281,9 +316,9 @@ def test_run_files_and_output_are_gone_after_a_command_that_finished(tmp_path: P
 def test_the_run_file_records_the_command_and_both_processes(tmp_path: Path) -> None:
     driver = Driver(tmp_path)
     try:
-        driver.wait_started()
-        [run_file] = run_files(tmp_path)
-        record = json.loads(run_file.read_text())
+        pid = driver.wait_started()
+        _, record = recorded_run(tmp_path)
+        assert record["terraform_pid"] == pid
         assert sorted(record) == [
             "argv",
             "command",

@@ -179,7 +179,7 @@ class Terraform:
                     stdout=out,
                     stderr=err,
                     start_new_session=True,
-                    preexec_fn=_child_setup(os.getpid()),
+                    preexec_fn=_child_setup(os.getpid(), run.pid_file),
                 )
         except BaseException:
             run.remove(keep_output=False)
@@ -195,11 +195,9 @@ class Terraform:
             raise
         result = TerraformResult(cmd, proc.returncode, run.read_stdout(), run.read_stderr())
         if noted.received:
-            print(
-                f"regionguard: terraform {command} stopped after the interrupt "
-                f"(exit {proc.returncode}); its output: {run.stdout} and {run.stderr}",
-                file=sys.stderr,
-                flush=True,
+            _say(
+                f"terraform {command} stopped after the interrupt (exit {proc.returncode}); "
+                f"its output: {run.stdout} and {run.stderr}"
             )
         run.remove(keep_output=bool(noted.received))
         return result, timed_out
@@ -406,9 +404,10 @@ def _say(message: str) -> None:
     print(f"regionguard: {message}", file=sys.stderr, flush=True)
 
 
-def _child_setup(parent: int) -> Callable[[], None]:
+def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
     """What Terraform's process does between fork and exec."""
     prctl = _prctl()
+    pid_path = os.path.abspath(pid_file)  # the child has changed to the working directory
 
     def setup() -> None:
         # An ignored SIGINT would be inherited through exec: the interrupt
@@ -419,6 +418,15 @@ def _child_setup(parent: int) -> Callable[[], None]:
             if os.getppid() != parent:
                 # regionguard died before the line above took effect: start nothing.
                 os._exit(130)
+        # Its pid, for the next command, before Terraform does anything: the
+        # parent may be killed before it records it in the run file. A safety
+        # net only; failing to write it does not stop the command.
+        with contextlib.suppress(OSError):
+            fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"%d\n" % os.getpid())
+            finally:
+                os.close(fd)
 
     return setup
 
@@ -482,6 +490,19 @@ class _RunFile:
     def stderr(self) -> Path:
         return self.path.with_suffix(".stderr")
 
+    @property
+    def pid_file(self) -> Path:
+        """Terraform's pid, written by its own process before exec."""
+        return self.path.with_suffix(".pid")
+
+    def terraform_pid(self, data: Mapping[str, Any]) -> int | None:
+        """Terraform's pid: from the run file, else from the pid file, else None."""
+        recorded: int | None = data["terraform_pid"]
+        if recorded is None:
+            with contextlib.suppress(OSError, ValueError):
+                recorded = int(self.pid_file.read_text())
+        return recorded
+
     @classmethod
     def create(cls, working_dir: Path, command: str, cmd: tuple[str, ...]) -> _RunFile:
         folder = working_dir / RUN_DIR
@@ -526,6 +547,7 @@ class _RunFile:
         if not keep_output:
             self.stdout.unlink(missing_ok=True)
             self.stderr.unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
 
 
@@ -546,14 +568,14 @@ def _check_earlier_runs(working_dir: Path) -> None:
         try:
             data = run.read()
             owner, owner_start = data["regionguard_pid"], data["regionguard_start"]
-            pid, start = data["terraform_pid"], data["terraform_start"]
+            pid, start = run.terraform_pid(data), data["terraform_start"]
             command, started = data["command"], data["started"]
             where = data["working_dir"]
         except FileNotFoundError:
             continue  # it just finished
         except (OSError, ValueError, KeyError, TypeError):
             _say(f"warning: {path} is not a run file regionguard wrote; removed it")
-            path.unlink(missing_ok=True)
+            run.remove(keep_output=True)
             continue
         if where != here or (owner == me and owner_start == my_start):
             continue
@@ -587,4 +609,4 @@ def _check_earlier_runs(working_dir: Path) -> None:
             f"(regionguard, pid {owner}, was killed).{lock} Its output: {run.stdout} and "
             f"{run.stderr}"
         )
-        path.unlink(missing_ok=True)
+        run.remove(keep_output=True)
