@@ -58,8 +58,9 @@ else:
     # in the background of a non-interactive shell has SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
 with terminate_as_interrupt():
-    print("starting terraform", flush=True)
     try:
+        # Inside the try: the test signals as soon as it reads this line.
+        print("starting terraform", flush=True)
         Terraform(Path(sys.argv[1]), binary=sys.argv[2], timeout=300).run("apply")
     except TerraformInterrupted as exc:
         code = None if exc.result is None else exc.result.returncode
