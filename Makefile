@@ -69,7 +69,7 @@ HELP_run := plan apply destroy review preflight drift permits notify backend-con
 HELP_TITLE_sandbox := Local sandbox (127.0.0.1:SANDBOX_PORT)
 HELP_sandbox := sandbox-up sandbox-status sandbox-down
 HELP_TITLE_checks := Checks and tests
-HELP_checks := test test-fast fmt fmt-check lint validate tf-test check pytest verify differential-deps
+HELP_checks := test test-fast test-stress fmt fmt-check lint validate tf-test check pytest verify differential-deps
 HELP_TITLE_registry := Registry (envs/ENV/accounts.yaml)
 HELP_registry := tfvars check-registry render
 HELP_TITLE_bench := Benchmarks
@@ -392,6 +392,12 @@ differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the different
 .PHONY: pytest
 pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests
 	$(BIN)/pytest
+
+# The tests marked `processes` STRESS_RUNS times in a row (default 20) beside
+# two busy processes; STRESS_RUNS reaches the runner through the environment.
+.PHONY: test-stress
+test-stress: $(BIN)/.installed-dev tf-config ## Run the process and signal tests STRESS_RUNS times (default 20) under CPU load
+	$(BIN)/python tests/stress.py
 
 .PHONY: verify
 verify: venv ## Check envs/*/expectations.yaml against each environment's rendered policies

@@ -199,7 +199,15 @@ class Rig:
 
     def settled_unguarded(self) -> list[str]:
         """The invariant once every Control Tower operation in flight has ended."""
-        time.sleep(0.8)  # operation_seconds is 0.3 in envs/local/sandbox.yaml
+        ct, _ = self.clients()
+        deadline = time.monotonic() + 60
+        while any(
+            operation["status"] == "IN_PROGRESS"
+            for page in ct.get_paginator("list_control_operations").paginate()
+            for operation in page["controlOperations"]
+        ):
+            assert time.monotonic() < deadline, "a Control Tower operation never ended"
+            time.sleep(0.05)
         return self.unguarded()
 
     # ----------------------------------------------------------- terraform

@@ -1,16 +1,15 @@
 """Ctrl-C and SIGTERM reach Terraform; ENV and SANDBOX_PORT never reach a shell unchecked;
 no second source of a guarded variable reaches Terraform unseen.
+
+The other tests of stopping Terraform are in tests/test_terraform_stop.py.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,59 +17,30 @@ import pytest
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.errors import InputError
+from terraform_fakes import Driver, runs
 
 REPO = Path(__file__).resolve().parent.parent
 
-# A terraform that, like the real one, stops cleanly on SIGINT (it would
-# release its state lock) and says so.
-FAKE_TERRAFORM = """#!/bin/sh
-trap 'echo interrupted > "$MARKER"; exit 130' INT
-echo started > "$MARKER.started"
-while true; do sleep 0.05; done
-"""
 
-DRIVER = """
-import sys
-from pathlib import Path
-from regionguard.pipeline import terminate_as_interrupt
-from regionguard.terraform import Terraform
-
-with terminate_as_interrupt():
-    try:
-        Terraform(Path(sys.argv[1]), binary=sys.argv[2], timeout=60).run("apply")
-    except KeyboardInterrupt:
-        print("stopped after terraform", flush=True)
-        sys.exit(130)
-"""
-
-
+@pytest.mark.processes
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_is_passed_on_to_terraform_and_waited_for(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
-    fake = tmp_path / "terraform"
-    fake.write_text(FAKE_TERRAFORM)
-    fake.chmod(0o755)
-    marker = tmp_path / "marker"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(tmp_path), str(fake)],
-        env={**os.environ, "MARKER": str(marker)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not Path(f"{marker}.started").exists():
-        assert time.monotonic() < deadline, "the fake terraform never started"
-        time.sleep(0.05)
-    # Terraform runs in a session of its own: only regionguard gets the signal,
-    # as when Ctrl-C reaches make's foreground process group.
-    proc.send_signal(signum)
-    out, _ = proc.communicate(timeout=60)
-    assert (proc.returncode, out, marker.read_text()) == (
-        130,
-        "stopped after terraform\n",
-        "interrupted\n",
-    )
+    driver = Driver(tmp_path)
+    try:
+        driver.wait_started()
+        # Terraform runs in a session of its own: only regionguard gets the
+        # signal, as when Ctrl-C reaches make's foreground process group.
+        driver.proc.send_signal(signum)
+        assert (driver.exit_code(), driver.stdout(), driver.marker.read_text()) == (
+            130,
+            "starting terraform\ninterrupted; terraform exit 130\n",
+            "interrupted\n",
+        )
+        assert not runs(driver.fake_pid())
+    finally:
+        driver.stop()
 
 
 @pytest.mark.parametrize(

@@ -64,19 +64,22 @@ class Make:
         env.pop("REGIONGUARD_TF_MIRROR", None)  # keep the caller's TF_CLI_CONFIG_FILE
         self.env = env
 
+    def argv(self, target: str) -> list[str]:
+        return [
+            "make",
+            "-C",
+            str(self.root),
+            target,
+            "ENV=local",
+            f"VENV={VENV}",
+            f"SANDBOX_PORT={self.port}",
+            "-o",
+            f"{VENV}/bin/.installed-sandbox",
+        ]
+
     def __call__(self, target: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [
-                "make",
-                "-C",
-                str(self.root),
-                target,
-                "ENV=local",
-                f"VENV={VENV}",
-                f"SANDBOX_PORT={self.port}",
-                "-o",
-                f"{VENV}/bin/.installed-sandbox",
-            ],
+            self.argv(target),
             env=self.env,
             capture_output=True,
             text=True,

@@ -15,7 +15,7 @@ import pytest
 from regionguard.cli import main
 from regionguard.sandbox import process
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.processes]
 
 
 @pytest.fixture

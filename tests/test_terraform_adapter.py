@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
-from regionguard.terraform import Terraform, TerraformError
+from regionguard.terraform import RUN_DIR, Terraform, TerraformError
 
 pytestmark = pytest.mark.terraform
 
@@ -34,16 +35,36 @@ def test_a_new_output_is_a_change_and_after_apply_the_plan_is_empty(tmp_path: Pa
     assert tf.plan() is False
 
 
-def test_command_over_its_timeout_is_stopped(tmp_path: Path) -> None:
+# A timeout long enough for a shell to print its first line on a loaded
+# machine: the output before the stop is part of what is asserted.
+TIMEOUT = 3.0
+
+
+@pytest.mark.processes
+def test_command_over_its_timeout_is_interrupted_and_its_output_kept(tmp_path: Path) -> None:
     # A shell script stands in for a terraform that hangs (a dead endpoint).
     fake = tmp_path / "hung-terraform"
     fake.write_text("#!/bin/sh\necho started\nexec sleep 300\n")
     fake.chmod(0o755)
-    with pytest.raises(TerraformError, match=r"did not finish within 0.5 s and was stopped") as err:
-        Terraform(tmp_path, binary=str(fake), timeout=0.5).run("plan")
+    with pytest.raises(TerraformError, match=r"did not finish within 3 s and was stopped") as err:
+        Terraform(tmp_path, binary=str(fake), timeout=TIMEOUT).run("plan")
     assert err.value.result is not None
-    assert err.value.result.stdout == "started\n"
-    assert err.value.result.returncode != 0
+    assert (err.value.result.stdout, err.value.result.returncode) == ("started\n", -signal.SIGINT)
+    assert list((tmp_path / RUN_DIR).iterdir()) == []
+
+
+@pytest.mark.processes
+def test_command_that_ignores_the_interrupt_is_killed_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("regionguard.terraform._INTERRUPT_GRACE_SECONDS", 0.5)
+    fake = tmp_path / "stubborn-terraform"
+    fake.write_text("#!/bin/sh\ntrap '' INT\necho started\nwhile :; do sleep 0.05; done\n")
+    fake.chmod(0o755)
+    with pytest.raises(TerraformError, match=r"did not finish within 3 s and was stopped") as err:
+        Terraform(tmp_path, binary=str(fake), timeout=TIMEOUT).run("plan")
+    assert err.value.result is not None
+    assert (err.value.result.stdout, err.value.result.returncode) == ("started\n", -signal.SIGKILL)
 
 
 @pytest.mark.parametrize(("lock", "expected"), [(True, "-lock-timeout=1s"), (False, "-lock=false")])

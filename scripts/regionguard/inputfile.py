@@ -105,7 +105,7 @@ def boundary_of(path: Path) -> Path:
 
     The repository is the nearest folder above ``path`` *as given* (not
     resolved) that holds ``envs/`` and ``modules/``, as
-    :func:`regionguard.envs.repo_root` finds it; so an environment folder that
+    :func:`regionguard.repo.repo_root` finds it; so an environment folder that
     is itself a link out of the repository does not carry its boundary along.
     A file outside any repository (``plan-diff /tmp/plan.json``) must stay in
     its own folder.

@@ -37,14 +37,12 @@ expiry).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from regionguard import local_sandbox, sarif
 from regionguard.atomic import write_atomic
@@ -73,7 +71,7 @@ from regionguard.review_format import (
     format_review,
     utf8_size,
 )
-from regionguard.terraform import Terraform, TerraformError
+from regionguard.terraform import Terraform, TerraformError, terminate_as_interrupt
 from regionguard.validation import validate_env
 from regionguard.words import count
 
@@ -138,20 +136,6 @@ class Stages:
         yield
         took = time.monotonic() - start
         print(f"{self.prefix}: {name}: done ({took:.1f} s)", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the chain as Ctrl-C does: Terraform is interrupted and waited for."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def terraform_for(env: Environment, options: RunOptions, endpoint: str | None) -> Terraform:

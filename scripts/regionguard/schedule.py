@@ -31,12 +31,12 @@ from regionguard.pipeline import (
     RunOptions,
     Stages,
     init_terraform,
-    terminate_as_interrupt,
     terraform_for,
 )
 from regionguard.planfile import CONTROL_TYPE, parse_plan
 from regionguard.registry import Account
 from regionguard.review import review_plan
+from regionguard.terraform import terminate_as_interrupt
 from regionguard.words import count
 
 __all__ = ["DRIFT_FILE", "PERMITS_FILE", "WEBHOOK_VARIABLE", "drift", "notify", "permits"]

@@ -2,31 +2,82 @@
 
 Command lines are built by python-terraform (``generate_cmd_string``); the
 process is run here, because python-terraform can neither bound a command by
-a timeout nor stop it cleanly (see docs/decisions.md).
+a timeout nor stop it cleanly (see docs/decisions.md, "Stopping Terraform").
+
+How a command is stopped:
+
+- Terraform runs in a session of its own, so a Ctrl-C or a signal to the
+  process group of ``make`` reaches only ``regionguard``, which passes it on
+  as SIGINT (Terraform stops cleanly and releases its state lock) and waits
+  for Terraform to exit. While a command runs, SIGINT and SIGTERM are only
+  noted (on the main thread): no exception can land in the middle of
+  starting Terraform or waiting for it. Every SIGINT is passed on (a second
+  one is Terraform's own "exit now"); a SIGTERM is passed on only when no
+  interrupt was yet (``make`` passes SIGTERM on to its child, so a SIGTERM
+  to its process group arrives twice).
+- On Linux, Terraform gets SIGINT when ``regionguard`` dies (the parent-death
+  signal), so a SIGKILL of ``regionguard`` stops it cleanly too.
+- Terraform writes its output to files under ``<working dir>/.regionguard/``
+  (never to pipes: a Terraform whose reader died would die of SIGPIPE on its
+  next line, mid-apply, with the lock held), beside a run file that exists
+  while it runs. The next command in that directory refuses to start while
+  an earlier Terraform still runs (exit 2), and warns when one did not
+  finish under ``regionguard``.
+- A command over its timeout gets SIGINT, then SIGKILL of its process group
+  after a grace period.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import datetime
+import functools
+import itertools
 import json
 import os
 import signal
 import subprocess
-from collections.abc import Mapping
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from python_terraform import IsFlagged
 from python_terraform import Terraform as _CommandBuilder
 
-from regionguard.errors import RegionguardError
+from regionguard.atomic import write_atomic
+from regionguard.errors import InputError, RegionguardError
 
-__all__ = ["IsFlagged", "Terraform", "TerraformError", "TerraformResult"]
+__all__ = [
+    "RUN_DIR",
+    "IsFlagged",
+    "Terraform",
+    "TerraformError",
+    "TerraformInterrupted",
+    "TerraformResult",
+    "terminate_as_interrupt",
+]
 
+# Where a command's run file and output live, in its working directory.
+RUN_DIR = ".regionguard"
 # Grace period between SIGINT (Terraform stops cleanly and releases its state
 # lock) and SIGKILL when a command outlives its timeout.
 _INTERRUPT_GRACE_SECONDS = 15.0
+# How often the wait for Terraform looks at the signals noted meanwhile.
+_POLL_SECONDS = 0.05
+# prctl(2): the signal a process gets when the thread that forked it ends.
+_PR_SET_PDEATHSIG = 1
+# Commands that take the state lock: one that did not finish may have left it held.
+_LOCKING_COMMANDS = frozenset(
+    {"apply", "destroy", "import", "plan", "refresh", "state", "taint", "untaint"}
+)
+_run_numbers = itertools.count(1)
 
 
 class TerraformError(RegionguardError):
@@ -35,6 +86,18 @@ class TerraformError(RegionguardError):
     exit_code = 1
 
     def __init__(self, message: str, result: TerraformResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class TerraformInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a terraform command; Terraform has exited.
+
+    ``result`` is None when the interrupt came before Terraform started (it
+    was then never started).
+    """
+
+    def __init__(self, message: str, result: TerraformResult | None) -> None:
         super().__init__(message)
         self.result = result
 
@@ -79,41 +142,65 @@ class Terraform:
         options.setdefault("no_color", IsFlagged)
         cmd = tuple(self._builder.generate_cmd_string(command, *args, **options))
         limit = self.timeout if timeout is None else timeout
-        proc = subprocess.Popen(
-            cmd,
-            cwd=self.working_dir,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            out, err = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            out, err = _stop(proc)
-            result = TerraformResult(cmd, proc.returncode, out, err)
+        with _noted_signals() as noted:
+            result, timed_out = self._run(command, cmd, limit, noted)
+        where = f"terraform {command} in {self.working_dir}"
+        if noted.received:
+            raise TerraformInterrupted(f"{where} was interrupted", result)
+        assert result is not None  # only an interrupt leaves Terraform unstarted
+        if timed_out:
             raise TerraformError(
-                f"terraform {command} in {self.working_dir} did not finish within "
-                f"{limit:g} s and was stopped",
-                result,
-            ) from None
-        except BaseException:
-            # Ctrl-C or a termination of this process: Terraform runs in its own
-            # session, so pass the interrupt on and let it stop cleanly (it
-            # releases its state lock) before this process goes.
-            if proc.poll() is None:
-                _stop(proc)
-            raise
-        result = TerraformResult(cmd, proc.returncode, out, err)
-        if check and proc.returncode != 0:
+                f"{where} did not finish within {limit:g} s and was stopped", result
+            )
+        if check and result.returncode != 0:
             raise TerraformError(
-                f"terraform {command} in {self.working_dir} failed "
-                f"(exit {proc.returncode}):\n{err.strip() or out.strip()}",
+                f"{where} failed (exit {result.returncode}):\n"
+                f"{result.stderr.strip() or result.stdout.strip()}",
                 result,
             )
         return result
+
+    def _run(
+        self, command: str, cmd: tuple[str, ...], limit: float, noted: _NotedSignals
+    ) -> tuple[TerraformResult | None, bool]:
+        """Start Terraform unless an interrupt came first, wait for it; (result, timed out)."""
+        _check_earlier_runs(self.working_dir)
+        run = _RunFile.create(self.working_dir, command, cmd)
+        try:
+            if noted.received:
+                run.remove(keep_output=False)
+                return None, False
+            with run.stdout.open("wb") as out, run.stderr.open("wb") as err:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=self.working_dir,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    preexec_fn=_child_setup(os.getpid(), run.pid_file),
+                )
+        except BaseException:
+            run.remove(keep_output=False)
+            raise
+        try:
+            run.started(proc.pid)
+            timed_out = _wait(proc, command, limit, noted)
+        except BaseException:
+            # Not a signal (those are only noted): a failure of this process
+            # while Terraform runs. Stop it as a timeout would.
+            _stop(proc)
+            run.remove(keep_output=True)
+            raise
+        result = TerraformResult(cmd, proc.returncode, run.read_stdout(), run.read_stderr())
+        if noted.received:
+            _say(
+                f"terraform {command} stopped after the interrupt (exit {proc.returncode}); "
+                f"its output: {run.stdout} and {run.stderr}"
+            )
+        run.remove(keep_output=bool(noted.received))
+        return result, timed_out
 
     def init(self, *, backend: bool = True, backend_config: str | None = None) -> TerraformResult:
         return self.run("init", input=False, backend=backend, backend_config=backend_config)
@@ -201,13 +288,331 @@ def _var_list(variables: Mapping[str, str] | None) -> list[str] | None:
     return [f"{k}={v}" for k, v in variables.items()]
 
 
-def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    """Interrupt the command's process group, then kill it if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGINT)
+# ------------------------------------------------------------------ signals
+
+
+class _NotedSignals:
+    """A signal handler that notes SIGINT and SIGTERM while a command runs.
+
+    Once the command is over (``active`` False) it raises KeyboardInterrupt
+    as Python's own SIGINT handler does, so a handler left installed by a
+    restore that a signal cut short still stops the program.
+    """
+
+    def __init__(self) -> None:
+        self.active = True
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if not self.active:
+            raise KeyboardInterrupt
+        self.received.append(signum)
+
+
+@contextmanager
+def _noted_signals() -> Iterator[_NotedSignals]:
+    """Note SIGINT and SIGTERM instead of raising, for the duration of the block.
+
+    Python runs signal handlers on the main thread only, so elsewhere nothing
+    is installed. A signal the process ignores (SIGINT in a background job of
+    a non-interactive shell) stays ignored, as Python leaves it.
+    """
+    noted = _NotedSignals()
+    previous: dict[signal.Signals, Any] = {}
     try:
-        return proc.communicate(timeout=_INTERRUPT_GRACE_SECONDS)
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    previous[signum] = signal.signal(signum, noted)
+        yield noted
+    finally:
+        noted.active = False
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the block as Ctrl-C does (KeyboardInterrupt).
+
+    Inside :meth:`Terraform.run`, both are passed on to Terraform, which is
+    waited for.
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _wait(proc: subprocess.Popen[bytes], command: str, limit: float, noted: _NotedSignals) -> bool:
+    """Wait for Terraform, passing interrupts on; True when it outlived ``limit``."""
+    deadline = time.monotonic() + limit
+    kill_at: float | None = None
+    seen = forwarded = 0
+    while True:
+        while seen < len(noted.received):
+            signum = noted.received[seen]
+            seen += 1
+            name = signal.Signals(signum).name
+            if forwarded and signum != signal.SIGINT:
+                _say(f"{name} received: terraform {command} is already stopping; waiting for it")
+                continue
+            _signal_group(proc, signal.SIGINT)
+            forwarded += 1
+            if forwarded == 1:
+                _say(
+                    f"{name} received: interrupting terraform {command} (pid {proc.pid}); "
+                    "waiting for it to stop cleanly and release its state lock"
+                )
+            else:
+                _say(
+                    f"{name} received again: passed on; Terraform stops at once and may "
+                    "not save its state"
+                )
+        try:
+            proc.wait(timeout=_POLL_SECONDS)
+            return kill_at is not None
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if kill_at is None and now >= deadline:
+            _signal_group(proc, signal.SIGINT)
+            kill_at = now + _INTERRUPT_GRACE_SECONDS
+        elif kill_at is not None and now >= kill_at:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+            return True
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Interrupt the command's process group, then kill it if it lingers."""
+    _signal_group(proc, signal.SIGINT)
+    try:
+        proc.wait(timeout=_INTERRUPT_GRACE_SECONDS)
     except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    # Terraform leads its own session and process group (its providers are in it).
+    if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return proc.communicate()
+            os.killpg(proc.pid, signum)
+
+
+def _say(message: str) -> None:
+    print(f"regionguard: {message}", file=sys.stderr, flush=True)
+
+
+def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
+    """What Terraform's process does between fork and exec."""
+    prctl = _prctl()
+    pid_path = os.path.abspath(pid_file)  # the child has changed to the working directory
+
+    def setup() -> None:
+        # An ignored SIGINT would be inherited through exec: the interrupt
+        # passed on must reach Terraform.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+            if os.getppid() != parent:
+                # regionguard died before the line above took effect: start nothing.
+                os._exit(130)
+        # Its pid, for the next command, before Terraform does anything: the
+        # parent may be killed before it records it in the run file. A safety
+        # net only; failing to write it does not stop the command.
+        with contextlib.suppress(OSError):
+            fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"%d\n" % os.getpid())
+            finally:
+                os.close(fd)
+
+    return setup
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux (looked up before any fork), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return prctl
+
+
+# ------------------------------------------------------------ run files
+
+
+def _started_at(pid: int) -> int | None:
+    """When a running process started (clock ticks since boot; 0 where unknown); None once gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None
+    except OSError:
+        pass
+    else:
+        fields = stat.rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
+    try:  # no /proc: alive is all that can be told
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return 0
+
+
+def _runs(pid: int | None, start: int | None) -> bool:
+    """Whether the process recorded as (pid, start) still runs (not a later one with its pid)."""
+    if pid is None:
+        return False
+    now = _started_at(pid)
+    return now is not None and (not now or not start or now == start)
+
+
+@dataclass(frozen=True)
+class _RunFile:
+    """``.regionguard/terraform-<pid>-<n>.json``: a terraform command regionguard runs here.
+
+    Written before Terraform starts and removed after it exited, beside the
+    files Terraform writes its output to.
+    """
+
+    path: Path
+
+    @property
+    def stdout(self) -> Path:
+        return self.path.with_suffix(".stdout")
+
+    @property
+    def stderr(self) -> Path:
+        return self.path.with_suffix(".stderr")
+
+    @property
+    def pid_file(self) -> Path:
+        """Terraform's pid, written by its own process before exec."""
+        return self.path.with_suffix(".pid")
+
+    def terraform_pid(self, data: Mapping[str, Any]) -> int | None:
+        """Terraform's pid: from the run file, else from the pid file, else None."""
+        recorded: int | None = data["terraform_pid"]
+        if recorded is None:
+            with contextlib.suppress(OSError, ValueError):
+                recorded = int(self.pid_file.read_text())
+        return recorded
+
+    @classmethod
+    def create(cls, working_dir: Path, command: str, cmd: tuple[str, ...]) -> _RunFile:
+        folder = working_dir / RUN_DIR
+        folder.mkdir(exist_ok=True)
+        pid = os.getpid()
+        run = cls(folder / f"terraform-{pid}-{next(_run_numbers)}.json")
+        started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        run._write(
+            {
+                "working_dir": str(working_dir.resolve()),
+                "command": command,
+                "argv": list(cmd),
+                "started": started.isoformat().replace("+00:00", "Z"),
+                "regionguard_pid": pid,
+                "regionguard_start": _started_at(pid),
+                "terraform_pid": None,
+                "terraform_start": None,
+            }
+        )
+        return run
+
+    def _write(self, data: Mapping[str, Any]) -> None:
+        write_atomic(self.path, json.dumps(data, indent=2) + "\n")
+
+    def read(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.path.read_text())
+        return data
+
+    def started(self, terraform_pid: int) -> None:
+        data = self.read()
+        data["terraform_pid"] = terraform_pid
+        data["terraform_start"] = _started_at(terraform_pid)
+        self._write(data)
+
+    def read_stdout(self) -> str:
+        return self.stdout.read_text(encoding="utf-8", errors="replace")
+
+    def read_stderr(self) -> str:
+        return self.stderr.read_text(encoding="utf-8", errors="replace")
+
+    def remove(self, *, keep_output: bool) -> None:
+        if not keep_output:
+            self.stdout.unlink(missing_ok=True)
+            self.stderr.unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+
+
+def _check_earlier_runs(working_dir: Path) -> None:
+    """Refuse to start while an earlier Terraform runs here; warn about one that did not finish.
+
+    Runs of this process (another thread) are its own business; a run file
+    copied with its folder describes a Terraform in the original folder.
+    """
+    folder = working_dir / RUN_DIR
+    if not folder.is_dir():
+        return
+    here = str(working_dir.resolve())
+    me = os.getpid()
+    my_start = _started_at(me)
+    for path in sorted(folder.glob("terraform-*.json")):
+        run = _RunFile(path)
+        try:
+            data = run.read()
+            owner, owner_start = data["regionguard_pid"], data["regionguard_start"]
+            pid, start = run.terraform_pid(data), data["terraform_start"]
+            command, started = data["command"], data["started"]
+            where = data["working_dir"]
+        except FileNotFoundError:
+            continue  # it just finished
+        except (OSError, ValueError, KeyError, TypeError):
+            _say(f"warning: {path} is not a run file regionguard wrote; removed it")
+            run.remove(keep_output=True)
+            continue
+        if where != here or (owner == me and owner_start == my_start):
+            continue
+        owner_runs = _runs(owner, owner_start)
+        if _runs(pid, start):
+            raise InputError(
+                f"terraform {command} started by regionguard at {started} still runs in "
+                f"{working_dir} (pid {pid}); a second terraform command there would wait for "
+                f"its state lock or disturb it. Wait until it ends, or stop it cleanly with "
+                f"`kill -INT {pid}` (Terraform then releases its lock), and run this again"
+            )
+        if pid is None and owner_runs:
+            raise InputError(
+                f"regionguard (pid {owner}) is starting terraform {command} in {working_dir} "
+                f"(since {started}). Wait until it ends, or stop it with `kill -INT {owner}`, "
+                "and run this again"
+            )
+        if owner_runs:
+            continue  # Terraform has exited; its regionguard is removing this file
+        lock = (
+            ' Its state lock may still be held: if Terraform says so ("Error acquiring the '
+            f'state lock"), run `terraform force-unlock LOCK_ID` in {working_dir} once no '
+            "other terraform command runs there."
+            if command in _LOCKING_COMMANDS
+            else ""
+        )
+        what = "did not finish" if pid is not None else "may have started and did not finish"
+        _say(
+            f"warning: terraform {command} started at {started} in {working_dir} "
+            f"(pid {pid if pid is not None else 'unknown'}) {what} under regionguard "
+            f"(regionguard, pid {owner}, was killed).{lock} Its output: {run.stdout} and "
+            f"{run.stderr}"
+        )
+        run.remove(keep_output=True)
