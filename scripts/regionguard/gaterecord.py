@@ -213,13 +213,15 @@ def expired_permits(plan: Plan, env: Environment) -> list[str]:
     return problems
 
 
-def judge_saved_plan(plan_json: str, files: PlanFiles, env: Environment) -> None:
+def judge_saved_plan(plan_json: str, files: PlanFiles, env: Environment) -> Plan:
     """Refuse to apply the saved plan unless it is whole and every permit in it holds today.
 
     ``plan_json`` is ``terraform show -json`` of the saved plan about to be
-    applied, not the record's word nor the ``tfplan.json`` beside it.
+    applied, not the record's word nor the ``tfplan.json`` beside it. Returns
+    that plan.
     """
     plan = parse_plan(plan_json, f"terraform show -json {files.plan}")
     problems = expired_permits(plan, env)
     if problems:
         raise InputError("\n".join(problems))
+    return plan

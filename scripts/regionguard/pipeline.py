@@ -37,7 +37,9 @@ expiry).
 from __future__ import annotations
 
 import os
+import re
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,7 +63,7 @@ from regionguard.inputs import (
 )
 from regionguard.markdown import md_line
 from regionguard.orgfacts import OrgFacts
-from regionguard.planfile import parse_plan
+from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, Plan, parse_plan
 from regionguard.preflight import record_unregistered
 from regionguard.review import PlanReview, review_plan
 from regionguard.review_format import (
@@ -121,8 +123,16 @@ class RunOptions:
 # ---------------------------------------------------------------- stages
 
 
+# A stage that runs longer than this says so, and again after each such stretch.
+HEARTBEAT_SECONDS = 30.0
+# Terraform's lines that sum up a plan, an apply or a destroy: passed through.
+_TERRAFORM_SUMMARY = re.compile(
+    r"^(Plan: |No changes\.|Apply complete!|Destroy complete!|Changes to Outputs:)"
+)
+
+
 class Stages:
-    """Progress lines on stderr: one per stage, with its time."""
+    """Progress lines on stderr: one per stage, with its time, and one per stretch of silence."""
 
     def __init__(self, verb: str, env: Environment) -> None:
         self.prefix = f"regionguard {verb} {env.dir}"
@@ -133,9 +143,32 @@ class Stages:
         self.current = name
         print(f"{self.prefix}: {name} ...", file=sys.stderr, flush=True)
         start = time.monotonic()
-        yield
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(HEARTBEAT_SECONDS):
+                took = time.monotonic() - start
+                print(
+                    f"{self.prefix}: {name}: still running ({took:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        beat = threading.Thread(target=heartbeat, name=f"heartbeat {name}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
         took = time.monotonic() - start
         print(f"{self.prefix}: {name}: done ({took:.1f} s)", file=sys.stderr, flush=True)
+
+
+def terraform_summary(line: str) -> None:
+    """Pass Terraform's summary lines through ("Plan: 7 to add, ..."), on stderr."""
+    if _TERRAFORM_SUMMARY.match(line):
+        print(f"  terraform: {line.strip()}", file=sys.stderr, flush=True)
 
 
 def terraform_for(env: Environment, options: RunOptions, endpoint: str | None) -> Terraform:
@@ -146,7 +179,7 @@ def terraform_for(env: Environment, options: RunOptions, endpoint: str | None) -
     variables["TF_INPUT"] = "0"
     if endpoint is not None:
         variables["TF_VAR_sandbox_endpoint"] = endpoint
-    return Terraform(env.dir, timeout=options.timeout, env=variables)
+    return Terraform(env.dir, timeout=options.timeout, env=variables, progress=terraform_summary)
 
 
 def init_terraform(tf: Terraform, env: Environment) -> None:
@@ -437,19 +470,51 @@ def apply(env: Environment, options: RunOptions) -> None:
             with stages.stage("terraform init"):
                 init_terraform(tf, env)
         with stages.stage("permits of the saved plan"):
-            judge_saved_plan(tf.show_json_text(files.plan.resolve()), files, env)
+            saved = judge_saved_plan(tf.show_json_text(files.plan.resolve()), files, env)
         with stages.stage("terraform apply"):
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()
+    done = applied_summary(saved)
     if endpoint is None:
-        print(f"apply {env.dir}: applied")
+        print(f"apply {env.dir}: applied ({done})")
         return
     with stages.stage("expectations against the sandbox"):
         runs = verify_runs(env, env.expectations_path, endpoint=endpoint, rendered=False)
         print(verify_text(env.expectations_path, runs))
     if broken_facts(runs):
         raise FindingsError(f"apply {env.dir}: {env.expectations_path} does not hold after apply")
-    print(f"apply {env.dir}: applied; the facts of {env.expectations_path} hold in the sandbox")
+    print(
+        f"apply {env.dir}: applied ({done}); the facts of {env.expectations_path} hold in "
+        "the sandbox"
+    )
+
+
+_KINDS = {
+    POLICY_TYPE: ("SCP", "SCPs"),
+    ATTACHMENT_TYPE: ("SCP attachment", "SCP attachments"),
+    CONTROL_TYPE: ("Region deny control", "Region deny controls"),
+}
+_DONE = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
+
+
+def applied_summary(plan: Plan) -> str:
+    """What applying ``plan`` did, in the reviewer's words: "created 1 SCP, 3 SCP attachments …"."""
+    done: dict[str, dict[str, int]] = {}
+    for change in plan.changes:
+        if change.action in _DONE and change.resource_type in _KINDS:
+            kinds = done.setdefault(change.action, {})
+            kinds[change.resource_type] = kinds.get(change.resource_type, 0) + 1
+    parts = []
+    for action, verb in _DONE.items():
+        kinds = done.get(action, {})
+        if kinds:
+            things = [count(n, *_KINDS[kind]) for kind, n in sorted(kinds.items(), key=_order)]
+            parts.append(f"{verb} {', '.join(things)}")
+    return "; ".join(parts) if parts else "nothing to change"
+
+
+def _order(item: tuple[str, int]) -> int:
+    return list(_KINDS).index(item[0])
 
 
 def destroy(env: Environment, options: RunOptions, *, confirm: str | None) -> None:

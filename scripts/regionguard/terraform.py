@@ -122,9 +122,12 @@ class Terraform:
         timeout: float = 900.0,
         env: Mapping[str, str] | None = None,
         binary: str = "terraform",
+        progress: Callable[[str], None] | None = None,
     ) -> None:
+        """``progress`` receives each line Terraform prints on stdout, as it prints it."""
         self.working_dir = Path(working_dir)
         self.timeout = timeout
+        self.progress = progress
         self.env = dict(os.environ if env is None else env)
         self.env.setdefault("TF_IN_AUTOMATION", "1")
         self.env.setdefault("TF_INPUT", "0")
@@ -186,7 +189,9 @@ class Terraform:
             raise
         try:
             run.started(proc.pid)
-            timed_out = _wait(proc, command, limit, noted)
+            tail = _Tail(run.stdout, self.progress)
+            timed_out = _wait(proc, command, limit, noted, tail)
+            tail.read()
         except BaseException:
             # Not a signal (those are only noted): a failure of this process
             # while Terraform runs. Stop it as a timeout would.
@@ -349,7 +354,37 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _wait(proc: subprocess.Popen[bytes], command: str, limit: float, noted: _NotedSignals) -> bool:
+class _Tail:
+    """The lines Terraform has written to its output file so far, each handed on once."""
+
+    def __init__(self, path: Path, receiver: Callable[[str], None] | None) -> None:
+        self.path = path
+        self.receiver = receiver
+        self.offset = 0
+        self.partial = b""
+
+    def read(self) -> None:
+        if self.receiver is None:
+            return
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(self.offset)
+                chunk = stream.read()
+        except OSError:
+            return
+        self.offset += len(chunk)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        for line in lines:
+            self.receiver(line.decode("utf-8", errors="replace"))
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    command: str,
+    limit: float,
+    noted: _NotedSignals,
+    tail: _Tail,
+) -> bool:
     """Wait for Terraform, passing interrupts on; True when it outlived ``limit``."""
     deadline = time.monotonic() + limit
     kill_at: float | None = None
@@ -379,6 +414,7 @@ def _wait(proc: subprocess.Popen[bytes], command: str, limit: float, noted: _Not
             return kill_at is not None
         except subprocess.TimeoutExpired:
             pass
+        tail.read()
         now = time.monotonic()
         if kill_at is None and now >= deadline:
             _signal_group(proc, signal.SIGINT)

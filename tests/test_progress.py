@@ -1,0 +1,100 @@
+"""What a long command says while it runs: Terraform's summary lines, a heartbeat, apply's."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from regionguard import pipeline
+from regionguard.environment import Environment
+from regionguard.planfile import Plan, parse_plan
+from regionguard.terraform import Terraform
+
+PLANS = Path(__file__).resolve().parent / "fixtures" / "plans"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _plan(name: str) -> Plan:
+    path = next(PLANS.rglob(f"{name}/plan.json"))
+    return parse_plan(path.read_text(), str(path))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "summary"),
+    [
+        ("create-all-ous", "created 1 SCP, 3 SCP attachments, 3 Region deny controls"),
+        ("no-change", "nothing to change"),
+        ("add-region", "updated 1 SCP, 3 Region deny controls"),
+    ],
+)
+def test_apply_says_what_it_created_updated_and_deleted(fixture: str, summary: str) -> None:
+    assert pipeline.applied_summary(_plan(fixture)) == summary
+
+
+def test_terraform_summary_lines_pass_through_and_nothing_else(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for line in (
+        "module.x.aws_organizations_policy.this: Creating...",
+        "Plan: 7 to add, 0 to change, 0 to destroy.",
+        "Apply complete! Resources: 7 added, 0 changed, 0 destroyed.",
+        "No changes. Your infrastructure matches the configuration.",
+        "",
+    ):
+        pipeline.terraform_summary(line)
+    assert capsys.readouterr().err == (
+        "  terraform: Plan: 7 to add, 0 to change, 0 to destroy.\n"
+        "  terraform: Apply complete! Resources: 7 added, 0 changed, 0 destroyed.\n"
+        "  terraform: No changes. Your infrastructure matches the configuration.\n"
+    )
+
+
+@pytest.mark.processes
+def test_each_line_terraform_prints_reaches_the_progress_receiver_while_it_runs(
+    tmp_path: Path,
+) -> None:
+    fake = tmp_path / "terraform"
+    gate = tmp_path / "go-on"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'printf "Plan: 1 to add\\n"\n'
+        f'while [ ! -e "{gate}" ]; do sleep 0.05; done\n'
+        'printf "Apply complete!"\n'
+    )
+    fake.chmod(0o755)
+    seen: list[str] = []
+
+    def receive(line: str) -> None:
+        seen.append(line)
+        gate.touch()  # the first line arrived while Terraform still runs
+
+    result = Terraform(tmp_path, binary=str(fake), progress=receive, timeout=60).run("plan")
+    assert seen == ["Plan: 1 to add"]  # the last line has no newline: it is not handed on
+    assert result.stdout == "Plan: 1 to add\nApply complete!"
+
+
+def test_a_long_stage_says_it_is_still_running(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(pipeline, "HEARTBEAT_SECONDS", 0.05)
+    env_dir = REPO / "envs" / "local"
+    stages = pipeline.Stages("plan", Environment(env_dir, datetime.date(2026, 12, 1)))
+    heard = ""
+    with stages.stage("terraform plan"):
+        deadline = time.monotonic() + 60
+        while "still running" not in heard:
+            assert time.monotonic() < deadline, "no heartbeat within 60 s"
+            heard += capsys.readouterr().err
+            time.sleep(0.01)
+    lines = (heard + capsys.readouterr().err).splitlines()
+    prefix = f"regionguard plan {env_dir}: terraform plan"
+    assert lines[0] == f"{prefix} ..."
+    assert all(
+        re.fullmatch(rf"{re.escape(prefix)}: still running \(\d+ s\)", x) for x in lines[1:-1]
+    )
+    assert len(lines) >= 3
+    assert re.fullmatch(rf"{re.escape(prefix)}: done \(\d+\.\d s\)", lines[-1])
