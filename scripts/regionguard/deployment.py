@@ -469,16 +469,27 @@ def _parameters(change: PlanChange, state: Any, side: str) -> PlannedControl:
     unknown = plan_field(change.after_unknown, "parameters") if side == "after" else None
     if unknown is True or (side == "after" and change.after_unknown is True):
         return PlannedControl(change.address, {}, ("parameters",))
-    raw: dict[str, str] = {}
+    items = value if isinstance(value, list) else []
     missing: list[str] = []
-    for i, item in enumerate(value if isinstance(value, list) else []):
+    known = []
+    for i, item in enumerate(items):
         key = item.get("key") if isinstance(item, dict) else None
         if isinstance(unknown, list) and i < len(unknown) and contains_true(unknown[i]):
             missing.append(f"parameters.{key}" if isinstance(key, str) else f"parameters[{i}]")
-        elif isinstance(key, str):
+        else:
+            known.append(item)
+    return PlannedControl(change.address, sent_parameters(known), tuple(missing))
+
+
+def sent_parameters(value: Any) -> dict[str, str]:
+    """A control's ``parameters`` as Terraform lists them (key, value): key -> value as sent."""
+    raw: dict[str, str] = {}
+    for item in value if isinstance(value, list) else []:
+        key = item.get("key") if isinstance(item, dict) else None
+        if isinstance(key, str):
             sent = item.get("value")
             raw[key] = sent if isinstance(sent, str) else _json(sent)
-    return PlannedControl(change.address, raw, tuple(missing))
+    return raw
 
 
 def _is_scp(change: PlanChange) -> bool:

@@ -13,13 +13,14 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from regionguard import local_sandbox
 from regionguard.atomic import write_atomic
 from regionguard.aws import Aws, AwsCallError
+from regionguard.deployment import parameter_values, sent_parameters
 from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError
 from regionguard.inputfile import read_small_text
@@ -33,9 +34,10 @@ from regionguard.pipeline import (
     init_terraform,
     terraform_for,
 )
-from regionguard.planfile import CONTROL_TYPE, parse_plan
+from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, parse_plan
 from regionguard.registry import Account
 from regionguard.review import review_plan
+from regionguard.scp import read_scp
 from regionguard.terraform import terminate_as_interrupt
 from regionguard.words import count
 
@@ -87,7 +89,8 @@ def drift(env: Environment, options: RunOptions) -> None:
     for item in plan.data.get("resource_drift") or []:
         change = item.get("change") if isinstance(item, dict) else None
         if isinstance(change, dict) and _differs(change.get("before"), change.get("after")):
-            found.append(f"{item.get('address')}: changed outside Terraform")
+            what = describe_drift(item, plan.ou_names, env.account_names)
+            found.append(f"{item.get('address')}: changed outside Terraform: {what}")
     if changed:
         # Under the per_ou layout an account moved to another OU out of band
         # has lost its permit; the next apply moves the permit after it.
@@ -120,6 +123,84 @@ def drift(env: Environment, options: RunOptions) -> None:
         raise FindingsError(
             f"drift {env.dir}: {count(len(found), 'finding')}, see {env.dir / DRIFT_FILE}"
         )
+
+
+def describe_drift(
+    item: Mapping[str, Any], ou_names: Mapping[str, str], account_names: Mapping[str, str]
+) -> str:
+    """What changed outside Terraform, in the reviewer's terms: accounts, Regions, OUs."""
+    change = item.get("change") or {}
+    before, after = change.get("before"), change.get("after")
+    kind = item.get("type")
+    if after is None:
+        gone = {POLICY_TYPE: "the SCP", ATTACHMENT_TYPE: "the attachment"}.get(
+            str(kind), "the resource"
+        )
+        where = _ou_label(before, ou_names) if kind == ATTACHMENT_TYPE else None
+        return f"{gone} was removed" + (f" (from {where})" if where else "")
+    if kind == POLICY_TYPE and isinstance(before, dict) and isinstance(after, dict):
+        return _scp_drift(before, after, account_names)
+    if kind == ATTACHMENT_TYPE:
+        return f"the attachment of {_ou_label(after, ou_names)} changed"
+    if kind == CONTROL_TYPE and isinstance(before, dict) and isinstance(after, dict):
+        return _control_drift(before, after)
+    return "its attributes changed"
+
+
+def _ou_label(values: Any, ou_names: Mapping[str, str]) -> str:
+    target = str((values or {}).get("target_id") or "?")
+    name = ou_names.get(target)
+    return f"{name} ({target})" if name else target
+
+
+def _named(ids: Sequence[str], names: Mapping[str, str]) -> list[str]:
+    return [f"{i} ({names[i]})" if i in names else i for i in ids]
+
+
+def _listed(label: str, items: Sequence[str]) -> str:
+    return f"{label} {', '.join(items)}"
+
+
+def _scp_drift(
+    before: Mapping[str, Any], after: Mapping[str, Any], names: Mapping[str, str]
+) -> str:
+    old = read_scp(str(before.get("content") or ""))
+    new = read_scp(str(after.get("content") or ""))
+    if new.error:
+        return f"its document is not an SCP this project wrote ({new.error})"
+    parts = []
+    added = sorted(new.permitted_accounts - old.permitted_accounts)
+    dropped = sorted(old.permitted_accounts - new.permitted_accounts)
+    if added:
+        parts.append(
+            _listed(f"{count(len(added), 'account')} newly permitted:", _named(added, names))
+        )
+    if dropped:
+        gone = f"{count(len(dropped), 'account')} no longer permitted:"
+        parts.append(_listed(gone, _named(dropped, names)))
+    regions_added = [r for r in new.allowed_regions if r not in old.allowed_regions]
+    regions_dropped = [r for r in old.allowed_regions if r not in new.allowed_regions]
+    if regions_added:
+        parts.append(_listed("Regions allowed besides:", regions_added))
+    if regions_dropped:
+        parts.append(_listed("Regions no longer allowed:", regions_dropped))
+    if before.get("name") != after.get("name"):
+        parts.append(f"renamed {before.get('name')} -> {after.get('name')}")
+    return "; ".join(parts) if parts else "its document changed (not its accounts nor Regions)"
+
+
+def _control_drift(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    old = parameter_values(sent_parameters(before.get("parameters")))
+    new = parameter_values(sent_parameters(after.get("parameters")))
+    parts = []
+    for key in sorted(set(old) | set(new)):
+        gained = [v for v in new.get(key, ()) if v not in old.get(key, ())]
+        lost = [v for v in old.get(key, ()) if v not in new.get(key, ())]
+        if gained:
+            parts.append(_listed(f"{key} gained", gained))
+        if lost:
+            parts.append(_listed(f"{key} lost", lost))
+    return "; ".join(parts) if parts else "its attributes changed (not its parameters)"
 
 
 def _differs(before: Any, after: Any) -> bool:
