@@ -295,6 +295,12 @@ check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) ove
 	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
 	fi
 
+# The rule tables of docs/registry.md, plan-gate.md, policy-as-code.md and the
+# skip list of .checkov.yaml, written from regionguard.catalogue.
+.PHONY: docs
+docs: venv ## Write the docs' rule tables and .checkov.yaml's skip list from the rule catalogue
+	$(BIN)/python tools/rule_tables.py
+
 # The IAM simulator the differential test compares with: an npm development
 # dependency pinned by tests/differential/package-lock.json (docs/decisions.md).
 DIFFERENTIAL_DEPS := tests/differential/node_modules/.installed

@@ -14,15 +14,12 @@ from _rg_common import (
     unwrap,
 )
 
+from regionguard import catalogue
+
 
 class ScpSize(RegionguardCheck):
     def __init__(self) -> None:
-        super().__init__(
-            "SCP document fits the SCP size limit (10,240 characters unless "
-            "REGIONGUARD_SCP_SIZE_LIMIT says otherwise)",
-            "CKV_RG_6",
-            ["aws_organizations_policy"],
-        )
+        super().__init__(catalogue.CKV_RG_6, ["aws_organizations_policy"])
 
     def problems(self, conf: dict[str, Any]) -> list[str] | None:
         if not is_scp(conf):

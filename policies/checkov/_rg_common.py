@@ -32,8 +32,10 @@ from checkov.terraform.graph_builder.variable_rendering.evaluate_terraform impor
 )
 
 # The package's pure modules (installed into checkov's environment without
-# dependencies): the rules are the ones validate and the plan gate apply.
+# dependencies): the rules are the ones validate and the plan gate apply, each
+# check's id and name are the catalogue's.
 from regionguard import rules
+from regionguard.catalogue import Rule
 from regionguard.render import jsonencode
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT
 
@@ -389,10 +391,10 @@ def ou_id(target: str) -> str:
 class RegionguardCheck(BaseResourceCheck):
     """A check that fails closed: an unresolved value or an error inside the check fails it."""
 
-    def __init__(self, name: str, check_id: str, resources: list[str]) -> None:
+    def __init__(self, rule: Rule, resources: list[str]) -> None:
         super().__init__(
-            name=name,
-            id=check_id,
+            name=rule.title,
+            id=rule.id,
             categories=[CheckCategories.IAM],
             supported_resources=resources,
             guideline="docs/policy-as-code.md",

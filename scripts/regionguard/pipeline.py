@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from regionguard import local_sandbox, sarif
+from regionguard import catalogue, local_sandbox, sarif
 from regionguard.atomic import write_atomic
 from regionguard.aws import Aws, AwsCallError
 from regionguard.environment import Environment
@@ -85,9 +85,9 @@ LOCK_TIMEOUT = "120s"
 REGISTRY_HOST = "registry.terraform.io"
 SARIF_FILE = "tfplan.sarif"
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
-RULE_EXPIRED_COMMITTED = "RG-TFVARS-EXPIRED-PERMIT"
-RULE_FACT_BROKEN = "RG-FACT-BROKEN"
-RULE_STOPPED = "RG-PIPELINE-STOPPED"
+RULE_EXPIRED_COMMITTED = catalogue.TFVARS_EXPIRED_PERMIT.id
+RULE_FACT_BROKEN = catalogue.FACT_BROKEN.id
+RULE_STOPPED = catalogue.PIPELINE_STOPPED.id
 _MIRROR_CANDIDATES = (
     "/opt/tf-plugins",
     "/usr/share/terraform/plugins",

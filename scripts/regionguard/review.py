@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+from regionguard import catalogue
 from regionguard.checks import check_deployment
 from regionguard.deployment import Deployment, from_plan
 from regionguard.findings import Finding
@@ -48,20 +49,20 @@ ACTIONS = ("create", "update", "replace", "delete", "forget")
 ALLOW_LIST_PARAMETERS = ("AllowedRegions", "ExemptedActions", "ExemptedPrincipalArns")
 
 
-RULE_DESTROY = "RG-PLAN-DESTROY"
+RULE_DESTROY = catalogue.PLAN_DESTROY.id
 
 
-RULE_UNKNOWN = "RG-PLAN-UNKNOWN"
+RULE_UNKNOWN = catalogue.PLAN_UNKNOWN.id
 
 
-RULE_SCP_UNREADABLE = "RG-PLAN-SCP-UNREADABLE"
+RULE_SCP_UNREADABLE = catalogue.PLAN_SCP_UNREADABLE.id
 
 
-RULE_ERRORED = "RG-PLAN-ERRORED"
+RULE_ERRORED = catalogue.PLAN_ERRORED.id
 
 
-RULE_ACTION = "RG-PLAN-ACTION"
-RULE_GUARD_NARROWED = "RG-PLAN-GUARD-NARROWED"
+RULE_ACTION = catalogue.PLAN_ACTION.id
+RULE_GUARD_NARROWED = catalogue.PLAN_GUARD_NARROWED.id
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ control's parameters. :func:`validate_env` adds what only an environment
 folder can tell (expired permits, a stale generated file) and checks the
 deployment rendered from its settings (:func:`regionguard.checks.check_deployment`).
 
-Rule ids are stable; see ``RULES``.
+Each rule's id, levels and title: :mod:`regionguard.catalogue`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from regionguard import catalogue
 from regionguard import deployment as dep
-from regionguard.checks import RULES as DEPLOYMENT_RULES
 from regionguard.checks import check_deployment
 from regionguard.environment import Environment
 from regionguard.findings import Finding
@@ -24,18 +24,7 @@ from regionguard.inputs import check_targets, is_placeholder_account_id
 from regionguard.render import render_scp
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
 
-__all__ = ["RULES", "validate_documents", "validate_env"]
-
-RULES: Mapping[str, str] = {
-    **DEPLOYMENT_RULES,
-    "RG-REG-EXPIRED": "Expired permits are left out of the generated file.",
-    "RG-REG-EXPIRING": "Permits ending within 30 days.",
-    "RG-TFVARS-STALE": "The committed accounts.auto.tfvars.json is what the registry generates.",
-    "RG-SETTINGS-PLACEHOLDER": "management_account_id is not a sample id (staging, prod).",
-    "RG-SCP-LAYOUT": (
-        "The SCP layout and why; under per_ou, every permitted account has an ou to size by."
-    ),
-}
+__all__ = ["validate_documents", "validate_env"]
 
 
 def validate_documents(
@@ -87,7 +76,7 @@ def validate_env(env: Environment) -> list[Finding]:
     for index, account in env.generated.expired:
         findings.append(
             Finding(
-                "RG-REG-EXPIRED",
+                catalogue.REG_EXPIRED.id,
                 "warning",
                 f"permit of {account.id} expired on {account.expires}; it is left out",
                 file=registry_file,
@@ -97,7 +86,7 @@ def validate_env(env: Environment) -> list[Finding]:
     for index, account in env.generated.expiring:
         findings.append(
             Finding(
-                "RG-REG-EXPIRING",
+                catalogue.REG_EXPIRING.id,
                 "warning",
                 f"permit of {account.id} ends on {account.expires}; renew expires if it must go on",
                 file=registry_file,
@@ -108,7 +97,7 @@ def validate_env(env: Environment) -> list[Finding]:
     if isinstance(management, str) and is_placeholder_account_id(management):
         findings.append(
             Finding(
-                "RG-SETTINGS-PLACEHOLDER",
+                catalogue.SETTINGS_PLACEHOLDER.id,
                 "warning",
                 f"management_account_id {management!r} is a sample id; set it to your "
                 "organization's management account (the provider refuses any other "
@@ -123,7 +112,7 @@ def validate_env(env: Environment) -> list[Finding]:
         )
         findings.append(
             Finding(
-                "RG-TFVARS-STALE",
+                catalogue.TFVARS_STALE.id,
                 "error",
                 f"{GENERATED_TFVARS} {state}; run `regionguard tfvars --env-dir {env.dir}` and "
                 "commit it (Terraform deploys the committed file)",
@@ -137,7 +126,7 @@ def validate_env(env: Environment) -> list[Finding]:
     if layout is not None:
         findings.append(
             Finding(
-                "RG-SCP-LAYOUT",
+                catalogue.SCP_LAYOUT.id,
                 "note",
                 f"SCP layout {layout.kind} ({layout.reason}); validate places accounts by the "
                 "registry's ou, Terraform as AWS Organizations does (docs/scale.md)",
@@ -154,7 +143,7 @@ def validate_env(env: Environment) -> list[Finding]:
             fits = "fits" if worst <= settings.scp_size_limit else "does not fit"
             findings.append(
                 Finding(
-                    "RG-SCP-LAYOUT",
+                    catalogue.SCP_LAYOUT.id,
                     "warning",
                     f"{len(unplaced)} permitted account(s) have no ou in the registry: {shown}"
                     f"{more}; validate cannot size the SCP of their OU (the plan gate does: "
