@@ -1,4 +1,4 @@
-"""CKV_RG_6: the SCP fits the size limit."""
+"""CKV_RG_6: the SCP fits the environment's scp_size_limit (``_rg_common.scp_size_limit``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ScpSize(RegionguardCheck):
         document = policy_document(conf)
         raw = unwrap(conf.get("content"))
         length = minified_length(document, raw if isinstance(raw, str) else finish(raw))
-        limit = scp_size_limit()
+        limit = scp_size_limit(conf, self.graph, self.entity_path)
         if length > limit:
             return [f"the document is {length} characters; the limit is {limit}"]
         return []

@@ -387,10 +387,13 @@ CKV_RG_5 = Rule(
 CKV_RG_6 = Rule(
     "CKV_RG_6",
     ("error",),
-    "SCP document fits the SCP size limit (10,240 characters unless "
-    "REGIONGUARD_SCP_SIZE_LIMIT says otherwise)",
+    "SCP document fits the environment's scp_size_limit (10,240 characters at most)",
     _CHECKOV,
     POLICY_DOC,
+    "The limit is the plan's `scp_size_limit` variable in plan mode and, in HCL mode, the "
+    "`size_limit` input of the SCP's module instance as checkov renders it from "
+    "`terraform.tfvars` (`scp_size_limit` for an SCP at the root); without either, and "
+    "never above, 10,240.",
 )
 CKV_RG_7 = Rule(
     "CKV_RG_7",

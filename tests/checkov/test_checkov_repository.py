@@ -68,6 +68,12 @@ def eleven_digit_account(root: Path) -> None:
     edit(root / "envs/prod/accounts.auto.tfvars.json", '"123456789012"', '"12345678901"')
 
 
+def small_size_limit(root: Path) -> None:
+    """The environment's own scp_size_limit, below the size of its SCP (358 characters)."""
+    path = root / "envs/prod/terraform.tfvars"
+    path.write_text(path.read_text() + "scp_size_limit = 300\n")
+
+
 MUTATIONS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "unguarded exemption": (
         unguarded_exemption,
@@ -93,6 +99,11 @@ MUTATIONS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "CKV_RG_5",
         "statement 0 (DenyBedrockInferenceExceptAllowRegionSpecificAccounts) StringNotEquals "
         "aws:PrincipalAccount: '12345678901' is 11 characters; an AWS account id is 12 digits",
+    ),
+    "scp_size_limit below the SCP": (
+        small_size_limit,
+        "CKV_RG_6",
+        "the document is 358 characters; the limit is 300",
     ),
 }
 
