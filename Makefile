@@ -56,7 +56,6 @@ endif
 export TF_IN_AUTOMATION := 1
 export TF_INPUT := 0
 
-PLAN_JSON := $(ENV_DIR)/tfplan.json
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
 .PHONY: help
@@ -157,8 +156,10 @@ init: check-env tf-config ## terraform init of ENV
 # these targets only call them.
 PIPELINE_FLAGS := --env $(ENV) --timeout $(TF_TIMEOUT) --sandbox-port $(SANDBOX_PORT)
 
+# The chain runs checkov over the saved plan (docs/policy-as-code.md): plan and
+# review need .venv-checkov, created on first use.
 .PHONY: plan
-plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations
+plan: check-env venv tf-config $(CHECKOV_VENV)/.installed ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations, checkov
 	@$(REGIONGUARD) plan $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: preflight
@@ -175,7 +176,7 @@ apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed,
 # The pull-request check: the chain of `make plan`, and whatever its outcome
 # the review envs/ENV/tfplan.md and the SARIF log envs/ENV/tfplan.sarif.
 .PHONY: review
-review: check-env venv tf-config ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
+review: check-env venv tf-config $(CHECKOV_VENV)/.installed ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
 	@$(REGIONGUARD) review $(PIPELINE_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: drift
@@ -282,18 +283,16 @@ lint: venv ## ruff and mypy --strict over the Python package and tests; zizmor o
 	$(BIN)/mypy
 	$(BIN)/zizmor --offline --no-progress .github/workflows
 
+# The saved plan is not scanned here: `make plan` and `make review` run checkov
+# over it as a stage of the chain, and its findings join tfplan.sarif.
 .PHONY: check
-check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/, each env and envs/ENV/tfplan.json
+check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/ and each env's Terraform
 	@echo "checkov modules (built-in checks; a module alone has no inputs)"
 	@$(CHECKOV) --quiet --skip-download --config-file .checkov.yaml --framework terraform -d modules
 	@for env in $(ENVS); do \
 	  echo "checkov envs/$$env"; \
 	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform -d envs/$$env; \
 	done
-	@if [[ -f $(PLAN_JSON) ]]; then \
-	  echo "checkov $(PLAN_JSON)"; \
-	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
-	fi
 
 # The rule tables of docs/registry.md, plan-gate.md, policy-as-code.md and the
 # skip list of .checkov.yaml, written from regionguard.catalogue.

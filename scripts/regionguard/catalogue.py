@@ -45,7 +45,7 @@ VALIDATE = "validate"  # regionguard validate, and the validate stage of regiong
 GATE = "gate"  # the plan gate over the saved plan (regionguard plan, plan-diff)
 PIPELINE = "pipeline"  # the chain of regionguard plan / review itself
 CHECKOV_HCL = "checkov HCL"  # make check over modules/ and each envs/<env>/
-CHECKOV_PLAN = "checkov plan"  # make check over envs/<env>/tfplan.json
+CHECKOV_PLAN = "checkov plan"  # the checkov stage of regionguard plan, over tfplan.json
 TOOLS = (VALIDATE, GATE, PIPELINE, CHECKOV_HCL, CHECKOV_PLAN)
 
 REGISTRY_DOC = "docs/registry.md"
@@ -337,7 +337,8 @@ PIPELINE_STOPPED = Rule(
     "The chain ran to its end: the error names the stage that stopped it, and why.",
     (PIPELINE,),
     POLICY_DOC,
-    "Reported when the chain stops before the review.",
+    "Reported when the chain stops before the review, or when the checkov stage cannot "
+    "give a verdict.",
 )
 
 # ---------------------------------------------------------------- checkov (policies/checkov)
