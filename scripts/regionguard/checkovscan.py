@@ -17,7 +17,7 @@ Which checkov, and which checks (:func:`installation`): ``$REGIONGUARD_CHECKOV``
 installation under ``$REGIONGUARD_HOME`` (the Atlantis server's layout,
 docs/atlantis.md), else ``.venv-checkov`` beside this package's source; the
 checks come from ``$REGIONGUARD_HOME/src`` or this package's source, never
-from the repository under review. checkov runs in an empty working folder
+from the plan's folder or the working directory. checkov runs in an empty working folder
 with an empty home, so that no ``.checkov.yaml`` it would find there can
 skip a check, and with an environment of a few known variables; the checks
 it skips are the catalogue's (:data:`regionguard.catalogue.SKIPPED_CHECKS`).
