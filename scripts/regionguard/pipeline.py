@@ -295,7 +295,8 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
             f"{env.expectations_path} does not hold for this plan ({broken} broken fact(s))"
         )
     if checkov.failed:
-        problems.append(f"checkov failed {len(checkov.findings)} check(s) on {files.json}")
+        failed = sorted({f.rule_id for f in checkov.findings})
+        problems.append(f"checkov failed {', '.join(failed)} on {files.json}")
     if problems:
         raise FindingsError(
             f"plan {env.dir}: " + "; ".join(problems) + "; no gate record, so apply refuses it"

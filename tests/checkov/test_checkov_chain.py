@@ -54,7 +54,7 @@ def test_a_plan_checkov_fails_fails_the_chain_with_its_ids_in_the_sarif_log(
         process.down(tmp_path / ".sandbox")
 
     assert code == 1, out + err
-    assert f"plan {env_dir}: checkov failed 3 check(s) on {env_dir}/tfplan.json" in err
+    assert f"plan {env_dir}: checkov failed CKV_RG_9 on {env_dir}/tfplan.json" in err
     # The gate and the facts passed: checkov alone failed the plan.
     assert "the plan gate failed" not in err and "does not hold" not in err
     assert not (env_dir / "tfplan.gate.json").exists()
