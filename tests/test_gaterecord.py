@@ -27,7 +27,7 @@ def saved_plan(env_dir: Path) -> tuple[PlanFiles, Environment]:
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"binary plan")
     env = Environment(env_dir, TODAY)
-    write_record(files, env, allow_destroy=False, widening=[], facts=0)
+    write_record(files, env, allow_destroy=False, widening=[], facts=0, checkov_version="3.3.30")
     return files, env
 
 

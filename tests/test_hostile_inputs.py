@@ -174,7 +174,7 @@ def save_plan(env_dir: Path) -> None:
     files.plan.write_bytes(b"saved plan")
     shutil.copyfile(PLANS / "permit-account" / "plan.json", files.json)
     env = Environment(env_dir, datetime.date.fromisoformat(TODAY))
-    write_record(files, env, allow_destroy=False, widening=[], facts=0)
+    write_record(files, env, allow_destroy=False, widening=[], facts=0, checkov_version="3.3.30")
 
 
 def apply_case(case: dict[str, Any], places: dict[str, Path], monkeypatch: Any) -> None:

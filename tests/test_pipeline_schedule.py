@@ -136,7 +136,14 @@ def test_apply_refuses_a_plan_that_permits_an_account_whose_permit_expired_since
     files.plan.write_bytes(b"saved plan")
     planned_on = datetime.date(2026, 12, 10)  # vision's last day
     # A record whose own list of permits was emptied: apply reads the plan, not the record.
-    write_record(files, Environment(env_dir, planned_on), allow_destroy=False, widening=[], facts=7)
+    write_record(
+        files,
+        Environment(env_dir, planned_on),
+        allow_destroy=False,
+        widening=[],
+        facts=7,
+        checkov_version="3.3.30",
+    )
     shown = _saved_plan_json(["100000000001", "100000000005"])
     assert check_record(files, Environment(env_dir, planned_on)) == []
     judge_saved_plan(shown, files, Environment(env_dir, planned_on))

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from regionguard import catalogue
 from regionguard.checks import check_deployment
 from regionguard.deployment import (
     Deployment,
@@ -60,17 +61,17 @@ ACTIONS = ("create", "update", "replace", "delete", "forget")
 ALLOW_LIST_PARAMETERS = ("AllowedRegions", "ExemptedActions", "ExemptedPrincipalArns")
 
 
-RULE_DESTROY = "RG-PLAN-DESTROY"
+RULE_DESTROY = catalogue.PLAN_DESTROY.id
 
 
-RULE_UNKNOWN = "RG-PLAN-UNKNOWN"
+RULE_UNKNOWN = catalogue.PLAN_UNKNOWN.id
 
 
-RULE_ERRORED = "RG-PLAN-ERRORED"
+RULE_ERRORED = catalogue.PLAN_ERRORED.id
 
 
-RULE_ACTION = "RG-PLAN-ACTION"
-RULE_GUARD_NARROWED = "RG-PLAN-GUARD-NARROWED"
+RULE_ACTION = catalogue.PLAN_ACTION.id
+RULE_GUARD_NARROWED = catalogue.PLAN_GUARD_NARROWED.id
 
 
 @dataclass(frozen=True)
