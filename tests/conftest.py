@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import load_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +98,7 @@ def sandbox_server(
 ) -> Iterator[tuple[SandboxApp, str]]:
     """The sandbox application served in this process on a free loopback port."""
     env = write_sandbox_env(tmp_path_factory.mktemp("sandbox"))
-    app = SandboxApp(load_settings(env))
+    app = SandboxApp(load_sandbox_settings(env))
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

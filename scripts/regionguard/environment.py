@@ -32,7 +32,7 @@ from regionguard import inputfile
 from regionguard.door import door_problems
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
-from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.settings import (
     GENERATED_TFVARS,
     GUARDED_VARIABLES,
