@@ -37,6 +37,32 @@ def copy_local_env(dest: Path, *, unregistered_ou: bool = False) -> Path:
     return env_dir
 
 
+def copy_module(dest: Path, name: str) -> Path:
+    """Copy modules/<name> (without its tests, state or plans) to ``dest/<name>``.
+
+    The copy runs as a root of its own: a test writes its runs to
+    ``tests/<file>.tftest.hcl`` there and calls ``terraform test``, so a
+    module's behaviour is checked on the module itself, not through a root
+    written for the test.
+    """
+    ignore = shutil.ignore_patterns(".terraform*", "*.tfstate*", "tfplan*", "tests")
+    module = dest / name
+    shutil.copytree(REPO_ROOT / "modules" / name, module, ignore=ignore)
+    (module / "tests").mkdir()
+    return module
+
+
+def mocked_organization() -> str:
+    """The ``mock_provider "aws"`` block of envs/local/tests/targets.tftest.hcl.
+
+    The organization (a root and three first-tier OUs) that ``terraform test``
+    runs of the shared root plan against; a test that writes runs for a copy
+    of envs/local starts its file with it.
+    """
+    text = (REPO_ROOT / "envs" / "local" / "tests" / "targets.tftest.hcl").read_text()
+    return text[text.index('mock_provider "aws"') : text.index("\nrun ")] + "\n"
+
+
 @pytest.fixture(scope="session")
 def local_env_copier() -> Callable[..., Path]:
     """:func:`copy_local_env`, for tests and fixtures of any scope."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import copy_local_env, mocked_organization
 from regionguard.errors import InputError
 from regionguard.render import render_control_parameters, render_scp
 from regionguard.settings import (
@@ -145,23 +145,16 @@ def hcl(value: Any) -> str:
 
 
 @pytest.mark.terraform
-def test_terraform_refuses_what_the_table_says(repo_root: Path, tmp_path: Path) -> None:
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*")
-    shutil.copytree(repo_root / "modules", tmp_path / "modules", ignore=ignore)
-    shutil.copytree(repo_root / "envs" / "_shared", tmp_path / "envs" / "_shared")
-    env = tmp_path / "envs" / "local"
-    shutil.copytree(repo_root / "envs" / "local", env, symlinks=True, ignore=ignore)
-    mock = (env / "tests" / "targets.tftest.hcl").read_text()
-    mock = mock[mock.index('mock_provider "aws"') : mock.index("\nrun ")]
-    blocks = [mock]
+def test_terraform_refuses_what_the_table_says(tmp_path: Path) -> None:
+    env = copy_local_env(tmp_path)
+    blocks = [mocked_organization()]
     for name, (variables, refused) in CASES.items():
         lines = "\n".join(f"    {k} = {hcl(v)}" for k, v in variables.items())
         expect = f"  expect_failures = [var.{refused}]\n" if refused else ""
         blocks.append(
             f'\nrun "{name}" {{\n  command = plan\n\n  variables {{\n{lines}\n  }}\n{expect}}}\n'
         )
-    for old in (env / "tests").iterdir():
-        old.unlink()
+    (env / "tests").mkdir()
     (env / "tests" / "limits.tftest.hcl").write_text("".join(blocks))
 
     tf = Terraform(env, timeout=600)
