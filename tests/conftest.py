@@ -15,6 +15,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
 
+# Golden plans, tests/fixtures/plans/<kind>/<scenario>/, by what their review
+# concludes: the exit code of `regionguard plan-diff` on each kind.
+PLAN_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "plans"
+PLAN_KINDS = {"good": 0, "bad": 1, "bad-input": 2}
+
+
+def plan_fixtures(*kinds: str) -> list[Path]:
+    """The folders of the plan fixtures of ``kinds`` (default: every kind), by kind then name."""
+    return [
+        p.parent
+        for kind in kinds or tuple(PLAN_KINDS)
+        for p in sorted((PLAN_FIXTURES / kind).glob("*/plan.json"))
+    ]
+
+
+def plan_fixture(name: str) -> Path:
+    """The folder of the plan fixture ``name``, whatever its kind."""
+    [folder] = [f for f in plan_fixtures() if f.name == name]
+    return folder
+
 
 def copy_local_env(dest: Path, *, unregistered_ou: bool = False) -> Path:
     """Copy modules/, envs/_shared and envs/local (no state, plans or tests) under ``dest``.
