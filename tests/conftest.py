@@ -9,6 +9,7 @@ import pytest
 
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
+from regionguard.terraform import Terraform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,17 @@ def copy_module(dest: Path, name: str) -> Path:
     shutil.copytree(REPO_ROOT / "modules" / name, module, ignore=ignore)
     (module / "tests").mkdir()
     return module
+
+
+def terraform_test(folder: Path, runs: list[str]) -> None:
+    """``terraform init`` and ``terraform test`` in ``folder``: the runs ``runs`` pass, no other."""
+    tf = Terraform(folder, timeout=600)
+    tf.init(backend=False)
+    result = tf.run("test", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in runs:
+        assert f'run "{name}"... pass' in result.stdout, name
+    assert f"Success! {len(runs)} passed, 0 failed." in result.stdout
 
 
 def mocked_organization() -> str:

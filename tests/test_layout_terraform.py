@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_module
+from conftest import copy_module, terraform_test
 from regionguard.layout import Descended, compute_layout
 from regionguard.settings import Settings
-from regionguard.terraform import Terraform
 
 pytestmark = pytest.mark.terraform
 
@@ -115,8 +114,4 @@ def test_python_layout_equals_the_module(tmp_path: Path) -> None:
     # The cases reach every branch: single, per_ou, and per_ou with a descended target.
     assert kinds == {("single", False), ("per_ou", False), ("per_ou", True)}
     (module / "tests" / "layout.tftest.hcl").write_text("\n".join(blocks))
-    tf = Terraform(module, timeout=300)
-    tf.init(backend=False)
-    result = tf.run("test", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(CASES)} passed, 0 failed" in result.stdout
+    terraform_test(module, list(CASES))

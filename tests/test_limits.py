@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import copy_local_env, copy_module, mocked_organization
+from conftest import copy_local_env, copy_module, mocked_organization, terraform_test
 from regionguard import preflight
 from regionguard.checks import SCP_ATTACHMENT_QUOTA
 from regionguard.errors import InputError
@@ -30,7 +30,6 @@ from regionguard.settings import (
     check_settings,
     settings_from_mapping,
 )
-from regionguard.terraform import Terraform
 from regionguard.validation import validate_documents
 
 SEED = Settings(
@@ -162,15 +161,7 @@ def test_terraform_refuses_what_the_table_says(tmp_path: Path) -> None:
         )
     (env / "tests").mkdir()
     (env / "tests" / "limits.tftest.hcl").write_text("".join(blocks))
-
-    tf = Terraform(env, timeout=600)
-    tf.init(backend=False)
-    result = tf.run("test", check=False)
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    for name in CASES:
-        assert f'run "{name}"... pass' in result.stdout
-    assert f"Success! {len(CASES)} passed, 0 failed." in result.stdout
+    terraform_test(env, list(CASES))
 
 
 def test_the_sandbox_refuses_at_the_packages_limits() -> None:
@@ -205,12 +196,4 @@ def test_the_scp_module_refuses_a_size_limit_above_aws_and_defaults_to_it(tmp_pa
             f'\nrun "{name}" {{\n  command = plan\n\n  variables {{\n{variables}  }}\n{expect}}}\n'
         )
     (module / "tests" / "limits.tftest.hcl").write_text("".join(blocks))
-
-    tf = Terraform(module, timeout=600)
-    tf.init(backend=False)
-    result = tf.run("test", check=False)
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    for name in runs:
-        assert f'run "{name}"... pass' in result.stdout
-    assert f"Success! {len(runs)} passed, 0 failed." in result.stdout
+    terraform_test(module, list(runs))

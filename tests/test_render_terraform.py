@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_local_env, copy_module, mocked_organization
+from conftest import copy_local_env, copy_module, mocked_organization, terraform_test
 from regionguard.render import jsonencode, render_control_parameters, render_scp
 from regionguard.settings import DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS, Settings, load_settings
-from regionguard.terraform import Terraform
 
 pytestmark = pytest.mark.terraform
 
@@ -145,16 +144,6 @@ def write_case(folder: Path, name: str, case: Case) -> None:
     (case_dir / "content.json").write_bytes(render_scp(settings, ids).encode())
     parameters = jsonencode(render_control_parameters(settings))
     (case_dir / "params.json").write_bytes(parameters.encode())
-
-
-def terraform_test(folder: Path, names: list[str]) -> None:
-    tf = Terraform(folder, timeout=600)
-    tf.init(backend=False)
-    result = tf.run("test", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    for name in names:
-        assert f'run "{name}"... pass' in result.stdout
-    assert f"Success! {len(names)} passed, 0 failed." in result.stdout
 
 
 def test_the_shared_root_sends_what_python_renders(repo_root: Path, tmp_path: Path) -> None:
