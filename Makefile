@@ -77,12 +77,13 @@ HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
 # shown with its value in this run.
-HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
 HELP_VAR_ENV := the environment, one of: $(ENVS)
 HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
 HELP_VAR_TF_TIMEOUT := seconds any one terraform command may run before it is interrupted
 HELP_VAR_ALLOW_DESTROY := 1: plan and review let a plan remove guardrails
+HELP_VAR_STATE_LOCK := false: plan, review and drift plan without the state lock (the read-only plan role)
 HELP_VAR_CONFIRM := destroy of any ENV but local: the environment's name again
 HELP_VAR_FORMAT := preflight output: text (when empty), json or markdown
 HELP_VAR_EXTRAS := what .venv installs: core, sandbox (ENV=local) or dev (venv, test, lint, pytest, bench)

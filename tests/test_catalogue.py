@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import plan_fixtures
 from regionguard import catalogue, pipeline, review
 from regionguard.catalogue import RULES, SKIPPED_CHECKS, TOOLS, render_tables
 from regionguard.environment import Environment
@@ -195,9 +196,9 @@ def _validate_corpus(scratch: Path) -> list[Finding]:
 
 def _gate_corpus(scratch: Path) -> list[Finding]:
     findings: list[Finding] = []
-    for path in sorted((FIXTURES / "plans").glob("*/plan.json")):
+    for folder in plan_fixtures():
         try:
-            plan = load_plan(path)
+            plan = load_plan(folder / "plan.json")
         except InputError:
             continue
         for allow_destroy in (False, True):

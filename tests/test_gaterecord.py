@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.gaterecord import PlanFiles, check_record, write_record
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plans"
-PASSING = FIXTURES / "create-all-ous"
+PASSING = plan_fixture("create-all-ous")
 TODAY = datetime.date(2026, 11, 30)
 
 

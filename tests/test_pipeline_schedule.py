@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
 from regionguard.errors import InputError
@@ -116,7 +117,7 @@ def test_review_stopped_by_a_stale_file_still_writes_the_review_and_the_sarif_lo
 
 def _saved_plan_json(permitted: list[str]) -> str:
     """``terraform show -json`` of a saved plan whose SCP permits ``permitted``."""
-    plan = json.loads((REPO_ROOT / "tests/fixtures/plans/permit-account/plan.json").read_text())
+    plan = json.loads((plan_fixture("permit-account") / "plan.json").read_text())
     for rc in plan["resource_changes"]:
         if rc["type"] == "aws_organizations_policy":
             document = json.loads(rc["change"]["after"]["content"])

@@ -75,7 +75,14 @@ RULE_GUARD_NARROWED = catalogue.PLAN_GUARD_NARROWED.id
 
 
 @dataclass(frozen=True)
-class Account:
+class AccountRef:
+    """An account id an SCP names, with its name when the registry or the organization has one.
+
+    Not the registry's :class:`~regionguard.registry.Account`: an SCP can
+    name an account the registry does not know, and the review then shows
+    it by its id alone.
+    """
+
     id: str
     name: str | None
 
@@ -113,9 +120,9 @@ class ScpDiff:
     before: ScpView | None
     after: ScpView | None
     after_unknown: bool
-    permitted: tuple[Account, ...]
-    accounts_added: tuple[Account, ...]
-    accounts_removed: tuple[Account, ...]
+    permitted: tuple[AccountRef, ...]
+    accounts_added: tuple[AccountRef, ...]
+    accounts_removed: tuple[AccountRef, ...]
     regions_added: tuple[str, ...]
     regions_removed: tuple[str, ...]
     actions_added: tuple[str, ...]
@@ -546,8 +553,8 @@ def _scp_diff(
     size_limit: int,
 ) -> ScpDiff:
     options: list[tuple[str, str, str]] = []
-    added: tuple[Account, ...] = ()
-    removed: tuple[Account, ...] = ()
+    added: tuple[AccountRef, ...] = ()
+    removed: tuple[AccountRef, ...] = ()
     regions: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     actions: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     statements: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
@@ -600,8 +607,8 @@ def _added_removed(
     return tuple(v for v in after if norm(v) not in b), tuple(v for v in before if norm(v) not in a)
 
 
-def _accounts(ids: Iterable[str], names: Mapping[str, str]) -> tuple[Account, ...]:
-    return tuple(Account(i, names.get(i)) for i in sorted(ids))
+def _accounts(ids: Iterable[str], names: Mapping[str, str]) -> tuple[AccountRef, ...]:
+    return tuple(AccountRef(i, names.get(i)) for i in sorted(ids))
 
 
 def _scp_widening(diff: ScpDiff) -> list[Widening]:
