@@ -38,6 +38,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
@@ -163,6 +164,8 @@ class SandboxApp:
             self.settings.management_account_id,
             self.settings.home_region,
             operation_seconds=self.settings.operation_seconds,
+            time_scale=self.settings.time_scale,
+            operations_limit=self.settings.control_operations_limit,
             faults=self.faults,
             landing_zone=landing_zone(self.settings),
         )
@@ -310,12 +313,31 @@ class SandboxApp:
                 self.faults.clear()
                 result = {"faults": []}
             elif route == ("PUT", "/regionguard/operation-seconds"):
-                seconds = json.loads(request.get_data(as_text=True) or "{}").get("seconds")
+                spec = json.loads(request.get_data(as_text=True) or "{}")
+                seconds, scale = spec.get("seconds"), spec.get("timeScale")
                 if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
                     raise ValueError("seconds must be a number of seconds, 0 or more")
+                if scale is not None and (
+                    isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0
+                ):
+                    raise ValueError("timeScale must be a number above 0")
                 with self.lock:
-                    self.controltower.set_operation_seconds(float(seconds))
-                result = {"operationSeconds": float(seconds)}
+                    self.controltower.set_operation_seconds(
+                        float(seconds), None if scale is None else float(scale)
+                    )
+                    result = {
+                        "operationSeconds": float(seconds),
+                        "timeScale": self.controltower.time_scale,
+                    }
+            elif route == ("GET", "/regionguard/operations"):
+                with self.lock:
+                    self.controltower.settle()
+                    result = {
+                        "operationSeconds": self.controltower.operation_seconds,
+                        "timeScale": self.controltower.time_scale,
+                        "operationsLimit": self.controltower.operations_limit,
+                        "operations": self.controltower.operation_timings(),
+                    }
             elif route == ("POST", "/regionguard/seed"):
                 result = self.seed(load_settings(self.settings.env_dir))
             elif route == ("POST", "/regionguard/reset"):
@@ -363,9 +385,46 @@ def landing_zone(settings: SandboxSettings) -> LandingZone:
     )
 
 
+class SandboxRequestHandler(MotoRequestHandler):
+    """moto's request handler, writing each response in one piece.
+
+    Werkzeug writes the status line and headers, then the body, in separate
+    ``send`` calls on an unbuffered socket. With a buffered writer the
+    response leaves in one segment (werkzeug flushes after each body chunk),
+    so a client reads it whole with its first read (docs/sandbox.md,
+    "Calls sent twice").
+    """
+
+    wbufsize = 1 << 16
+
+
+class ResponseFloor:
+    """Answer no request sooner than ``seconds`` after it arrived.
+
+    AWS never answers within a millisecond; the aws provider 5.100's SDK
+    (smithy-go 1.22.3) closes its own connection when an answer arrives
+    before it has finished writing the request, and then resends the call
+    (docs/sandbox.md, "Calls sent twice"). The wait happens outside the
+    application, so other requests are served meanwhile.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        arrived = time.monotonic()
+        body = list(self.app(environ, start_response))
+        left = arrived + self.seconds - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        return body
+
+
 def serve(app: SandboxApp, host: str, port: int) -> BaseWSGIServer:
     """A threaded WSGI server for ``app``, bound but not yet serving."""
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    floor = ResponseFloor(app, app.settings.min_response_seconds)
+    return make_server(host, port, floor, threaded=True, request_handler=SandboxRequestHandler)
 
 
 def main(argv: list[str] | None = None) -> int:
