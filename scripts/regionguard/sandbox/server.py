@@ -313,22 +313,7 @@ class SandboxApp:
                 self.faults.clear()
                 result = {"faults": []}
             elif route == ("PUT", "/regionguard/operation-seconds"):
-                spec = json.loads(request.get_data(as_text=True) or "{}")
-                seconds, scale = spec.get("seconds"), spec.get("timeScale")
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-                    raise ValueError("seconds must be a number of seconds, 0 or more")
-                if scale is not None and (
-                    isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0
-                ):
-                    raise ValueError("timeScale must be a number above 0")
-                with self.lock:
-                    self.controltower.set_operation_seconds(
-                        float(seconds), None if scale is None else float(scale)
-                    )
-                    result = {
-                        "operationSeconds": float(seconds),
-                        "timeScale": self.controltower.time_scale,
-                    }
+                result = self.set_pace(json.loads(request.get_data(as_text=True) or "{}"))
             elif route == ("GET", "/regionguard/operations"):
                 with self.lock:
                     self.controltower.settle()
@@ -359,6 +344,37 @@ class SandboxApp:
             status, result = 400, {"message": str(exc)}
         response = Response(json.dumps(result), status=status, content_type="application/json")
         return response(environ, start_response)
+
+    def set_pace(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Change the operations' length, the time scale or the quota (admin call)."""
+        seconds, scale, limit = (
+            spec.get("seconds"),
+            spec.get("timeScale"),
+            spec.get("operationsLimit"),
+        )
+        ct = self.controltower
+        if seconds is None:
+            seconds = ct.operation_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError("seconds must be a number of seconds, 0 or more")
+        if scale is not None and (
+            isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0
+        ):
+            raise ValueError("timeScale must be a number above 0")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100
+        ):
+            raise ValueError("operationsLimit must be a whole number from 1 to 100")
+        with self.lock:
+            ct = self.controltower
+            ct.set_operation_seconds(float(seconds), None if scale is None else float(scale))
+            if limit is not None:
+                ct.operations_limit = limit
+            return {
+                "operationSeconds": ct.operation_seconds,
+                "timeScale": ct.time_scale,
+                "operationsLimit": ct.operations_limit,
+            }
 
     def health(self) -> dict[str, Any]:
         backend_org = self.controltower.organizations.org
