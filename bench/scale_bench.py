@@ -558,9 +558,7 @@ def apply(bench: Bench, *, made_plan: bool, again: bool = False) -> Step:
 
 def bench_sandbox(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="regionguard-scale-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     bench = Bench(work, port)
     started = time.perf_counter()
     try:
@@ -593,12 +591,7 @@ def bench_sandbox(args: argparse.Namespace) -> int:
             permit = (permit_plan, permit_apply, operations_between(bench, permit_apply))
             schedule = probe_polling(bench)
     finally:
-        with contextlib.suppress(Exception):
-            bench.regionguard("sandbox", "down")
-        if args.keep:
-            print(f"kept {work}: the clone, each step's output and the call log", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(bench, work, args.keep)
     report(args, bench, up, reseed, cold, warm, applied, time.perf_counter() - started)
     if warm is not None and permit is not None:
         report_pace(args, bench, applied, rounds, first_ops, permit, schedule)
@@ -691,29 +684,12 @@ def report(
 
 # ----------------------------------------------------------------- requests
 
+# The load: SCPs created through envs/local's own provider configuration
+# (providers.tf, versions.tf), with one attempt per call (override.tf): a
+# call the sandbox drops fails the apply.
 REQUESTS_CONFIG = """\
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "5.100.0" }
-  }
-}
-variable "endpoint" { type = string }
+variable "home_region" { type = string }
 variable "policies" { type = number }
-provider "aws" {
-  region                      = "ap-northeast-1"
-  access_key                  = "sandbox"
-  secret_key                  = "sandbox"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  # One attempt per call: a call the sandbox drops fails the apply.
-  max_retries = 1
-  endpoints {
-    organizations = var.endpoint
-    sts           = var.endpoint
-  }
-}
 resource "aws_organizations_policy" "load" {
   count   = var.policies
   name    = "load-${count.index}"
@@ -730,6 +706,28 @@ resource "aws_organizations_policy" "load" {
   })
 }
 """
+REQUESTS_OVERRIDE = """\
+provider "aws" {
+  max_retries = 1
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def finish(bench: Bench, work: Path, keep: bool) -> None:
+    """Stop the benchmark's sandbox; remove its folder unless ``keep``."""
+    with contextlib.suppress(Exception):
+        bench.regionguard("sandbox", "down")
+    if keep:
+        print(f"kept {work}: the clone, each step's output and the call log", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def bench_requests(args: argparse.Namespace) -> int:
@@ -739,9 +737,7 @@ def bench_requests(args: argparse.Namespace) -> int:
     ListTagsForResource), so the configuration creates requests / 3 SCPs.
     """
     work = Path(tempfile.mkdtemp(prefix="regionguard-requests-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     bench = Bench(work, port)
     policies = -(-args.requests // 3)
     try:
@@ -751,7 +747,10 @@ def bench_requests(args: argparse.Namespace) -> int:
             bench.env["TF_CLI_CONFIG_FILE"] = str(bench.clone / ".cache/terraform/cli.tfrc")
         config = work / "load"
         config.mkdir()
+        for name in ("providers.tf", "versions.tf"):
+            shutil.copy(bench.env_dir / name, config / name)
         (config / "main.tf").write_text(REQUESTS_CONFIG)
+        (config / "override.tf").write_text(REQUESTS_OVERRIDE)
         up = bench.regionguard("sandbox", "up", "--port", str(port))
         if up.code != 0:
             raise SystemExit(f"the sandbox did not start: {up.failure}")
@@ -768,17 +767,12 @@ def bench_requests(args: argparse.Namespace) -> int:
                 "apply",
                 "-auto-approve",
                 "-input=false",
-                f"-var=endpoint=http://127.0.0.1:{port}",
+                "-var=home_region=ap-northeast-1",
                 f"-var=policies={policies}",
             ],
         )
     finally:
-        with contextlib.suppress(Exception):
-            bench.regionguard("sandbox", "down")
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(bench, work, args.keep)
     calls = applied.terraform_calls()
     print(
         f"{policies:,} SCPs created by one terraform apply at the default -parallelism (10), "
