@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,11 @@ from regionguard.sandbox.seed import (
     reset_backends,
     seed,
 )
-from regionguard.sandbox.settings import SandboxSettings, load_settings
+from regionguard.sandbox.settings import (
+    CONTROL_OPERATIONS_LIMIT,
+    SandboxSettings,
+    load_settings,
+)
 
 
 @pytest.fixture
@@ -142,6 +148,11 @@ def test_the_pace_and_the_limits_default_to_real_time_aws_quota_and_the_floor(
     defaults = dataclasses.fields(SandboxSettings)
     floor = next(f for f in defaults if f.name == "min_response_seconds")
     assert floor.default == 0.01
+
+
+def test_the_schema_allows_the_quota_up_to_aws_s_limit_and_no_further() -> None:
+    schema = json.loads((files("regionguard") / "data" / "sandbox.schema.json").read_text())
+    assert schema["properties"]["control_operations_limit"]["maximum"] == CONTROL_OPERATIONS_LIMIT
 
 
 def test_the_pace_settings_are_read(sandbox_env: Path) -> None:

@@ -25,14 +25,12 @@ from typing import Any, ClassVar
 from moto.organizations.models import OrganizationsBackend, organizations_backends
 
 from regionguard.sandbox.faults import FaultInjector
+from regionguard.sandbox.settings import CONTROL_OPERATIONS_LIMIT
 
 JSON = dict[str, Any]
 
 SERVICE = "controltower"
 SCP_SIZE_LIMIT = 10_240
-# Control Tower user guide, Limitations and quotas: "Up to one hundred (100)
-# control-related operations at a time can be in progress".
-CONTROL_OPERATIONS_LIMIT = 100
 # The EnableControl, UpdateEnabledControl and DisableControl API references
 # describe ServiceQuotaExceededException (HTTP 402) with this sentence; AWS
 # does not document the message the service sends, so the sandbox sends it.

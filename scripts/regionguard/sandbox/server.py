@@ -73,7 +73,11 @@ from regionguard.sandbox.organizations import (
 )
 from regionguard.sandbox.process import TOKEN_FILE, TOKEN_HEADER
 from regionguard.sandbox.seed import reset_backends, seed
-from regionguard.sandbox.settings import SandboxSettings, load_settings
+from regionguard.sandbox.settings import (
+    CONTROL_OPERATIONS_LIMIT,
+    SandboxSettings,
+    load_settings,
+)
 
 ADMIN_PREFIX = "/regionguard/"
 HEALTH_PATH = "/regionguard/health"
@@ -352,22 +356,28 @@ class SandboxApp:
             spec.get("timeScale"),
             spec.get("operationsLimit"),
         )
-        ct = self.controltower
-        if seconds is None:
-            seconds = ct.operation_seconds
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+        ):
             raise ValueError("seconds must be a number of seconds, 0 or more")
         if scale is not None and (
             isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0
         ):
             raise ValueError("timeScale must be a number above 0")
         if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= CONTROL_OPERATIONS_LIMIT
         ):
-            raise ValueError("operationsLimit must be a whole number from 1 to 100")
+            raise ValueError(
+                f"operationsLimit must be a whole number from 1 to {CONTROL_OPERATIONS_LIMIT}"
+            )
         with self.lock:
             ct = self.controltower
-            ct.set_operation_seconds(float(seconds), None if scale is None else float(scale))
+            ct.set_operation_seconds(
+                ct.operation_seconds if seconds is None else float(seconds),
+                None if scale is None else float(scale),
+            )
             if limit is not None:
                 ct.operations_limit = limit
             return {
