@@ -341,12 +341,22 @@ docs: venv ## Regenerate the module READMEs' tables and the docs' rule tables (a
 	$(BIN)/python tools/module_docs.py
 	$(BIN)/python tools/rule_tables.py
 
+# validate runs in a data folder of its own (TF_DATA_DIR, under .cache/validate/),
+# never in the environment's .terraform: after a real `terraform init` that one
+# records the S3 backend, and `terraform init -backend=false` there still loads
+# that backend, which asks for AWS credentials. So `make validate`, and the
+# pre-commit hook and `make test` that run it, never need credentials.
+# (regionguard's plan and apply refuse TF_DATA_DIR, docs/plan-gate.md, "One door
+# into Terraform": validate runs terraform directly, plans nothing and applies
+# nothing.)
+VALIDATE_DATA := $(CURDIR)/.cache/validate
+
 .PHONY: validate
 validate: tf-config ## terraform validate every environment (no backend, no credentials)
 	@for env in $(ENVS); do \
 	  echo "validate envs/$$env"; \
-	  $(TF) -chdir=envs/$$env init -input=false -backend=false >/dev/null; \
-	  $(TF) -chdir=envs/$$env validate -no-color; \
+	  TF_DATA_DIR=$(VALIDATE_DATA)/$$env $(TF) -chdir=envs/$$env init -input=false -backend=false >/dev/null; \
+	  TF_DATA_DIR=$(VALIDATE_DATA)/$$env $(TF) -chdir=envs/$$env validate -no-color; \
 	done
 
 .PHONY: tf-test

@@ -156,7 +156,7 @@ def preflight_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[
     original = Aws.call
 
     def record(self: Aws, service: str, operation: str, **kwargs: Any) -> Any:
-        client = self._clients[service]
+        client = self._client(service)
         api = client.meta.method_to_api_mapping[operation]
         recorded.add(f"{client.meta.service_model.signing_name}:{api}")
         return original(self, service, operation, **kwargs)
