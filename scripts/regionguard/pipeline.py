@@ -44,10 +44,11 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from regionguard import catalogue, checkovscan, local_sandbox, sarif
 from regionguard.atomic import write_atomic
@@ -91,10 +92,12 @@ __all__ = [
     "init_terraform",
     "plan",
     "review",
+    "run_initialized",
     "terminate_as_interrupt",
     "terraform_for",
 ]
 
+T = TypeVar("T")
 LOCK_TIMEOUT = "120s"
 REGISTRY_HOST = "registry.terraform.io"
 SARIF_FILE = "tfplan.sarif"
@@ -209,6 +212,44 @@ def init_terraform(tf: Terraform, env: Environment) -> None:
         raise
 
 
+# Terraform names the command that fixes a folder it cannot use as it is
+# ("Module not installed", "Inconsistent dependency lock file", "Backend
+# initialization required": each says to run terraform init).
+_ASKS_FOR_INIT = re.compile(r"terraform init\b")
+
+
+def initialized(env: Environment) -> bool:
+    """True when ``terraform init`` ran in the folder: providers and modules are installed."""
+    data = env.dir / ".terraform"
+    return (data / "providers").is_dir() and (data / "modules" / "modules.json").is_file()
+
+
+def run_initialized(
+    tf: Terraform, env: Environment, stages: Stages, name: str, command: Callable[[], T]
+) -> T:
+    """Run one terraform ``command`` as stage ``name`` in an initialized folder.
+
+    ``terraform init`` runs first where the folder is not initialized (a fresh
+    checkout), and otherwise only when the command fails saying the folder
+    needs it (the lock file, a module or the backend changed); the command
+    then runs once more. Terraform itself checks, at every plan and apply,
+    that the installed providers and modules match the configuration and the
+    lock file, so skipping an init that would change nothing is safe.
+    """
+    if not initialized(env):
+        with stages.stage("terraform init"):
+            init_terraform(tf, env)
+    with stages.stage(name):
+        try:
+            return command()
+        except TerraformError as exc:
+            if not _ASKS_FOR_INIT.search(str(exc)):
+                raise
+            print(f"  terraform asks for terraform init in {env.dir}: running it", file=sys.stderr)
+            init_terraform(tf, env)
+            return command()
+
+
 def _record_unregistered(env: Environment, endpoint: str | None) -> None:
     """Record the first-tier OUs Control Tower has not registered, as preflight does.
 
@@ -284,15 +325,18 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
     tf = terraform_for(env, options, endpoint)
     variables = permits_variable(env, lingering)
     with terminate_as_interrupt():
-        with stages.stage("terraform init"):
-            init_terraform(tf, env)
-        with stages.stage("terraform plan"):
-            tf.plan(
+        run_initialized(
+            tf,
+            env,
+            stages,
+            "terraform plan",
+            lambda: tf.plan(
                 files.plan.resolve(),
                 variables=variables,
                 lock_timeout=LOCK_TIMEOUT,
                 lock=options.state_lock,
-            )
+            ),
+        )
         with stages.stage("terraform show"):
             text = tf.show_json_text(files.plan.resolve())
     plan = parse_plan(text, str(files.json))
@@ -519,13 +563,16 @@ def apply(env: Environment, options: RunOptions) -> None:
             )
     tf = terraform_for(env, options, endpoint)
     with terminate_as_interrupt():
-        if not (env.dir / ".terraform").is_dir():
-            # A fresh checkout (the apply job of the workflow): the saved plan
-            # came as an artifact, the providers and the backend did not.
-            with stages.stage("terraform init"):
-                init_terraform(tf, env)
-        with stages.stage("permits of the saved plan"):
-            saved = judge_saved_plan(tf.show_json_text(files.plan.resolve()), files, env)
+        # In a fresh checkout (the apply job of the workflow) the saved plan
+        # came as an artifact, the providers and the backend did not: init.
+        shown = run_initialized(
+            tf,
+            env,
+            stages,
+            "permits of the saved plan",
+            lambda: tf.show_json_text(files.plan.resolve()),
+        )
+        saved = judge_saved_plan(shown, files, env)
         with stages.stage("terraform apply"):
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()
@@ -584,9 +631,8 @@ def destroy(env: Environment, options: RunOptions, *, confirm: str | None) -> No
     tf = terraform_for(env, options, endpoint)
     stages = Stages("destroy", env)
     with terminate_as_interrupt():
-        with stages.stage("terraform init"):
-            init_terraform(tf, env)
-        with stages.stage("terraform destroy"):
-            tf.destroy(lock_timeout=LOCK_TIMEOUT)
+        run_initialized(
+            tf, env, stages, "terraform destroy", lambda: tf.destroy(lock_timeout=LOCK_TIMEOUT)
+        )
     PlanFiles(env.dir).clear()
     print(f"destroy {env.dir}: destroyed")
