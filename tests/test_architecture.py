@@ -22,6 +22,7 @@ LAZY = {
     "jsonschema",
     "fastjsonschema",
     "regionguard.iamref",
+    "regionguard.prove",
 }
 
 

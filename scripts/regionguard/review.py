@@ -75,10 +75,21 @@ class Account:
 
 @dataclass(frozen=True)
 class Widening:
-    """A change that lets through a request denied before; listed first, flagged for review."""
+    """A change that lets through a request denied before; listed first, flagged for review.
+
+    The other fields say which requests it concerns, for ``regionguard prove``'s
+    P4: accounts, Regions, actions, principals (patterns) or OUs it names;
+    ``broad`` when it cannot be narrowed down to one of them.
+    """
 
     subject: str
     message: str
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    principals: tuple[str, ...] = ()
+    ous: tuple[str, ...] = ()
+    broad: bool = False
 
 
 @dataclass(frozen=True)
@@ -634,7 +645,11 @@ def _coverage(
             ref = OuRef(ou, ou_names.get(ou))
             newly.append(ref)
             col.widening.append(
-                Widening(f"OU {ref.label()}", f"OU {ref.label()} loses {' and '.join(lost)}")
+                Widening(
+                    f"OU {ref.label()}",
+                    f"OU {ref.label()} loses {' and '.join(lost)}",
+                    ous=(ou,),
+                )
             )
     before_targets = plan.output_map("targets", "before")
     after_targets = plan.output_map("targets", "after")
@@ -644,7 +659,9 @@ def _coverage(
                 ref = OuRef(ou, ou_names.get(ou))
                 newly.append(ref)
                 col.widening.append(
-                    Widening(f"OU {ref.label()}", f"OU {ref.label()} is no longer a target")
+                    Widening(
+                        f"OU {ref.label()}", f"OU {ref.label()} is no longer a target", ous=(ou,)
+                    )
                 )
     return not_covered, tuple(newly)
 
@@ -768,19 +785,23 @@ def _scp_widening(diff: ScpDiff) -> list[Widening]:
     if diff.before is None:
         return out  # a new SCP only adds denies
     if diff.action == "delete":
-        out.append(Widening(subject, "the SCP is deleted: its denies stop applying"))
+        out.append(Widening(subject, "the SCP is deleted: its denies stop applying", broad=True))
         return out
     for acct in diff.accounts_added:
-        out.append(Widening(subject, f"account {acct.label()} newly permitted"))
+        out.append(
+            Widening(subject, f"account {acct.label()} newly permitted", accounts=(acct.id,))
+        )
     for region in diff.regions_added:
-        out.append(Widening(subject, f"Region {region} added to the allowed Regions"))
+        out.append(
+            Widening(subject, f"Region {region} added to the allowed Regions", regions=(region,))
+        )
     for act in diff.actions_removed:
-        out.append(Widening(subject, f"action {act} no longer guarded"))
+        out.append(Widening(subject, f"action {act} no longer guarded", actions=(act,)))
     for label, old, new in diff.options:
         if _option_rank(new) > _option_rank(old):
-            out.append(Widening(subject, f"{label}: {old} → {new}"))
+            out.append(Widening(subject, f"{label}: {old} → {new}", broad=True))
     for sid in diff.statements_removed:
-        out.append(Widening(subject, f"statement {sid} removed"))
+        out.append(Widening(subject, f"statement {sid} removed", broad=True))
     return out
 
 
@@ -817,12 +838,13 @@ def _parameter_diffs(
 def _control_widening(diffs: Sequence[ControlDiff]) -> list[Widening]:
     """Widening changes of the controls; the same change on several OUs reads as one."""
     by_change: dict[str, list[str]] = {}
+    scope: dict[str, dict[str, Any]] = {}
     for diff in diffs:
         label = diff.ou_label()
         if diff.action == "forget":
-            by_change.setdefault(
-                "the Region deny control leaves Terraform's management", []
-            ).append(label)
+            change = "the Region deny control leaves Terraform's management"
+            by_change.setdefault(change, []).append(label)
+            scope[change] = {"broad": True}
         if diff.action != "update" and diff.action != "replace":
             continue  # a new control only denies; a lost one is reported under coverage
         for p in diff.parameters:
@@ -830,11 +852,24 @@ def _control_widening(diffs: Sequence[ControlDiff]) -> list[Widening]:
                 continue
             if p.key in ALLOW_LIST_PARAMETERS:
                 for value in p.added:
-                    by_change.setdefault(f"{p.key} + {value}", []).append(label)
+                    change = f"{p.key} + {value}"
+                    by_change.setdefault(change, []).append(label)
+                    field_name = _ALLOW_LIST_FIELDS[p.key]
+                    scope[change] = {field_name: (value,)}
             else:
-                by_change.setdefault(f"parameter {p.key} changed", []).append(label)
+                change = f"parameter {p.key} changed"
+                by_change.setdefault(change, []).append(label)
+                scope[change] = {"broad": True}
     out = []
     for change, ous in by_change.items():
         where = f"OU {ous[0]}" if len(ous) == 1 else f"{len(ous)} OUs: {', '.join(ous)}"
-        out.append(Widening("Region deny control", f"{change} on {where}"))
+        out.append(Widening("Region deny control", f"{change} on {where}", **scope[change]))
     return out
+
+
+# The request part each allow list of the control widens.
+_ALLOW_LIST_FIELDS = {
+    "AllowedRegions": "regions",
+    "ExemptedActions": "actions",
+    "ExemptedPrincipalArns": "principals",
+}

@@ -1,0 +1,1615 @@
+"""`regionguard prove`: the guardrail's properties decided for every request, not a sample.
+
+The SCPs in force on each targeted OU (from an environment or a plan, through
+the one deployment model and :mod:`regionguard.orgmodel`) become formulas
+over a symbolic request (:mod:`regionguard.scpformula`), and z3 decides:
+
+- **P1 closed**: no account outside the permitted list performs an exempted
+  action outside the allowed Regions, on any targeted OU.
+- **P2 Region deny intact**: outside the allowed Regions every request is
+  denied except the documented exemptions.
+- **P3 open where intended**: every permitted account can call the exempted
+  inference actions through every inference profile, every leg allowed, on
+  the OU where it is placed.
+- **P4 no widening by surprise** (:mod:`regionguard.provediff`): the
+  requests whose decision a plan changes.
+
+"On any targeted OU" means every place an account can be under one: directly
+under it, under each child OU the organization or the SCPs name, and (where
+the policies test ``aws:PrincipalOrgPaths``) under an OU created later. The
+account there is any 12-digit id, the principal any role, user, root or
+federated user of it (service-linked roles aside: SCPs do not affect them),
+the Region any Region code or ``unspecified``, the action any IAM action,
+the resource any string, with or without an inference profile ARN.
+
+Each counterexample the solver finds is turned into a concrete request and
+evaluated by :class:`~regionguard.evaluator.Evaluator`; a disagreement is a
+bug and stops the command (exit 3). docs/scp-evaluation.md ("Proof") says
+what is modelled.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import z3
+
+from regionguard import deployment as dep
+from regionguard import iamref
+from regionguard.controlscp import CONTROL_TOWER_ROLE_ARNS, GLOBAL_SERVICE_ACTIONS
+from regionguard.environment import Environment
+from regionguard.evaluator import (
+    KEY_ACCOUNT,
+    KEY_INFERENCE_PROFILE,
+    KEY_ORG_PATHS,
+    KEY_PRINCIPAL_ARN,
+    KEY_REGION,
+    AccountPath,
+    Evaluator,
+    OrgNode,
+    OrgTree,
+    Policy,
+    Request,
+    default_principal_arn,
+)
+from regionguard.orgmodel import (
+    FULL_AWS_ACCESS,
+    Scenario,
+    deployment_from_env,
+    landing_zone_policy,
+    node_policies,
+    scenario_from_deployment,
+    scenario_from_plan,
+)
+from regionguard.planfile import Plan
+from regionguard.request import (
+    API_OPERATION_NAMES,
+    API_OPERATIONS,
+    PARTITION,
+    PROFILE_ACTIONS,
+    UNSPECIFIED,
+    Geography,
+    ProfileData,
+    build_request,
+    decide,
+    load_profile_data,
+)
+from regionguard.review import Widening, review_plan
+from regionguard.rules import is_wildcard, pattern_matches, spared_ou_ids, statements
+from regionguard.scp import decode_scp
+from regionguard.scpformula import (
+    ACTION_SHAPE,
+    ANY_STRING,
+    IAM_PRINCIPAL_SHAPE,
+    OU_TAIL_SHAPE,
+    PROFILE_RESOURCE_SHAPE,
+    REGION_CODE_SHAPE,
+    REGION_SHAPE,
+    SERVICE_LINKED,
+    STS_PRINCIPAL_SHAPE,
+    AccountSets,
+    ArnPart,
+    Field,
+    StrTerm,
+    StrVar,
+    SymRequest,
+    Unmodelled,
+    allowed,
+    arn_like,
+    boolean,
+    conj,
+    disj,
+    ite,
+    neg,
+    patterns_lang,
+    policy_keys,
+    statements_on,
+    to_z3,
+)
+from regionguard.strcells import Lang, literal, wildcard
+
+__all__ = [
+    "Counterexample",
+    "Placement",
+    "ProofError",
+    "PropertyResult",
+    "Spec",
+    "Target",
+    "placements",
+    "prove",
+    "spec_from_env",
+]
+
+# Seconds z3 may take for one question before the property counts as not proven.
+SOLVER_TIMEOUT_MS = 120_000
+DEFAULT_ROLE = "role/WorkloadRole"
+SAMPLE_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+PREFERRED_ACTIONS = ("ec2:runinstances", "s3:getobject")
+# The OU a counterexample places an account in when it needs an OU nobody created yet.
+NEW_OU = "ou-new0-newou000/"
+
+TITLES = {
+    "P1": "closed",
+    "P2": "Region deny intact",
+    "P3": "open where intended",
+    "P4": "no widening by surprise",
+}
+
+
+class ProofError(RuntimeError):
+    """The solver and the evaluator disagree on a request: a bug in one of them (exit 3)."""
+
+
+# ---------------------------------------------------------------- what is intended
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the settings and the registry intend, against which the deployment is proven.
+
+    ``permitted``: the accounts whose permit holds on the day (an expired
+    permit is not one). ``exempted_principals``: the settings'
+    ``exempted_principal_arns``. ``profiles``: the inference profile data
+    of the request model; ``global_inference`` ``none`` leaves global
+    profiles out of P3, as intended.
+    """
+
+    allowed_regions: tuple[str, ...]
+    exempted_actions: tuple[str, ...]
+    exempted_principals: tuple[str, ...]
+    permitted: frozenset[str]
+    expired: frozenset[str]
+    management_account_id: str | None
+    global_inference: str
+    profiles: ProfileData
+    account_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def inference_actions(self) -> tuple[str, ...]:
+        """The exempted actions calls through inference profiles are authorized as."""
+        return tuple(
+            a
+            for a in sorted(PROFILE_ACTIONS)
+            if any(pattern_matches(p, a) for p in self.exempted_actions)
+        )
+
+
+def spec_from_env(env: Environment, profiles: ProfileData) -> Spec:
+    settings = env.settings
+    registry = env.registry
+    return Spec(
+        tuple(settings.allowed_regions),
+        tuple(settings.exempted_actions),
+        tuple(settings.exempted_principal_arns),
+        frozenset(registry.permitted_ids(env.today)),
+        frozenset(a.id for a in registry.expired(env.today)),
+        env.management_account_id,
+        settings.global_inference,
+        profiles,
+        dict(env.account_names),
+    )
+
+
+# ---------------------------------------------------------------- where accounts can be
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A place an account can be: under ``chain`` (first tier down), or under a new OU below it.
+
+    ``org_prefix`` is aws:PrincipalOrgPaths up to the chain's last OU (None
+    when the organization id is not known: then the key is absent, as in
+    the evaluator). ``accounts``: the registry's accounts placed exactly here.
+    """
+
+    root: OrgNode
+    chain: tuple[OrgNode, ...]
+    org_prefix: str | None
+    accounts: tuple[str, ...] = ()
+    below: bool = False
+    known_children: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> OrgNode:
+        return self.chain[0]
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return (tuple(n.node_id for n in self.chain), self.below)
+
+    def levels(self) -> tuple[tuple[Policy, ...], ...]:
+        extra = ((FULL_AWS_ACCESS,),) if self.below else ()
+        return (
+            self.root.policies,
+            *(n.policies for n in self.chain),
+            *extra,
+            (FULL_AWS_ACCESS,),
+        )
+
+    def label(self) -> str:
+        names = "/".join(n.name or n.node_id for n in self.chain)
+        if self.below:
+            return f'a new OU below OU "{names}"'
+        return f'OU "{names}"'
+
+
+@dataclass(frozen=True)
+class Target:
+    """A targeted first-tier OU and the places under it."""
+
+    node: OrgNode
+    placements: tuple[Placement, ...]
+
+
+def _org_prefix(org_id: str | None, root: OrgNode, chain: Sequence[OrgNode]) -> str | None:
+    if org_id is None:
+        return None
+    return "/".join([org_id, root.node_id, *(n.node_id for n in chain)]) + "/"
+
+
+def _spared(policies: Iterable[Policy]) -> tuple[str, ...]:
+    out: list[str] = []
+    for policy in policies:
+        document = decode_scp(policy.document)
+        for statement in statements(document) if isinstance(document, dict) else ():
+            if isinstance(statement, dict):
+                out.extend(spared_ou_ids(statement))
+    return tuple(dict.fromkeys(out))
+
+
+def _root_of(scenario: Scenario) -> OrgNode:
+    for account in scenario.org.accounts:
+        if account.levels and account.levels[0].kind == "root":
+            return account.levels[0]
+    return OrgNode("root", "r-root", "Root", (FULL_AWS_ACCESS,))
+
+
+def _tree(scenario: Scenario) -> dict[tuple[str, ...], tuple[tuple[OrgNode, ...], list[str]]]:
+    """Every OU chain of the scenario (ids from the first tier down) with the accounts on it."""
+    chains: dict[tuple[str, ...], tuple[tuple[OrgNode, ...], list[str]]] = {}
+    for account in scenario.org.accounts:
+        ous = tuple(n for n in account.levels if n.kind == "ou")
+        for depth in range(1, len(ous) + 1):
+            chain = ous[:depth]
+            chains.setdefault(tuple(n.node_id for n in chain), (chain, []))
+        if ous:
+            chains[tuple(n.node_id for n in ous)][1].append(account.account_id)
+    return chains
+
+
+def placements(
+    scenario: Scenario,
+    deployment: dep.Deployment,
+    *,
+    landing_zone_deny: Policy | None = None,
+    targeted_only: bool = True,
+) -> tuple[Target, ...]:
+    """Each targeted first-tier OU (every first-tier OU: ``targeted_only`` False) and its places.
+
+    The OUs are the scenario's (where the registry or the plan places
+    accounts), the deployment's targets with no account yet, and the child
+    OUs a target's SCP spares by aws:PrincipalOrgPaths.
+    """
+    root = _root_of(scenario)
+    org_id = scenario.org.org_id
+    chains = _tree(scenario)
+    first: dict[str, OrgNode] = {}
+    for ids, (chain, _) in chains.items():
+        if len(ids) == 1:
+            first.setdefault(ids[0], chain[0])
+    matched = {id(deployment.find(n.node_id, n.name)) for n in first.values()}
+    for item in deployment.ous:
+        if item.control is None or id(item) in matched:
+            continue
+        node_id = item.ou.id or f"ou:{item.ou.name}"
+        policies = node_policies(item, first_tier=True, landing_zone_deny=landing_zone_deny)
+        first[node_id] = OrgNode("ou", node_id, item.ou.name or node_id, policies)
+        chains[(node_id,)] = ((first[node_id],), [])
+    out = []
+    for node in first.values():
+        if targeted_only and deployment.find(node.node_id, node.name) is None:
+            continue
+        out.append(Target(node, _places(root, node, chains, deployment, org_id)))
+    return tuple(out)
+
+
+def _places(
+    root: OrgNode,
+    node: OrgNode,
+    chains: dict[tuple[str, ...], tuple[tuple[OrgNode, ...], list[str]]],
+    deployment: dep.Deployment,
+    org_id: str | None,
+) -> tuple[Placement, ...]:
+    mine = {ids: value for ids, value in chains.items() if ids[0] == node.node_id}
+    for child in _spared(node.policies):
+        if (node.node_id, child) in mine:
+            continue
+        item = deployment.find(child, None)
+        name = item.ou.name if item is not None and item.ou.name else child
+        child_node = OrgNode("ou", child, name, node_policies(item, first_tier=False))
+        mine[(node.node_id, child)] = ((node, child_node), [])
+    out: list[Placement] = []
+    for ids in sorted(mine, key=lambda i: (len(i), i)):
+        chain, accounts = mine[ids]
+        prefix = _org_prefix(org_id, root, chain)
+        children = tuple(
+            sorted(other[-1] for other in mine if len(other) == len(ids) + 1 and other[:-1] == ids)
+        )
+        place = Placement(root, chain, prefix, tuple(accounts), known_children=children)
+        out.append(place)
+        if prefix is not None and KEY_ORG_PATHS in policy_keys(place.levels()):
+            out.append(Placement(root, chain, prefix, (), True, children))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- the symbolic request
+
+
+@dataclass
+class _Vars:
+    """The variables of one symbolic request, to read a model back."""
+
+    action: StrVar
+    region: StrVar
+    resource: StrVar
+    is_iam: Any
+    rest: StrVar
+    profile_present: Any = None
+    profile_region: StrVar | None = None
+    profile_rest: StrVar | None = None
+    org_tail: StrVar | None = None
+
+
+def principal_field(v: _Vars, domain: list[Any]) -> Field:
+    """The caller's aws:PrincipalArn: a role, user, root or federated user of the account."""
+    iam = v.rest.atom(IAM_PRINCIPAL_SHAPE)
+    sts = v.rest.atom(STS_PRINCIPAL_SHAPE)
+    domain.append(ite(v.is_iam, iam, sts))
+    domain.append(neg(conj(v.is_iam, v.rest.atom(SERVICE_LINKED))))
+    return Field("arn", arn=ArnPart(("iam", "sts"), v.is_iam, "", StrTerm(v.rest)))
+
+
+def _org_field(place: Placement, v: _Vars, domain: list[Any]) -> Field:
+    if place.org_prefix is None:
+        return Field("fixed", value=None)
+    if not place.below:
+        return Field("fixed", value=place.org_prefix)
+    v.org_tail = StrVar("org_tail", OU_TAIL_SHAPE)
+    domain.extend(neg(v.org_tail.atom(wildcard(f"{c}/*"))) for c in place.known_children)
+    return Field("string", term=StrTerm(v.org_tail, place.org_prefix))
+
+
+def single_request(place: Placement, accounts: AccountSets) -> tuple[SymRequest, _Vars]:
+    """One authorization anywhere in ``place``: every part free within its domain."""
+    v = _Vars(
+        StrVar("action", ACTION_SHAPE),
+        StrVar("region", REGION_SHAPE),
+        StrVar("resource", ANY_STRING),
+        boolean("principal_is_iam"),
+        StrVar("principal", ANY_STRING),
+        boolean("profile_present"),
+        StrVar("profile_region", REGION_CODE_SHAPE),
+        StrVar("profile_resource", PROFILE_RESOURCE_SHAPE),
+    )
+    domain: list[Any] = []
+    principal = principal_field(v, domain)
+    org = _org_field(place, v, domain)
+    assert v.profile_region is not None and v.profile_rest is not None
+    fields = {
+        KEY_REGION: Field("string", term=StrTerm(v.region)),
+        KEY_ACCOUNT: Field("account"),
+        KEY_PRINCIPAL_ARN: principal,
+        KEY_ORG_PATHS: org,
+        KEY_INFERENCE_PROFILE: Field(
+            "arn",
+            present=v.profile_present,
+            arn=ArnPart(("bedrock",), None, StrTerm(v.profile_region), StrTerm(v.profile_rest)),
+        ),
+    }
+    variables = [v.action, v.region, v.resource, v.rest, v.profile_region, v.profile_rest]
+    if v.org_tail is not None:
+        variables.append(v.org_tail)
+    req = SymRequest(
+        StrTerm(v.action), StrTerm(v.resource), fields, accounts, tuple(variables), domain
+    )
+    return req, v
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A request that breaks a property, as the evaluator confirmed it."""
+
+    account_id: str
+    account_name: str | None
+    where: str
+    principal_arn: str
+    action: str
+    region: str
+    resource: str = "*"
+    inference_profile_arn: str | None = None
+    org_path: str | None = None
+    operations: tuple[str, ...] = ()
+    inference_profile: str | None = None
+    decision: str = "ALLOW"
+    reason: str = ""
+    note: str | None = None
+
+    def describe(self) -> str:
+        who = f"{self.account_id} ({self.account_name})" if self.account_name else self.account_id
+        via = f" through {self.inference_profile}" if self.inference_profile else ""
+        also = f" (also requested as {', '.join(self.operations)})" if self.operations else ""
+        extra = []
+        if self.resource != "*" and self.inference_profile is None:
+            extra.append(f"resource {self.resource}")
+        if self.inference_profile_arn and self.inference_profile is None:
+            extra.append(f"bedrock:InferenceProfileArn {self.inference_profile_arn}")
+        if self.org_path:
+            extra.append(f"aws:PrincipalOrgPaths {self.org_path}")
+        tail = f", {', '.join(extra)}" if extra else ""
+        return (
+            f"{self.action}{also} in {self.region}{via} by {self.principal_arn} of account {who} "
+            f"under {self.where}{tail}: {self.decision}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account_id,
+            "account_name": self.account_name,
+            "where": self.where,
+            "principal_arn": self.principal_arn,
+            "action": self.action,
+            "operations": list(self.operations),
+            "region": self.region,
+            "resource": self.resource,
+            "inference_profile": self.inference_profile,
+            "inference_profile_arn": self.inference_profile_arn,
+            "org_path": self.org_path,
+            "decision": self.decision,
+            "evaluator_reason": self.reason,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class PropertyResult:
+    id: str
+    statement: str
+    holds: bool
+    checked: str
+    counterexample: Counterexample | None = None
+    explain: str | None = None
+    failing: tuple[str, ...] = ()
+    note: str | None = None
+    details: Any = None
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.id]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "statement": self.statement,
+            "holds": self.holds,
+            "checked": self.checked,
+            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
+            "explain": self.explain,
+            "failing": list(self.failing),
+            "note": self.note,
+        }
+        if self.details is not None:
+            out["changes"] = self.details
+        return out
+
+
+# ---------------------------------------------------------------- the solver
+
+
+class Solver:
+    """z3 with a memo: a question asked again (the same formula, shared by z3) is not re-solved."""
+
+    def __init__(self, timeout_ms: int = SOLVER_TIMEOUT_MS) -> None:
+        self.timeout_ms = timeout_ms
+        self._memo: dict[int, tuple[Any, str]] = {}
+        self.questions = 0
+        self.solved = 0
+
+    def status(self, formula: Any) -> str:
+        """``sat`` (a request breaks the property), ``unsat`` or ``unknown``."""
+        self.questions += 1
+        if isinstance(formula, bool):
+            return "sat" if formula else "unsat"
+        key = formula.get_id()
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]
+        self.solved += 1
+        solver = z3.Solver()
+        solver.set("timeout", self.timeout_ms)
+        solver.add(to_z3(formula))
+        result = str(solver.check())
+        self._memo[key] = (formula, result)
+        return result
+
+    def model(self, formula: Any, preferences: Sequence[Any]) -> Any:
+        """A model of ``formula``, meeting each preference in turn where it can."""
+        solver = z3.Solver()
+        solver.set("timeout", self.timeout_ms)
+        solver.add(to_z3(formula))
+        if solver.check() != z3.sat:
+            raise ProofError("the solver found a counterexample once and not again")
+        for preference in preferences:
+            if preference is None:
+                continue
+            solver.push()
+            solver.add(to_z3(preference))
+            if solver.check() != z3.sat:
+                solver.pop()
+        solver.check()
+        return solver.model()
+
+
+# ---------------------------------------------------------------- concrete requests
+
+
+def _fresh_account(taken: Iterable[str]) -> str:
+    used = set(taken)
+    n = 1
+    while f"{n:012d}" in used:
+        n += 1
+    return f"{n:012d}"
+
+
+def _account_witness(
+    accounts: AccountSets, vec: tuple[bool, ...], here: Sequence[str], spec: Spec
+) -> str:
+    """An account id with the model's memberships, preferring one the registry places here."""
+    members = accounts.vectors().get(vec, [])
+    if members:
+        preferred = [a for a in members if a in here]
+        return (preferred or members)[0]
+    listed = set().union(*accounts.lists) if accounts.lists else set()
+    outside = [a for a in here if a not in listed]
+    if outside:
+        return outside[0]
+    return _fresh_account([*listed, *spec.account_names, spec.management_account_id or ""])
+
+
+def _prefer_accounts(accounts: AccountSets, here: Sequence[str]) -> Any:
+    """The account vectors of the accounts the registry places here."""
+    listed = set().union(*accounts.lists) if accounts.lists else set()
+    wanted = [
+        vec
+        for vec, members in accounts.vectors().items()
+        if any(a in here for a in members) or (not members and any(a not in listed for a in here))
+    ]
+    return accounts.prefer(wanted)
+
+
+def _action_name(var: StrVar, vec: tuple[bool, ...], witness: str) -> str:
+    """The IAM reference data's spelling of an action with the model's vector, if it has one."""
+    service = witness.partition(":")[0]
+    services = [service] if iamref.service_exists(service) else []
+    services += [s for s in ("ec2", "s3", "bedrock", "lambda") if s != service]
+    for svc in services:
+        if not iamref.service_exists(svc):
+            continue
+        for name in iamref.service_actions(svc):
+            if var.vector(name.lower()) == vec:
+                return name
+    return witness
+
+
+def operations_for(action: str) -> tuple[str, ...]:
+    """The API operations AWS authorizes as ``action`` (the request model's mapping)."""
+    return tuple(
+        API_OPERATION_NAMES[op]
+        for op, mapped in API_OPERATIONS.items()
+        if mapped.lower() == action.lower()
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every property needs: the scenario, the spec, how to reproduce, the solver."""
+
+    scenario: Scenario
+    spec: Spec
+    explain_prefix: Sequence[str]
+    solver: Solver
+    known_regions: frozenset[str]
+
+
+def _explain(ctx: Context, cx: Counterexample) -> str | None:
+    if cx.account_id not in ctx.spec.account_names:
+        return None
+    if cx.inference_profile_arn is not None and cx.inference_profile is None:
+        return None
+    args = [
+        *ctx.explain_prefix,
+        "--account",
+        cx.account_id,
+        "--action",
+        cx.action,
+        "--region",
+        cx.region,
+    ]
+    if cx.principal_arn != default_principal_arn(cx.account_id):
+        args += ["--principal-arn", cx.principal_arn]
+    if cx.inference_profile is not None:
+        args += ["--inference-profile", cx.inference_profile]
+    elif cx.resource != "*":
+        args += ["--resource", cx.resource]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _tree_for(
+    ctx: Context, place: Placement, levels: Sequence[Sequence[Policy]], account: str, tail: str
+) -> OrgTree:
+    """An organization holding ``account`` at ``place`` (below it: under the OUs of ``tail``),
+    with ``levels`` as the SCPs on its path."""
+    nodes = [
+        OrgNode(n.kind, n.node_id, n.name, tuple(policies))
+        for n, policies in zip((place.root, *place.chain), levels, strict=False)
+    ]
+    if place.below:
+        ids = [t for t in tail.split("/") if t]
+        nodes += [OrgNode("ou", ou, ou, (FULL_AWS_ACCESS,)) for ou in ids]
+    name = ctx.spec.account_names.get(account, account)
+    own = OrgNode("account", account, name, tuple(levels[-1]))
+    return OrgTree(
+        (AccountPath(account, name, (*nodes, own)),),
+        ctx.scenario.org.management_account_id,
+        ctx.scenario.org.org_id,
+    )
+
+
+def _single_counterexample(
+    ctx: Context,
+    place: Placement,
+    formula: Any,
+    req: SymRequest,
+    v: _Vars,
+    expect: str,
+    levels: Sequence[Sequence[Policy]] | None = None,
+    model: Any = None,
+    before: Sequence[Sequence[Policy]] | None = None,
+) -> Counterexample:
+    """The model of ``formula`` as a request, confirmed by the evaluator.
+
+    The evaluator must decide ``expect`` under ``levels`` (default: the
+    place's SCPs) and, given ``before``, the other way under those.
+    """
+    spec = ctx.spec
+    regions = sorted(ctx.known_regions - {UNSPECIFIED})
+    actions = [a.lower() for a in spec.exempted_actions if not is_wildcard(a)]
+    actions += list(PREFERRED_ACTIONS)
+    assert v.profile_region is not None and v.profile_rest is not None
+    if model is None:
+        preferences = [
+            _prefer_accounts(req.accounts, place.accounts),
+            neg(v.profile_present),
+            v.resource.prefer(["*"]),
+            conj(v.is_iam, v.rest.prefer([DEFAULT_ROLE])),
+            v.region.prefer(regions),
+            v.region.prefer(sorted(ctx.known_regions)),
+            v.action.prefer(actions),
+        ]
+        if v.org_tail is not None:
+            preferences.append(v.org_tail.prefer([NEW_OU]))
+        model = ctx.solver.model(formula, preferences)
+    account = _account_witness(req.accounts, req.accounts.vector_of(model), place.accounts, spec)
+    service = "iam" if z3.is_true(model.eval(v.is_iam, model_completion=True)) else "sts"
+    rest = v.rest.witness(v.rest.vector_of(model), [DEFAULT_ROLE, "user/WorkloadUser", "root"])
+    principal = f"arn:aws:{service}::{account}:{rest}"
+    action_vec = v.action.vector_of(model)
+    action = _action_name(v.action, action_vec, v.action.witness(action_vec, actions))
+    region = v.region.witness(v.region.vector_of(model), [*regions, UNSPECIFIED])
+    resource = v.resource.witness(v.resource.vector_of(model), ["*"])
+    profile_arn = None
+    if z3.is_true(model.eval(v.profile_present, model_completion=True)):
+        profile_region = v.profile_region.witness(v.profile_region.vector_of(model), regions)
+        profile_rest = v.profile_rest.witness(
+            v.profile_rest.vector_of(model), [f"inference-profile/us.{SAMPLE_MODEL}"]
+        )
+        profile_arn = f"arn:aws:bedrock:{profile_region}:{account}:{profile_rest}"
+    tail = ""
+    org_path = place.org_prefix
+    if v.org_tail is not None:
+        tail = v.org_tail.witness(v.org_tail.vector_of(model), [NEW_OU])
+        org_path = f"{place.org_prefix}{tail}"
+    request = Request(
+        account,
+        action,
+        region,
+        principal_arn=principal,
+        resource=resource,
+        inference_profile_arn=profile_arn,
+    )
+    checks = [(levels or place.levels(), expect)]
+    if before is not None:
+        checks.append((before, "DENY" if expect == "ALLOW" else "ALLOW"))
+    decision = None
+    for side, want in checks:
+        got = Evaluator(_tree_for(ctx, place, side, account, tail)).evaluate(request)
+        if got.effect != want:
+            raise ProofError(
+                f"the solver says {want} and the evaluator {got.effect} for {request} under "
+                f"{place.label()}: {got.reason}"
+            )
+        decision = decision or got
+    assert decision is not None
+    notes = []
+    if account not in spec.account_names:
+        notes.append(
+            f"account {account} is in no registry: it stands for any account placed under "
+            f"{place.label()} (the evaluator decided it placed there)"
+        )
+    if region not in ctx.known_regions:
+        notes.append(f"{region} is a Region code botocore does not know yet")
+    if not iamref.action_exists(action):
+        notes.append(f"{action} is not an action of the IAM reference data today")
+    return Counterexample(
+        account,
+        spec.account_names.get(account),
+        place.label(),
+        principal,
+        action,
+        region,
+        resource,
+        profile_arn,
+        org_path if ctx.scenario.org.org_id else None,
+        operations_for(action),
+        decision=decision.effect,
+        reason=decision.reason,
+        note="; ".join(notes) or None,
+    )
+
+
+# ---------------------------------------------------------------- P1 and P2
+
+
+def _in_regions(v: _Vars, regions: Sequence[str]) -> Any:
+    return disj(*[v.region.atom(literal(r)) for r in regions])
+
+
+def _exempted(v: _Vars, patterns: Sequence[str]) -> Any:
+    if not patterns:
+        return False
+    return v.action.atom(patterns_lang(patterns, action=True))
+
+
+def _p1(place: Placement, spec: Spec) -> tuple[Any, SymRequest, _Vars]:
+    accounts = AccountSets()
+    permitted = accounts.member(spec.permitted)
+    management = accounts.member([spec.management_account_id or ""])
+    req, v = single_request(place, accounts)
+    claim = conj(
+        neg(permitted),
+        neg(management),
+        neg(_in_regions(v, spec.allowed_regions)),
+        _exempted(v, spec.exempted_actions),
+    )
+    decision = allowed(place.levels(), req)
+    return conj(claim, decision, req.constraints()), req, v
+
+
+def documented_exemption(req: SymRequest, v: _Vars, spec: Spec, permitted: Any) -> Any:
+    """The requests the Region deny lets through by design (docs/scp-evaluation.md, Proof)."""
+    principal = req.fields[KEY_PRINCIPAL_ARN].arn
+    assert principal is not None
+    where = "the documented exemptions"
+    return disj(
+        _exempted(v, GLOBAL_SERVICE_ACTIONS),
+        *[arn_like(principal, req.accounts, p, where) for p in CONTROL_TOWER_ROLE_ARNS],
+        *[arn_like(principal, req.accounts, p, where) for p in spec.exempted_principals],
+        conj(_exempted(v, spec.exempted_actions), permitted),
+    )
+
+
+def _p2(place: Placement, spec: Spec) -> tuple[Any, SymRequest, _Vars]:
+    accounts = AccountSets()
+    permitted = accounts.member(spec.permitted)
+    management = accounts.member([spec.management_account_id or ""])
+    req, v = single_request(place, accounts)
+    claim = conj(
+        neg(management),
+        neg(_in_regions(v, spec.allowed_regions)),
+        neg(documented_exemption(req, v, spec, permitted)),
+    )
+    decision = allowed(place.levels(), req)
+    return conj(claim, decision, req.constraints()), req, v
+
+
+def _single_property(
+    ctx: Context,
+    pid: str,
+    statement: str,
+    targets: Sequence[Target],
+    build: Callable[[Placement, Spec], tuple[Any, SymRequest, _Vars]],
+) -> PropertyResult:
+    places = [p for t in targets for p in t.placements]
+    failing: list[str] = []
+    undecided: list[str] = []
+    first: tuple[Placement, Any, SymRequest, _Vars] | None = None
+    # Places the registry puts accounts in first, so that a counterexample names one.
+    for place in sorted(places, key=lambda p: (p.below, not p.accounts)):
+        formula, req, v = build(place, ctx.spec)
+        status = ctx.solver.status(formula)
+        if status == "sat":
+            failing.append(place.label())
+            if first is None:
+                first = (place, formula, req, v)
+        elif status != "unsat":
+            undecided.append(place.label())
+    checked = f"{len(targets)} targeted OU(s), {len(places)} place(s) under them"
+    note = None
+    if undecided:
+        note = "the solver could not decide on: " + ", ".join(undecided)
+    if first is None:
+        return PropertyResult(pid, statement, not undecided, checked, note=note)
+    place, formula, req, v = first
+    cx = _single_counterexample(ctx, place, formula, req, v, "ALLOW")
+    return PropertyResult(
+        pid, statement, False, checked, cx, _explain(ctx, cx), tuple(failing), note
+    )
+
+
+# ---------------------------------------------------------------- P3
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Permitted accounts that share one path of SCPs."""
+
+    levels: tuple[tuple[Policy, ...], ...]
+    org_path: str | None
+    accounts: tuple[str, ...]
+    where: str
+
+
+def _permitted_groups(scenario: Scenario, spec: Spec) -> tuple[_Group, ...]:
+    groups: dict[tuple[Any, ...], list[AccountPath]] = {}
+    org_id = scenario.org.org_id
+    for account in scenario.org.accounts:
+        if account.account_id not in spec.permitted:
+            continue
+        if account.account_id == scenario.org.management_account_id:
+            continue
+        key = (
+            tuple(tuple(p.key for p in n.policies) for n in account.levels),
+            account.org_path(org_id) if org_id else None,
+        )
+        groups.setdefault(key, []).append(account)
+    out = []
+    for key, members in groups.items():
+        first = members[0]
+        ou = first.ou_path
+        out.append(
+            _Group(
+                tuple(n.policies for n in first.levels),
+                key[1],
+                tuple(a.account_id for a in members),
+                f'OU "{ou}"' if ou else "the root",
+            )
+        )
+    return tuple(out)
+
+
+def _resource_patterns(levels: Sequence[Sequence[Policy]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r for st in statements_on(levels) for r in st.resources))
+
+
+@dataclass
+class _Legs:
+    """The variables of a call through an inference profile (P3)."""
+
+    action: StrVar
+    is_iam: Any
+    rest: StrVar
+    source: StrVar
+    region: StrVar
+    profile: StrVar
+    geography: dict[str, Any]
+
+
+def _profile_formula(
+    group: _Group, spec: Spec, geographies: Sequence[Geography]
+) -> tuple[Any, AccountSets, _Legs]:
+    """Some leg of some call through a profile, by a permitted account of the group, is denied.
+
+    The source Region, the Region of a model leg and the profile id
+    (``<geography>.<model>``) are variables; a geography ties the first two
+    to its Regions. Resource patterns are all ``*`` here (:func:`_p3` checks),
+    so a leg's resource does not matter.
+    """
+    accounts = AccountSets()
+    here = accounts.member(group.accounts)
+    management = accounts.member([spec.management_account_id or ""])
+    all_regions = sorted({r for g in geographies for r in g.regions})
+    region_lang = Lang(tuple(literal(r).alts[0] for r in all_regions), "a Region of a geography")
+    legs = _Legs(
+        StrVar("action", ACTION_SHAPE),
+        boolean("principal_is_iam"),
+        StrVar("principal", ANY_STRING),
+        StrVar("source_region", region_lang),
+        StrVar("leg_region", region_lang),
+        StrVar("profile_id", ANY_STRING),
+        {},
+    )
+    domain: list[Any] = [
+        disj(*[legs.action.atom(literal(a.lower())) for a in spec.inference_actions]),
+    ]
+    v = _Vars(legs.action, legs.source, legs.region, legs.is_iam, legs.rest)
+    principal = principal_field(v, domain)
+    choices = []
+    for g in geographies:
+        chosen = legs.profile.atom(wildcard(f"{g.prefix}.?*"))
+        legs.geography[g.prefix] = chosen
+        in_source = disj(*[legs.source.atom(literal(r)) for r in g.regions])
+        in_leg = disj(*[legs.region.atom(literal(r)) for r in g.regions])
+        is_global = boolean("global")
+        choices.append(
+            conj(chosen, in_source, in_leg, is_global if g.is_global else neg(is_global))
+        )
+    domain.append(disj(*choices))
+    profile = ArnPart(
+        ("bedrock",), None, StrTerm(legs.source), StrTerm(legs.profile, "inference-profile/")
+    )
+
+    def request(region: str | StrTerm, with_profile: bool) -> SymRequest:
+        fields = {
+            KEY_REGION: Field("fixed", value=region)
+            if isinstance(region, str)
+            else Field("string", term=region),
+            KEY_ACCOUNT: Field("account"),
+            KEY_PRINCIPAL_ARN: principal,
+            KEY_ORG_PATHS: Field("fixed", value=group.org_path),
+            KEY_INFERENCE_PROFILE: Field("arn", arn=profile)
+            if with_profile
+            else Field("fixed", value=None),
+        }
+        variables = (legs.action, legs.rest, legs.source, legs.region, legs.profile)
+        return SymRequest(StrTerm(legs.action), "*", fields, accounts, variables, domain)
+
+    is_global = boolean("global")
+    denied = disj(
+        neg(allowed(group.levels, request(StrTerm(legs.source), False))),
+        conj(neg(is_global), neg(allowed(group.levels, request(StrTerm(legs.region), True)))),
+        conj(is_global, neg(allowed(group.levels, request(StrTerm(legs.source), True)))),
+        conj(is_global, neg(allowed(group.levels, request(UNSPECIFIED, True)))),
+    )
+    last = request(UNSPECIFIED, True)
+    formula = conj(here, neg(management), denied, last.constraints())
+    return formula, accounts, legs
+
+
+def _p3(ctx: Context, statement: str) -> PropertyResult:
+    spec = ctx.spec
+    groups = _permitted_groups(ctx.scenario, spec)
+    geographies = [
+        g
+        for g in spec.profiles.geographies.values()
+        if g.partition == PARTITION and not (g.is_global and spec.global_inference == "none")
+    ]
+    failing: list[str] = []
+    undecided: list[str] = []
+    first: tuple[_Group, Any, AccountSets, _Legs] | None = None
+    if spec.inference_actions and geographies:
+        for group in groups:
+            patterns = [r for r in _resource_patterns(group.levels) if r != "*"]
+            if patterns:
+                raise Unmodelled(
+                    f"{group.where}: the Resource pattern(s) {', '.join(patterns)} on the path of "
+                    "permitted accounts: P3 models calls through inference profiles under "
+                    'Resource "*" only'
+                )
+            formula, accounts, legs = _profile_formula(group, spec, geographies)
+            status = ctx.solver.status(formula)
+            if status == "sat":
+                failing.append(group.where)
+                if first is None:
+                    first = (group, formula, accounts, legs)
+            elif status != "unsat":
+                undecided.append(group.where)
+    accounts_total = sum(len(g.accounts) for g in groups)
+    checked = (
+        f"{accounts_total} permitted account(s) on {len(groups)} path(s), through the "
+        + ", ".join(f"{g.prefix}." for g in geographies)
+        + " profiles"
+    )
+    note = None
+    if not spec.inference_actions:
+        note = "no exempted action is an inference action: nothing to call through a profile"
+    if undecided:
+        note = f"the solver could not decide on: {', '.join(undecided)}"
+    if first is None:
+        return PropertyResult("P3", statement, not undecided, checked, note=note)
+    group, formula, accounts, legs = first
+    cx = _profile_counterexample(ctx, group, formula, accounts, legs, geographies)
+    return PropertyResult(
+        "P3", statement, False, checked, cx, _explain(ctx, cx), tuple(failing), note
+    )
+
+
+def _profile_counterexample(
+    ctx: Context,
+    group: _Group,
+    formula: Any,
+    accounts: AccountSets,
+    legs: _Legs,
+    geographies: Sequence[Geography],
+) -> Counterexample:
+    regions = sorted({r for g in geographies for r in g.regions})
+    samples = [f"{g.prefix}.{SAMPLE_MODEL}" for g in geographies]
+    # The seed's case first: a us. profile called from the first of its Regions.
+    preferences = [
+        _prefer_accounts(accounts, group.accounts),
+        conj(legs.is_iam, legs.rest.prefer([DEFAULT_ROLE])),
+        *[legs.profile.prefer([sample]) for sample in samples],
+        *[legs.source.prefer([g.regions[0]]) for g in geographies],
+        *[legs.action.prefer([a.lower()]) for a in ctx.spec.inference_actions],
+    ]
+    model = ctx.solver.model(formula, preferences)
+    vec = accounts.vector_of(model)
+    members = [a for a in accounts.vectors().get(vec, []) if a in group.accounts]
+    if not members:
+        raise ProofError(f"P3: no permitted account of {group.where} has the model's memberships")
+    account = members[0]
+    service = "iam" if z3.is_true(model.eval(legs.is_iam, model_completion=True)) else "sts"
+    rest = legs.rest.witness(
+        legs.rest.vector_of(model), [DEFAULT_ROLE, "user/WorkloadUser", "root"]
+    )
+    principal = f"arn:aws:{service}::{account}:{rest}"
+    action_vec = legs.action.vector_of(model)
+    action = _action_name(legs.action, action_vec, legs.action.witness(action_vec))
+    source = legs.source.witness(
+        legs.source.vector_of(model), [*(g.regions[0] for g in geographies), *regions]
+    )
+    profile_id = legs.profile.witness(legs.profile.vector_of(model), samples)
+    request = build_request(
+        account,
+        action,
+        source,
+        principal_arn=principal,
+        inference_profile=profile_id,
+        profile_data=ctx.spec.profiles,
+    )
+    call = decide(Evaluator(ctx.scenario.org), request)
+    if call.allowed:
+        raise ProofError(
+            f"P3: the solver says a leg of {profile_id} from {source} is denied to {account}, and "
+            f"the evaluator allows the whole call: {call.decision.reason}"
+        )
+    denied = call.denied
+    assert denied is not None
+    return Counterexample(
+        account,
+        ctx.spec.account_names.get(account),
+        group.where,
+        principal,
+        action,
+        source,
+        operations=operations_for(action),
+        inference_profile=profile_id,
+        decision="DENY",
+        reason=call.decision.reason,
+        note=f"leg {call.legs.index(denied) + 1} of {len(call.legs)}: {denied.leg.describe()}",
+    )
+
+
+# ---------------------------------------------------------------- all of it
+
+
+def _region_words(regions: Sequence[str]) -> str:
+    return ", ".join(regions) if regions else "(none)"
+
+
+def statements_for(spec: Spec) -> dict[str, str]:
+    actions = ", ".join(spec.exempted_actions) or "(no exempted action)"
+    ops = [op for a in spec.exempted_actions for op in operations_for(a)]
+    via = f" (and {', '.join(ops)}, which AWS authorizes as them)" if ops else ""
+    principals = ", ".join(spec.exempted_principals) or "none"
+    return {
+        "P1": (
+            f"no account outside the {len(spec.permitted)} permitted (expired permits are "
+            f"outside) can perform {actions}{via} outside {_region_words(spec.allowed_regions)}, "
+            "on any targeted OU"
+        ),
+        "P2": (
+            f"outside {_region_words(spec.allowed_regions)} every request is denied except the "
+            f"control's {len(GLOBAL_SERVICE_ACTIONS)} global-service actions, the "
+            f"{len(CONTROL_TOWER_ROLE_ARNS)} Control Tower roles, the exempted principals "
+            f"({principals}) and the exempted actions for permitted accounts"
+        ),
+        "P3": (
+            "every permitted account can call "
+            + (", ".join(spec.inference_actions) or "(no inference action)")
+            + " through every inference profile of the request model's data, from each "
+            "source Region, every leg allowed, on the OU where it is placed"
+            + (
+                " (global profiles left out: global_inference is none)"
+                if spec.global_inference == "none"
+                else ""
+            )
+        ),
+    }
+
+
+def prove(
+    scenario: Scenario,
+    deployment: dep.Deployment,
+    spec: Spec,
+    *,
+    explain_prefix: Sequence[str],
+    landing_zone_deny: Policy | None = None,
+    solver: Solver | None = None,
+) -> tuple[PropertyResult, ...]:
+    """P1, P2 and P3 for the deployment on the scenario's organization."""
+    ctx = Context(
+        scenario,
+        spec,
+        tuple(explain_prefix),
+        solver or Solver(),
+        known_regions(),
+    )
+    targets = placements(scenario, deployment, landing_zone_deny=landing_zone_deny)
+    words = statements_for(spec)
+    return (
+        _single_property(ctx, "P1", words["P1"], targets, _p1),
+        _single_property(ctx, "P2", words["P2"], targets, _p2),
+        _p3(ctx, words["P3"]),
+    )
+
+
+def known_regions() -> frozenset[str]:
+    """The Regions a request may name (the request model's: botocore's, and unspecified)."""
+    return frozenset(iamref.partition_regions(PARTITION)) | {UNSPECIFIED}
+
+
+# ---------------------------------------------------------------- P4: what a plan changes
+
+
+@dataclass(frozen=True)
+class Listed:
+    """The widenings a plan review already lists, in the terms of a request.
+
+    A changed request is listed when its account is one the review names as
+    newly permitted, its Region one added to an allow list, its action one
+    newly exempted or unguarded, its principal one newly exempted, its OU one
+    that loses coverage, or when the review names a change it cannot narrow
+    down (``broad``: a statement or an SCP removed, an option changed).
+    """
+
+    accounts: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    actions: tuple[str, ...] = ()
+    principals: tuple[str, ...] = ()
+    ous: frozenset[str] = frozenset()
+    broad: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A set of requests whose decision the plan changes, described finitely."""
+
+    widening: bool
+    where: str
+    ou_id: str
+    accounts: str
+    account_ids: tuple[str, ...]
+    regions: tuple[str, ...]
+    actions: str
+    principals: str
+    other: str
+    example: Counterexample
+    listed_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "change": "widening" if self.widening else "narrowing",
+            "where": self.where,
+            "accounts": self.accounts,
+            "account_ids": list(self.account_ids),
+            "regions": list(self.regions),
+            "actions": self.actions,
+            "principals": self.principals,
+            "other": self.other,
+            "listed_by": self.listed_by,
+            "example": self.example.to_dict(),
+        }
+
+
+# Most cubes described per place and direction; past it the description says it is cut.
+MAX_CUBES = 60
+
+
+def _levels_on(
+    place: Placement, deployment: dep.Deployment, lz: Policy | None
+) -> tuple[tuple[Policy, ...], ...]:
+    """The SCPs on ``place``'s path as ``deployment`` leaves them (the orgmodel's rule)."""
+    chain = tuple(
+        OrgNode(
+            "ou",
+            n.node_id,
+            n.name,
+            node_policies(
+                deployment.find(n.node_id, n.name if depth == 0 else None),
+                first_tier=depth == 0,
+                landing_zone_deny=lz,
+            ),
+        )
+        for depth, n in enumerate(place.chain)
+    )
+    return Placement(place.root, chain, place.org_prefix, below=place.below).levels()
+
+
+def _describe_var(var: StrVar, vec: tuple[bool, ...], skip: frozenset[Lang]) -> str:
+    hit = [
+        str(lang) for (lang, _), bit in zip(var.atoms, vec, strict=True) if bit and lang not in skip
+    ]
+    missed = [
+        str(lang)
+        for (lang, _), bit in zip(var.atoms, vec, strict=True)
+        if not bit and lang not in skip
+    ]
+    if hit:
+        return "matching " + "; ".join(hit)
+    if missed:
+        return "matching none of " + "; ".join(missed)
+    return "any"
+
+
+_SHAPES = frozenset({IAM_PRINCIPAL_SHAPE, STS_PRINCIPAL_SHAPE, SERVICE_LINKED})
+
+
+def _cube_block(req: SymRequest, v: _Vars, model: Any) -> Any:
+    """The cube of ``model``: every Boolean the formula depends on, as the model has it."""
+    booleans = [*req.accounts.booleans(), v.is_iam, v.profile_present]
+    for var in req.variables:
+        booleans.extend(var.booleans())
+    values = [z3.is_true(model.eval(b, model_completion=True)) for b in booleans]
+    return conj(*[b if bit else neg(b) for b, bit in zip(booleans, values, strict=True)])
+
+
+def _change(
+    ctx: Context,
+    place: Placement,
+    widening: bool,
+    formula: Any,
+    req: SymRequest,
+    v: _Vars,
+    model: Any,
+    listed: Listed,
+    after_levels: tuple[tuple[Policy, ...], ...],
+    before_levels: tuple[tuple[Policy, ...], ...],
+) -> Change:
+    spec = ctx.spec
+    vec = req.accounts.vector_of(model)
+    members = req.accounts.vectors().get(vec, [])
+    if members:
+        names = [
+            f"{a} ({spec.account_names[a]})" if a in spec.account_names else a for a in members
+        ]
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        accounts = f"account{'s' if len(members) > 1 else ''} {shown}"
+    else:
+        accounts = "every account in none of the lists the policies name"
+    region_vec = v.region.vector_of(model)
+    literals = [str(lang) for (lang, _), bit in zip(v.region.atoms, region_vec, strict=True) if bit]
+    regions = (
+        tuple(literals)
+        if literals
+        else (
+            "any Region but " + ", ".join(sorted({str(lang) for lang, _ in v.region.atoms}))
+            if v.region.atoms
+            else "any Region",
+        )
+    )
+    actions = "actions " + _describe_var(v.action, v.action.vector_of(model), frozenset())
+    principal_vec = v.rest.vector_of(model)
+    principals = _describe_var(v.rest, principal_vec, _SHAPES)
+    principals = "" if principals == "any" else f"principals whose resource part is {principals}"
+    other = []
+    resource = _describe_var(v.resource, v.resource.vector_of(model), frozenset())
+    if resource != "any":
+        other.append(f"on resources {resource}")
+    if z3.is_true(model.eval(v.profile_present, model_completion=True)):
+        other.append("through an inference profile")
+    example = _single_counterexample(
+        ctx,
+        place,
+        formula,
+        req,
+        v,
+        "ALLOW" if widening else "DENY",
+        after_levels,
+        model,
+        before_levels,
+    )
+    change = Change(
+        widening,
+        place.label(),
+        place.target.node_id,
+        accounts,
+        tuple(members),
+        regions,
+        actions,
+        principals,
+        ", ".join(other),
+        example,
+    )
+    return change if not widening else replace(change, listed_by=_listed_by(change, listed))
+
+
+def _listed_by(change: Change, listed: Listed) -> str | None:
+    ex = change.example
+    if listed.broad:
+        return listed.broad[0]
+    if change.ou_id in listed.ous:
+        return f"OU {change.ou_id} loses coverage"
+    if change.account_ids and set(change.account_ids) <= listed.accounts:
+        return "newly permitted accounts"
+    if ex.region in listed.regions:
+        return f"Region {ex.region} added"
+    for pattern in listed.actions:
+        if pattern_matches(pattern, ex.action):
+            return f"action {pattern}"
+    for pattern in listed.principals:
+        parts = pattern.split(":", 5)
+        if len(parts) == 6 and pattern_matches(parts[5], ex.principal_arn.split(":", 5)[5]):
+            return f"principal {pattern}"
+    return None
+
+
+def diff(
+    before: tuple[Scenario, dep.Deployment],
+    after: tuple[Scenario, dep.Deployment],
+    spec: Spec,
+    listed: Listed,
+    *,
+    explain_prefix: Sequence[str],
+    landing_zone_deny: Policy | None = None,
+    solver: Solver | None = None,
+) -> PropertyResult:
+    """P4: every request whose decision the plan changes, as a finite list of changes."""
+    scenario, after_dep = after
+    _, before_dep = before
+    ctx = Context(scenario, spec, tuple(explain_prefix), solver or Solver(), known_regions())
+    places: dict[Any, Placement] = {}
+    for side_scenario, side_dep in (after, before):
+        for target in placements(side_scenario, side_dep, targeted_only=False):
+            for place in target.placements:
+                places.setdefault(place.key, place)
+    changes: list[Change] = []
+    cut: list[str] = []
+    compared = 0
+    for place in places.values():
+        old = _levels_on(place, before_dep, landing_zone_deny)
+        new = _levels_on(place, after_dep, landing_zone_deny)
+        if [[p.key for p in level] for level in old] == [[p.key for p in level] for level in new]:
+            continue
+        compared += 1
+        for widening in (True, False):
+            accounts = AccountSets()
+            management = accounts.member([spec.management_account_id or ""])
+            accounts.member(spec.permitted)
+            req, v = single_request(place, accounts)
+            was = allowed(old, req)
+            now = allowed(new, req)
+            change = conj(now, neg(was)) if widening else conj(was, neg(now))
+            formula = conj(neg(management), change, req.constraints())
+            if ctx.solver.status(formula) != "sat":
+                continue
+            cubes = z3.Solver()
+            cubes.set("timeout", ctx.solver.timeout_ms)
+            cubes.add(to_z3(formula))
+            found = 0
+            while cubes.check() == z3.sat:
+                if found == MAX_CUBES:
+                    cut.append(place.label())
+                    break
+                model = cubes.model()
+                changes.append(
+                    _change(ctx, place, widening, formula, req, v, model, listed, new, old)
+                )
+                cubes.add(to_z3(neg(_cube_block(req, v, model))))
+                found += 1
+    unlisted = [c for c in changes if c.widening and c.listed_by is None]
+    merged = _merge(changes)
+    checked = f"{len(places)} place(s) compared, {compared} with SCPs the plan changes"
+    note = None
+    if cut:
+        note = f"more than {MAX_CUBES} changes on {', '.join(cut)}; the list is cut there"
+    first = unlisted[0] if unlisted else None
+    statement = (
+        "the requests whose decision the plan changes, and no widening the review does not list"
+    )
+    return PropertyResult(
+        "P4",
+        statement,
+        not unlisted and not cut,
+        checked,
+        first.example if first else None,
+        _explain(ctx, first.example) if first else None,
+        tuple(_change_text(c.to_dict()) for c in unlisted),
+        note,
+        details=[c.to_dict() for c in merged],
+    )
+
+
+def _merge(changes: Sequence[Change]) -> list[Change]:
+    """Changes that differ only in their Region, as one."""
+    out: dict[tuple[Any, ...], Change] = {}
+    for c in changes:
+        key = (c.widening, c.where, c.accounts, c.actions, c.principals, c.other, c.listed_by)
+        seen = out.get(key)
+        if seen is None:
+            out[key] = c
+        else:
+            out[key] = replace(seen, regions=tuple(dict.fromkeys([*seen.regions, *c.regions])))
+    return list(out.values())
+
+
+# ---------------------------------------------------------------- one run
+
+
+@dataclass(frozen=True)
+class Report:
+    """The properties decided for one environment (and plan), and how long it took."""
+
+    source: str
+    properties: tuple[PropertyResult, ...]
+    seconds: float
+    questions: int
+    solved: int
+
+    @property
+    def holds(self) -> bool:
+        return all(p.holds for p in self.properties)
+
+    def failed(self) -> tuple[PropertyResult, ...]:
+        return tuple(p for p in self.properties if not p.holds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "holds": self.holds,
+            "properties": [p.to_dict() for p in self.properties],
+            "seconds": round(self.seconds, 3),
+            "solver": {
+                "z3": z3.get_version_string(),
+                "questions": self.questions,
+                "solved": self.solved,
+            },
+        }
+
+    def text(self) -> str:
+        lines = [f"regionguard prove: {self.source}"]
+        for p in self.properties:
+            verdict = "holds" if p.holds else "FAILS"
+            where = f" on {p.failing[0]}" if p.failing and p.id != "P4" else ""
+            more = (
+                f" (and {len(p.failing) - 1} more)" if len(p.failing) > 1 and p.id != "P4" else ""
+            )
+            lines.append(f"{p.id} {p.title}: {verdict}{where}{more}")
+            lines.append(f"  claim: {p.statement}")
+            lines.append(f"  checked: {p.checked}")
+            if p.id == "P4" and p.details is not None:
+                if not p.details:
+                    lines.append("  no request changes its decision")
+                for change in p.details:
+                    lines.append(f"  - {_change_text(change)}")
+            if p.counterexample is not None:
+                lines.append(f"  counterexample: {p.counterexample.describe()}")
+                lines.append(f"  the evaluator: {p.counterexample.reason}")
+                if p.counterexample.note:
+                    lines.append(f"  note: {p.counterexample.note}")
+                lines.append(
+                    f"  reproduce: {p.explain}"
+                    if p.explain
+                    else "  reproduce: not with explain (see the note); the evaluator confirmed it"
+                )
+            if p.note:
+                lines.append(f"  note: {p.note}")
+        lines.append(
+            f"decided in {self.seconds:.1f} s (z3 {z3.get_version_string()}: {self.questions} "
+            f"question(s), {self.solved} solved, the rest shared)"
+        )
+        return "\n".join(lines)
+
+
+def _change_text(change: Mapping[str, Any]) -> str:
+    verb = "gain" if change["change"] == "widening" else "lose"
+    text = (
+        f"{change['change']}: {change['accounts']} {verb} {change['actions']} in "
+        f"{', '.join(change['regions'])}"
+    )
+    if change["principals"]:
+        text += f" as {change['principals']}"
+    if change["other"]:
+        text += f" {change['other']}"
+    text += f" under {change['where']}"
+    if change["change"] == "widening":
+        listed = change["listed_by"]
+        text += f" [listed: {listed}]" if listed else " [NOT listed by the review]"
+    return text
+
+
+def run(
+    env: Environment,
+    *,
+    plan: Plan | None = None,
+    listed: Listed | None = None,
+    landing_zone_deny: bool = False,
+    explain_prefix: Sequence[str] = ("regionguard", "explain"),
+    timeout_ms: int = SOLVER_TIMEOUT_MS,
+) -> Report:
+    """P1-P3 on what the environment (or the plan's after-state) deploys; P4 with a plan."""
+    start = time.monotonic()
+    lz = landing_zone_policy(env) if landing_zone_deny else None
+    spec = spec_from_env(env, load_profile_data(env.dir))
+    solver = Solver(timeout_ms)
+    if plan is None:
+        deployment = deployment_from_env(env)
+        scenario = scenario_from_deployment(env, deployment, landing_zone_deny=landing_zone_deny)
+    else:
+        deployment = dep.from_plan(plan, "after")
+        scenario = scenario_from_plan(env, plan, "after", landing_zone_deny=landing_zone_deny)
+    results = list(
+        prove(
+            scenario,
+            deployment,
+            spec,
+            explain_prefix=explain_prefix,
+            landing_zone_deny=lz,
+            solver=solver,
+        )
+    )
+    if plan is not None:
+        before = dep.from_plan(plan, "before")
+        before_scenario = scenario_from_plan(
+            env, plan, "before", landing_zone_deny=landing_zone_deny
+        )
+        results.append(
+            diff(
+                (before_scenario, before),
+                (scenario, deployment),
+                spec,
+                listed or Listed(),
+                explain_prefix=explain_prefix,
+                landing_zone_deny=lz,
+                solver=solver,
+            )
+        )
+    return Report(
+        scenario.source,
+        tuple(results),
+        time.monotonic() - start,
+        solver.questions,
+        solver.solved,
+    )
+
+
+def listed_from_plan(plan: Plan) -> Listed:
+    """What the plan review lists as widening (:func:`regionguard.review.review_plan`)."""
+    return listed_from_review(review_plan(plan).widening)
+
+
+def listed_from_review(widening: Sequence[Widening]) -> Listed:
+    return Listed(
+        frozenset(a for w in widening for a in w.accounts),
+        frozenset(r for w in widening for r in w.regions),
+        tuple(a for w in widening for a in w.actions),
+        tuple(p for w in widening for p in w.principals),
+        frozenset(o for w in widening for o in w.ous),
+        tuple(w.message for w in widening if w.broad),
+    )
