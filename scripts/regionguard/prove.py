@@ -85,6 +85,7 @@ from regionguard.scpformula import (
     ACTION_SHAPE,
     ANY_STRING,
     IAM_PRINCIPAL_SHAPE,
+    MODEL_ID_SHAPE,
     OU_TAIL_SHAPE,
     PROFILE_RESOURCE_SHAPE,
     REGION_CODE_SHAPE,
@@ -919,6 +920,9 @@ class _Legs:
     region: StrVar
     profile: StrVar
     geography: dict[str, Any]
+    # Per leg (_profile_formula_per_leg): the model id, and the (prefix, source) choices.
+    model: StrVar | None = None
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 def _profile_formula(
@@ -992,6 +996,109 @@ def _profile_formula(
     return formula, accounts, legs
 
 
+def _profile_formula_per_leg(
+    group: _Group, spec: Spec, geographies: Sequence[Geography]
+) -> tuple[Any, AccountSets, _Legs]:
+    """:func:`_profile_formula` where Resource patterns other than ``*`` are on the path.
+
+    Each (geography, source Region) is one choice, and each leg has its
+    Region and its resource written out, the model id a variable: exact, and
+    as many legs as the profile data has. The account in a profile ARN is
+    any 12-digit id: Resource patterns whose digits could fall on it are
+    refused.
+    """
+    for pattern in _resource_patterns(group.levels):
+        parts = pattern.split(":")
+        if pattern == "*" or not any(c.isdigit() for c in pattern):
+            continue
+        if len(parts) >= 6 and "*" not in ":".join(parts[:4]) and parts[4] in ("", "*"):
+            continue
+        raise Unmodelled(
+            f"{group.where}: the Resource pattern {pattern!r} has digits that may fall on the "
+            "account id of an inference profile ARN; P3 models Resource patterns without "
+            "digits there"
+        )
+    accounts = AccountSets()
+    here = accounts.member(group.accounts)
+    management = accounts.member([spec.management_account_id or ""])
+    never = Lang((), "no Region")
+    legs = _Legs(
+        StrVar("action", ACTION_SHAPE),
+        boolean("principal_is_iam"),
+        StrVar("principal", ANY_STRING),
+        StrVar("source_region", never),
+        StrVar("leg_region", never),
+        StrVar("profile_id", never),
+        {},
+        StrVar("model_id", MODEL_ID_SHAPE),
+    )
+    assert legs.model is not None
+    domain: list[Any] = [
+        disj(*[legs.action.atom(literal(a.lower())) for a in spec.inference_actions]),
+    ]
+    v = _Vars(legs.action, legs.source, legs.region, legs.is_iam, legs.rest)
+    principal = principal_field(v, domain)
+    choice = z3.Int("leg_choice")
+    choices: list[tuple[str, str]] = []
+    options = []
+    model = legs.model
+
+    def request(region: str, resource: StrTerm, profile: ArnPart | None) -> SymRequest:
+        fields = {
+            KEY_REGION: Field("fixed", value=region),
+            KEY_ACCOUNT: Field("account"),
+            KEY_PRINCIPAL_ARN: principal,
+            KEY_ORG_PATHS: Field("fixed", value=group.org_path),
+            KEY_INFERENCE_PROFILE: Field("arn", arn=profile)
+            if profile is not None
+            else Field("fixed", value=None),
+        }
+        return SymRequest(StrTerm(legs.action), resource, fields, accounts, (), domain)
+
+    for g in geographies:
+        for source in g.regions:
+            prefix = f"{g.prefix}."
+            profile = ArnPart(
+                ("bedrock",), None, source, StrTerm(model, f"inference-profile/{prefix}")
+            )
+            denied = [
+                neg(
+                    allowed(
+                        group.levels,
+                        request(
+                            source,
+                            StrTerm(
+                                model,
+                                f"arn:aws:bedrock:{source}:000000000000:inference-profile/{prefix}",
+                            ),
+                            None,
+                        ),
+                    )
+                )
+            ]
+            destinations = [source] if g.is_global else list(g.regions)
+            for region in destinations:
+                resource = StrTerm(model, f"arn:aws:bedrock:{region}::foundation-model/")
+                denied.append(neg(allowed(group.levels, request(region, resource, profile))))
+            if g.is_global:
+                resource = StrTerm(model, "arn:aws:bedrock:::foundation-model/")
+                denied.append(neg(allowed(group.levels, request(UNSPECIFIED, resource, profile))))
+            options.append(conj(choice == len(choices), disj(*denied)))
+            choices.append((g.prefix, source))
+    legs.choices = tuple(choices)
+    formula = conj(
+        here,
+        neg(management),
+        disj(*options),
+        *domain,
+        legs.action.constraint(),
+        legs.rest.constraint(),
+        model.constraint(),
+        accounts.realizable(),
+    )
+    return formula, accounts, legs
+
+
 def _p3(ctx: Context, statement: str) -> PropertyResult:
     spec = ctx.spec
     groups = _permitted_groups(ctx.scenario, spec)
@@ -1005,14 +1112,10 @@ def _p3(ctx: Context, statement: str) -> PropertyResult:
     first: tuple[_Group, Any, AccountSets, _Legs] | None = None
     if spec.inference_actions and geographies:
         for group in groups:
-            patterns = [r for r in _resource_patterns(group.levels) if r != "*"]
-            if patterns:
-                raise Unmodelled(
-                    f"{group.where}: the Resource pattern(s) {', '.join(patterns)} on the path of "
-                    "permitted accounts: P3 models calls through inference profiles under "
-                    'Resource "*" only'
-                )
-            formula, accounts, legs = _profile_formula(group, spec, geographies)
+            if any(r != "*" for r in _resource_patterns(group.levels)):
+                formula, accounts, legs = _profile_formula_per_leg(group, spec, geographies)
+            else:
+                formula, accounts, legs = _profile_formula(group, spec, geographies)
             status = ctx.solver.status(formula)
             if status == "sat":
                 failing.append(group.where)
@@ -1058,6 +1161,8 @@ def _profile_counterexample(
         *[legs.source.prefer([g.regions[0]]) for g in geographies],
         *[legs.action.prefer([a.lower()]) for a in ctx.spec.inference_actions],
     ]
+    if legs.model is not None:
+        preferences.append(legs.model.prefer([SAMPLE_MODEL]))
     model = ctx.solver.model(formula, preferences)
     vec = accounts.vector_of(model)
     members = [a for a in accounts.vectors().get(vec, []) if a in group.accounts]
@@ -1071,10 +1176,17 @@ def _profile_counterexample(
     principal = f"arn:aws:{service}::{account}:{rest}"
     action_vec = legs.action.vector_of(model)
     action = _action_name(legs.action, action_vec, legs.action.witness(action_vec))
-    source = legs.source.witness(
-        legs.source.vector_of(model), [*(g.regions[0] for g in geographies), *regions]
-    )
-    profile_id = legs.profile.witness(legs.profile.vector_of(model), samples)
+    if legs.model is not None:
+        index = model.eval(z3.Int("leg_choice"), model_completion=True).as_long()
+        prefix, source = legs.choices[index]
+        profile_id = f"{prefix}." + legs.model.witness(
+            legs.model.vector_of(model), [SAMPLE_MODEL]
+        )
+    else:
+        source = legs.source.witness(
+            legs.source.vector_of(model), [*(g.regions[0] for g in geographies), *regions]
+        )
+        profile_id = legs.profile.witness(legs.profile.vector_of(model), samples)
     request = build_request(
         account,
         action,
@@ -1613,3 +1725,60 @@ def listed_from_review(widening: Sequence[Widening]) -> Listed:
         frozenset(o for w in widening for o in w.ous),
         tuple(w.message for w in widening if w.broad),
     )
+
+
+# ---------------------------------------------------------------- one request
+
+
+class ConcreteDecider:
+    """The formula of one path of SCPs, deciding concrete requests: what the agreement test
+    holds to the evaluator's decisions.
+
+    The formula is that of a request anywhere (:func:`single_request`); a
+    request sets each of its Booleans as the request's values make them.
+    :meth:`decide` raises ProofError when a value's pattern vector is not
+    among the cells its variable admits (the cells would be wrong).
+    Building it raises Unmodelled as :func:`allowed` does.
+    """
+
+    def __init__(self, levels: Sequence[Sequence[Policy]], org_path: str | None) -> None:
+        place = Placement(OrgNode("root", "r", "Root", ()), (), org_path)
+        self.req, self.v = single_request(place, AccountSets())
+        self.formula = to_z3(allowed(levels, self.req))
+
+    def decide(self, request: Request) -> bool:
+        v = self.v
+        arn = request.caller_arn.split(":", 5)
+        values: dict[StrVar, str] = {
+            v.action: request.action.lower(),
+            v.region: request.region,
+            v.resource: request.resource,
+            v.rest: arn[5],
+        }
+        assert v.profile_region is not None and v.profile_rest is not None
+        profile = request.inference_profile_arn
+        if profile is not None:
+            parts = profile.split(":", 5)
+            values[v.profile_region] = parts[3]
+            values[v.profile_rest] = parts[5]
+        else:
+            for var in (v.profile_region, v.profile_rest):
+                values[var] = next(iter(var.cells().values()))
+        pairs: list[tuple[Any, Any]] = [
+            (v.is_iam, z3.BoolVal(arn[2] == "iam")),
+            (v.profile_present, z3.BoolVal(profile is not None)),
+        ]
+        for var, value in values.items():
+            vec = var.vector(value)
+            if vec is None:
+                raise ProofError(f"{value!r} is outside the domain of {var.name} ({var.domain})")
+            if vec not in var.cells():
+                raise ProofError(f"{value!r} has a vector of {var.name} its cells leave out")
+            pairs.extend(zip(var.booleans(), map(z3.BoolVal, vec), strict=True))
+        accounts = self.req.accounts
+        for ids, flag in zip(accounts.lists, accounts.booleans(), strict=True):
+            pairs.append((flag, z3.BoolVal(request.account_id in ids)))
+        result = z3.simplify(z3.substitute(self.formula, *pairs))
+        if not (z3.is_true(result) or z3.is_false(result)):
+            raise ProofError(f"the formula does not decide {request}: {result}")
+        return bool(z3.is_true(result))
