@@ -17,7 +17,9 @@ ANY = Lang(((Step(None, True),),), "any string")
 
 def independent(patterns: list[str], prefix: str, s: str) -> tuple[bool, ...]:
     """The vector of ``s`` by the evaluator's own wildcard matching (rules.wildcard_regex)."""
-    return tuple(wildcard_regex(p, ignore_case=False).match(prefix + s) is not None for p in patterns)
+    return tuple(
+        wildcard_regex(p, ignore_case=False).match(prefix + s) is not None for p in patterns
+    )
 
 
 patterns = st.lists(

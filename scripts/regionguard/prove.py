@@ -130,6 +130,7 @@ SOLVER_TIMEOUT_MS = 120_000
 DEFAULT_ROLE = "role/WorkloadRole"
 SAMPLE_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 PREFERRED_ACTIONS = ("ec2:runinstances", "s3:getobject")
+SEED_REGIONS = ("us-east-2", "us-west-2", "eu-central-1")
 # The OU a counterexample places an account in when it needs an OU nobody created yet.
 NEW_OU = "ou-new0-newou000/"
 
@@ -441,6 +442,8 @@ class Counterexample:
     decision: str = "ALLOW"
     reason: str = ""
     note: str | None = None
+    # The OUs from the first tier down to the account (a new OU's id included).
+    ou_ids: tuple[str, ...] = ()
 
     def describe(self) -> str:
         who = f"{self.account_id} ({self.account_name})" if self.account_name else self.account_id
@@ -475,6 +478,7 @@ class Counterexample:
             "decision": self.decision,
             "evaluator_reason": self.reason,
             "note": self.note,
+            "ou_ids": list(self.ou_ids),
         }
 
 
@@ -598,6 +602,10 @@ def _prefer_accounts(accounts: AccountSets, here: Sequence[str]) -> Any:
 def _action_name(var: StrVar, vec: tuple[bool, ...], witness: str) -> str:
     """The IAM reference data's spelling of an action with the model's vector, if it has one."""
     service = witness.partition(":")[0]
+    if iamref.service_exists(service):
+        exact = [a for a in iamref.service_actions(service) if a.lower() == witness]
+        if exact and var.vector(witness) == vec:
+            return exact[0]
     services = [service] if iamref.service_exists(service) else []
     services += [s for s in ("ec2", "s3", "bedrock", "lambda") if s != service]
     for svc in services:
@@ -690,7 +698,9 @@ def _single_counterexample(
     place's SCPs) and, given ``before``, the other way under those.
     """
     spec = ctx.spec
-    regions = sorted(ctx.known_regions - {UNSPECIFIED})
+    # The seed's Regions first, so that a counterexample reads like the failure it guards.
+    seed = [r for r in SEED_REGIONS if r in ctx.known_regions]
+    regions = [*seed, *sorted(ctx.known_regions - {UNSPECIFIED, *seed})]
     actions = [a.lower() for a in spec.exempted_actions if not is_wildcard(a)]
     actions += list(PREFERRED_ACTIONS)
     assert v.profile_region is not None and v.profile_rest is not None
@@ -758,6 +768,11 @@ def _single_counterexample(
         notes.append(f"{region} is a Region code botocore does not know yet")
     if not iamref.action_exists(action):
         notes.append(f"{action} is not an action of the IAM reference data today")
+    if profile_arn is not None:
+        notes.append(
+            "the request carries bedrock:InferenceProfileArn: it is a leg of a call through an "
+            "inference profile, and explain decides whole calls"
+        )
     return Counterexample(
         account,
         spec.account_names.get(account),
@@ -772,6 +787,7 @@ def _single_counterexample(
         decision=decision.effect,
         reason=decision.reason,
         note="; ".join(notes) or None,
+        ou_ids=(*(n.node_id for n in place.chain), *(t for t in tail.split("/") if t)),
     )
 
 
@@ -1179,9 +1195,7 @@ def _profile_counterexample(
     if legs.model is not None:
         index = model.eval(z3.Int("leg_choice"), model_completion=True).as_long()
         prefix, source = legs.choices[index]
-        profile_id = f"{prefix}." + legs.model.witness(
-            legs.model.vector_of(model), [SAMPLE_MODEL]
-        )
+        profile_id = f"{prefix}." + legs.model.witness(legs.model.vector_of(model), [SAMPLE_MODEL])
     else:
         source = legs.source.witness(
             legs.source.vector_of(model), [*(g.regions[0] for g in geographies), *regions]
@@ -1203,6 +1217,7 @@ def _profile_counterexample(
         )
     denied = call.denied
     assert denied is not None
+    path = ctx.scenario.org.path(account)
     return Counterexample(
         account,
         ctx.spec.account_names.get(account),
@@ -1215,6 +1230,7 @@ def _profile_counterexample(
         decision="DENY",
         reason=call.decision.reason,
         note=f"leg {call.legs.index(denied) + 1} of {len(call.legs)}: {denied.leg.describe()}",
+        ou_ids=tuple(n.node_id for n in path.levels if n.kind == "ou") if path else (),
     )
 
 
