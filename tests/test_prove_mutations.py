@@ -181,7 +181,7 @@ def regions(statement: dict[str, Any]) -> list[str]:
 def confirm(case: Case, cx: Counterexample) -> str:
     """The evaluator's decision on the counterexample, by this test's own reading of it."""
     if cx.inference_profile is not None:
-        request = build_request(
+        call = build_request(
             cx.account_id,
             cx.action,
             cx.region,
@@ -189,7 +189,7 @@ def confirm(case: Case, cx: Counterexample) -> str:
             inference_profile=cx.inference_profile,
             profile_data=load_profile_data(case.env.dir),
         )
-        return decide(Evaluator(case.scenario.org), request).effect
+        return decide(Evaluator(case.scenario.org), call).effect
     request = Request(
         cx.account_id,
         cx.action,
