@@ -1380,122 +1380,204 @@ def _levels_on(
     return Placement(place.root, chain, place.org_prefix, below=place.below).levels()
 
 
-def _describe_var(var: StrVar, vec: tuple[bool, ...], skip: frozenset[Lang]) -> str:
-    hit = [
-        str(lang) for (lang, _), bit in zip(var.atoms, vec, strict=True) if bit and lang not in skip
-    ]
-    missed = [
-        str(lang)
-        for (lang, _), bit in zip(var.atoms, vec, strict=True)
-        if not bit and lang not in skip
-    ]
+def _short(lang: Lang, limit: int = 4) -> str:
+    """A pattern list in words: the first few patterns and how many more."""
+    items = str(lang).split(", ")
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+
+
+def _describe(
+    var: StrVar, literals: Mapping[Any, bool], skip: frozenset[Lang] = frozenset()
+) -> str:
+    """The strings a cube leaves to ``var``, from the patterns its literals keep."""
+    hit: list[str] = []
+    missed: list[str] = []
+    for (lang, _), flag in zip(var.atoms, var.booleans(), strict=True):
+        if flag not in literals or lang in skip:
+            continue
+        (hit if literals[flag] else missed).append(_short(lang))
+    words = []
     if hit:
-        return "matching " + "; ".join(hit)
+        words.append("matching " + " and ".join(f"[{h}]" for h in hit))
     if missed:
-        return "matching none of " + "; ".join(missed)
-    return "any"
+        words.append("matching none of " + ", ".join(f"[{m}]" for m in missed))
+    return " and ".join(words) if words else "any"
 
 
 _SHAPES = frozenset({IAM_PRINCIPAL_SHAPE, STS_PRINCIPAL_SHAPE, SERVICE_LINKED})
 
 
-def _cube_block(req: SymRequest, v: _Vars, model: Any) -> Any:
-    """The cube of ``model``: every Boolean the formula depends on, as the model has it."""
+def _cube_literals(req: SymRequest, v: _Vars, model: Any) -> list[tuple[Any, bool]]:
+    """Every Boolean the formula depends on, as the model has it."""
     booleans = [*req.accounts.booleans(), v.is_iam, v.profile_present]
     for var in req.variables:
         booleans.extend(var.booleans())
-    values = [z3.is_true(model.eval(b, model_completion=True)) for b in booleans]
-    return conj(*[b if bit else neg(b) for b, bit in zip(booleans, values, strict=True)])
+    return [(b, z3.is_true(model.eval(b, model_completion=True))) for b in booleans]
+
+
+def _literal(flag: Any, value: bool) -> Any:
+    return flag if value else neg(flag)
+
+
+class _Cubes:
+    """The requests of one place whose decision changes one way, as generalized cubes.
+
+    A model of the change is a cube (a value for every Boolean); each
+    literal whose removal keeps the cube inside the change is removed, so a
+    cube reads as "these accounts, these Regions, any principal".
+    """
+
+    def __init__(self, domain: Any, change: Any, timeout_ms: int) -> None:
+        self.outside = z3.Solver()
+        self.outside.set("timeout", timeout_ms)
+        self.outside.add(to_z3(domain), to_z3(neg(change)))
+        self.inside = z3.Solver()
+        self.inside.set("timeout", timeout_ms)
+        self.inside.add(to_z3(domain), to_z3(change))
+        self.domain = z3.Solver()
+        self.domain.set("timeout", timeout_ms)
+        self.domain.add(to_z3(domain))
+
+    def generalize(self, literals: list[tuple[Any, bool]]) -> dict[Any, bool]:
+        keep = dict(literals)
+        for flag, _value in literals:
+            trial = [_literal(f, v) for f, v in keep.items() if f is not flag]
+            if self.outside.check(*trial) == z3.unsat:
+                del keep[flag]
+        return keep
+
+    def within(self, cube: Mapping[Any, bool], term: Any) -> bool:
+        """Every request of the cube satisfies ``term``."""
+        if term is False:
+            return False
+        if term is True:
+            return True
+        assumptions = [_literal(f, v) for f, v in cube.items()]
+        self.domain.push()
+        self.domain.add(to_z3(neg(term)))
+        result = self.domain.check(*assumptions)
+        self.domain.pop()
+        return bool(result == z3.unsat)
+
+
+def _listed_terms(req: SymRequest, v: _Vars, listed: Listed) -> list[tuple[str, Any]]:
+    """One term per kind of thing the review lists: a request satisfying it is listed."""
+    principal = req.fields[KEY_PRINCIPAL_ARN].arn
+    assert principal is not None
+    terms: list[tuple[str, Any]] = []
+    if listed.accounts:
+        terms.append(("newly permitted account(s)", req.accounts.member(listed.accounts)))
+    if listed.regions:
+        regions = sorted(listed.regions)
+        terms.append((f"Region(s) {', '.join(regions)} added", _in_regions(v, regions)))
+    if listed.actions:
+        terms.append((f"action(s) {', '.join(listed.actions)}", _exempted(v, listed.actions)))
+    if listed.principals:
+        arns = [arn_like(principal, req.accounts, p, "the review") for p in listed.principals]
+        terms.append((f"principal(s) {', '.join(listed.principals)}", disj(*arns)))
+    return terms
+
+
+Levels = tuple[tuple[Policy, ...], ...]
+
+
+def _ids_words(ids: Sequence[str], spec: Spec) -> str:
+    names = [f"{a} ({spec.account_names[a]})" if a in spec.account_names else a for a in ids]
+    return ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+
+
+def _accounts_words(
+    accounts: AccountSets, cube: Mapping[Any, bool], spec: Spec
+) -> tuple[str, tuple[str, ...]]:
+    """The accounts a cube leaves, in words, and their ids when they are finitely many."""
+    flags = accounts.booleans()
+    management = spec.management_account_id
+    vectors = [
+        [a for a in members if a != management]
+        for vec, members in accounts.vectors().items()
+        if all(vec[i] == cube.get(f, vec[i]) for i, f in enumerate(flags))
+    ]
+    vectors = [m for m in vectors if m] + [m for m in vectors if not m][:1]
+    ids = sorted({a for members in vectors for a in members})
+    if ids and all(vectors):
+        return f"account{'s' if len(ids) > 1 else ''} {_ids_words(ids, spec)}", tuple(ids)
+    excluded = []
+    for ids_, flag in zip(accounts.lists, flags, strict=True):
+        if cube.get(flag) is False and ids_ != frozenset({management}):
+            what = (
+                f"the {len(ids_)} permitted"
+                if ids_ == spec.permitted
+                else f"[{_ids_words(sorted(ids_), spec)}]"
+            )
+            excluded.append(what)
+    if excluded:
+        return "every account but " + " and ".join(excluded), ()
+    return "every account", ()
 
 
 def _change(
     ctx: Context,
     place: Placement,
     widening: bool,
-    formula: Any,
     req: SymRequest,
     v: _Vars,
     model: Any,
-    listed: Listed,
-    after_levels: tuple[tuple[Policy, ...], ...],
-    before_levels: tuple[tuple[Policy, ...], ...],
+    cube: Mapping[Any, bool],
+    listed_by: str | None,
+    levels: tuple[Levels, Levels],
 ) -> Change:
     spec = ctx.spec
-    vec = req.accounts.vector_of(model)
-    members = req.accounts.vectors().get(vec, [])
-    if members:
-        names = [
-            f"{a} ({spec.account_names[a]})" if a in spec.account_names else a for a in members
-        ]
-        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        accounts = f"account{'s' if len(members) > 1 else ''} {shown}"
+    accounts, ids = _accounts_words(req.accounts, cube, spec)
+    region_literals = {
+        str(lang): cube[f]
+        for (lang, _), f in zip(v.region.atoms, v.region.booleans(), strict=True)
+        if f in cube
+    }
+    named = [r for r, flag in region_literals.items() if flag]
+    excluded = [r for r, flag in region_literals.items() if not flag]
+    if named:
+        regions: tuple[str, ...] = tuple(named)
+    elif excluded:
+        regions = ("any Region but " + ", ".join(sorted(excluded)),)
     else:
-        accounts = "every account in none of the lists the policies name"
-    region_vec = v.region.vector_of(model)
-    literals = [str(lang) for (lang, _), bit in zip(v.region.atoms, region_vec, strict=True) if bit]
-    regions = (
-        tuple(literals)
-        if literals
-        else (
-            "any Region but " + ", ".join(sorted({str(lang) for lang, _ in v.region.atoms}))
-            if v.region.atoms
-            else "any Region",
-        )
-    )
-    actions = "actions " + _describe_var(v.action, v.action.vector_of(model), frozenset())
-    principal_vec = v.rest.vector_of(model)
-    principals = _describe_var(v.rest, principal_vec, _SHAPES)
-    principals = "" if principals == "any" else f"principals whose resource part is {principals}"
+        regions = ("any Region",)
+    actions = "actions " + _describe(v.action, cube)
+    principals = _describe(v.rest, cube, _SHAPES)
+    principals = "" if principals == "any" else f"principals {principals}"
     other = []
-    resource = _describe_var(v.resource, v.resource.vector_of(model), frozenset())
+    resource = _describe(v.resource, cube)
     if resource != "any":
         other.append(f"on resources {resource}")
-    if z3.is_true(model.eval(v.profile_present, model_completion=True)):
-        other.append("through an inference profile")
+    if v.profile_present in cube:
+        with_profile = cube[v.profile_present]
+        other.append("through an inference profile" if with_profile else "called directly")
+    before, after = levels
     example = _single_counterexample(
         ctx,
         place,
-        formula,
+        None,
         req,
         v,
         "ALLOW" if widening else "DENY",
-        after_levels,
+        after,
         model,
-        before_levels,
+        before,
     )
-    change = Change(
+    return Change(
         widening,
         place.label(),
         place.target.node_id,
         accounts,
-        tuple(members),
+        tuple(ids),
         regions,
         actions,
         principals,
         ", ".join(other),
         example,
+        listed_by,
     )
-    return change if not widening else replace(change, listed_by=_listed_by(change, listed))
-
-
-def _listed_by(change: Change, listed: Listed) -> str | None:
-    ex = change.example
-    if listed.broad:
-        return listed.broad[0]
-    if change.ou_id in listed.ous:
-        return f"OU {change.ou_id} loses coverage"
-    if change.account_ids and set(change.account_ids) <= listed.accounts:
-        return "newly permitted accounts"
-    if ex.region in listed.regions:
-        return f"Region {ex.region} added"
-    for pattern in listed.actions:
-        if pattern_matches(pattern, ex.action):
-            return f"action {pattern}"
-    for pattern in listed.principals:
-        parts = pattern.split(":", 5)
-        if len(parts) == 6 and pattern_matches(parts[5], ex.principal_arn.split(":", 5)[5]):
-            return f"principal {pattern}"
-    return None
 
 
 def diff(
@@ -1508,7 +1590,12 @@ def diff(
     landing_zone_deny: Policy | None = None,
     solver: Solver | None = None,
 ) -> PropertyResult:
-    """P4: every request whose decision the plan changes, as a finite list of changes."""
+    """P4: every request whose decision the plan changes, as a finite list of changes.
+
+    A widening is listed when every request of it satisfies one thing the
+    review lists (decided by z3 over the whole cube, not by its example), or
+    when the review names a change it cannot narrow down.
+    """
     scenario, after_dep = after
     _, before_dep = before
     ctx = Context(scenario, spec, tuple(explain_prefix), solver or Solver(), known_regions())
@@ -1531,25 +1618,34 @@ def diff(
             management = accounts.member([spec.management_account_id or ""])
             accounts.member(spec.permitted)
             req, v = single_request(place, accounts)
+            terms = _listed_terms(req, v, listed) if widening else []
             was = allowed(old, req)
             now = allowed(new, req)
             change = conj(now, neg(was)) if widening else conj(was, neg(now))
-            formula = conj(neg(management), change, req.constraints())
-            if ctx.solver.status(formula) != "sat":
+            domain = conj(neg(management), req.constraints())
+            if ctx.solver.status(conj(domain, change)) != "sat":
                 continue
-            cubes = z3.Solver()
-            cubes.set("timeout", ctx.solver.timeout_ms)
-            cubes.add(to_z3(formula))
+            cubes = _Cubes(domain, change, ctx.solver.timeout_ms)
             found = 0
-            while cubes.check() == z3.sat:
+            while cubes.inside.check() == z3.sat:
                 if found == MAX_CUBES:
                     cut.append(place.label())
                     break
-                model = cubes.model()
+                model = cubes.inside.model()
+                cube = cubes.generalize(_cube_literals(req, v, model))
+                listed_by = None
+                if widening:
+                    listed_by = next(
+                        (words for words, term in terms if cubes.within(cube, term)), None
+                    )
+                    if listed_by is None and place.target.node_id in listed.ous:
+                        listed_by = f"OU {place.target.node_id} loses coverage"
+                    if listed_by is None and listed.broad:
+                        listed_by = listed.broad[0]
                 changes.append(
-                    _change(ctx, place, widening, formula, req, v, model, listed, new, old)
+                    _change(ctx, place, widening, req, v, model, cube, listed_by, (old, new))
                 )
-                cubes.add(to_z3(neg(_cube_block(req, v, model))))
+                cubes.inside.add(to_z3(neg(conj(*[_literal(f, x) for f, x in cube.items()]))))
                 found += 1
     unlisted = [c for c in changes if c.widening and c.listed_by is None]
     merged = _merge(changes)
