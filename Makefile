@@ -291,7 +291,7 @@ verify: venv ## Check envs/*/expectations.yaml against each environment's render
 	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
 
 .PHONY: bench
-bench: bench-registry bench-scale bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
+bench: bench-registry bench-scale bench-plan-diff bench-matrix bench-prove ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
 
 .PHONY: bench-registry
 bench-registry: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
@@ -308,6 +308,10 @@ bench-scale-sandbox: venv ## Time make plan/apply and count AWS calls on a sandb
 .PHONY: bench-matrix
 bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions
 	$(BIN)/python bench/matrix_bench.py
+
+.PHONY: bench-prove
+bench-prove: venv ## Benchmark regionguard prove on 200 OUs, 5,000 accounts, 2,000 permitted (per_ou)
+	$(BIN)/python bench/prove_bench.py
 
 .PHONY: test
 test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
