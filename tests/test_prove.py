@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import io
 import json
@@ -21,6 +20,7 @@ from regionguard.orgmodel import deployment_from_env, scenario_from_deployment
 from regionguard.prove import Listed, diff, listed_from_review, spec_from_env
 from regionguard.request import load_profile_data
 from regionguard.review import Widening
+from test_prove_mutations import edit_guard
 
 REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "tests" / "fixtures" / "plans"
@@ -139,18 +139,6 @@ def _local(tmp_path: Path, permit_payments: bool = False) -> Environment:
     return Environment(folder, datetime.date(2026, 11, 30))
 
 
-def _guards(deployment: dep.Deployment, change: Any) -> dep.Deployment:
-    items = []
-    for item in deployment.ous:
-        scps = []
-        for scp in item.scps:
-            document = json.loads(scp.content)
-            change(document["Statement"][0])
-            scps.append(dep.ScpDoc(scp.name, json.dumps(document)))
-        items.append(dataclasses.replace(item, scps=tuple(scps)))
-    return dataclasses.replace(deployment, ous=tuple(items))
-
-
 def _p4(env: Environment, after: dep.Deployment, listed: Listed) -> Any:
     before = deployment_from_env(env)
     return diff(
@@ -168,7 +156,7 @@ def _add_payments(st: dict[str, Any]) -> None:
 
 def test_p4_lists_a_widening_the_review_lists(tmp_path: Path) -> None:
     env = _local(tmp_path)
-    after = _guards(deployment_from_env(env), _add_payments)
+    after = edit_guard(deployment_from_env(env), _add_payments)
     result = _p4(env, after, Listed(accounts=frozenset({PAYMENTS})))
     assert result.holds
     assert {c["where"] for c in result.details} == {
@@ -192,7 +180,7 @@ def test_p4_lists_a_widening_the_review_lists(tmp_path: Path) -> None:
 
 def test_p4_fails_on_a_widening_the_review_does_not_list(tmp_path: Path) -> None:
     env = _local(tmp_path)
-    after = _guards(deployment_from_env(env), _add_payments)
+    after = edit_guard(deployment_from_env(env), _add_payments)
     result = _p4(env, after, Listed())
     assert not result.holds
     assert result.counterexample is not None
@@ -206,7 +194,7 @@ def test_p4_sees_an_operator_change_the_review_cannot_name(tmp_path: Path) -> No
         st["Condition"]["StringEquals"] = st["Condition"].pop("StringNotEquals")
 
     env = _local(tmp_path)
-    after = _guards(deployment_from_env(env), flip)
+    after = edit_guard(deployment_from_env(env), flip)
     # Listing the permitted accounts and every Region covers nothing of this change.
     result = _p4(
         env, after, Listed(accounts=frozenset({PAYMENTS}), regions=frozenset({"us-east-2"}))
@@ -221,7 +209,7 @@ def test_p4_sees_an_operator_change_the_review_cannot_name(tmp_path: Path) -> No
 
 def test_p4_holds_on_a_narrowing(tmp_path: Path) -> None:
     env = _local(tmp_path)
-    after = _guards(
+    after = edit_guard(
         deployment_from_env(env),
         lambda st: st["Condition"]["StringNotEquals"]["aws:PrincipalAccount"].remove(
             "100000000003"

@@ -804,19 +804,30 @@ def _exempted(v: _Vars, patterns: Sequence[str]) -> Any:
     return v.action.atom(patterns_lang(patterns, action=True))
 
 
-def _p1(place: Placement, spec: Spec) -> tuple[Any, SymRequest, _Vars]:
+def _property(
+    place: Placement, spec: Spec, claim: Callable[[SymRequest, _Vars, Any], Any]
+) -> tuple[Any, SymRequest, _Vars]:
+    """A request at ``place`` that SCPs allow, the management account aside, meeting ``claim``
+    (given the Boolean "the account is permitted"): its existence breaks the property."""
     accounts = AccountSets()
     permitted = accounts.member(spec.permitted)
     management = accounts.member([spec.management_account_id or ""])
     req, v = single_request(place, accounts)
-    claim = conj(
-        neg(permitted),
-        neg(management),
-        neg(_in_regions(v, spec.allowed_regions)),
-        _exempted(v, spec.exempted_actions),
-    )
+    body = claim(req, v, permitted)
     decision = allowed(place.levels(), req)
-    return conj(claim, decision, req.constraints()), req, v
+    return conj(neg(management), body, decision, req.constraints()), req, v
+
+
+def _p1(place: Placement, spec: Spec) -> tuple[Any, SymRequest, _Vars]:
+    return _property(
+        place,
+        spec,
+        lambda req, v, permitted: conj(
+            neg(permitted),
+            neg(_in_regions(v, spec.allowed_regions)),
+            _exempted(v, spec.exempted_actions),
+        ),
+    )
 
 
 def documented_exemption(req: SymRequest, v: _Vars, spec: Spec, permitted: Any) -> Any:
@@ -833,17 +844,14 @@ def documented_exemption(req: SymRequest, v: _Vars, spec: Spec, permitted: Any) 
 
 
 def _p2(place: Placement, spec: Spec) -> tuple[Any, SymRequest, _Vars]:
-    accounts = AccountSets()
-    permitted = accounts.member(spec.permitted)
-    management = accounts.member([spec.management_account_id or ""])
-    req, v = single_request(place, accounts)
-    claim = conj(
-        neg(management),
-        neg(_in_regions(v, spec.allowed_regions)),
-        neg(documented_exemption(req, v, spec, permitted)),
+    return _property(
+        place,
+        spec,
+        lambda req, v, permitted: conj(
+            neg(_in_regions(v, spec.allowed_regions)),
+            neg(documented_exemption(req, v, spec, permitted)),
+        ),
     )
-    decision = allowed(place.levels(), req)
-    return conj(claim, decision, req.constraints()), req, v
 
 
 def _single_property(

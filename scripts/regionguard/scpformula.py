@@ -100,32 +100,26 @@ def _ast_and(args: Sequence[Any], op: Any) -> Any:
     return z3.BoolRef(op(ctx.ref(), len(args), array), ctx)
 
 
-def conj(*args: Bool) -> Bool:
-    """AND, folding constants."""
+def _fold(args: Sequence[Bool], unit: bool, op: Any) -> Bool:
+    """AND (``unit`` True) or OR (``unit`` False) of ``args``, folding constants."""
     terms = []
     for a in args:
-        if a is True:
+        if a is unit:
             continue
-        if a is False:
-            return False
+        if a is (not unit):
+            return not unit
         terms.append(a)
     if not terms:
-        return True
-    return terms[0] if len(terms) == 1 else _ast_and(terms, z3.Z3_mk_and)
+        return unit
+    return terms[0] if len(terms) == 1 else _ast_and(terms, op)
+
+
+def conj(*args: Bool) -> Bool:
+    return _fold(args, True, z3.Z3_mk_and)
 
 
 def disj(*args: Bool) -> Bool:
-    """OR, folding constants."""
-    terms = []
-    for a in args:
-        if a is False:
-            continue
-        if a is True:
-            return True
-        terms.append(a)
-    if not terms:
-        return False
-    return terms[0] if len(terms) == 1 else _ast_and(terms, z3.Z3_mk_or)
+    return _fold(args, False, z3.Z3_mk_or)
 
 
 def neg(a: Bool) -> Bool:
