@@ -257,3 +257,28 @@ def test_prove_of_a_plan_decides_p4_with_the_reviews_list(tmp_path: Path) -> Non
     assert {(c["change"], c["accounts"], c["listed_by"]) for c in changes} == {
         ("widening", "account 100000000002 (payments)", "newly permitted account(s)")
     }
+
+
+def test_a_failed_property_reaches_the_review_and_the_sarif_log(tmp_path: Path) -> None:
+    from regionguard.gaterecord import PlanFiles
+    from regionguard.pipeline import _proof_findings, _proof_notes
+    from regionguard.prove import run as prove_run
+
+    env = _local(tmp_path)
+    report = prove_run(env, landing_zone_deny=True)
+    files = PlanFiles(env.dir)
+    [finding] = _proof_findings(report, files)
+    assert (finding.rule_id, finding.level, finding.file) == (
+        "RG-PROOF-P3",
+        "error",
+        str(files.json),
+    )
+    assert finding.message.startswith("P3 open where intended does not hold: bedrock:InvokeModel")
+    assert "(reproduce: regionguard explain" in finding.message
+    notes = _proof_notes(report)
+    assert [n.split(":")[0] for n in notes] == [
+        "Proof P1 (closed)",
+        "Proof P2 (Region deny intact)",
+        "Proof P3 (open where intended)",
+    ]
+    assert "**fails**" in notes[2] and "Counterexample:" in notes[2]

@@ -9,8 +9,10 @@
 3. validate: every rule over what the environment deploys;
 4. terraform init, plan (saved to ``tfplan``) and show (``tfplan.json``);
 5. review and gate of the saved plan itself (``tfplan.md``);
-6. expectations: the facts of ``expectations.yaml`` over the plan's result;
-7. the gate record (``tfplan.gate.json``), written only when all passed.
+6. prove: P1-P4 of :mod:`regionguard.prove` on the saved plan, added to the
+   review and the SARIF log; a property that fails fails the plan;
+7. expectations: the facts of ``expectations.yaml`` over the plan's result;
+8. the gate record (``tfplan.gate.json``), written only when all passed.
 
 :func:`apply` applies that saved plan and nothing else, only while the
 record still matches the plan and every input, then, where the environment
@@ -40,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from regionguard import local_sandbox, sarif
 from regionguard.atomic import write_atomic
@@ -58,12 +61,15 @@ from regionguard.inputs import (
 )
 from regionguard.markdown import md_line
 from regionguard.orgfacts import OrgFacts
-from regionguard.planfile import parse_plan
+from regionguard.planfile import Plan, parse_plan
 from regionguard.preflight import record_unregistered
-from regionguard.review import review_plan
+from regionguard.review import PlanReview, review_plan
 from regionguard.review_format import format_review
 from regionguard.terraform import Terraform, TerraformError
 from regionguard.validation import validate_env
+
+if TYPE_CHECKING:  # the proof (and z3) is imported only when a plan runs it
+    from regionguard.prove import Report
 
 __all__ = [
     "LOCK_TIMEOUT",
@@ -85,6 +91,8 @@ SARIF_FILE = "tfplan.sarif"
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
 RULE_EXPIRED_COMMITTED = "RG-TFVARS-EXPIRED-PERMIT"
 RULE_FACT_BROKEN = "RG-FACT-BROKEN"
+# RG-PROOF-P1 ... RG-PROOF-P4: a property of regionguard prove that does not hold.
+RULE_PROOF = "RG-PROOF"
 RULE_STOPPED = "RG-PIPELINE-STOPPED"
 _MIRROR_CANDIDATES = (
     "/opt/tf-plugins",
@@ -252,6 +260,12 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         out.findings.extend(review.warnings)
         write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
         sys.stdout.write(format_review(review, "text"))
+    with stages.stage("prove"):
+        proof = _prove(env, plan, review, files)
+        print(proof.text())
+        out.notes.extend(_proof_notes(proof))
+        out.findings.extend(_proof_findings(proof, files))
+        write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
     with stages.stage("expectations"):
         runs = verify_runs(env, env.expectations_path, plan=plan, rendered=False)
         print(verify_text(env.expectations_path, runs))
@@ -273,6 +287,9 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         problems.append(
             f"the plan gate failed ({len(review.reasons)} reason(s), see {files.review})"
         )
+    if not proof.holds:
+        failed = ", ".join(f"{p.id} {p.title}" for p in proof.failed())
+        problems.append(f"the proof failed ({failed}, see {files.review})")
     if broken:
         problems.append(
             f"{env.expectations_path} does not hold for this plan ({broken} broken fact(s))"
@@ -288,11 +305,64 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         widening=[w.message for w in review.widening],
         facts=sum(len(o) for _, o in runs),
         permitted=env.generated.permitted_ids,
+        proof={p.id: "holds" for p in proof.properties},
     )
     print(
         f"plan {env.dir}: passed; review in {files.review}; "
         f"`make apply ENV={env.name}` applies exactly {files.plan}"
     )
+
+
+def _prove(env: Environment, plan: Plan, review: PlanReview, files: PlanFiles) -> Report:
+    """P1-P4 of the saved plan, P4 against the review's widenings (docs/scp-evaluation.md)."""
+    # z3 and the proof load here, not for every command (docs/architecture.md).
+    from regionguard.prove import listed_from_review, run
+
+    explain = ["regionguard", "explain", "--env-dir", str(env.dir), "--plan", str(files.json)]
+    return run(env, plan=plan, listed=listed_from_review(review.widening), explain_prefix=explain)
+
+
+def _proof_notes(proof: Report) -> list[str]:
+    """The proof in the review: one line per property, the counterexample of a failing one."""
+    notes = []
+    for p in proof.properties:
+        verdict = "holds" if p.holds else "**fails**"
+        line = f"Proof {p.id} ({p.title}): {verdict}; {md_line(p.checked)}"
+        if p.counterexample is not None:
+            line += f". Counterexample: {md_line(p.counterexample.describe())}"
+        if p.explain:
+            line += f"; reproduce: `{p.explain}`"
+        notes.append(line)
+        for change in p.details or ():
+            kind = "widening" if change["change"] == "widening" else "narrowing"
+            listed = change["listed_by"]
+            tag = f" (listed: {md_line(listed)})" if listed else ""
+            if kind == "widening" and not listed:
+                tag = " (**not listed by the review**)"
+            whom = ", ".join(
+                md_line(change[k])
+                for k in ("accounts", "actions", "principals", "other")
+                if change[k]
+            )
+            notes.append(
+                f"P4 {kind}: {whom}, {md_line(', '.join(change['regions']))}, "
+                f"{md_line(change['where'])}{tag}"
+            )
+    return notes
+
+
+def _proof_findings(proof: Report, files: PlanFiles) -> list[Finding]:
+    return [
+        Finding(
+            f"{RULE_PROOF}-{p.id}",
+            "error",
+            f"{p.id} {p.title} does not hold"
+            + (f": {p.counterexample.describe()}" if p.counterexample else "")
+            + (f" (reproduce: {p.explain})" if p.explain else ""),
+            file=str(files.json),
+        )
+        for p in proof.failed()
+    ]
 
 
 def _with_notes(markdown: str, notes: Sequence[str]) -> str:
