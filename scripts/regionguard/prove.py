@@ -11,8 +11,9 @@ over a symbolic request (:mod:`regionguard.scpformula`), and z3 decides:
 - **P3 open where intended**: every permitted account can call the exempted
   inference actions through every inference profile, every leg allowed, on
   the OU where it is placed.
-- **P4 no widening by surprise** (:mod:`regionguard.provediff`): the
-  requests whose decision a plan changes.
+- **P4 no widening by surprise** (:func:`diff`): the requests whose
+  decision a plan changes, as generalized cubes, each widening listed by the
+  plan review or not.
 
 "On any targeted OU" means every place an account can be under one: directly
 under it, under each child OU the organization or the SCPs name, and (where
@@ -24,8 +25,10 @@ the resource any string, with or without an inference profile ARN.
 
 Each counterexample the solver finds is turned into a concrete request and
 evaluated by :class:`~regionguard.evaluator.Evaluator`; a disagreement is a
-bug and stops the command (exit 3). docs/scp-evaluation.md ("Proof") says
-what is modelled.
+bug and stops the command (exit 3). A question z3 cannot decide within
+:data:`SOLVER_TIMEOUT_MS` leaves its property not proven (it fails, and the
+note names the place). docs/scp-evaluation.md ("Proof") says what is
+modelled.
 """
 
 from __future__ import annotations
@@ -114,14 +117,21 @@ from regionguard.scpformula import (
 from regionguard.strcells import Lang, literal, wildcard
 
 __all__ = [
+    "ConcreteDecider",
     "Counterexample",
+    "Listed",
     "Placement",
     "ProofError",
     "PropertyResult",
+    "Report",
     "Spec",
     "Target",
+    "diff",
+    "listed_from_plan",
+    "listed_from_review",
     "placements",
     "prove",
+    "run",
     "spec_from_env",
 ]
 
