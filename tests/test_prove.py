@@ -282,3 +282,34 @@ def test_a_failed_property_reaches_the_review_and_the_sarif_log(tmp_path: Path) 
         "Proof P3 (open where intended)",
     ]
     assert "**fails**" in notes[2] and "Counterexample:" in notes[2]
+
+
+def test_the_plan_chain_leaves_the_proof_out_where_the_gate_fails_on_unknown_values(
+    tmp_path: Path,
+) -> None:
+    from regionguard.gaterecord import PlanFiles
+    from regionguard.pipeline import _Outcome, _prove_stage
+    from regionguard.planfile import load_plan
+    from regionguard.review import review_plan
+
+    env = Environment(REPO / "envs" / "local", datetime.date(2026, 11, 30))
+    files = PlanFiles(tmp_path)
+    unknown = load_plan(PLANS / "unknown-scp-content" / "plan.json")
+    review = review_plan(unknown)
+    assert not review.passed
+    out = _Outcome()
+    assert _prove_stage(env, unknown, review, files, out) is None
+    assert out.notes[0].startswith("The proof did not run: ")
+    assert "unknown until apply" in out.notes[0]
+    assert out.findings == []
+
+    passing = load_plan(PLANS / "no-change" / "plan.json")
+    out = _Outcome()
+    proof = _prove_stage(env, passing, review_plan(passing), files, out)
+    assert proof is not None and proof.holds
+    assert [n.split(":")[0] for n in out.notes[:4]] == [
+        "Proof P1 (closed)",
+        "Proof P2 (Region deny intact)",
+        "Proof P3 (open where intended)",
+        "Proof P4 (no widening by surprise)",
+    ]

@@ -261,10 +261,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
         sys.stdout.write(format_review(review, "text"))
     with stages.stage("prove"):
-        proof = _prove(env, plan, review, files)
-        print(proof.text())
-        out.notes.extend(_proof_notes(proof))
-        out.findings.extend(_proof_findings(proof, files))
+        proof = _prove_stage(env, plan, review, files, out)
         write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
     with stages.stage("expectations"):
         runs = verify_runs(env, env.expectations_path, plan=plan, rendered=False)
@@ -287,7 +284,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         problems.append(
             f"the plan gate failed ({len(review.reasons)} reason(s), see {files.review})"
         )
-    if not proof.holds:
+    if proof is not None and not proof.holds:
         failed = ", ".join(f"{p.id} {p.title}" for p in proof.failed())
         problems.append(f"the proof failed ({failed}, see {files.review})")
     if broken:
@@ -305,12 +302,35 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         widening=[w.message for w in review.widening],
         facts=sum(len(o) for _, o in runs),
         permitted=env.generated.permitted_ids,
-        proof={p.id: "holds" for p in proof.properties},
+        proof={p.id: "holds" for p in proof.properties} if proof is not None else None,
     )
     print(
         f"plan {env.dir}: passed; review in {files.review}; "
         f"`make apply ENV={env.name}` applies exactly {files.plan}"
     )
+
+
+def _prove_stage(
+    env: Environment, plan: Plan, review: PlanReview, files: PlanFiles, out: _Outcome
+) -> Report | None:
+    """The proof of the saved plan, its notes and findings added to ``out``.
+
+    None when the proof cannot run on a plan the gate already fails (a
+    value unknown until apply, an SCP that cannot be read); on a plan the
+    gate passes, a policy the proof cannot read stops the chain (exit 2).
+    """
+    try:
+        proof = _prove(env, plan, review, files)
+    except InputError as exc:
+        if review.passed:
+            raise
+        out.notes.append(f"The proof did not run: {md_line(str(exc))}")
+        print(f"  the proof did not run: {exc}", file=sys.stderr)
+        return None
+    print(proof.text())
+    out.notes.extend(_proof_notes(proof))
+    out.findings.extend(_proof_findings(proof, files))
+    return proof
 
 
 def _prove(env: Environment, plan: Plan, review: PlanReview, files: PlanFiles) -> Report:
