@@ -7,8 +7,14 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from regionguard import iamref
 from regionguard.rules import wildcard_regex
-from regionguard.scpformula import ACTION_SHAPE, REGION_SHAPE
+from regionguard.scpformula import (
+    ACTION_SHAPE,
+    IAM_PRINCIPAL_SHAPE,
+    REGION_SHAPE,
+    STS_PRINCIPAL_SHAPE,
+)
 from regionguard.strcells import Lang, Step, cells, literal, vector, wildcard
 
 ALPHABET = "ab:"
@@ -76,3 +82,14 @@ def test_a_prefix_is_read_before_the_variable() -> None:
     assert set(cells(ANY, atoms)) == {(True,), (False,)}
     assert vector(ANY, atoms, "anthropic.claude") == (True,)
     assert vector(ANY, atoms, "meta.llama") == (False,)
+
+
+def test_the_domains_hold_every_region_and_action_the_request_model_accepts() -> None:
+    regions = [*iamref.partition_regions("aws"), "unspecified"]
+    assert [r for r in regions if vector(REGION_SHAPE, [], r) is None] == []
+    actions = [a for s in iamref.services() for a in iamref.service_actions(s)]
+    assert len(actions) > 10_000
+    assert [a for a in actions if vector(ACTION_SHAPE, [], a.lower()) is None] == []
+    for arn in ("role/WorkloadRole", "role/aws-reserved/sso.amazonaws.com/X", "user/a/b", "root"):
+        assert vector(IAM_PRINCIPAL_SHAPE, [], arn) == ()
+    assert vector(STS_PRINCIPAL_SHAPE, [], "federated-user/alice") == ()

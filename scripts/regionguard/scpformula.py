@@ -189,15 +189,16 @@ REGION_SHAPE = Lang(
     "a Region code or unspecified",
 )
 REGION_CODE_SHAPE = Lang(REGION_SHAPE.alts[:1], "a Region code")
-# An IAM action, lower-cased (names compare without case): service prefix, colon, name.
+# An IAM action, lower-cased (names compare without case): service prefix, colon, name
+# (letters, digits and "-", as every action of the IAM reference data is written).
 ACTION_SHAPE = Lang(
     (
         (
             _one("a-z0-9-"),
             _many("a-z0-9-"),
             *_text(":"),
-            _one("a-z0-9"),
-            _many("a-z0-9"),
+            _one("a-z0-9-"),
+            _many("a-z0-9-"),
         ),
     ),
     "an IAM action",
