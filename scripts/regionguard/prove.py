@@ -1852,7 +1852,7 @@ def listed_from_review(widening: Sequence[Widening]) -> Listed:
         frozenset(r for w in widening for r in w.regions),
         tuple(a for w in widening for a in w.actions),
         tuple(p for w in widening for p in w.principals),
-        frozenset(o for w in widening for o in w.ous),
+        frozenset(o for w in widening for o in w.uncovered),
         tuple(w.message for w in widening if w.broad),
     )
 

@@ -78,8 +78,9 @@ class Widening:
     """A change that lets through a request denied before; listed first, flagged for review.
 
     The other fields say which requests it concerns, for ``regionguard prove``'s
-    P4: accounts, Regions, actions, principals (patterns) or OUs it names;
-    ``broad`` when it cannot be narrowed down to one of them.
+    P4: accounts, Regions, actions, principals (patterns), OUs that lose
+    coverage (``uncovered``, ids); ``broad`` when it cannot be narrowed down
+    to one of them.
     """
 
     subject: str
@@ -88,7 +89,7 @@ class Widening:
     regions: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
     principals: tuple[str, ...] = ()
-    ous: tuple[str, ...] = ()
+    uncovered: tuple[str, ...] = ()
     broad: bool = False
 
 
@@ -648,7 +649,7 @@ def _coverage(
                 Widening(
                     f"OU {ref.label()}",
                     f"OU {ref.label()} loses {' and '.join(lost)}",
-                    ous=(ou,),
+                    uncovered=(ou,),
                 )
             )
     before_targets = plan.output_map("targets", "before")
@@ -660,7 +661,9 @@ def _coverage(
                 newly.append(ref)
                 col.widening.append(
                     Widening(
-                        f"OU {ref.label()}", f"OU {ref.label()} is no longer a target", ous=(ou,)
+                        f"OU {ref.label()}",
+                        f"OU {ref.label()} is no longer a target",
+                        uncovered=(ou,),
                     )
                 )
     return not_covered, tuple(newly)
