@@ -98,6 +98,7 @@ def write_record(
     widening: Sequence[str],
     facts: int,
     permitted: Sequence[str] = (),
+    proof: Mapping[str, str] | None = None,
 ) -> None:
     """Write the record of a plan that passed every stage."""
     record = {
@@ -111,6 +112,7 @@ def write_record(
         "allow_destroy": allow_destroy,
         "widening": list(widening),
         "permitted_account_ids": sorted(permitted),
+        "proof": dict(proof or {}),
         "planned_on": env.today.isoformat(),
     }
     write_atomic(files.record, json.dumps(record, indent=2) + "\n")

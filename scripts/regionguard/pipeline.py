@@ -9,8 +9,10 @@
 3. validate: every rule over what the environment deploys;
 4. terraform init, plan (saved to ``tfplan``) and show (``tfplan.json``);
 5. review and gate of the saved plan itself (``tfplan.md``);
-6. expectations: the facts of ``expectations.yaml`` over the plan's result;
-7. the gate record (``tfplan.gate.json``), written only when all passed.
+6. prove: P1-P4 of :mod:`regionguard.prove` on the saved plan, added to the
+   review and the SARIF log; a property that fails fails the plan;
+7. expectations: the facts of ``expectations.yaml`` over the plan's result;
+8. the gate record (``tfplan.gate.json``), written only when all passed.
 
 :func:`apply` applies that saved plan and nothing else, only while the
 record still matches the plan and every input, then, where the environment
@@ -45,6 +47,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regionguard import local_sandbox, sarif
 from regionguard.atomic import write_atomic
@@ -77,6 +80,9 @@ from regionguard.terraform import Terraform, TerraformError, terminate_as_interr
 from regionguard.validation import validate_env
 from regionguard.words import count
 
+if TYPE_CHECKING:  # the proof (and z3) is imported only when a plan runs it
+    from regionguard.prove import Report
+
 __all__ = [
     "COMMENT_FILE",
     "LOCK_TIMEOUT",
@@ -100,6 +106,8 @@ COMMENT_FILE = "tfplan.comment.md"
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
 RULE_EXPIRED_COMMITTED = "RG-TFVARS-EXPIRED-PERMIT"
 RULE_FACT_BROKEN = "RG-FACT-BROKEN"
+# RG-PROOF-P1 ... RG-PROOF-P4: a property of regionguard prove that does not hold.
+RULE_PROOF = "RG-PROOF"
 RULE_STOPPED = "RG-PIPELINE-STOPPED"
 _MIRROR_CANDIDATES = (
     "/opt/tf-plugins",
@@ -295,6 +303,9 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         out.findings.extend(review.warnings)
         write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
         sys.stdout.write(format_review(review, "text", full_review=str(files.review)))
+    with stages.stage("prove"):
+        proof = _prove_stage(env, plan, review, files, out)
+        write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
     with stages.stage("expectations"):
         runs = verify_runs(env, env.expectations_path, plan=plan, rendered=False)
         print(verify_text(env.expectations_path, runs))
@@ -316,6 +327,9 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         problems.append(
             f"the plan gate failed ({count(len(review.reasons), 'reason')}, see {files.review})"
         )
+    if proof is not None and not proof.holds:
+        failed = ", ".join(f"{p.id} {p.title}" for p in proof.failed())
+        problems.append(f"the proof failed ({failed}, see {files.review})")
     if broken:
         problems.append(
             f"{env.expectations_path} does not hold for this plan ({count(broken, 'broken fact')})"
@@ -331,11 +345,87 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         widening=[w.message for w in review.widening],
         facts=sum(len(o) for _, o in runs),
         permitted=env.generated.permitted_ids,
+        proof={p.id: "holds" for p in proof.properties} if proof is not None else None,
     )
     print(
         f"plan {env.dir}: passed; review in {files.review}; "
         f"`make apply ENV={env.name}` applies exactly {files.plan}"
     )
+
+
+def _prove_stage(
+    env: Environment, plan: Plan, review: PlanReview, files: PlanFiles, out: _Outcome
+) -> Report | None:
+    """The proof of the saved plan, its notes and findings added to ``out``.
+
+    None when the proof cannot run on a plan the gate already fails (a
+    value unknown until apply, an SCP that cannot be read); on a plan the
+    gate passes, a policy the proof cannot read stops the chain (exit 2).
+    """
+    try:
+        proof = _prove(env, plan, review, files)
+    except InputError as exc:
+        if review.passed:
+            raise
+        out.notes.append(f"The proof did not run: {md_line(str(exc))}")
+        print(f"  the proof did not run: {exc}", file=sys.stderr)
+        return None
+    print(proof.text())
+    out.notes.extend(_proof_notes(proof))
+    out.findings.extend(_proof_findings(proof, files))
+    return proof
+
+
+def _prove(env: Environment, plan: Plan, review: PlanReview, files: PlanFiles) -> Report:
+    """P1-P4 of the saved plan, P4 against the review's widenings (docs/scp-evaluation.md)."""
+    # z3 and the proof load here, not for every command (docs/architecture.md).
+    from regionguard.prove import listed_from_review, run
+
+    explain = ["regionguard", "explain", "--env-dir", str(env.dir), "--plan", str(files.json)]
+    return run(env, plan=plan, listed=listed_from_review(review.widening), explain_prefix=explain)
+
+
+def _proof_notes(proof: Report) -> list[str]:
+    """The proof in the review: one line per property, the counterexample of a failing one."""
+    notes = []
+    for p in proof.properties:
+        verdict = "holds" if p.holds else "**fails**"
+        line = f"Proof {p.id} ({p.title}): {verdict}; {md_line(p.checked)}"
+        if p.counterexample is not None:
+            line += f". Counterexample: {md_line(p.counterexample.describe())}"
+        if p.explain:
+            line += f"; reproduce: `{p.explain}`"
+        notes.append(line)
+        for change in p.details or ():
+            kind = "widening" if change["change"] == "widening" else "narrowing"
+            listed = change["listed_by"]
+            tag = f" (listed: {md_line(listed)})" if listed else ""
+            if kind == "widening" and not listed:
+                tag = " (**not listed by the review**)"
+            whom = ", ".join(
+                md_line(change[k])
+                for k in ("accounts", "actions", "principals", "other")
+                if change[k]
+            )
+            notes.append(
+                f"P4 {kind}: {whom}, {md_line(', '.join(change['regions']))}, "
+                f"{md_line(change['where'])}{tag}"
+            )
+    return notes
+
+
+def _proof_findings(proof: Report, files: PlanFiles) -> list[Finding]:
+    return [
+        Finding(
+            f"{RULE_PROOF}-{p.id}",
+            "error",
+            f"{p.id} {p.title} does not hold"
+            + (f": {p.counterexample.describe()}" if p.counterexample else "")
+            + (f" (reproduce: {p.explain})" if p.explain else ""),
+            file=str(files.json),
+        )
+        for p in proof.failed()
+    ]
 
 
 def _with_notes(markdown: str, notes: Sequence[str]) -> str:
