@@ -537,3 +537,18 @@ def test_a_p3_counterexample_is_a_call_the_request_model_makes(name: str, local:
     assert (cx.inference_profile.partition(".")[0], cx.region) == ("us", "us-east-1")
     assert cx.note is not None and cx.note.split(";")[0].endswith(f"model in {leg}")
     assert confirm(case, cx) == "DENY"
+
+
+def test_a_counterexample_the_request_model_refuses_says_so(local: Case, tmp_path: Path) -> None:
+    # The control lets unspecified through: only the global model's leg of a profile call is
+    # made there, which the guard covers, but P2 is proven for every action in every Region.
+    case = MUTATIONS["unspecified allowed by the control"][1](local, fresh(tmp_path, "broken"))
+    result = case.prove()["P2"]
+    cx = result.counterexample
+    assert cx is not None
+    assert (cx.action, cx.region, cx.decision) == ("ec2:RunInstances", "unspecified", "ALLOW")
+    assert cx.refused is not None
+    assert "AWS sets aws:RequestedRegion to unspecified only" in cx.refused
+    assert cx.note is not None and "the request model refuses it" in cx.note
+    assert result.explain is None
+    assert confirm(case, cx) == "ALLOW"

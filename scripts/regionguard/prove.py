@@ -461,6 +461,8 @@ class Counterexample:
     note: str | None = None
     # The OUs from the first tier down to the account (a new OU's id included).
     ou_ids: tuple[str, ...] = ()
+    # Why the request model (and so explain) refuses the request, if it does.
+    refused: str | None = None
 
     def describe(self) -> str:
         who = f"{self.account_id} ({self.account_name})" if self.account_name else self.account_id
@@ -496,6 +498,7 @@ class Counterexample:
             "evaluator_reason": self.reason,
             "note": self.note,
             "ou_ids": list(self.ou_ids),
+            "refused_by_request_model": self.refused,
         }
 
 
@@ -659,6 +662,8 @@ def _explain(ctx: Context, cx: Counterexample) -> str | None:
         return None
     if cx.inference_profile_arn is not None and cx.inference_profile is None:
         return None
+    if cx.refused is not None:
+        return None
     args = [
         *ctx.explain_prefix,
         "--account",
@@ -790,6 +795,16 @@ def _single_counterexample(
             "the request carries bedrock:InferenceProfileArn: it is a leg of a call through an "
             "inference profile, and explain decides whole calls"
         )
+    refusal = None
+    if profile_arn is None and region in ctx.known_regions and iamref.action_exists(action):
+        try:
+            build_request(account, action, region, principal_arn=principal, resource=resource)
+        except RequestError as exc:
+            refusal = str(exc)
+            notes.append(
+                f"the request model refuses it as a request AWS does not make ({refusal}); the "
+                "proof covers every Region code and action alike, so it fails closed here"
+            )
     return Counterexample(
         account,
         spec.account_names.get(account),
@@ -805,6 +820,7 @@ def _single_counterexample(
         reason=decision.reason,
         note="; ".join(notes) or None,
         ou_ids=(*(n.node_id for n in place.chain), *(t for t in tail.split("/") if t)),
+        refused=refusal,
     )
 
 
