@@ -313,3 +313,38 @@ def test_the_plan_chain_leaves_the_proof_out_where_the_gate_fails_on_unknown_val
         "Proof P3 (open where intended)",
         "Proof P4 (no widening by surprise)",
     ]
+
+
+def test_the_review_shows_p4_s_unlisted_widenings_first_and_a_bounded_list() -> None:
+    from regionguard.pipeline import PROOF_CHANGES_SHOWN, _proof_notes
+    from regionguard.prove import PropertyResult, Report
+
+    def change(kind: str, account: str, listed_by: str | None) -> dict[str, Any]:
+        return {
+            "change": kind,
+            "where": 'OU "Workloads"',
+            "accounts": f"account {account}",
+            "account_ids": [account],
+            "regions": ["us-east-2"],
+            "actions": "actions matching [bedrock:InvokeModel]",
+            "principals": "",
+            "other": "",
+            "listed_by": listed_by,
+        }
+
+    details = [change("narrowing", f"1000000{n:05d}", None) for n in range(60)]
+    details += [
+        change("widening", f"2000000{n:05d}", "newly permitted account(s)") for n in range(5)
+    ]
+    details.append(change("widening", "300000000000", None))
+    p4 = PropertyResult("P4", "the claim", False, "1 place(s) compared", details=details)
+    notes = _proof_notes(Report("plan", (p4,), 0.1, 1, 1), "regionguard prove --plan p.json")
+    assert notes[1] == (
+        f"P4: 66 changes, the first {PROOF_CHANGES_SHOWN} below; "
+        "`regionguard prove --plan p.json` lists them all"
+    )
+    assert len(notes) == 2 + PROOF_CHANGES_SHOWN
+    assert notes[2].startswith("P4 widening: account 300000000000")
+    assert notes[2].endswith("(**not listed by the review**)")
+    assert [n.split(":")[0] for n in notes[3:8]] == ["P4 widening"] * 5
+    assert notes[-1].startswith("P4 narrowing: account 100000000033")  # 34 of 60 shown

@@ -371,7 +371,8 @@ def _prove_stage(
         print(f"  the proof did not run: {exc}", file=sys.stderr)
         return None
     print(proof.text())
-    out.notes.extend(_proof_notes(proof))
+    whole = f"regionguard prove --env-dir {env.dir} --plan {files.json}"
+    out.notes.extend(_proof_notes(proof, whole))
     out.findings.extend(_proof_findings(proof, files))
     return proof
 
@@ -385,7 +386,12 @@ def _prove(env: Environment, plan: Plan, review: PlanReview, files: PlanFiles) -
     return run(env, plan=plan, listed=listed_from_review(review.widening), explain_prefix=explain)
 
 
-def _proof_notes(proof: Report) -> list[str]:
+# P4's changes the review lists at most (widenings the review does not list first), so that
+# tfplan.md keeps its bound; `regionguard prove --plan` lists them all.
+PROOF_CHANGES_SHOWN = 40
+
+
+def _proof_notes(proof: Report, whole: str = "regionguard prove --plan") -> list[str]:
     """The proof in the review: one line per property, the counterexample of a failing one."""
     notes = []
     for p in proof.properties:
@@ -396,7 +402,16 @@ def _proof_notes(proof: Report) -> list[str]:
         if p.explain:
             line += f"; reproduce: `{p.explain}`"
         notes.append(line)
-        for change in p.details or ():
+        changes = sorted(
+            p.details or (),
+            key=lambda c: (c["change"] != "widening", c["listed_by"] is not None),
+        )
+        if len(changes) > PROOF_CHANGES_SHOWN:
+            notes.append(
+                f"P4: {len(changes)} changes, the first {PROOF_CHANGES_SHOWN} below; "
+                f"`{whole}` lists them all"
+            )
+        for change in changes[:PROOF_CHANGES_SHOWN]:
             kind = "widening" if change["change"] == "widening" else "narrowing"
             listed = change["listed_by"]
             tag = f" (listed: {md_line(listed)})" if listed else ""
