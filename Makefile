@@ -56,7 +56,6 @@ endif
 export TF_IN_AUTOMATION := 1
 export TF_INPUT := 0
 
-PLAN_JSON := $(ENV_DIR)/tfplan.json
 BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backend.hcl,)
 
 # `make help`: the targets with a `## ` comment, in these groups (a title and
@@ -78,12 +77,13 @@ HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
 # shown with its value in this run.
-HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
 HELP_VAR_ENV := the environment, one of: $(ENVS)
 HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
 HELP_VAR_TF_TIMEOUT := seconds any one terraform command may run before it is interrupted
 HELP_VAR_ALLOW_DESTROY := 1: plan and review let a plan remove guardrails
+HELP_VAR_STATE_LOCK := false: plan, review and drift plan without the state lock (the read-only plan role)
 HELP_VAR_CONFIRM := destroy of any ENV but local: the environment's name again
 HELP_VAR_FORMAT := preflight output: text (when empty), json or markdown
 HELP_VAR_EXTRAS := what .venv installs: core, sandbox (ENV=local) or dev (venv, test, lint, pytest, bench)
@@ -230,8 +230,10 @@ $(error STATE_LOCK=$(STATE_LOCK) is neither true nor false)
 endif
 PLAN_FLAGS := $(PIPELINE_FLAGS) $(if $(filter false,$(STATE_LOCK)),--no-state-lock,)
 
+# The chain runs checkov over the saved plan (docs/policy-as-code.md): plan and
+# review need .venv-checkov, created on first use.
 .PHONY: plan
-plan: check-env venv tf-config ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations
+plan: check-env venv tf-config $(CHECKOV_VENV)/.installed ## Plan ENV (default local, on the sandbox): validate, plan, review and gate, expectations, checkov
 	@$(REGIONGUARD) plan $(PLAN_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: preflight
@@ -249,7 +251,7 @@ apply: check-env venv tf-config ## Apply the saved plan that `make plan` passed,
 # the review envs/ENV/tfplan.md, its pull-request comment envs/ENV/tfplan.comment.md
 # and the SARIF log envs/ENV/tfplan.sarif.
 .PHONY: review
-review: check-env venv tf-config ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
+review: check-env venv tf-config $(CHECKOV_VENV)/.installed ## Plan ENV for a pull request: always writes tfplan.md and tfplan.sarif; fails when plan would
 	@$(REGIONGUARD) review $(PLAN_FLAGS) $(if $(filter 1 yes true,$(ALLOW_DESTROY)),--allow-destroy,)
 
 .PHONY: drift
@@ -331,9 +333,13 @@ fmt: ## Format Terraform files in place
 fmt-check: ## Fail when a Terraform file is not formatted
 	terraform fmt -check -recursive -diff modules envs
 
+# The generated parts of the docs: the module READMEs' tables (from each
+# module's .tf files), the docs' rule tables and .checkov.yaml's skip list
+# (from regionguard.catalogue). Tests fail when one is stale.
 .PHONY: docs
-docs: venv ## Regenerate the tables of modules/*/README.md from variables.tf, outputs.tf, versions.tf and main.tf
+docs: venv ## Regenerate the module READMEs' tables and the docs' rule tables (and .checkov.yaml's skip list)
 	$(BIN)/python tools/module_docs.py
+	$(BIN)/python tools/rule_tables.py
 
 .PHONY: validate
 validate: tf-config ## terraform validate every environment (no backend, no credentials)
@@ -360,18 +366,16 @@ lint: venv ## ruff and mypy --strict over the Python package and tests; zizmor o
 	$(BIN)/mypy
 	$(BIN)/zizmor --offline --no-progress .github/workflows
 
+# The saved plan is not scanned here: `make plan` and `make review` run checkov
+# over it as a stage of the chain, and its findings join tfplan.sarif.
 .PHONY: check
-check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/, each env and envs/ENV/tfplan.json
+check: $(CHECKOV_VENV)/.installed ## checkov (built-in and policies/checkov) over modules/ and each env's Terraform
 	@echo "checkov modules (built-in checks; a module alone has no inputs)"
 	@$(CHECKOV) --quiet --skip-download --config-file .checkov.yaml --framework terraform -d modules
 	@for env in $(ENVS); do \
 	  echo "checkov envs/$$env"; \
 	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform -d envs/$$env; \
 	done
-	@if [[ -f $(PLAN_JSON) ]]; then \
-	  echo "checkov $(PLAN_JSON)"; \
-	  $(CHECKOV) $(CHECKOV_FLAGS) --framework terraform_plan -f $(PLAN_JSON) --repo-root-for-plan-enrichment .; \
-	fi
 
 # The IAM simulator the differential test compares with: an npm development
 # dependency pinned by tests/differential/package-lock.json (docs/decisions.md).

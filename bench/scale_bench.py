@@ -300,9 +300,19 @@ class Bench:
         return step
 
     def make(self, name: str, target: str) -> Step:
+        # The chain's checkov stage uses this checkout's .venv-checkov, not a new one.
+        checkov = REPO / ".venv-checkov"
         return self.run(
             name,
-            ["make", target, f"VENV={self.venv_bin.parent}", f"SANDBOX_PORT={self.port}"],
+            [
+                "make",
+                target,
+                f"VENV={self.venv_bin.parent}",
+                f"CHECKOV_VENV={checkov}",
+                "-o",
+                f"{checkov}/.installed",
+                f"SANDBOX_PORT={self.port}",
+            ],
         )
 
     def terraform(self, name: str, command: str, *args: str) -> Step:

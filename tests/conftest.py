@@ -10,12 +10,33 @@ from typing import NoReturn
 import pytest
 
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import load_settings
+from regionguard.sandbox.settings import load_sandbox_settings
+from regionguard.terraform import Terraform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
+
+# Golden plans, tests/fixtures/plans/<kind>/<scenario>/, by what their review
+# concludes: the exit code of `regionguard plan-diff` on each kind.
+PLAN_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "plans"
+PLAN_KINDS = {"good": 0, "bad": 1, "bad-input": 2}
+
+
+def plan_fixtures(*kinds: str) -> list[Path]:
+    """The folders of the plan fixtures of ``kinds`` (default: every kind), by kind then name."""
+    return [
+        p.parent
+        for kind in kinds or tuple(PLAN_KINDS)
+        for p in sorted((PLAN_FIXTURES / kind).glob("*/plan.json"))
+    ]
+
+
+def plan_fixture(name: str) -> Path:
+    """The folder of the plan fixture ``name``, whatever its kind."""
+    [folder] = [f for f in plan_fixtures() if f.name == name]
+    return folder
 
 
 def missing(what: str) -> NoReturn:
@@ -48,6 +69,43 @@ def copy_local_env(dest: Path, *, unregistered_ou: bool = False) -> Path:
             text.replace("  - Workloads\n", "  - Workloads\n" + UNREGISTERED_OU)
         )
     return env_dir
+
+
+def copy_module(dest: Path, name: str) -> Path:
+    """Copy modules/<name> (without its tests, state or plans) to ``dest/<name>``.
+
+    The copy runs as a root of its own: a test writes its runs to
+    ``tests/<file>.tftest.hcl`` there and calls ``terraform test``, so a
+    module's behaviour is checked on the module itself, not through a root
+    written for the test.
+    """
+    ignore = shutil.ignore_patterns(".terraform*", "*.tfstate*", "tfplan*", "tests")
+    module = dest / name
+    shutil.copytree(REPO_ROOT / "modules" / name, module, ignore=ignore)
+    (module / "tests").mkdir()
+    return module
+
+
+def terraform_test(folder: Path, runs: list[str]) -> None:
+    """``terraform init`` and ``terraform test`` in ``folder``: the runs ``runs`` pass, no other."""
+    tf = Terraform(folder, timeout=600)
+    tf.init(backend=False)
+    result = tf.run("test", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in runs:
+        assert f'run "{name}"... pass' in result.stdout, name
+    assert f"Success! {len(runs)} passed, 0 failed." in result.stdout
+
+
+def mocked_organization() -> str:
+    """The ``mock_provider "aws"`` block of envs/local/tests/targets.tftest.hcl.
+
+    The organization (a root and three first-tier OUs) that ``terraform test``
+    runs of the shared root plan against; a test that writes runs for a copy
+    of envs/local starts its file with it.
+    """
+    text = (REPO_ROOT / "envs" / "local" / "tests" / "targets.tftest.hcl").read_text()
+    return text[text.index('mock_provider "aws"') : text.index("\nrun ")] + "\n"
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +169,7 @@ def sandbox_server(
 ) -> Iterator[tuple[SandboxApp, str]]:
     """The sandbox application served in this process on a free loopback port."""
     env = write_sandbox_env(tmp_path_factory.mktemp("sandbox"))
-    app = SandboxApp(load_settings(env))
+    app = SandboxApp(load_sandbox_settings(env))
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

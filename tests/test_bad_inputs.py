@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard.cli import main
 
 CORPUS = Path(__file__).parent / "fixtures" / "bad-inputs"
@@ -167,8 +168,6 @@ def test_untouched_copy_passes_each_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     root, env = repo_copy
-    shutil.copyfile(
-        repo_root / "tests" / "fixtures" / "plans" / "no-change" / "plan.json", root / "plan.json"
-    )
+    shutil.copyfile(plan_fixture("no-change") / "plan.json", root / "plan.json")
     code, out, err = run(expand(argv, root, env), capsys)
     assert code == 0, out + err

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.gaterecord import PlanFiles, check_record, write_record
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plans"
-PASSING = FIXTURES / "create-all-ous"
+PASSING = plan_fixture("create-all-ous")
 TODAY = datetime.date(2026, 11, 30)
 
 
@@ -27,7 +27,7 @@ def saved_plan(env_dir: Path) -> tuple[PlanFiles, Environment]:
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"binary plan")
     env = Environment(env_dir, TODAY)
-    write_record(files, env, allow_destroy=False, widening=[], facts=0)
+    write_record(files, env, allow_destroy=False, widening=[], facts=0, checkov_version="3.3.30")
     return files, env
 
 

@@ -18,7 +18,7 @@ settings that pass Terraform and must not). Adding a case is adding an entry:
 - ``cli_config``: text of a Terraform CLI configuration, named by
   ``TF_CLI_CONFIG_FILE``; ``home``: files of a fresh ``$HOME``;
 - ``plan``: writes ``{root}/plan.json`` from the real plan
-  ``tests/fixtures/plans/<base>`` with top-level keys ``set``, ``delete``d,
+  ``tests/fixtures/plans/<kind>/<base>`` with top-level keys ``set``, ``delete``d,
   text ``replace``d and ``append_raw`` written before its last ``}``;
 - ``record``: before the case's changes, a saved plan, its JSON and the gate
   record that ``regionguard plan`` writes when every stage passed;
@@ -51,10 +51,10 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import plan_fixture
 from regionguard.cli import main
 
 CORPUS = Path(__file__).parent / "fixtures" / "hostile"
-PLANS = Path(__file__).parent / "fixtures" / "plans"
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("door", "inputs", "names", "plans", "record", "validation")
 CASE_KEYS = {
@@ -82,7 +82,7 @@ OUTSIDE_COPIES = {
     "sandbox.yaml": "envs/local/sandbox.yaml",
     "accounts.auto.tfvars.json": "envs/local/accounts.auto.tfvars.json",
     "main.tf": "envs/_shared/main.tf",
-    "plan.json": "tests/fixtures/plans/permit-account/plan.json",
+    "plan.json": "tests/fixtures/plans/good/permit-account/plan.json",
 }
 TODAY = "2026-11-30"
 
@@ -148,7 +148,7 @@ def snapshot(folder: Path) -> dict[str, Any]:
 
 
 def write_plan(spec: dict[str, Any], target: Path) -> None:
-    text = (PLANS / spec["base"] / "plan.json").read_text()
+    text = (plan_fixture(spec["base"]) / "plan.json").read_text()
     if "set" in spec or "delete" in spec:
         data = json.loads(text)
         data.update(spec.get("set", {}))
@@ -172,9 +172,9 @@ def save_plan(env_dir: Path) -> None:
 
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"saved plan")
-    shutil.copyfile(PLANS / "permit-account" / "plan.json", files.json)
+    shutil.copyfile(plan_fixture("permit-account") / "plan.json", files.json)
     env = Environment(env_dir, datetime.date.fromisoformat(TODAY))
-    write_record(files, env, allow_destroy=False, widening=[], facts=0)
+    write_record(files, env, allow_destroy=False, widening=[], facts=0, checkov_version="3.3.30")
 
 
 def apply_case(case: dict[str, Any], places: dict[str, Path], monkeypatch: Any) -> None:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard import inputfile
 from regionguard.errors import InputError
 from regionguard.planfile import load_plan
-
-PLANS = Path(__file__).resolve().parent / "fixtures" / "plans"
 
 
 def repository(tmp_path: Path) -> Path:
@@ -102,7 +101,7 @@ def test_the_bound_is_checked_before_reading(tmp_path: Path) -> None:
 
 
 def test_the_plan_reader_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = PLANS / "permit-account" / "plan.json"
+    plan = plan_fixture("permit-account") / "plan.json"
     monkeypatch.setattr(inputfile, "PLAN_JSON", inputfile.Kind("JSON plan file", 1000))
     with pytest.raises(InputError, match="more than the 0 MiB any JSON plan file"):
         load_plan(plan)

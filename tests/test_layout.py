@@ -32,6 +32,44 @@ def test_the_links_of_an_environment_are_exactly_the_shared_files_by_relative_pa
     assert links == {name: f"../_shared/{name}" for name in shared}
 
 
+def module_wiring(root: Path) -> set[tuple[str, str, str]]:
+    """(module, argument, value) of each module call's source and of what it takes from a module."""
+    options = hcl2.SerializationOptions(
+        strip_string_quotes=True, explicit_blocks=False, with_comments=False
+    )
+    parsed = hcl2.loads(
+        (root / "main.tf").read_text(encoding="utf-8"), serialization_options=options
+    )
+    return {
+        (name, argument, json.dumps(value))
+        for call in parsed["module"]
+        for name, body in call.items()
+        for argument, value in body.items()
+        if argument == "source" or "module." in json.dumps(value)
+    }
+
+
+def test_the_complete_example_wires_the_modules_as_the_environments_do(repo_root: Path) -> None:
+    # The environments' root (envs/_shared/main.tf) is the original; the
+    # example may take more from the SCP module (its guarded actions as the
+    # exempted ones), never less or otherwise.
+    shared = module_wiring(repo_root / "envs" / "_shared")
+    example = module_wiring(repo_root / "examples" / "complete")
+    assert {(m, a) for m, a, _v in shared} >= {
+        ("region_deny_control", "guarded_actions"),
+        ("region_deny_control", "scp_attachment_ids"),
+        ("region_deny_control", "depends_on"),
+    }
+    assert shared <= example, shared - example
+    assert example - shared == {
+        (
+            "region_deny_control",
+            "exempted_actions",
+            json.dumps("${module.bedrock_inference_scp.guarded_actions}"),
+        )
+    }
+
+
 def test_every_folder_with_a_backend_is_an_environment_checked_here(repo_root: Path) -> None:
     envs = sorted(p.parent.name for p in (repo_root / "envs").glob("*/backend.tf"))
     assert envs == sorted(ENVS)

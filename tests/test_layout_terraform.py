@@ -1,10 +1,10 @@
 """The Python layout rule (regionguard.layout) equals the module's, on the same inputs.
 
-A throwaway root in tmp_path calls modules/bedrock-inference-scp with
+A copy of modules/bedrock-inference-scp runs as a root with
 ``mock_provider "aws"``; one ``terraform test`` run per case asserts that the
-module's ``layout``, ``descend_ou_ids`` and ``documents`` outputs equal what
-:func:`regionguard.layout.compute_layout` computes (written to a JSON file
-per case).
+module's ``layout``, ``descend_ou_ids``, ``documents`` and ``layout_reason``
+outputs equal what :func:`regionguard.layout.compute_layout` computes
+(written to a JSON file per case).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import copy_module, terraform_test
 from regionguard.layout import Descended, compute_layout
 from regionguard.settings import Settings
-from regionguard.terraform import Terraform
 
 pytestmark = pytest.mark.terraform
 
@@ -59,53 +59,21 @@ CASES: dict[str, Case] = {
     ),
 }
 
-ROOT = """\
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-
-variable "layout" { type = string }
-variable "size_limit" { type = number }
-variable "permitted" { type = list(string) }
-variable "targets" { type = set(string) }
-variable "ou_account_ids" { type = map(list(string)) }
-variable "descended" {
-  type = map(object({ direct_account_ids = list(string), children = map(list(string)) }))
-}
-
-module "scp" {
-  source                        = "%(modules)s/bedrock-inference-scp"
-  allowed_regions               = %(regions)s
-  bedrock_permitted_account_ids = var.permitted
-  target_ids                    = var.targets
-  layout                        = var.layout
-  size_limit                    = var.size_limit
-  ou_account_ids                = var.ou_account_ids
-  descended                     = var.descended
-  org_path_prefix               = "%(prefix)s"
-}
-
-output "layout" { value = module.scp.layout }
-output "descend_ou_ids" { value = module.scp.descend_ou_ids }
-output "documents" { value = module.scp.documents }
-output "reason" { value = module.scp.layout_reason }
-"""
-
 
 def run_block(name: str, expected: Path, case: Case) -> str:
     settings, permitted, targets, under, descended = case
     variables = {
+        "allowed_regions": list(settings.allowed_regions),
         "layout": settings.scp_layout,
         "size_limit": settings.scp_size_limit,
-        "permitted": list(permitted),
-        "targets": list(targets),
+        "bedrock_permitted_account_ids": list(permitted),
+        "target_ids": list(targets),
         "ou_account_ids": under,
         "descended": {
             t: {"direct_account_ids": list(d.direct_account_ids), "children": dict(d.children)}
             for t, d in descended.items()
         },
+        "org_path_prefix": PREFIX,
     }
     lines = [f'run "{name}" {{', "  command = plan", "  variables {"]
     lines += [f"    {k} = {json.dumps(v)}" for k, v in variables.items()]
@@ -113,7 +81,7 @@ def run_block(name: str, expected: Path, case: Case) -> str:
         "  }",
         "  assert {",
         "    condition     = jsonencode({ layout = output.layout, descend = "
-        "output.descend_ou_ids, documents = output.documents, reason = output.reason }) == "
+        "output.descend_ou_ids, documents = output.documents, reason = output.layout_reason }) == "
         f'jsonencode(jsondecode(file("{expected}")))',
         f'    error_message = "{name}: the module\'s layout differs from regionguard.layout"',
         "  }",
@@ -123,16 +91,8 @@ def run_block(name: str, expected: Path, case: Case) -> str:
     return "\n".join(lines)
 
 
-def test_python_layout_equals_the_module(repo_root: Path, tmp_path: Path) -> None:
-    (tmp_path / "main.tf").write_text(
-        ROOT
-        % {
-            "modules": repo_root / "modules",
-            "regions": json.dumps(list(SEED.allowed_regions)),
-            "prefix": PREFIX,
-        }
-    )
-    (tmp_path / "tests").mkdir()
+def test_python_layout_equals_the_module(tmp_path: Path) -> None:
+    module = copy_module(tmp_path, "bedrock-inference-scp")
     blocks = ['mock_provider "aws" {}\n']
     kinds = set()
     for name, case in CASES.items():
@@ -148,14 +108,10 @@ def test_python_layout_equals_the_module(repo_root: Path, tmp_path: Path) -> Non
             "layout": layout.kind,
             "reason": layout.reason,
         }
-        path = tmp_path / f"{name}.json"
+        path = module / f"{name}.json"
         path.write_text(json.dumps(expected))
         blocks.append(run_block(name, path, case))
     # The cases reach every branch: single, per_ou, and per_ou with a descended target.
     assert kinds == {("single", False), ("per_ou", False), ("per_ou", True)}
-    (tmp_path / "tests" / "layout.tftest.hcl").write_text("\n".join(blocks))
-    tf = Terraform(tmp_path, timeout=300)
-    tf.init()
-    result = tf.run("test", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(CASES)} passed, 0 failed" in result.stdout
+    (module / "tests" / "layout.tftest.hcl").write_text("\n".join(blocks))
+    terraform_test(module, list(CASES))

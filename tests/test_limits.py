@@ -3,28 +3,33 @@
 Python (``check_settings``, ``validate``) and Terraform (the ``validation``
 blocks of ``envs/_shared/variables.tf``) refuse the same values: one table of
 cases runs through both, the Terraform side as ``terraform test`` plan runs
-against a copy of envs/local with a mocked provider.
+against a copy of envs/local with a mocked provider. The SCP module's own
+``size_limit`` block runs on a copy of the module, and the sandbox's copies
+of AWS's limits are compared with the package's (docs/decisions.md, "AWS's
+limits").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import copy_local_env, copy_module, mocked_organization, terraform_test
+from regionguard import preflight
+from regionguard.checks import SCP_ATTACHMENT_QUOTA
 from regionguard.errors import InputError
 from regionguard.render import render_control_parameters, render_scp
+from regionguard.sandbox import controltower, organizations
 from regionguard.settings import (
     AWS_SCP_SIZE_LIMIT,
     Settings,
     check_settings,
     settings_from_mapping,
 )
-from regionguard.terraform import Terraform
 from regionguard.validation import validate_documents
 
 SEED = Settings(
@@ -145,30 +150,50 @@ def hcl(value: Any) -> str:
 
 
 @pytest.mark.terraform
-def test_terraform_refuses_what_the_table_says(repo_root: Path, tmp_path: Path) -> None:
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*")
-    shutil.copytree(repo_root / "modules", tmp_path / "modules", ignore=ignore)
-    shutil.copytree(repo_root / "envs" / "_shared", tmp_path / "envs" / "_shared")
-    env = tmp_path / "envs" / "local"
-    shutil.copytree(repo_root / "envs" / "local", env, symlinks=True, ignore=ignore)
-    mock = (env / "tests" / "targets.tftest.hcl").read_text()
-    mock = mock[mock.index('mock_provider "aws"') : mock.index("\nrun ")]
-    blocks = [mock]
+def test_terraform_refuses_what_the_table_says(tmp_path: Path) -> None:
+    env = copy_local_env(tmp_path)
+    blocks = [mocked_organization()]
     for name, (variables, refused) in CASES.items():
         lines = "\n".join(f"    {k} = {hcl(v)}" for k, v in variables.items())
         expect = f"  expect_failures = [var.{refused}]\n" if refused else ""
         blocks.append(
             f'\nrun "{name}" {{\n  command = plan\n\n  variables {{\n{lines}\n  }}\n{expect}}}\n'
         )
-    for old in (env / "tests").iterdir():
-        old.unlink()
+    (env / "tests").mkdir()
     (env / "tests" / "limits.tftest.hcl").write_text("".join(blocks))
+    terraform_test(env, list(CASES))
 
-    tf = Terraform(env, timeout=600)
-    tf.init(backend=False)
-    result = tf.run("test", check=False)
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    for name in CASES:
-        assert f'run "{name}"... pass' in result.stdout
-    assert f"Success! {len(CASES)} passed, 0 failed." in result.stdout
+def test_the_sandbox_refuses_at_the_packages_limits() -> None:
+    # The sandbox stands for AWS and keeps AWS's numbers; they are the package's.
+    assert organizations.SCP_SIZE_LIMIT == controltower.SCP_SIZE_LIMIT == AWS_SCP_SIZE_LIMIT
+    assert organizations.SCP_ATTACHMENT_QUOTA == SCP_ATTACHMENT_QUOTA == preflight.SCP_QUOTA
+
+
+@pytest.mark.terraform
+def test_the_scp_module_refuses_a_size_limit_above_aws_and_defaults_to_it(tmp_path: Path) -> None:
+    module = copy_module(tmp_path, "bedrock-inference-scp")
+    runs = {
+        "default": (
+            "",
+            f"  assert {{\n    condition     = var.size_limit == {AWS_SCP_SIZE_LIMIT}\n"
+            '    error_message = "the default is not AWS\'s limit"\n  }\n',
+        ),
+        "at_aws_limit": (f"    size_limit = {AWS_SCP_SIZE_LIMIT}\n", ""),
+        "above_aws_limit": (
+            f"    size_limit = {AWS_SCP_SIZE_LIMIT + 1}\n",
+            "  expect_failures = [var.size_limit]\n",
+        ),
+        "zero": ("    size_limit = 0\n", "  expect_failures = [var.size_limit]\n"),
+    }
+    blocks = [
+        'mock_provider "aws" {}\n\nvariables {\n'
+        '  allowed_regions = ["us-east-1"]\n'
+        '  target_ids      = ["ou-ab12-workload1"]\n}\n'
+    ]
+    for name, (variables, expect) in runs.items():
+        blocks.append(
+            f'\nrun "{name}" {{\n  command = plan\n\n  variables {{\n{variables}  }}\n{expect}}}\n'
+        )
+    (module / "tests" / "limits.tftest.hcl").write_text("".join(blocks))
+    terraform_test(module, list(runs))

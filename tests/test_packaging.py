@@ -27,6 +27,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 import regionguard
+from conftest import plan_fixture
 from regionguard.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +184,7 @@ BLOCKED_RUN = textwrap.dedent(
 
 
 def test_the_plan_commands_run_without_any_package_of_the_extras() -> None:
-    plan = REPO_ROOT / "tests" / "fixtures" / "plans" / "create-all-ous" / "plan.json"
+    plan = plan_fixture("create-all-ous") / "plan.json"
     commands = [
         ["tfvars", "--env", "staging", "--check"],
         ["validate", "--env", "staging"],

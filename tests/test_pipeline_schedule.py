@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
 from regionguard.errors import InputError
@@ -116,7 +117,7 @@ def test_review_stopped_by_a_stale_file_still_writes_the_review_and_the_sarif_lo
 
 def _saved_plan_json(permitted: list[str]) -> str:
     """``terraform show -json`` of a saved plan whose SCP permits ``permitted``."""
-    plan = json.loads((REPO_ROOT / "tests/fixtures/plans/permit-account/plan.json").read_text())
+    plan = json.loads((plan_fixture("permit-account") / "plan.json").read_text())
     for rc in plan["resource_changes"]:
         if rc["type"] == "aws_organizations_policy":
             document = json.loads(rc["change"]["after"]["content"])
@@ -136,7 +137,14 @@ def test_apply_refuses_a_plan_that_permits_an_account_whose_permit_expired_since
     files.plan.write_bytes(b"saved plan")
     planned_on = datetime.date(2026, 12, 10)  # vision's last day
     # A record whose own list of permits was emptied: apply reads the plan, not the record.
-    write_record(files, Environment(env_dir, planned_on), allow_destroy=False, widening=[], facts=7)
+    write_record(
+        files,
+        Environment(env_dir, planned_on),
+        allow_destroy=False,
+        widening=[],
+        facts=7,
+        checkov_version="3.3.30",
+    )
     shown = _saved_plan_json(["100000000001", "100000000005"])
     assert check_record(files, Environment(env_dir, planned_on)) == []
     judge_saved_plan(shown, files, Environment(env_dir, planned_on))

@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.terraform, pytest.mark.sandbox]
 SINGLE_SCP = 'module.bedrock_inference_scp.aws_organizations_policy.this["single"]'
 
 VENV = Path(sys.executable).parent.parent
+# checkov's environment of this checkout: the chain runs checkov over the plan.
+CHECKOV_VENV = Path(__file__).resolve().parent.parent / ".venv-checkov"
 SANDBOX_OU = "Sandbox"
 
 
@@ -72,9 +74,12 @@ class Make:
             target,
             "ENV=local",
             f"VENV={VENV}",
+            f"CHECKOV_VENV={CHECKOV_VENV}",
             f"SANDBOX_PORT={self.port}",
             "-o",
             f"{VENV}/bin/.installed-sandbox",
+            "-o",
+            f"{CHECKOV_VENV}/.installed",
         ]
 
     def __call__(self, target: str) -> subprocess.CompletedProcess[str]:
@@ -165,6 +170,9 @@ def test_plan_gate_end_to_end_on_the_sandbox(checkout: Path) -> None:
     assert "- Accounts newly permitted: 100000000002 (payments)\n" in (
         (env_dir / "tfplan.md").read_text()
     )
+    # checkov ran over the plan as a stage of make plan, and the record says so.
+    record = json.loads((env_dir / "tfplan.gate.json").read_text())
+    assert record["checkov"] == {"verdict": "passed", "version": "3.3.30"}
 
     # A registry edited after the plan makes the saved plan stale, whatever
     # the file's time says: the record holds each input's SHA-256.

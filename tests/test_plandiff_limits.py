@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.gaterecord import PlanFiles
 from regionguard.pipeline import _full_review_at
@@ -108,9 +109,7 @@ def test_the_comment_of_a_plan_removing_320_ous_counts_every_reason_first() -> N
 
 
 def test_a_small_review_is_commented_whole_after_its_counts(repo_root: Path) -> None:
-    plan = checked(
-        json.loads((repo_root / "tests/fixtures/plans/add-region/plan.json").read_text())
-    )
+    plan = checked(json.loads((plan_fixture("add-region") / "plan.json").read_text()))
     review = review_plan(plan)
     markdown = format_review(review, "markdown")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from conftest import plan_fixture, plan_fixtures
 from regionguard.cli import main
 from regionguard.deployment import Deployment, OuDeployment, from_plan, parameter_values
 from regionguard.findings import Finding
@@ -34,12 +35,7 @@ from regionguard.review import (
 )
 from regionguard.review_format import TEXT_LIST_LIMIT, format_review
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plans"
-REAL = sorted(
-    p.parent.name
-    for p in FIXTURES.glob("*/plan.json")
-    if (p.parent / "expected.md").exists()  # the bad-input fixtures are not plans
-)
+REAL = sorted(f.name for f in plan_fixtures("good", "bad"))  # bad-input ones are not plans
 BASE = "no-change"  # after the apply: three OUs, each with the SCP and the control
 SCP = "module.bedrock_inference_scp.aws_organizations_policy.this"
 ATTACHMENT = 'module.bedrock_inference_scp.aws_organizations_policy_attachment.this["{}"]'
@@ -51,7 +47,7 @@ Data = dict[str, Any]
 
 
 def fixture(name: str) -> Data:
-    data: Data = json.loads((FIXTURES / name / "plan.json").read_text())
+    data: Data = json.loads((plan_fixture(name) / "plan.json").read_text())
     return data
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from regionguard.cli import main
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import load_settings as load_sandbox
+from regionguard.sandbox.settings import load_sandbox_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTROL = "arn:aws:controlcatalog:::control/50utmyu7yqmhr8fpnpo8bnaj1"
@@ -58,7 +58,7 @@ class Sandbox:
                 version=version,
             )
         )
-        self.app.settings = load_sandbox(self.env)
+        self.app.settings = load_sandbox_settings(self.env)
         self.app.reset()
 
     def client(self, service: str) -> Any:
@@ -84,7 +84,7 @@ def sandbox_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     (env / "sandbox.yaml").write_text(
         SANDBOX_YAML.format(extra_ou="", region_deny="false", version="3.3")
     )
-    app = SandboxApp(load_sandbox(env))
+    app = SandboxApp(load_sandbox_settings(env))
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

@@ -33,7 +33,7 @@ from regionguard.environment import Environment
 from regionguard.orgfacts import OrgFacts
 from regionguard.preflight import run_preflight
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import load_settings as load_sandbox
+from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.settings import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +148,7 @@ def preflight_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[
         shutil.copy(REPO_ROOT / "envs" / "local" / name, env / name)
     # With the landing-zone Region deny on, preflight also reads the
     # aws-guardrails-* SCPs it finds (DescribePolicy).
-    app = SandboxApp(load_sandbox(env, landing_zone_region_deny=True))
+    app = SandboxApp(load_sandbox_settings(env, landing_zone_region_deny=True))
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conftest import plan_fixture
 from regionguard import deployment as dep
 from regionguard.cli import main
 from regionguard.environment import Environment
@@ -23,7 +24,6 @@ from regionguard.review import Widening
 from test_prove_mutations import edit_guard
 
 REPO = Path(__file__).resolve().parent.parent
-PLANS = REPO / "tests" / "fixtures" / "plans"
 PAYMENTS = "100000000002"
 ENV_FILES = ("terraform.tfvars", "accounts.yaml", "accounts.auto.tfvars.json", "sandbox.yaml")
 
@@ -88,7 +88,7 @@ def test_the_landing_zone_deny_brings_the_seeds_failure_back() -> None:
 
 
 def _plan_with_scp(tmp_path: Path, change: Any) -> Path:
-    plan = json.loads((PLANS / "no-change" / "plan.json").read_text())
+    plan = json.loads((plan_fixture("no-change") / "plan.json").read_text())
     for rc in plan["resource_changes"]:
         if rc["type"] == "aws_organizations_policy":
             document = json.loads(rc["change"]["after"]["content"])
@@ -242,7 +242,7 @@ def test_the_review_s_widenings_say_what_they_concern() -> None:
 
 def test_prove_of_a_plan_decides_p4_with_the_reviews_list(tmp_path: Path) -> None:
     env = _local(tmp_path, permit_payments=True)
-    plan = PLANS / "permit-account" / "plan.json"
+    plan = plan_fixture("permit-account") / "plan.json"
     code, out, _ = run("prove", "--env-dir", str(env.dir), "--plan", str(plan), "--format", "json")
     assert code == 0, out
     report = json.loads(out)
@@ -294,7 +294,7 @@ def test_the_plan_chain_leaves_the_proof_out_where_the_gate_fails_on_unknown_val
 
     env = Environment(REPO / "envs" / "local", datetime.date(2026, 11, 30))
     files = PlanFiles(tmp_path)
-    unknown = load_plan(PLANS / "unknown-scp-content" / "plan.json")
+    unknown = load_plan(plan_fixture("unknown-scp-content") / "plan.json")
     review = review_plan(unknown)
     assert not review.passed
     out = _Outcome()
@@ -303,7 +303,7 @@ def test_the_plan_chain_leaves_the_proof_out_where_the_gate_fails_on_unknown_val
     assert "unknown until apply" in out.notes[0]
     assert out.findings == []
 
-    passing = load_plan(PLANS / "no-change" / "plan.json")
+    passing = load_plan(plan_fixture("no-change") / "plan.json")
     out = _Outcome()
     proof = _prove_stage(env, passing, review_plan(passing), files, out)
     assert proof is not None and proof.holds

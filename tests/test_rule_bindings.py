@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from conftest import copy_module
 from regionguard import rules
 from regionguard.deployment import OrgUnit, select_targets
 from regionguard.errors import InputError
@@ -70,13 +70,7 @@ def _hcl_list(items: list[str]) -> str:
 
 @pytest.mark.terraform
 def test_module_validation_and_python_rule_decide_every_case_alike(tmp_path: Path) -> None:
-    module = tmp_path / "region-deny-control"
-    shutil.copytree(
-        REPO / "modules" / "region-deny-control",
-        module,
-        ignore=shutil.ignore_patterns("tests", ".terraform*"),
-    )
-    (module / "tests").mkdir()
+    module = copy_module(tmp_path, "region-deny-control")
     runs = []
     for i, (exempted, guarded) in enumerate(CASES):
         expect = (

@@ -18,8 +18,8 @@ from regionguard.controlscp import render_control_scp
 from regionguard.orgmodel import CONTROL_SCP_NAME
 from regionguard.sandbox.seed import LANDING_ZONE_POLICY_NAME, organizations_backend
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import SandboxSettings, load_settings
-from regionguard.settings import load_settings as load_env_settings
+from regionguard.sandbox.settings import SandboxSettings, load_sandbox_settings
+from regionguard.settings import load_settings
 
 pytestmark = pytest.mark.sandbox
 
@@ -30,7 +30,7 @@ PERMITTED, OTHER = "100000000001", "100000000002"
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[str, SandboxSettings]]:
-    settings = load_settings(ENV, landing_zone_region_deny=True)
+    settings = load_sandbox_settings(ENV, landing_zone_region_deny=True)
     server = serve(SandboxApp(settings), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
@@ -62,7 +62,7 @@ def stream(endpoint: str, account: str, region: str = "us-east-2") -> str:
 def migrate(settings: SandboxSettings) -> None:
     """What `make apply` and the console step do: the OU control and the SCP on every
     first-tier OU, then the landing-zone Region deny turned off."""
-    env = load_env_settings(ENV)
+    env = load_settings(ENV)
     backend = organizations_backend(settings)
     from regionguard.render import render_scp
 
@@ -270,7 +270,7 @@ def test_the_environment_s_profile_override_routes_the_sandbox_s_calls(
     (env_dir / "inference_profiles.yaml").write_text(
         f"profiles:\n  {US_PROFILE}:\n    us-east-1: [us-east-1]\n"
     )
-    settings = load_settings(env_dir, landing_zone_region_deny=True)
+    settings = load_sandbox_settings(env_dir, landing_zone_region_deny=True)
     server = serve(SandboxApp(settings), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()

@@ -12,13 +12,13 @@ import boto3
 import pytest
 
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import load_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 
 
 @pytest.fixture
 def logged_sandbox(sandbox_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "calls.log"
-    app = SandboxApp(load_settings(sandbox_env), call_log=log)
+    app = SandboxApp(load_sandbox_settings(sandbox_env), call_log=log)
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from regionguard.errors import InputError
 from regionguard.sandbox.server import SandboxApp, serve
-from regionguard.sandbox.settings import load_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 
 CONTROL = "arn:aws:controlcatalog:::control/50utmyu7yqmhr8fpnpo8bnaj1"
 SANDBOX_YAML = """\
@@ -67,7 +67,7 @@ def sandbox_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     env.mkdir()
     (env / "sandbox.yaml").write_text(SANDBOX_YAML)
     (env / "accounts.yaml").write_text(ACCOUNTS)
-    app = SandboxApp(load_settings(env))
+    app = SandboxApp(load_sandbox_settings(env))
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
@@ -98,7 +98,7 @@ def test_an_ou_listed_twice_is_refused_naming_the_entry(tmp_path: Path) -> None:
     )
     (tmp_path / "accounts.yaml").write_text(ACCOUNTS)
     with pytest.raises(InputError, match=r"organizational_units\[1\]: 'Security' is listed twice"):
-        load_settings(tmp_path)
+        load_sandbox_settings(tmp_path)
 
 
 def test_get_landing_zone_reports_version_status_drift_and_governed_regions(

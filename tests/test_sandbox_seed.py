@@ -16,13 +16,13 @@ from regionguard.sandbox.seed import (
     reset_backends,
     seed,
 )
-from regionguard.sandbox.settings import SandboxSettings, load_settings
+from regionguard.sandbox.settings import SandboxSettings, load_sandbox_settings
 
 
 @pytest.fixture
 def settings(sandbox_env: Path) -> SandboxSettings:
     reset_backends()
-    return load_settings(sandbox_env)
+    return load_sandbox_settings(sandbox_env)
 
 
 def _tree(settings: SandboxSettings) -> dict[str, list[str]]:
@@ -135,19 +135,20 @@ def test_settings_name_the_registered_ous_in_order(settings: SandboxSettings) ->
 
 
 def test_the_command_line_overrides_the_landing_zone_setting(sandbox_env: Path) -> None:
-    assert load_settings(sandbox_env, landing_zone_region_deny=True).landing_zone_region_deny
+    settings = load_sandbox_settings(sandbox_env, landing_zone_region_deny=True)
+    assert settings.landing_zone_region_deny
 
 
 def test_missing_settings_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"sandbox.yaml: no sandbox settings"):
-        load_settings(tmp_path)
+        load_sandbox_settings(tmp_path)
 
 
 def test_bad_management_account_id_names_the_entry(sandbox_env: Path) -> None:
     path = sandbox_env / "sandbox.yaml"
     path.write_text(path.read_text().replace('"111111111111"', '"1111"'))
     with pytest.raises(InputError) as caught:
-        load_settings(sandbox_env)
+        load_sandbox_settings(sandbox_env)
     assert (
         str(caught.value) == f"{path}: management_account_id: '1111' does not match '^[0-9]{{12}}$'"
     )
@@ -159,20 +160,20 @@ def test_home_region_outside_the_governed_regions_is_refused(sandbox_env: Path) 
         path.read_text().replace("home_region: ap-northeast-1", "home_region: eu-west-1")
     )
     with pytest.raises(InputError, match=r"landing_zone.home_region 'eu-west-1' is not in"):
-        load_settings(sandbox_env)
+        load_sandbox_settings(sandbox_env)
 
 
 def test_the_management_account_in_the_registry_is_refused(sandbox_env: Path) -> None:
     path = sandbox_env / "sandbox.yaml"
     path.write_text(path.read_text().replace('"111111111111"', '"100000000002"'))
     with pytest.raises(InputError, match=r"account payments \(100000000002\) is the sandbox's"):
-        load_settings(sandbox_env)
+        load_sandbox_settings(sandbox_env)
 
 
 def test_a_bad_registry_is_reported_by_the_registry_loader(sandbox_env: Path) -> None:
     (sandbox_env / "accounts.yaml").write_text("accounts:\n  - id: 12\n")
     with pytest.raises(InputError, match=r"accounts.yaml"):
-        load_settings(sandbox_env)
+        load_sandbox_settings(sandbox_env)
 
 
 # ------------------------------------------------------------------- faults

@@ -11,7 +11,7 @@ import pytest
 from regionguard.errors import InputError
 from regionguard.expectations import load_expectations
 from regionguard.registry import load_registry
-from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.yamlfile import YamlNumber, parse_yaml, read_yaml, shorten
 
 # The classic "billion laughs": 1.2 KB whose id names 10^9 strings through aliases.

@@ -6,12 +6,13 @@ from typing import Any
 
 from _rg_common import REGION_RE, RegionguardCheck, control_parameters, is_region_deny_control
 
+from regionguard import catalogue
+
 
 class ControlAllowedRegions(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "Region deny control has a non-empty AllowedRegions of Region codes",
-            "CKV_RG_8",
+            catalogue.CKV_RG_8,
             ["aws_controltower_control"],
         )
 

@@ -11,13 +11,13 @@ from _rg_common import (
     is_region_deny_control,
 )
 
+from regionguard import catalogue
+
 
 class ControlExemptedActions(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "Region deny control exempts only approved Bedrock inference actions "
-            f"({', '.join(APPROVED_EXEMPTED_ACTIONS)}), never a wildcard",
-            "CKV_RG_9",
+            catalogue.CKV_RG_9,
             ["aws_controltower_control"],
         )
 

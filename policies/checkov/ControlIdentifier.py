@@ -20,12 +20,13 @@ from _rg_common import (
     unwrap,
 )
 
+from regionguard import catalogue
+
 
 class ControlIdentifier(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "Region deny control uses the CT.MULTISERVICE.PV.1 control identifier",
-            "CKV_RG_7",
+            catalogue.CKV_RG_7,
             ["aws_controltower_control"],
         )
 

@@ -40,8 +40,10 @@ from checkov.common.checks_infra.registry import get_graph_checks_registry
 from checkov.common.graph.checks_infra.base_check import BaseGraphCheck
 from checkov.common.models.enums import CheckResult
 from checkov.runner_filter import RunnerFilter
+from regionguard import catalogue
 
-CHECK_ID = "CKV_RG_10"
+RULE = catalogue.CKV_RG_10
+CHECK_ID = RULE.id
 KEYS_OF = re.compile(r"^\$\{toset\(keys\((?P<source>.*)\)\)\}$", re.S)
 ARNS_OF = re.compile(r"^\$\{\{for (\w+) , (\w+) in (?P<source>.*) : \1 :> \2\.arn\}\}$", re.S)
 
@@ -134,10 +136,7 @@ class ExemptionsGuarded(BaseGraphCheck):
     def __init__(self) -> None:
         super().__init__()
         self.id = CHECK_ID
-        self.name = (
-            "Every action exempted from the Region deny control is guarded by an SCP "
-            "attached to the same OUs"
-        )
+        self.name = RULE.title
         self.category = "IAM"
         self.resource_types = ["aws_controltower_control"]
         self.guideline = "docs/policy-as-code.md"

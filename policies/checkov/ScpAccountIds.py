@@ -6,12 +6,13 @@ from typing import Any
 
 from _rg_common import ACCOUNT_ID_RE, RegionguardCheck, account_ids, is_scp, policy_document
 
+from regionguard import catalogue
+
 
 class ScpAccountIds(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "SCP account ids are AWS account ids of exactly 12 digits",
-            "CKV_RG_5",
+            catalogue.CKV_RG_5,
             ["aws_organizations_policy"],
         )
 

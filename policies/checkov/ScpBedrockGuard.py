@@ -24,13 +24,13 @@ from _rg_common import (
     statement_name,
 )
 
+from regionguard import catalogue
+
 
 class ScpBedrockGuard(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "SCP guards the Bedrock inference actions with the Region condition and the "
-            "account condition (StringNotEquals aws:RequestedRegion and aws:PrincipalAccount)",
-            "CKV_RG_4",
+            catalogue.CKV_RG_4,
             ["aws_organizations_policy"],
         )
 

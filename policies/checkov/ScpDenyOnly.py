@@ -6,12 +6,13 @@ from typing import Any
 
 from _rg_common import RegionguardCheck, is_scp, policy_document, statement_name
 
+from regionguard import catalogue
+
 
 class ScpDenyOnly(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "SCP statements are all Deny: an SCP never grants, an Allow here only widens",
-            "CKV_RG_1",
+            catalogue.CKV_RG_1,
             ["aws_organizations_policy"],
         )
 

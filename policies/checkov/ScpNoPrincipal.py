@@ -6,12 +6,13 @@ from typing import Any
 
 from _rg_common import RegionguardCheck, is_scp, policy_document, statement_name
 
+from regionguard import catalogue
+
 
 class ScpNoPrincipal(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            "SCP statements have no Principal or NotPrincipal (not valid in an SCP)",
-            "CKV_RG_3",
+            catalogue.CKV_RG_3,
             ["aws_organizations_policy"],
         )
 

@@ -6,12 +6,13 @@ from typing import Any
 
 from _rg_common import RegionguardCheck, finish, is_scp, policy_document, statement_name, strings
 
+from regionguard import catalogue
+
 
 class ScpResourceAll(RegionguardCheck):
     def __init__(self) -> None:
         super().__init__(
-            'SCP statements apply to Resource "*" (no NotResource, no narrower resource)',
-            "CKV_RG_2",
+            catalogue.CKV_RG_2,
             ["aws_organizations_policy"],
         )
 

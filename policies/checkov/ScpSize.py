@@ -1,4 +1,4 @@
-"""CKV_RG_6: the SCP fits the size limit."""
+"""CKV_RG_6: the SCP fits the environment's scp_size_limit (``_rg_common.scp_size_limit``)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ from _rg_common import (
     unwrap,
 )
 
+from regionguard import catalogue
+
 
 class ScpSize(RegionguardCheck):
     def __init__(self) -> None:
-        super().__init__(
-            "SCP document fits the SCP size limit (10,240 characters unless "
-            "REGIONGUARD_SCP_SIZE_LIMIT says otherwise)",
-            "CKV_RG_6",
-            ["aws_organizations_policy"],
-        )
+        super().__init__(catalogue.CKV_RG_6, ["aws_organizations_policy"])
 
     def problems(self, conf: dict[str, Any]) -> list[str] | None:
         if not is_scp(conf):
@@ -30,7 +27,7 @@ class ScpSize(RegionguardCheck):
         document = policy_document(conf)
         raw = unwrap(conf.get("content"))
         length = minified_length(document, raw if isinstance(raw, str) else finish(raw))
-        limit = scp_size_limit()
+        limit = scp_size_limit(conf, self.graph, self.entity_path)
         if length > limit:
             return [f"the document is {length} characters; the limit is {limit}"]
         return []

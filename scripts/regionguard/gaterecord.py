@@ -2,7 +2,8 @@
 
 ``regionguard plan`` writes ``tfplan.gate.json`` beside the saved plan only
 when every stage passed (inputs, validate, the plan gate, the
-expectations). It holds the SHA-256 of the saved plan's bytes, of the plan's
+expectations, checkov over the plan's JSON). It records checkov's verdict
+and version, and holds the SHA-256 of the saved plan's bytes, of the plan's
 JSON and of every input the plan was made from. ``regionguard apply``
 applies the saved plan only when the record exists and every hash still
 matches: a plan swapped under the review, or an input edited since, is
@@ -45,7 +46,7 @@ __all__ = [
     "write_record",
 ]
 
-RECORD_VERSION = 4
+RECORD_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,11 @@ def write_record(
     allow_destroy: bool,
     widening: Sequence[str],
     facts: int,
+    checkov_version: str,
     permitted: Sequence[str] = (),
     proof: Mapping[str, str] | None = None,
 ) -> None:
-    """Write the record of a plan that passed every stage."""
+    """Write the record of a plan that passed every stage, checkov's scan of it included."""
     record = {
         "version": RECORD_VERSION,
         "plan_sha256": sha256(files.plan),
@@ -109,6 +111,7 @@ def write_record(
         "gate": "passed",
         "expectations": "passed",
         "facts_checked": facts,
+        "checkov": {"verdict": "passed", "version": checkov_version},
         "allow_destroy": allow_destroy,
         "widening": list(widening),
         "permitted_account_ids": sorted(permitted),
@@ -159,7 +162,13 @@ def check_record(files: PlanFiles, env: Environment) -> list[str]:
                 f"{env.dir / name} changed since the plan was reviewed; the plan may not show "
                 f"what apply would do; run `make plan ENV={env.name}` again"
             )
-    if record.get("gate") != "passed" or record.get("expectations") != "passed":
+    checkov = record.get("checkov")
+    if (
+        record.get("gate") != "passed"
+        or record.get("expectations") != "passed"
+        or not isinstance(checkov, dict)
+        or checkov.get("verdict") != "passed"
+    ):
         problems.append(f"{files.record}: the plan did not pass; run `make plan ENV={env.name}`")
     return problems
 

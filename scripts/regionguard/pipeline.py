@@ -12,7 +12,10 @@
 6. prove: P1-P4 of :mod:`regionguard.prove` on the saved plan, added to the
    review and the SARIF log; a property that fails fails the plan;
 7. expectations: the facts of ``expectations.yaml`` over the plan's result;
-8. the gate record (``tfplan.gate.json``), written only when all passed.
+8. checkov over ``tfplan.json`` (:mod:`regionguard.checkovscan`): loaded
+   while Terraform plans, handed the file as soon as it is written, so that
+   it runs beside 5 to 7;
+9. the gate record (``tfplan.gate.json``), written only when all passed.
 
 :func:`apply` applies that saved plan and nothing else, only while the
 record still matches the plan and every input, then, where the environment
@@ -24,9 +27,9 @@ Makefile, the CI workflow and Atlantis call these through
 leaves the review (``tfplan.md``, naming the stage that stopped the chain),
 the pull-request comment (``tfplan.comment.md``: the verdict and the counts
 first, within GitHub's limit on a comment at any size of the plan) and a
-SARIF 2.1.0 log of validate's and the gate's findings (``tfplan.sarif``),
-then fails as :func:`plan` would. ``tfplan.md`` stays within GitHub's limit
-on a step's job summary.
+SARIF 2.1.0 log of validate's, the gate's and checkov's findings
+(``tfplan.sarif``), then fails as :func:`plan` would. ``tfplan.md`` stays
+within GitHub's limit on a step's job summary.
 
 A permit that has expired is never planned (:func:`regionguard.inputs.as_planned`):
 the plan leaves those accounts out, the review warns, and the pull request
@@ -44,12 +47,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regionguard import local_sandbox, sarif
+from regionguard import catalogue, checkovscan, local_sandbox, sarif
 from regionguard.atomic import write_atomic
 from regionguard.aws import Aws, AwsCallError
 from regionguard.environment import Environment
@@ -103,12 +106,14 @@ REGISTRY_HOST = "registry.terraform.io"
 SARIF_FILE = "tfplan.sarif"
 # The pull-request comment of `regionguard review` (review_format.COMMENT_LIMIT).
 COMMENT_FILE = "tfplan.comment.md"
+# Resources a review note names per failed checkov check; the SARIF log has every one.
+CHECKOV_NOTE_ENTRIES = 5
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
-RULE_EXPIRED_COMMITTED = "RG-TFVARS-EXPIRED-PERMIT"
-RULE_FACT_BROKEN = "RG-FACT-BROKEN"
-# RG-PROOF-P1 ... RG-PROOF-P4: a property of regionguard prove that does not hold.
-RULE_PROOF = "RG-PROOF"
-RULE_STOPPED = "RG-PIPELINE-STOPPED"
+RULE_EXPIRED_COMMITTED = catalogue.TFVARS_EXPIRED_PERMIT.id
+RULE_FACT_BROKEN = catalogue.FACT_BROKEN.id
+# A property of regionguard prove that does not hold, by property: RG-PROOF-P1 ... P4.
+RULE_PROOF = {property_id: rule.id for property_id, rule in catalogue.PROOF.items()}
+RULE_STOPPED = catalogue.PIPELINE_STOPPED.id
 _MIRROR_CANDIDATES = (
     "/opt/tf-plugins",
     "/usr/share/terraform/plugins",
@@ -246,6 +251,8 @@ class _Outcome:
         self.review: PlanReview | None = None
         self.review_markdown: str | None = None
         self.notes: list[str] = []
+        # What runs in the background (checkov), stopped when the chain ends.
+        self.background = ExitStack()
 
 
 def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: Stages) -> None:
@@ -255,6 +262,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
     with stages.stage("inputs"):
         check_inputs(env)
         env, lingering = as_planned(env)
+        checkov_install = checkovscan.installation()  # before the plan: exit 2 if missing
     endpoint = None
     if env.has_sandbox:
         with stages.stage("sandbox"):
@@ -277,6 +285,10 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
                 print(f"  {f.level}: {f.entry + ': ' if f.entry else ''}{f.message} [{f.rule_id}]")
         if has_errors(findings):
             raise FindingsError(f"validate {env.dir}: fix the errors above")
+    # checkov loads while Terraform plans; it scans tfplan.json once written.
+    scan = out.background.enter_context(
+        checkovscan.start(timeout=options.timeout, install=checkov_install)
+    )
     tf = terraform_for(env, options, endpoint)
     variables = permits_variable(env, lingering)
     with terminate_as_interrupt():
@@ -293,6 +305,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
             text = tf.show_json_text(files.plan.resolve())
     plan = parse_plan(text, str(files.json))
     write_atomic(files.json, text)
+    scan.scan(files.json)  # runs beside the review and the expectations
     with stages.stage("review and gate"):
         review = review_plan(
             plan, allow_destroy=options.allow_destroy, account_names=env.account_names
@@ -321,6 +334,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
                         file=str(env.expectations_path),
                     )
                 )
+    checkov = _checkov_stage(scan, files, out, stages)
     broken = broken_facts(runs)
     problems = []
     if not review.passed:
@@ -328,12 +342,15 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
             f"the plan gate failed ({count(len(review.reasons), 'reason')}, see {files.review})"
         )
     if proof is not None and not proof.holds:
-        failed = ", ".join(f"{p.id} {p.title}" for p in proof.failed())
-        problems.append(f"the proof failed ({failed}, see {files.review})")
+        properties = ", ".join(f"{p.id} {p.title}" for p in proof.failed())
+        problems.append(f"the proof failed ({properties}, see {files.review})")
     if broken:
         problems.append(
             f"{env.expectations_path} does not hold for this plan ({count(broken, 'broken fact')})"
         )
+    if checkov.failed:
+        failed = sorted({f.rule_id for f in checkov.findings})
+        problems.append(f"checkov failed {', '.join(failed)} on {files.json}")
     if problems:
         raise FindingsError(
             f"plan {env.dir}: " + "; ".join(problems) + "; no gate record, so apply refuses it"
@@ -344,6 +361,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         allow_destroy=options.allow_destroy,
         widening=[w.message for w in review.widening],
         facts=sum(len(o) for _, o in runs),
+        checkov_version=checkov.version,
         permitted=env.generated.permitted_ids,
         proof={p.id: "holds" for p in proof.properties} if proof is not None else None,
     )
@@ -432,7 +450,7 @@ def _proof_notes(proof: Report, whole: str = "regionguard prove --plan") -> list
 def _proof_findings(proof: Report, files: PlanFiles) -> list[Finding]:
     return [
         Finding(
-            f"{RULE_PROOF}-{p.id}",
+            RULE_PROOF[p.id],
             "error",
             f"{p.id} {p.title} does not hold"
             + (f": {p.counterexample.describe()}" if p.counterexample else "")
@@ -441,6 +459,40 @@ def _proof_findings(proof: Report, files: PlanFiles) -> list[Finding]:
         )
         for p in proof.failed()
     ]
+
+
+def _checkov_stage(
+    scan: checkovscan.Scan, files: PlanFiles, out: _Outcome, stages: Stages
+) -> checkovscan.Verdict:
+    """checkov's verdict on the plan JSON: its failures join the findings and the review."""
+    with stages.stage("checkov"):
+        try:
+            verdict = scan.wait()
+        except FindingsError as exc:
+            out.findings.append(
+                Finding(RULE_STOPPED, "error", f"checkov: {exc}", file=str(files.json))
+            )
+            raise
+    out.findings.extend(verdict.findings)
+    by_rule: dict[str, list[Finding]] = {}
+    for f in verdict.findings:
+        print(f"  {f.level}: {f.entry}: {f.message} [{f.rule_id}]")
+        by_rule.setdefault(f.rule_id, []).append(f)
+    for rule_id, failed in by_rule.items():  # a note per check, so the review stays short
+        reason = md_line(failed[0].message)
+        if len(failed) == 1:
+            out.notes.append(f"checkov `{rule_id}` failed on `{failed[0].entry}`: {reason}")
+            continue
+        shown = ", ".join(f"`{f.entry}`" for f in failed[:CHECKOV_NOTE_ENTRIES])
+        left = len(failed) - CHECKOV_NOTE_ENTRIES
+        more = f" and {left} more" if left > 0 else ""
+        out.notes.append(
+            f"checkov `{rule_id}` failed on {len(failed)} resources ({shown}{more}); "
+            f"the first: {reason}"
+        )
+    if verdict.failed and out.review_markdown is not None:
+        write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
+    return verdict
 
 
 def _with_notes(markdown: str, notes: Sequence[str]) -> str:
@@ -476,7 +528,9 @@ def _full_review_at(files: PlanFiles) -> str:
 
 def plan(env: Environment, options: RunOptions) -> None:
     """The whole chain; FindingsError (exit 1) or InputError (exit 2) when a stage stops it."""
-    _plan_chain(env, options, _Outcome(), Stages("plan", env))
+    out = _Outcome()
+    with out.background:
+        _plan_chain(env, options, out, Stages("plan", env))
 
 
 def review(env: Environment, options: RunOptions) -> None:
@@ -489,7 +543,8 @@ def review(env: Environment, options: RunOptions) -> None:
     sarif_path.unlink(missing_ok=True)
     comment_path.unlink(missing_ok=True)
     try:
-        _plan_chain(env, options, out, stages)
+        with out.background:
+            _plan_chain(env, options, out, stages)
     except (RegionguardError, KeyboardInterrupt) as exc:
         message = str(exc) if isinstance(exc, RegionguardError) else "interrupted"
         if out.review_markdown is None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from regionguard.atomic import write_atomic
 from regionguard.aws import AwsCallError, NoCredentials
+from regionguard.checks import SCP_ATTACHMENT_QUOTA
 from regionguard.deployment import OrgUnit, select_targets
 from regionguard.environment import UNREGISTERED_TFVARS, Environment
 from regionguard.errors import InputError
@@ -69,7 +70,8 @@ __all__ = [
 
 CONTROL_ALIAS = "CT.MULTISERVICE.PV.1"
 
-SCP_QUOTA = 10
+# AWS Organizations' quota of SCPs attached to one target, as validate and the gate count it.
+SCP_QUOTA = SCP_ATTACHMENT_QUOTA
 SECURITY_OU_LAST_RESTRICTED_VERSION = (3, 3)
 STATUSES = ("pass", "warn", "fail")
 CONSOLE_REGION_DENY_OFF = (

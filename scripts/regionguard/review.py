@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from regionguard import catalogue
 from regionguard.checks import check_deployment
 from regionguard.deployment import (
     Deployment,
@@ -60,21 +61,28 @@ ACTIONS = ("create", "update", "replace", "delete", "forget")
 ALLOW_LIST_PARAMETERS = ("AllowedRegions", "ExemptedActions", "ExemptedPrincipalArns")
 
 
-RULE_DESTROY = "RG-PLAN-DESTROY"
+RULE_DESTROY = catalogue.PLAN_DESTROY.id
 
 
-RULE_UNKNOWN = "RG-PLAN-UNKNOWN"
+RULE_UNKNOWN = catalogue.PLAN_UNKNOWN.id
 
 
-RULE_ERRORED = "RG-PLAN-ERRORED"
+RULE_ERRORED = catalogue.PLAN_ERRORED.id
 
 
-RULE_ACTION = "RG-PLAN-ACTION"
-RULE_GUARD_NARROWED = "RG-PLAN-GUARD-NARROWED"
+RULE_ACTION = catalogue.PLAN_ACTION.id
+RULE_GUARD_NARROWED = catalogue.PLAN_GUARD_NARROWED.id
 
 
 @dataclass(frozen=True)
-class Account:
+class AccountRef:
+    """An account id an SCP names, with its name when the registry or the organization has one.
+
+    Not the registry's :class:`~regionguard.registry.Account`: an SCP can
+    name an account the registry does not know, and the review then shows
+    it by its id alone.
+    """
+
     id: str
     name: str | None
 
@@ -123,9 +131,9 @@ class ScpDiff:
     before: ScpView | None
     after: ScpView | None
     after_unknown: bool
-    permitted: tuple[Account, ...]
-    accounts_added: tuple[Account, ...]
-    accounts_removed: tuple[Account, ...]
+    permitted: tuple[AccountRef, ...]
+    accounts_added: tuple[AccountRef, ...]
+    accounts_removed: tuple[AccountRef, ...]
     regions_added: tuple[str, ...]
     regions_removed: tuple[str, ...]
     actions_added: tuple[str, ...]
@@ -556,8 +564,8 @@ def _scp_diff(
     size_limit: int,
 ) -> ScpDiff:
     options: list[tuple[str, str, str]] = []
-    added: tuple[Account, ...] = ()
-    removed: tuple[Account, ...] = ()
+    added: tuple[AccountRef, ...] = ()
+    removed: tuple[AccountRef, ...] = ()
     regions: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     actions: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     statements: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
@@ -610,8 +618,8 @@ def _added_removed(
     return tuple(v for v in after if norm(v) not in b), tuple(v for v in before if norm(v) not in a)
 
 
-def _accounts(ids: Iterable[str], names: Mapping[str, str]) -> tuple[Account, ...]:
-    return tuple(Account(i, names.get(i)) for i in sorted(ids))
+def _accounts(ids: Iterable[str], names: Mapping[str, str]) -> tuple[AccountRef, ...]:
+    return tuple(AccountRef(i, names.get(i)) for i in sorted(ids))
 
 
 def _scp_widening(diff: ScpDiff) -> list[Widening]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from regionguard.markdown import md_escape
 from regionguard.review import (
-    Account,
+    AccountRef,
     ControlDiff,
     OuRef,
     ParameterDiff,
@@ -107,7 +107,7 @@ def _more(total: int, noun: str, where: str) -> str:
 
 
 def to_json(review: PlanReview) -> dict[str, Any]:
-    def accounts(items: Iterable[Account]) -> list[dict[str, Any]]:
+    def accounts(items: Iterable[AccountRef]) -> list[dict[str, Any]]:
         return [{"id": a.id, "name": a.name} for a in items]
 
     return {
@@ -213,7 +213,7 @@ def _scp_lines(s: ScpDiff, where: str | None = None) -> list[str]:
     if s.action == "delete":
         lines.append("Deleted: its denies stop applying")
 
-    def accts(items: tuple[Account, ...], limit: int | None = None) -> str:
+    def accts(items: tuple[AccountRef, ...], limit: int | None = None) -> str:
         shown = items if limit is None else items[:limit]
         text = ", ".join(a.label() for a in shown)
         if len(shown) < len(items):

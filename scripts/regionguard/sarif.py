@@ -1,4 +1,10 @@
-"""Findings as a SARIF 2.1.0 log, so that code scanning shows them on the pull request."""
+"""Findings as a SARIF 2.1.0 log, so that code scanning shows them on the pull request.
+
+Each rule's metadata (title, default level, who applies it, its page) comes
+from :mod:`regionguard.catalogue`; a rule the catalogue does not hold (a
+built-in checkov check that started to apply after a checkov upgrade) is
+still reported, with its id as its name.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from regionguard import __version__
+from regionguard import __version__, catalogue
 from regionguard.findings import Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -24,8 +30,32 @@ def _location(finding: Finding) -> dict[str, Any]:
     return location
 
 
+def _rule(finding: Finding) -> dict[str, Any]:
+    """A reportingDescriptor: the catalogue's rule, or the finding's own id and level."""
+    rule = catalogue.by_id(finding.rule_id)
+    if rule is None:
+        return {
+            "id": finding.rule_id,
+            "name": finding.rule_id,
+            "shortDescription": {"text": finding.rule_id},
+            "defaultConfiguration": {"level": finding.level},
+        }
+    full = f"{rule.title.rstrip('.')}. {rule.detail}".strip()
+    return {
+        "id": rule.id,
+        "name": rule.id,
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": full.replace("`", ""), "markdown": full},
+        "defaultConfiguration": {"level": rule.level},
+        "help": {"text": f"See {rule.doc}.", "markdown": f"See `{rule.doc}`."},
+        "properties": {"appliedBy": list(rule.tools), "levels": list(rule.levels)},
+    }
+
+
 def to_sarif(findings: Sequence[Finding], tool_version: str = __version__) -> dict[str, Any]:
     """One SARIF run of tool ``regionguard``: a rule per distinct rule id, a result per finding.
+
+    Rules come in order of first appearance, with the catalogue's metadata.
 
     Locations are given when the finding names a file (and a region when it
     names a line); a finding about a setting with no file keeps only its
@@ -37,14 +67,7 @@ def to_sarif(findings: Sequence[Finding], tool_version: str = __version__) -> di
     for finding in findings:
         if finding.rule_id not in rule_index:
             rule_index[finding.rule_id] = len(rules)
-            rules.append(
-                {
-                    "id": finding.rule_id,
-                    "name": finding.rule_id,
-                    "shortDescription": {"text": finding.rule_id},
-                    "defaultConfiguration": {"level": finding.level},
-                }
-            )
+            rules.append(_rule(finding))
         result: dict[str, Any] = {
             "ruleId": finding.rule_id,
             "ruleIndex": rule_index[finding.rule_id],

@@ -35,6 +35,7 @@ __all__ = [
     "declared_variables",
     "load_settings",
     "settings_from_mapping",
+    "size_limit_of",
 ]
 
 SETTINGS_FILE = "terraform.tfvars"
@@ -68,6 +69,16 @@ GUARDED_VARIABLES = frozenset(
 # AWS Organizations' SCP size limit (characters) since May 2026; no setting can raise it.
 AWS_SCP_SIZE_LIMIT = 10_240
 DEFAULT_SCP_SIZE_LIMIT = AWS_SCP_SIZE_LIMIT
+
+
+def size_limit_of(value: object) -> int:
+    """The SCP size limit a value of ``scp_size_limit`` sets (a plan's, checkov's rendering).
+
+    A whole number above 0, else the default; never more than AWS's limit.
+    """
+    limit = value if type(value) is int and value > 0 else DEFAULT_SCP_SIZE_LIMIT
+    return min(limit, AWS_SCP_SIZE_LIMIT)
+
 
 # Defaults of the module inputs the environments do not expose.
 DEFAULT_INFERENCE_PROFILE_ARN_PATTERNS = ("arn:aws:bedrock:*:*:inference-profile/*",)

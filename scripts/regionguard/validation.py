@@ -6,7 +6,7 @@ control's parameters. :func:`validate_env` adds what only an environment
 folder can tell (expired permits, a stale generated file) and checks the
 deployment rendered from its settings (:func:`regionguard.checks.check_deployment`).
 
-Rule ids are stable; see ``RULES``.
+Each rule's id, levels and title: :mod:`regionguard.catalogue`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from regionguard import catalogue
 from regionguard import deployment as dep
-from regionguard.checks import RULES as DEPLOYMENT_RULES
 from regionguard.checks import check_deployment
 from regionguard.environment import Environment
 from regionguard.findings import Finding
@@ -25,18 +25,7 @@ from regionguard.render import render_scp
 from regionguard.settings import DEFAULT_SCP_SIZE_LIMIT, GENERATED_TFVARS
 from regionguard.words import count, noun
 
-__all__ = ["RULES", "validate_documents", "validate_env"]
-
-RULES: Mapping[str, str] = {
-    **DEPLOYMENT_RULES,
-    "RG-REG-EXPIRED": "Expired permits are left out of the generated file.",
-    "RG-REG-EXPIRING": "Permits ending within 30 days.",
-    "RG-TFVARS-STALE": "The committed accounts.auto.tfvars.json is what the registry generates.",
-    "RG-SETTINGS-PLACEHOLDER": "management_account_id is not a sample id (staging, prod).",
-    "RG-SCP-LAYOUT": (
-        "The SCP layout and why; under per_ou, every permitted account has an ou to size by."
-    ),
-}
+__all__ = ["validate_documents", "validate_env"]
 
 
 def validate_documents(
@@ -88,7 +77,7 @@ def validate_env(env: Environment) -> list[Finding]:
     for index, account in env.generated.expired:
         findings.append(
             Finding(
-                "RG-REG-EXPIRED",
+                catalogue.REG_EXPIRED.id,
                 "warning",
                 f"permit of {account.id} expired on {account.expires}; it is left out",
                 file=registry_file,
@@ -98,7 +87,7 @@ def validate_env(env: Environment) -> list[Finding]:
     for index, account in env.generated.expiring:
         findings.append(
             Finding(
-                "RG-REG-EXPIRING",
+                catalogue.REG_EXPIRING.id,
                 "warning",
                 f"permit of {account.id} ends on {account.expires}; renew expires if it must go on",
                 file=registry_file,
@@ -109,7 +98,7 @@ def validate_env(env: Environment) -> list[Finding]:
     if isinstance(management, str) and is_placeholder_account_id(management):
         findings.append(
             Finding(
-                "RG-SETTINGS-PLACEHOLDER",
+                catalogue.SETTINGS_PLACEHOLDER.id,
                 "warning",
                 f"management_account_id {management!r} is a sample id; set it to your "
                 "organization's management account (the provider refuses any other "
@@ -124,7 +113,7 @@ def validate_env(env: Environment) -> list[Finding]:
         )
         findings.append(
             Finding(
-                "RG-TFVARS-STALE",
+                catalogue.TFVARS_STALE.id,
                 "error",
                 f"{GENERATED_TFVARS} {state}; run `regionguard tfvars --env-dir {env.dir}` and "
                 "commit it (Terraform deploys the committed file)",
@@ -138,7 +127,7 @@ def validate_env(env: Environment) -> list[Finding]:
     if layout is not None:
         findings.append(
             Finding(
-                "RG-SCP-LAYOUT",
+                catalogue.SCP_LAYOUT.id,
                 "note",
                 f"SCP layout {layout.kind} ({layout.reason}); validate places accounts by the "
                 "registry's ou, Terraform as AWS Organizations does (docs/scale.md)",
@@ -155,7 +144,7 @@ def validate_env(env: Environment) -> list[Finding]:
             fits = "fits" if worst <= settings.scp_size_limit else "does not fit"
             findings.append(
                 Finding(
-                    "RG-SCP-LAYOUT",
+                    catalogue.SCP_LAYOUT.id,
                     "warning",
                     f"{count(len(unplaced), 'permitted account')} "
                     f"{noun(len(unplaced), 'has', 'have')} no ou in the registry: {shown}"

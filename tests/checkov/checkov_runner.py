@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conftest import missing
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKS_DIR = REPO_ROOT / "policies" / "checkov"
 TIMEOUT = 300
@@ -18,9 +20,7 @@ def checkov_binary() -> Path:
     """checkov of .venv-checkov: $REGIONGUARD_CHECKOV (set by the Makefile) or the default."""
     path = Path(os.environ.get("REGIONGUARD_CHECKOV") or REPO_ROOT / ".venv-checkov/bin/checkov")
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: checkov is not installed; run `make check` once to create .venv-checkov"
-        )
+        missing(f"{path}: checkov is not installed; run `make check` once to create .venv-checkov")
     return path
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from checkov_runner import CHECKS_DIR, REPO_ROOT, Report, parse_report, run_checkov
 
+pytestmark = pytest.mark.checkov
+
 HERE = REPO_ROOT / "tests" / "checkov"
 
 EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
@@ -60,17 +62,15 @@ EXPECTED: dict[str, tuple[str, set[str], set[str]]] = {
     ),
 }
 
-# The size check runs with a small limit so that a readable example exceeds it;
-# the 10,240-character default is tested in plan mode.
-SIZE_LIMIT = "320"
-
 
 @pytest.fixture(scope="module")
 def report() -> Report:
     # One run over every example folder (checkov drops results of a second -d).
+    # example_ScpSize sets scp_size_limit = 320 in its terraform.tfvars, so that
+    # a readable example exceeds it; the other folders keep the default.
     args = ["--framework", "terraform", "--external-checks-dir", str(CHECKS_DIR), "-o", "json"]
     args += ["-d", "."]
-    _, stdout, stderr = run_checkov(args, HERE, env={"REGIONGUARD_SCP_SIZE_LIMIT": SIZE_LIMIT})
+    _, stdout, stderr = run_checkov(args, HERE)
     assert stdout.strip(), stderr
     return parse_report(stdout)
 
@@ -117,3 +117,15 @@ def test_a_tag_policy_is_not_judged_as_an_scp(report: Report) -> None:
     folder = "example_ScpDenyOnly"
     assert "other_tag_policy" not in report.resources("passed", "CKV_RG_1", folder)
     assert "other_tag_policy" not in report.resources("failed", "CKV_RG_1", folder)
+
+
+def test_the_size_limit_is_the_folder_s_terraform_tfvars(report: Report) -> None:
+    """320 from example_ScpSize/terraform.tfvars; SCPs of other folders keep 10,240."""
+    [details] = [
+        d
+        for (check_id, _path, resource), d in report.details.items()
+        if check_id == "CKV_RG_6" and resource.endswith(".fail_too_large")
+    ]
+    assert details == ["the document is 405 characters; the limit is 320"]
+    assert report.resources("failed", "CKV_RG_6", "example_ScpDenyOnly") == {"fail_unresolved"}
+    assert "fail_allow_beside_deny" in report.resources("passed", "CKV_RG_6", "example_ScpDenyOnly")

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from checkov_runner import CHECKS_DIR, REPO_ROOT, Report, parse_report, run_checkov
 
+pytestmark = pytest.mark.checkov
+
 FIXTURE = REPO_ROOT / "tests/checkov/fixtures/plan/local.tfplan.json"
 SCP = "module.bedrock_inference_scp.aws_organizations_policy.this"
 CONTROLS = {
@@ -53,12 +55,18 @@ def planned_resources(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def write_mutated(path: Path, change: Change) -> Path:
+def write_mutated(path: Path, change: Change, size_limit: int | None = None) -> Path:
     plan = json.loads(FIXTURE.read_text())
     for address, values in planned_resources(plan):
         change(address, values)
+    if size_limit is not None:
+        plan["variables"]["scp_size_limit"] = {"value": size_limit}
     path.write_text(json.dumps(plan))
     return path
+
+
+def unchanged(address: str, values: dict[str, Any]) -> None:
+    return None
 
 
 def edit_scp(edit: Callable[[dict[str, Any]], None]) -> Change:
@@ -97,16 +105,24 @@ def oversized(document: dict[str, Any]) -> None:
     document["Statement"][0]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] = accounts
 
 
-PLAN_MUTATIONS: dict[str, tuple[Change, dict[str, set[str]]]] = {
-    "allow_statement": (edit_scp(allow), {"CKV_RG_1": {SCP}, "CKV_RG_10": CONTROLS}),
-    "eleven_digit_account_id": (edit_scp(eleven_digits), {"CKV_RG_5": {SCP}}),
-    "scp_over_10240_characters": (edit_scp(oversized), {"CKV_RG_6": {SCP}}),
+# (change, the plan's scp_size_limit variable or None, the failures expected).
+PLAN_MUTATIONS: dict[str, tuple[Change, int | None, dict[str, set[str]]]] = {
+    "allow_statement": (edit_scp(allow), None, {"CKV_RG_1": {SCP}, "CKV_RG_10": CONTROLS}),
+    "eleven_digit_account_id": (edit_scp(eleven_digits), None, {"CKV_RG_5": {SCP}}),
+    "scp_over_10240_characters": (edit_scp(oversized), None, {"CKV_RG_6": {SCP}}),
+    # The plan's own scp_size_limit: its 377-character SCP fits 377, not 376.
+    "scp_over_the_plan_s_size_limit": (unchanged, 376, {"CKV_RG_6": {SCP}}),
+    "scp_at_the_plan_s_size_limit": (unchanged, 377, {}),
+    # No setting counts above AWS's 10,240.
+    "size_limit_above_aws_s": (edit_scp(oversized), 20_000, {"CKV_RG_6": {SCP}}),
     "wildcard_exemption": (
         edit_exemptions(["bedrock:*"]),
+        None,
         {"CKV_RG_9": CONTROLS, "CKV_RG_10": CONTROLS},
     ),
     "unguarded_exemption": (
         edit_exemptions(["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob"]),
+        None,
         {"CKV_RG_10": CONTROLS},
     ),
 }
@@ -117,8 +133,8 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("plans")
     paths = {"fixture": folder / "fixture.tfplan.json"}
     shutil.copy(FIXTURE, paths["fixture"])
-    for name, (change, _) in PLAN_MUTATIONS.items():
-        paths[name] = write_mutated(folder / f"{name}.tfplan.json", change)
+    for name, (change, size_limit, _) in PLAN_MUTATIONS.items():
+        paths[name] = write_mutated(folder / f"{name}.tfplan.json", change, size_limit)
     return paths
 
 
@@ -149,7 +165,7 @@ def test_every_planned_control_passes(
 def test_plan_mutation_fails_exactly_its_checks(
     report: Report, plans: dict[str, Path], mutation: str
 ) -> None:
-    _, expected = PLAN_MUTATIONS[mutation]
+    _, _, expected = PLAN_MUTATIONS[mutation]
     path = plans[mutation]
     failed = {c: resources(report, "failed", c, path) for c in (*SCP_CHECKS, *CONTROL_CHECKS)}
     assert {c: r for c, r in failed.items() if r} == expected
@@ -192,3 +208,12 @@ def test_per_ou_scps_are_checked_in_plan_mode(
     # Each control's attachment points at its own per-OU SCP, which guards.
     assert len(resources(report, "passed", "CKV_RG_10", good)) == 3
     assert len({r for r in resources(report, "failed", "CKV_RG_1", bad)}) == 3
+
+
+def test_the_size_limit_is_the_plan_s_in_the_detail(report: Report) -> None:
+    details = [
+        d
+        for (check_id, path, resource), d in report.details.items()
+        if check_id == "CKV_RG_6" and path.endswith("scp_over_the_plan_s_size_limit.tfplan.json")
+    ]
+    assert details == [["the document is 377 characters; the limit is 376"]]

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from checkov_runner import REPO_ROOT, run_checkov
 
+from regionguard import catalogue
+
+pytestmark = pytest.mark.checkov
+
 # The flags of `make check` for an environment (Makefile CHECKOV_FLAGS).
 FLAGS = [
     "--quiet",
@@ -66,12 +70,16 @@ def eleven_digit_account(root: Path) -> None:
     edit(root / "envs/prod/accounts.auto.tfvars.json", '"123456789012"', '"12345678901"')
 
 
-MUTATIONS: dict[str, tuple[Callable[[Path], None], str, str, str]] = {
+def small_size_limit(root: Path) -> None:
+    """The environment's own scp_size_limit, below the size of its SCP (358 characters)."""
+    path = root / "envs/prod/terraform.tfvars"
+    path.write_text(path.read_text() + "scp_size_limit = 300\n")
+
+
+MUTATIONS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "unguarded exemption": (
         unguarded_exemption,
         "CKV_RG_10",
-        "Every action exempted from the Region deny control is guarded by an SCP attached "
-        "to the same OUs",
         "bedrock:CreateModelInvocationJob is exempted from the Region deny on the OUs the "
         "environment discovers but no SCP attached there denies it outside the allowed "
         "Regions: it is open to every account in every Region",
@@ -79,25 +87,25 @@ MUTATIONS: dict[str, tuple[Callable[[Path], None], str, str, str]] = {
     "wildcard exemption": (
         wildcard_exemption,
         "CKV_RG_9",
-        "Region deny control exempts only approved Bedrock inference actions "
-        "(bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream, "
-        "bedrock:CreateModelInvocationJob), never a wildcard",
         "ExemptedActions 'bedrock:*' is a wildcard: it leaves every matching action outside "
         "the Region deny; name each action",
     ),
     "Allow statement": (
         allow_statement,
         "CKV_RG_1",
-        "SCP statements are all Deny: an SCP never grants, an Allow here only widens",
         "statement 0 (DenyBedrockInferenceExceptAllowRegionSpecificAccounts) has Effect "
         "'Allow'; only \"Deny\" is allowed",
     ),
     "11-digit account id": (
         eleven_digit_account,
         "CKV_RG_5",
-        "SCP account ids are AWS account ids of exactly 12 digits",
         "statement 0 (DenyBedrockInferenceExceptAllowRegionSpecificAccounts) StringNotEquals "
         "aws:PrincipalAccount: '12345678901' is 11 characters; an AWS account id is 12 digits",
+    ),
+    "scp_size_limit below the SCP": (
+        small_size_limit,
+        "CKV_RG_6",
+        "the document is 358 characters; the limit is 300",
     ),
 }
 
@@ -115,7 +123,9 @@ def test_make_check_uses_the_flags_these_tests_use() -> None:
 def test_mutation_fails_make_check_with_the_check_id_and_message(
     tmp_path: Path, mutation: str
 ) -> None:
-    mutate, check_id, name, detail = MUTATIONS[mutation]
+    mutate, check_id, detail = MUTATIONS[mutation]
+    rule = catalogue.by_id(check_id)
+    assert rule is not None
     root = copy_repository(tmp_path)
     mutate(root)
     code, stdout, stderr = run_checkov(
@@ -124,5 +134,5 @@ def test_mutation_fails_make_check_with_the_check_id_and_message(
     assert code == 1, stdout + stderr
     failed_ids = set(re.findall(r"Check: (CKV_RG_\d+):", stdout))
     assert failed_ids == {check_id} | ALSO_FAILING.get(mutation, set())
-    assert f'Check: {check_id}: "{name}"' in stdout
+    assert f'Check: {check_id}: "{rule.title}"' in stdout
     assert detail in stdout + stderr

@@ -29,7 +29,7 @@ from regionguard.planfile import parse_plan
 from regionguard.sandbox import process
 from regionguard.terraform import Terraform
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.terraform]
+pytestmark = [pytest.mark.checkov, pytest.mark.sandbox, pytest.mark.terraform]
 
 TODAY = datetime.date(2026, 11, 30)
 

@@ -456,7 +456,7 @@ REVIEW_STEPS = [
     "AWS credentials (read-only plan role)",
     "Backend configuration",
     "Review",
-    "checkov (HCL and the saved plan)",
+    "checkov (the Terraform source)",
     "Review in the job summary",
     "Keep the review for the report",
     "Fail when the review failed",
@@ -548,7 +548,7 @@ def test_a_pull_request_that_fails_the_gate_still_gets_its_comment_then_fails(
 
     assert job.outcomes()[6:] == [
         ("Review", "success"),
-        ("checkov (HCL and the saved plan)", "success"),
+        ("checkov (the Terraform source)", "success"),
         ("Review in the job summary", "success"),
         ("Keep the review for the report", "success"),
         ("Fail when the review failed", "failure"),

@@ -72,7 +72,7 @@ from regionguard.sandbox.organizations import (
 )
 from regionguard.sandbox.process import TOKEN_FILE, TOKEN_HEADER
 from regionguard.sandbox.seed import reset_backends, seed
-from regionguard.sandbox.settings import SandboxSettings, load_settings
+from regionguard.sandbox.settings import SandboxSettings, load_sandbox_settings
 
 ADMIN_PREFIX = "/regionguard/"
 HEALTH_PATH = "/regionguard/health"
@@ -317,7 +317,7 @@ class SandboxApp:
                     self.controltower.set_operation_seconds(float(seconds))
                 result = {"operationSeconds": float(seconds)}
             elif route == ("POST", "/regionguard/seed"):
-                result = self.seed(load_settings(self.settings.env_dir))
+                result = self.seed(load_sandbox_settings(self.settings.env_dir))
             elif route == ("POST", "/regionguard/reset"):
                 result = self.reset()
             elif route == ("GET", "/regionguard/controls"):
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
 
     deny = None if args.landing_zone_region_deny is None else args.landing_zone_region_deny == "on"
     try:
-        settings = load_settings(args.env_dir.resolve(), landing_zone_region_deny=deny)
+        settings = load_sandbox_settings(args.env_dir.resolve(), landing_zone_region_deny=deny)
         faults = FaultInjector(parse_faults(os.environ.get(ENV_VAR, "")))
     except (RegionguardError, FaultSpecError) as exc:
         print(f"regionguard sandbox: {exc}", file=sys.stderr, flush=True)

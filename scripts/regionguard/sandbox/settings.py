@@ -66,7 +66,7 @@ class SandboxSettings:
         return tuple(n for n in self.first_tier_ous if n not in self.unregistered_ous)
 
 
-def load_settings(
+def load_sandbox_settings(
     env_dir: Path, *, landing_zone_region_deny: bool | None = None
 ) -> SandboxSettings:
     """Read ``env_dir/sandbox.yaml`` and the registry it names; raise InputError on bad input."""

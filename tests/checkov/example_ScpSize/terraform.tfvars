@@ -1,0 +1,2 @@
+# A small limit, so that a readable example exceeds it.
+scp_size_limit = 320
