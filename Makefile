@@ -72,7 +72,7 @@ HELP_checks := test test-fast test-stress fmt fmt-check lint validate tf-test ch
 HELP_TITLE_registry := Registry (envs/ENV/accounts.yaml)
 HELP_registry := tfvars check-registry render
 HELP_TITLE_bench := Benchmarks
-HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-prove bench-sandbox bench-scale-sandbox
+HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-prove bench-sandbox bench-scale-sandbox bench-requests
 HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
@@ -421,6 +421,10 @@ bench-scale: venv ## Benchmark tfvars + validate on 5,000 accounts, 2,000 permit
 .PHONY: bench-scale-sandbox
 bench-scale-sandbox: venv ## Time make plan/apply and count AWS calls on a sandbox of 200 OUs and 5,000 accounts (minutes)
 	$(BIN)/python bench/scale_bench.py sandbox
+
+.PHONY: bench-requests
+bench-requests: venv ## Count client retries of 10,000 aws provider calls against the sandbox at Terraform's parallelism (about 20 minutes)
+	$(BIN)/python bench/scale_bench.py requests
 
 .PHONY: bench-matrix
 bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions

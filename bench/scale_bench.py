@@ -52,6 +52,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from regionguard.cli import main as regionguard_main
 
@@ -61,6 +62,14 @@ OUS = 200
 TODAY = "2026-11-30"
 RUNS = 5
 APPLY_ATTEMPTS = 3
+# AWS publishes no duration for EnableControl; the run assumes 120 s at AWS
+# pace (--operation-seconds) and replays the apply for other durations.
+OPERATION_SECONDS = 120.0
+TIME_SCALE = 120.0
+SIMULATED_DURATIONS = (60.0, 120.0, 300.0)
+WHAT_IF_PARALLELISM = (10, 25, 50, 100)
+# Real seconds of the one operation that measures the provider's polling.
+PROBE_SECONDS = 35.0
 COLD_RUNS = 3
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +88,8 @@ landing_zone:
   home_region: ap-northeast-1
   governed_regions: [ap-northeast-1, ap-northeast-3, us-east-1, eu-west-2]
   region_deny: false
-operation_seconds: 0.3
+operation_seconds: {operation_seconds}
+time_scale: {time_scale}
 organizational_units:
 """
 
@@ -237,6 +247,10 @@ class Step:
     calls: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     stages: dict[str, float] = field(default_factory=dict)
     failure: str = ""
+    retries: int = 0
+    errors: int = 0
+    started: float = 0.0
+    ended: float = 0.0
 
     def terraform_calls(self) -> Counter[str]:
         return self.calls_by("terraform")
@@ -272,14 +286,23 @@ class Bench:
 
     def run(self, name: str, cmd: list[str], *, record: bool = True) -> Step:
         offset = self.log.stat().st_size if self.log.exists() else 0
+        slug = "".join(c if c.isalnum() else "-" for c in name)
+        # The aws provider logs each retry of a call ("retrying request X/Y,
+        # attempt N") at DEBUG: the retry count of the step.
+        tf_log = self.work / f"{len(self.steps):02d}-{slug}.tflog"
+        env = {**self.env, "TF_LOG": "DEBUG", "TF_LOG_PATH": str(tf_log)}
+        started = time.time()
         start = time.perf_counter()
         proc = subprocess.run(
-            cmd, cwd=self.clone, env=self.env, capture_output=True, text=True, check=False
+            cmd, cwd=self.clone, env=env, capture_output=True, text=True, check=False
         )
         wall = time.perf_counter() - start
-        step = Step(name, wall, proc.returncode)
-        slug = "".join(c if c.isalnum() else "-" for c in name)
+        step = Step(name, wall, proc.returncode, started=started, ended=time.time())
+        if tf_log.exists():
+            with tf_log.open(encoding="utf-8", errors="replace") as f:
+                step.retries = sum(1 for line in f if "retrying request" in line)
         (self.work / f"{len(self.steps):02d}-{slug}.log").write_text(proc.stdout + proc.stderr)
+        step.errors = (proc.stdout + proc.stderr).count("Error: ")
         if self.log.exists():
             with self.log.open(encoding="utf-8") as f:
                 f.seek(offset)
@@ -343,7 +366,10 @@ def prepare(bench: Bench, args: argparse.Namespace) -> None:
     env = bench.env_dir
     write_registry(env, args.accounts, args.permitted, args.ous)
     ous = "".join(f"  - OU{j:03d}\n" for j in range(args.ous))
-    (env / "sandbox.yaml").write_text(SANDBOX_SETTINGS + ous)
+    pace = SANDBOX_SETTINGS.format(
+        operation_seconds=args.operation_seconds, time_scale=args.time_scale
+    )
+    (env / "sandbox.yaml").write_text(pace + ous)
     with (env / "terraform.tfvars").open("a", encoding="utf-8") as f:
         f.write('\nscp_layout = "per_ou"\n')
     (env / "expectations.yaml").write_text(EXPECTATIONS)
@@ -353,6 +379,158 @@ def prepare(bench: Bench, args: argparse.Namespace) -> None:
     step = bench.run("tfvars", [str(bench.venv_bin / "regionguard"), "tfvars", "--env", "local"])
     if step.code != 0:
         raise SystemExit(f"regionguard tfvars failed: {step.failure}")
+
+
+# ------------------------------------------------------------------- pace
+
+
+def admin(bench: Bench, method: str, path: str, body: Any = None) -> Any:
+    """An admin call to the benchmark's sandbox, with the token it wrote."""
+    from regionguard.sandbox.process import admin as call
+
+    token = (bench.clone / ".sandbox" / "sandbox.token").read_text().strip()
+    return call(f"http://127.0.0.1:{bench.port}", method, path, body, token=token)
+
+
+def operations_between(bench: Bench, step: Step) -> list[dict[str, Any]]:
+    """The Control Tower operations the sandbox started during ``step``."""
+    timings = admin(bench, "GET", "operations")["operations"]
+    return [o for o in timings if step.started <= o["start"] <= step.ended]
+
+
+def poll_schedule(operation: dict[str, Any]) -> list[float]:
+    """When the provider polled an operation, in seconds after it started."""
+    return [round(p - operation["start"], 3) for p in operation["polls"]]
+
+
+def wait_until_seen(schedule: list[float], duration: float) -> float:
+    """The first poll at or after ``duration`` on ``schedule``, extended past its end.
+
+    Past the last measured poll the provider keeps the last measured
+    interval (the measured schedule shows it reached its cap).
+    """
+    for offset in schedule:
+        if offset >= duration:
+            return offset
+    step = schedule[-1] - schedule[-2]
+    last = schedule[-1]
+    while last < duration:
+        last += step
+    return last
+
+
+def max_in_progress(operations: list[dict[str, Any]]) -> int:
+    """The most operations in progress at once."""
+    events = sorted(
+        [(o["start"], 1) for o in operations] + [(o["end"] or o["start"], -1) for o in operations],
+        key=lambda e: (e[0], e[1]),
+    )
+    most = current = 0
+    for _, change in events:
+        current += change
+        most = max(most, current)
+    return most
+
+
+@dataclass
+class Replay:
+    """An apply replayed at AWS pace: its wall time in seconds, and what it assumed."""
+
+    seconds: float
+    operations: int
+    parallelism: int
+    wait: float
+
+
+def replay(
+    step: Step, operations: list[dict[str, Any]], schedule: list[float], duration: float
+) -> Replay:
+    """The wall time of ``step`` had each operation lasted ``duration`` seconds, as at AWS.
+
+    The measured run is replayed: every operation keeps the real slot
+    Terraform gave it (an operation starts when one of the parallelism's
+    slots frees; the real gap between a slot's last poll and its next
+    operation, the provider's read and Terraform's scheduling, is kept), and
+    only the wait changes, from what the provider waited for the short
+    operation to the first poll of the measured schedule at or after
+    ``duration``. Everything before the first operation and after the last
+    one keeps its real time.
+    """
+    ops = sorted(operations, key=lambda o: o["start"])
+    if not ops:
+        return Replay(step.wall, 0, 0, 0.0)
+    parallelism = max_in_progress(ops)
+    slots: list[tuple[float, float]] = []  # (real end of the slot, simulated end)
+    first = ops[0]["start"]
+    for op in ops:
+        seen = op["observed"] or op["end"] or op["start"]
+        real_wait = seen - op["start"]
+        short = op["due"] - op["start"]
+        simulated = (
+            real_wait - wait_until_seen(schedule, short) + wait_until_seen(schedule, duration)
+        )
+        if len(slots) < parallelism:
+            start = first + (op["start"] - first)
+        else:
+            slots.sort()
+            real_free, simulated_free = slots.pop(0)
+            start = simulated_free + max(0.0, op["start"] - real_free)
+        slots.append((seen, start + simulated))
+    real_last = max(real for real, _ in slots)
+    simulated_last = max(simulated for _, simulated in slots)
+    seconds = (first - step.started) + (simulated_last - first) + (step.ended - real_last)
+    return Replay(seconds, len(ops), parallelism, wait_until_seen(schedule, duration))
+
+
+def estimate(
+    operations: int, parallelism: int, schedule: list[float], duration: float, other: float
+) -> float:
+    """A rough wall time for other parallelisms: waves of ``parallelism`` operations."""
+    waves = -(-operations // parallelism)
+    return other + waves * wait_until_seen(schedule, duration)
+
+
+def probe_polling(bench: Bench) -> list[float]:
+    """The provider's poll schedule, measured on one operation of PROBE_SECONDS real seconds.
+
+    One control is disabled out of band and a bare ``terraform apply``
+    enables it again while the sandbox runs operations at real pace.
+    """
+    import boto3
+
+    options = {
+        "endpoint_url": f"http://127.0.0.1:{bench.port}",
+        "region_name": "ap-northeast-1",
+        "aws_access_key_id": "sandbox",
+        "aws_secret_access_key": "sandbox",
+    }
+    ct = boto3.client("controltower", **options)
+    enabled = ct.list_enabled_controls(maxResults=1)["enabledControls"][0]
+    done = ct.disable_control(enabledControlIdentifier=enabled["arn"])["operationIdentifier"]
+    while ct.get_control_operation(operationIdentifier=done)["controlOperation"]["status"] == (
+        "IN_PROGRESS"
+    ):
+        time.sleep(0.5)
+    admin(bench, "PUT", "operation-seconds", {"seconds": PROBE_SECONDS, "timeScale": 1})
+    step = bench.terraform("poll probe: terraform apply", "apply", "-auto-approve")
+    if step.code != 0:
+        raise SystemExit(f"the poll probe failed: {step.failure}")
+    (operation,) = [o for o in operations_between(bench, step) if o["polls"]]
+    return poll_schedule(operation)
+
+
+def change_one_permit(bench: Bench, args: argparse.Namespace) -> Step:
+    """Flip account 0's permit in the registry and regenerate the tfvars."""
+    registry = bench.env_dir / "accounts.yaml"
+    text = registry.read_text()
+    head, rest = text.split("bedrock_cross_region_inference: ", 1)
+    value, tail = rest.split("\n", 1)
+    flipped = "false" if value == "true" else "true"
+    registry.write_text(f"{head}bedrock_cross_region_inference: {flipped}\n{tail}")
+    return bench.run(
+        "tfvars (one permit changed)",
+        [str(bench.venv_bin / "regionguard"), "tfvars", "--env", "local"],
+    )
 
 
 def fresh_terraform(bench: Bench) -> None:
@@ -390,9 +568,7 @@ def apply(bench: Bench, *, made_plan: bool, again: bool = False) -> Step:
 
 def bench_sandbox(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="regionguard-scale-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     bench = Bench(work, port)
     started = time.perf_counter()
     try:
@@ -409,15 +585,26 @@ def bench_sandbox(args: argparse.Namespace) -> int:
             # An apply cut short leaves objects behind; the next plan adopts them (adopt.tf).
             print(f"{applied.name} failed, planning and applying again: {applied.failure}")
             applied = apply(bench, made_plan=cold[0].code == 0, again=True)
+        rounds = sum(
+            1
+            for step in bench.steps
+            if step.name.startswith(("make apply", "bare terraform apply"))
+        )
+        first_ops = operations_between(bench, applied)
         warm = plans(bench, "warm") if applied.code == 0 else None
+        permit: tuple[Step, Step, list[dict[str, Any]]] | None = None
+        schedule: list[float] = []
+        if warm is not None:
+            change_one_permit(bench, args)
+            permit_plan = bench.make("make plan (one permit changed)", "plan")
+            permit_apply = bench.make("make apply (one permit changed)", "apply")
+            permit = (permit_plan, permit_apply, operations_between(bench, permit_apply))
+            schedule = probe_polling(bench)
     finally:
-        with contextlib.suppress(Exception):
-            bench.regionguard("sandbox", "down")
-        if args.keep:
-            print(f"kept {work}: the clone, each step's output and the call log", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(bench, work, args.keep)
     report(args, bench, up, reseed, cold, warm, applied, time.perf_counter() - started)
+    if warm is not None and permit is not None:
+        report_pace(args, bench, applied, rounds, first_ops, permit, schedule)
     if warm is None:
         print(f"\n{applied.name} failed {APPLY_ATTEMPTS} times: no warm plans", file=sys.stderr)
         return 1
@@ -505,19 +692,217 @@ def report(
         )
 
 
+# ----------------------------------------------------------------- requests
+
+# The load: SCPs created through envs/local's own provider configuration
+# (providers.tf, versions.tf), with one attempt per call (override.tf): a
+# call the sandbox drops fails the apply.
+REQUESTS_CONFIG = """\
+variable "home_region" { type = string }
+variable "policies" { type = number }
+resource "aws_organizations_policy" "load" {
+  count   = var.policies
+  name    = "load-${count.index}"
+  content = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Deny"
+      Action    = "s3:DeleteBucket"
+      Resource  = "*"
+      Condition = { StringEquals = { "aws:PrincipalAccount" = [
+        for i in range(20) : format("%012d", 100000000000 + count.index * 20 + i)
+      ] } }
+    }]
+  })
+}
+"""
+REQUESTS_OVERRIDE = """\
+provider "aws" {
+  max_retries = 1
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def finish(bench: Bench, work: Path, keep: bool) -> None:
+    """Stop the benchmark's sandbox; remove its folder unless ``keep``."""
+    with contextlib.suppress(Exception):
+        bench.regionguard("sandbox", "down")
+    if keep:
+        print(f"kept {work}: the clone, each step's output and the call log", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_requests(args: argparse.Namespace) -> int:
+    """``--requests`` calls at Terraform's default parallelism with one attempt each.
+
+    Creating an SCP is three calls (CreatePolicy, DescribePolicy,
+    ListTagsForResource), so the configuration creates requests / 3 SCPs.
+    """
+    work = Path(tempfile.mkdtemp(prefix="regionguard-requests-"))
+    port = free_port()
+    bench = Bench(work, port)
+    policies = -(-args.requests // 3)
+    try:
+        subprocess.run(["git", "clone", "-q", str(REPO), str(bench.clone)], check=True)
+        if os.environ.get("REGIONGUARD_TF_MIRROR"):
+            subprocess.run(["make", "tf-config"], cwd=bench.clone, env=bench.env, check=True)
+            bench.env["TF_CLI_CONFIG_FILE"] = str(bench.clone / ".cache/terraform/cli.tfrc")
+        config = work / "load"
+        config.mkdir()
+        for name in ("providers.tf", "versions.tf"):
+            shutil.copy(bench.env_dir / name, config / name)
+        (config / "main.tf").write_text(REQUESTS_CONFIG)
+        (config / "override.tf").write_text(REQUESTS_OVERRIDE)
+        up = bench.regionguard("sandbox", "up", "--port", str(port))
+        if up.code != 0:
+            raise SystemExit(f"the sandbox did not start: {up.failure}")
+        init = bench.run(
+            "terraform init", ["terraform", f"-chdir={config}", "init", "-input=false"]
+        )
+        if init.code != 0:
+            raise SystemExit(f"terraform init failed: {init.failure}")
+        applied = bench.run(
+            "terraform apply",
+            [
+                "terraform",
+                f"-chdir={config}",
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-var=home_region=ap-northeast-1",
+                f"-var=policies={policies}",
+            ],
+        )
+    finally:
+        finish(bench, work, args.keep)
+    calls = applied.terraform_calls()
+    print(
+        f"{policies:,} SCPs created by one terraform apply at the default -parallelism (10), "
+        f"max_retries = 1; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    )
+    print()
+    print("| requests (request counter) | client retries | errors | exit | wall s |")
+    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| {sum(calls.values()):,} | {applied.retries} | "
+        f"{applied.errors} | {applied.code} | {applied.wall:.0f} |"
+    )
+    print()
+    for op, n in calls.most_common():
+        print(f"{op}: {n:,}")
+    if applied.code != 0:
+        print(f"\nterraform apply exited {applied.code}: {applied.failure}", file=sys.stderr)
+    return applied.code
+
+
+def report_pace(
+    args: argparse.Namespace,
+    bench: Bench,
+    applied: Step,
+    rounds: int,
+    first_ops: list[dict[str, Any]],
+    permit: tuple[Step, Step, list[dict[str, Any]]],
+    schedule: list[float],
+) -> None:
+    print()
+    retried = [step for step in bench.steps if step.retries]
+    print(
+        f'client retries (the provider\'s "retrying request" lines, every Terraform step): '
+        f"{sum(step.retries for step in bench.steps)}"
+        + (f" ({', '.join(f'{s.name} {s.retries}' for s in retried)})" if retried else "")
+    )
+    writes = applied.terraform_calls()
+    print(
+        f"first apply: {rounds} round(s); "
+        + ", ".join(
+            f"{op.split()[1]} {writes[op]:,}"
+            for op in (
+                "organizations CreatePolicy",
+                "organizations AttachPolicy",
+                "controltower EnableControl",
+            )
+        )
+    )
+    print(
+        f"provider's polls of one operation (s after it started): {', '.join(map(str, schedule))}"
+    )
+    print()
+    permit_plan, permit_apply, permit_ops = permit
+    heads = [f"at {d:.0f} s per operation" for d in SIMULATED_DURATIONS]
+    print(
+        f"Simulated wall time at AWS pace (the run: {args.operation_seconds:.0f} s per operation "
+        f"at time scale {args.time_scale:g}, {args.operation_seconds / args.time_scale:.2f} s real)"
+    )
+    print()
+    print("| step | control operations | most in progress | real s | " + " | ".join(heads) + " |")
+    print("|---|---:|---:|---:|" + "---:|" * len(heads))
+    for step, ops in ((applied, first_ops), (permit_plan, []), (permit_apply, permit_ops)):
+        replays = [replay(step, ops, schedule, d) for d in SIMULATED_DURATIONS]
+        print(
+            f"| {step.name} | {len(ops)} | {max_in_progress(ops) if ops else 0} "
+            f"| {step.wall:.0f} | "
+            + " | ".join(f"{r.seconds / 60:.1f} min" for r in replays)
+            + " |"
+        )
+    if first_ops:
+        spread = max(o["observed"] or o["end"] for o in first_ops) - min(
+            o["start"] for o in first_ops
+        )
+        other = applied.wall - spread
+        print()
+        print(
+            f"First apply at other parallelisms (estimate: {len(first_ops)} operations in waves of "
+            f"-parallelism, each waiting until the provider's first poll after the operation ends, "
+            f"plus the {other:.0f} s the apply spent outside Control Tower):"
+        )
+        print()
+        print("| -parallelism | " + " | ".join(heads) + " |")
+        print("|---:|" + "---:|" * len(heads))
+        for parallelism in WHAT_IF_PARALLELISM:
+            cells = [
+                estimate(len(first_ops), parallelism, schedule, d, other) / 60
+                for d in SIMULATED_DURATIONS
+            ]
+            print(f"| {parallelism} | " + " | ".join(f"{c:.1f} min" for c in cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/scale_bench.py")
-    parser.add_argument("part", choices=("registry", "sandbox"))
+    parser.add_argument("part", choices=("registry", "sandbox", "requests"))
+    parser.add_argument(
+        "--requests", type=int, default=10_000, help="requests: how many calls to make"
+    )
     parser.add_argument("--accounts", type=int, default=ACCOUNTS)
     parser.add_argument("--permitted", type=int, default=PERMITTED)
     parser.add_argument("--ous", type=int, default=OUS)
     parser.add_argument(
         "--keep", action="store_true", help="sandbox: keep the temporary folder (logs, clone)"
     )
+    parser.add_argument(
+        "--operation-seconds",
+        type=float,
+        default=OPERATION_SECONDS,
+        help="sandbox: simulated (AWS-pace) seconds of a Control Tower operation",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=TIME_SCALE,
+        help="sandbox: simulated seconds per real second of Control Tower operations",
+    )
     args = parser.parse_args(argv)
     runs: dict[str, Callable[[argparse.Namespace], int]] = {
         "registry": bench_registry,
         "sandbox": bench_sandbox,
+        "requests": bench_requests,
     }
     return runs[args.part](args)
 

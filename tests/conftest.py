@@ -130,6 +130,9 @@ landing_zone:
   governed_regions: [ap-northeast-1, us-east-1]
   region_deny: false
 operation_seconds: 0.05
+# These tests call the sandbox with boto3 and WSGI only; the response floor
+# is for the aws provider's SDK (docs/sandbox.md, "Calls sent twice").
+min_response_seconds: 0
 """
 
 SANDBOX_ACCOUNTS = """\

@@ -732,3 +732,105 @@ def test_failed_update_keeps_the_previous_parameters_and_scp(sandbox: Sandbox) -
     assert details["statusSummary"]["status"] == "FAILED"
     guardrails = [c for n, c in sandbox.scps("Security").items() if n.startswith("aws-guardrails-")]
     assert guardrails == [render_control_scp(REGIONS, [], [])]
+
+
+# ------------------------------------------------------ pace and the quota
+
+
+def test_the_hundred_and_first_operation_in_progress_is_refused_with_the_quota_error(
+    sandbox: Sandbox,
+) -> None:
+    # AWS allows 100 control operations in progress; the limit is lowered to 2
+    # here so that three OUs reach it. The refusal is HTTP 402
+    # ServiceQuotaExceededException, as the EnableControl API reference lists.
+    ct = sandbox.app.controltower
+    assert ct.operations_limit == 100
+    ct.operations_limit = 2
+    ct.operation_seconds = 30
+    first = sandbox.ct.enable_control(
+        controlIdentifier=CONTROL,
+        targetIdentifier=sandbox.ous["Security"]["Arn"],
+        parameters=params(REGIONS),
+    )
+    sandbox.ct.enable_control(
+        controlIdentifier=CONTROL,
+        targetIdentifier=sandbox.ous["Workloads"]["Arn"],
+        parameters=params(REGIONS),
+    )
+    status, headers, body = raw(
+        sandbox.app,
+        "/enable-control",
+        {
+            "controlIdentifier": CONTROL,
+            "targetIdentifier": sandbox.ous["Research"]["Arn"],
+            "parameters": params(REGIONS),
+        },
+    )
+    assert (status, headers["x-amzn-ErrorType"]) == (402, "ServiceQuotaExceededException")
+    assert body == {
+        "message": "The request would cause a service quota to be exceeded. "
+        "The limit is 2 concurrent operations."
+    }
+    assert error_of(
+        sandbox.ct.disable_control,
+        controlIdentifier=CONTROL,
+        targetIdentifier=sandbox.ous["Security"]["Arn"],
+    )[:2] == (409, "ConflictException")
+    # Nothing was started for the refused call; once one operation ends, it goes through.
+    assert len(sandbox.app.controltower.operations) == 2
+    ct.set_operation_seconds(0.05)
+    assert sandbox.wait(first["operationIdentifier"])["status"] == "SUCCEEDED"
+    sandbox.enable("Research")
+
+
+def test_update_and_disable_count_against_the_quota(sandbox: Sandbox) -> None:
+    security = sandbox.enable("Security")
+    workloads = sandbox.enable("Workloads")
+    ct = sandbox.app.controltower
+    ct.operations_limit = 1
+    ct.operation_seconds = 30
+    sandbox.ct.update_enabled_control(
+        enabledControlIdentifier=security, parameters=params(["ap-northeast-1"])
+    )
+    assert error_of(
+        sandbox.ct.update_enabled_control,
+        enabledControlIdentifier=workloads,
+        parameters=params(["ap-northeast-1"]),
+    )[:2] == (402, "ServiceQuotaExceededException")
+    assert error_of(sandbox.ct.disable_control, enabledControlIdentifier=workloads)[:2] == (
+        402,
+        "ServiceQuotaExceededException",
+    )
+
+
+def test_the_time_scale_shortens_operations_and_the_timings_record_the_polls(
+    sandbox: Sandbox,
+) -> None:
+    # 60 simulated seconds at 600 simulated seconds per real second: 0.1 s.
+    ct = sandbox.app.controltower
+    ct.set_operation_seconds(60, time_scale=600)
+    assert ct.real_operation_seconds == pytest.approx(0.1)
+    reply = sandbox.ct.enable_control(
+        controlIdentifier=CONTROL,
+        targetIdentifier=sandbox.ous["Security"]["Arn"],
+        parameters=params(REGIONS),
+    )
+    assert sandbox.wait(reply["operationIdentifier"])["status"] == "SUCCEEDED"
+    token = sandbox.app.admin_token
+    reply_admin = Client(sandbox.app).get(
+        "/regionguard/operations",
+        headers={"Host": "127.0.0.1", "X-Regionguard-Token": token},
+    )
+    timings = json.loads(reply_admin.get_data())
+    assert (timings["operationSeconds"], timings["timeScale"], timings["operationsLimit"]) == (
+        60,
+        600,
+        100,
+    )
+    (operation,) = timings["operations"]
+    assert operation["operationIdentifier"] == reply["operationIdentifier"]
+    assert operation["due"] == pytest.approx(operation["start"] + 0.1)
+    assert operation["end"] >= operation["due"]
+    # The last poll is the one that saw SUCCEEDED; every earlier one saw IN_PROGRESS.
+    assert operation["observed"] == operation["polls"][-1]
+    assert all(poll < operation["end"] for poll in operation["polls"][:-1])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,11 @@ from regionguard.sandbox.seed import (
     reset_backends,
     seed,
 )
-from regionguard.sandbox.settings import SandboxSettings, load_sandbox_settings
+from regionguard.sandbox.settings import (
+    CONTROL_OPERATIONS_LIMIT,
+    SandboxSettings,
+    load_sandbox_settings,
+)
 
 
 @pytest.fixture
@@ -132,6 +138,45 @@ def test_landing_zone_region_deny_turned_off_is_removed(settings: SandboxSetting
 def test_settings_name_the_registered_ous_in_order(settings: SandboxSettings) -> None:
     assert settings.registered_ous == ("Security", "Workloads", "Research")
     assert settings.operation_seconds == 0.05
+
+
+def test_the_pace_and_the_limits_default_to_real_time_aws_quota_and_the_floor(
+    settings: SandboxSettings,
+) -> None:
+    assert (settings.time_scale, settings.control_operations_limit) == (1.0, 100)
+    assert settings.min_response_seconds == 0  # tests/conftest.py turns the floor off
+    defaults = dataclasses.fields(SandboxSettings)
+    floor = next(f for f in defaults if f.name == "min_response_seconds")
+    assert floor.default == 0.01
+
+
+def test_the_schema_allows_the_quota_up_to_aws_s_limit_and_no_further() -> None:
+    schema = json.loads((files("regionguard") / "data" / "sandbox.schema.json").read_text())
+    assert schema["properties"]["control_operations_limit"]["maximum"] == CONTROL_OPERATIONS_LIMIT
+
+
+def test_the_pace_settings_are_read(sandbox_env: Path) -> None:
+    path = sandbox_env / "sandbox.yaml"
+    text = path.read_text().replace("min_response_seconds: 0\n", "min_response_seconds: 0.02\n")
+    path.write_text(text + "time_scale: 120\ncontrol_operations_limit: 3\n")
+    settings = load_sandbox_settings(sandbox_env)
+    assert (settings.time_scale, settings.control_operations_limit) == (120.0, 3)
+    assert settings.min_response_seconds == 0.02
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("time_scale: 0", "time_scale: 0 is less than or equal to the minimum of 0"),
+        ("control_operations_limit: 101", "control_operations_limit: 101 is greater than"),
+    ],
+)
+def test_a_bad_pace_setting_names_the_entry(sandbox_env: Path, line: str, message: str) -> None:
+    path = sandbox_env / "sandbox.yaml"
+    path.write_text(path.read_text() + line + "\n")
+    with pytest.raises(InputError) as caught:
+        load_sandbox_settings(sandbox_env)
+    assert str(caught.value).startswith(f"{path}: {message}")
 
 
 def test_the_command_line_overrides_the_landing_zone_setting(sandbox_env: Path) -> None:

@@ -209,6 +209,29 @@ def test_after_a_fault_the_next_apply_converges(
     stack.assert_converged()
 
 
+def test_past_the_control_operations_quota_the_apply_fails_and_the_next_converges(
+    stack: Stack,
+) -> None:
+    # AWS allows 100 control operations in progress; with the quota at 1 the
+    # three controls reach it. The provider does not retry HTTP 402
+    # ServiceQuotaExceededException: the apply fails for the two refused.
+    for ou in FIRST_TIER:
+        stack.disable_out_of_band(ou)
+    stack.admin("PUT", "operation-seconds", {"seconds": 5, "operationsLimit": 1})
+    try:
+        with pytest.raises(TerraformError) as failed:
+            stack.tf.apply()
+    finally:
+        stack.admin("PUT", "operation-seconds", {"seconds": 0.3, "operationsLimit": 100})
+    message = failed.value.args[0]
+    assert message.count("ServiceQuotaExceededException") == 2
+    assert "StatusCode: 402" in message
+    assert "The limit is 1 concurrent operations." in message
+    assert len(stack.enabled()) == 1
+    stack.tf.apply()
+    stack.assert_converged()
+
+
 def test_a_failed_update_operation_converges_on_the_next_apply(stack: Stack) -> None:
     settings = stack.env_dir / "terraform.tfvars"
     settings.write_text(

@@ -20,7 +20,15 @@ provider "aws" {
   skip_region_validation      = true
 
   # A sandbox that is down must fail the command quickly, not after minutes
-  # of retries with back-off.
+  # of retries with back-off. The sandbox drops no call (docs/sandbox.md,
+  # "Calls sent twice"): a "retrying request" line in TF_LOG=DEBUG output is
+  # a fault, and make bench-scale-sandbox counts them.
+  #
+  # Terraform's -parallelism (default 10) bounds how many Control Tower
+  # operations one apply has in progress, since each control's create waits
+  # for its operation; AWS allows 100 at once for the whole account. The
+  # time a first apply takes at AWS pace for each parallelism is in
+  # docs/benchmarks.md ("Control Tower at AWS pace").
   max_retries = 2
 
   endpoints {

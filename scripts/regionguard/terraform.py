@@ -265,8 +265,20 @@ class Terraform:
         lock_timeout: str | None = None,
     ) -> TerraformResult:
         if plan is not None:
-            return self.run("apply", str(plan), input=False, lock_timeout=lock_timeout)
-        return self.run("apply", input=False, auto_approve=IsFlagged, var=_var_list(variables))
+            return self.run(
+                "apply",
+                str(plan),
+                input=False,
+                lock_timeout=lock_timeout,
+                parallelism=APPLY_PARALLELISM,
+            )
+        return self.run(
+            "apply",
+            input=False,
+            auto_approve=IsFlagged,
+            var=_var_list(variables),
+            parallelism=APPLY_PARALLELISM,
+        )
 
     def destroy(
         self, *, variables: Mapping[str, str] | None = None, lock_timeout: str | None = None
@@ -277,12 +289,23 @@ class Terraform:
             auto_approve=IsFlagged,
             lock_timeout=lock_timeout,
             var=_var_list(variables),
+            parallelism=APPLY_PARALLELISM,
         )
 
     def output(self) -> dict[str, Any]:
         result = self.run("output", json=IsFlagged)
         raw: dict[str, Any] = json.loads(result.stdout or "{}")
         return {name: item.get("value") for name, item in raw.items()}
+
+
+# Terraform's -parallelism for apply and destroy. Each control's create,
+# update or delete waits for its Control Tower operation, so this bounds the
+# operations one apply has in progress: at the default 10 a first apply at
+# 200 OUs waits for 20 rounds of operations (about 53 minutes at 120 s each,
+# docs/benchmarks.md); at 50 it waits for 4 (about 16), and half of AWS's
+# quota of 100 operations in progress stays free for the console and other
+# pipelines.
+APPLY_PARALLELISM = 50
 
 
 def _var_list(variables: Mapping[str, str] | None) -> list[str] | None:

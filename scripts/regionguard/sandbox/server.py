@@ -38,6 +38,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
@@ -72,7 +73,11 @@ from regionguard.sandbox.organizations import (
 )
 from regionguard.sandbox.process import TOKEN_FILE, TOKEN_HEADER
 from regionguard.sandbox.seed import reset_backends, seed
-from regionguard.sandbox.settings import SandboxSettings, load_sandbox_settings
+from regionguard.sandbox.settings import (
+    CONTROL_OPERATIONS_LIMIT,
+    SandboxSettings,
+    load_sandbox_settings,
+)
 
 ADMIN_PREFIX = "/regionguard/"
 HEALTH_PATH = "/regionguard/health"
@@ -163,6 +168,8 @@ class SandboxApp:
             self.settings.management_account_id,
             self.settings.home_region,
             operation_seconds=self.settings.operation_seconds,
+            time_scale=self.settings.time_scale,
+            operations_limit=self.settings.control_operations_limit,
             faults=self.faults,
             landing_zone=landing_zone(self.settings),
         )
@@ -310,12 +317,16 @@ class SandboxApp:
                 self.faults.clear()
                 result = {"faults": []}
             elif route == ("PUT", "/regionguard/operation-seconds"):
-                seconds = json.loads(request.get_data(as_text=True) or "{}").get("seconds")
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-                    raise ValueError("seconds must be a number of seconds, 0 or more")
+                result = self.set_pace(json.loads(request.get_data(as_text=True) or "{}"))
+            elif route == ("GET", "/regionguard/operations"):
                 with self.lock:
-                    self.controltower.set_operation_seconds(float(seconds))
-                result = {"operationSeconds": float(seconds)}
+                    self.controltower.settle()
+                    result = {
+                        "operationSeconds": self.controltower.operation_seconds,
+                        "timeScale": self.controltower.time_scale,
+                        "operationsLimit": self.controltower.operations_limit,
+                        "operations": self.controltower.operation_timings(),
+                    }
             elif route == ("POST", "/regionguard/seed"):
                 result = self.seed(load_sandbox_settings(self.settings.env_dir))
             elif route == ("POST", "/regionguard/reset"):
@@ -337,6 +348,43 @@ class SandboxApp:
             status, result = 400, {"message": str(exc)}
         response = Response(json.dumps(result), status=status, content_type="application/json")
         return response(environ, start_response)
+
+    def set_pace(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Change the operations' length, the time scale or the quota (admin call)."""
+        seconds, scale, limit = (
+            spec.get("seconds"),
+            spec.get("timeScale"),
+            spec.get("operationsLimit"),
+        )
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+        ):
+            raise ValueError("seconds must be a number of seconds, 0 or more")
+        if scale is not None and (
+            isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0
+        ):
+            raise ValueError("timeScale must be a number above 0")
+        if limit is not None and (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= CONTROL_OPERATIONS_LIMIT
+        ):
+            raise ValueError(
+                f"operationsLimit must be a whole number from 1 to {CONTROL_OPERATIONS_LIMIT}"
+            )
+        with self.lock:
+            ct = self.controltower
+            ct.set_operation_seconds(
+                ct.operation_seconds if seconds is None else float(seconds),
+                None if scale is None else float(scale),
+            )
+            if limit is not None:
+                ct.operations_limit = limit
+            return {
+                "operationSeconds": ct.operation_seconds,
+                "timeScale": ct.time_scale,
+                "operationsLimit": ct.operations_limit,
+            }
 
     def health(self) -> dict[str, Any]:
         backend_org = self.controltower.organizations.org
@@ -363,9 +411,46 @@ def landing_zone(settings: SandboxSettings) -> LandingZone:
     )
 
 
+class SandboxRequestHandler(MotoRequestHandler):
+    """moto's request handler, writing each response in one piece.
+
+    Werkzeug writes the status line and headers, then the body, in separate
+    ``send`` calls on an unbuffered socket. With a buffered writer the
+    response leaves in one segment (werkzeug flushes after each body chunk),
+    so a client reads it whole with its first read (docs/sandbox.md,
+    "Calls sent twice").
+    """
+
+    wbufsize = 1 << 16
+
+
+class ResponseFloor:
+    """Answer no request sooner than ``seconds`` after it arrived.
+
+    AWS never answers within a millisecond; the aws provider 5.100's SDK
+    (smithy-go 1.22.3) closes its own connection when an answer arrives
+    before it has finished writing the request, and then resends the call
+    (docs/sandbox.md, "Calls sent twice"). The wait happens outside the
+    application, so other requests are served meanwhile.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        arrived = time.monotonic()
+        body = list(self.app(environ, start_response))
+        left = arrived + self.seconds - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        return body
+
+
 def serve(app: SandboxApp, host: str, port: int) -> BaseWSGIServer:
     """A threaded WSGI server for ``app``, bound but not yet serving."""
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    floor = ResponseFloor(app, app.settings.min_response_seconds)
+    return make_server(host, port, floor, threaded=True, request_handler=SandboxRequestHandler)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,13 @@ from regionguard.yamlfile import read_yaml, schema_message, show
 
 SETTINGS_FILE = "sandbox.yaml"
 DEFAULT_OPERATION_SECONDS = 0.3
+DEFAULT_TIME_SCALE = 1.0
+# AWS: "Up to one hundred (100) control-related operations at a time can be in
+# progress" (Control Tower user guide, Limitations and quotas).
+CONTROL_OPERATIONS_LIMIT = 100
+# No answer sooner than this after the request arrived (docs/sandbox.md,
+# "Calls sent twice").
+DEFAULT_MIN_RESPONSE_SECONDS = 0.01
 DEFAULT_LANDING_ZONE_VERSION = "3.3"
 DEFAULT_SECURITY_OU = "Security"
 
@@ -42,6 +49,11 @@ class SandboxSettings:
     organizational_units: tuple[str, ...]
     accounts: tuple[SeedAccount, ...]
     operation_seconds: float
+    # Simulated (AWS-pace) seconds that pass for the Control Tower operations
+    # in one real second: an operation lasts operation_seconds / time_scale.
+    time_scale: float = DEFAULT_TIME_SCALE
+    control_operations_limit: int = CONTROL_OPERATIONS_LIMIT
+    min_response_seconds: float = DEFAULT_MIN_RESPONSE_SECONDS
     # First-tier OUs of organizational_units given as {name, registered: false}.
     unregistered_ous: tuple[str, ...] = ()
     landing_zone_version: str = DEFAULT_LANDING_ZONE_VERSION
@@ -123,6 +135,9 @@ def load_sandbox_settings(
         organizational_units=tuple(names),
         accounts=accounts,
         operation_seconds=float(raw.get("operation_seconds", DEFAULT_OPERATION_SECONDS)),
+        time_scale=float(raw.get("time_scale", DEFAULT_TIME_SCALE)),
+        control_operations_limit=int(raw.get("control_operations_limit", CONTROL_OPERATIONS_LIMIT)),
+        min_response_seconds=float(raw.get("min_response_seconds", DEFAULT_MIN_RESPONSE_SECONDS)),
         unregistered_ous=tuple(unregistered),
         landing_zone_version=landing_zone.get("version", DEFAULT_LANDING_ZONE_VERSION),
         security_ou=landing_zone.get("security_ou", DEFAULT_SECURITY_OU),
