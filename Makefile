@@ -72,7 +72,7 @@ HELP_checks := test test-fast test-stress fmt fmt-check lint validate tf-test ch
 HELP_TITLE_registry := Registry (envs/ENV/accounts.yaml)
 HELP_registry := tfvars check-registry render
 HELP_TITLE_bench := Benchmarks
-HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-sandbox bench-scale-sandbox bench-requests
+HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-prove bench-sandbox bench-scale-sandbox bench-requests
 HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
@@ -408,7 +408,7 @@ verify: venv ## Check envs/*/expectations.yaml against each environment's render
 	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
 
 .PHONY: bench
-bench: bench-registry bench-scale bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
+bench: bench-registry bench-scale bench-plan-diff bench-matrix bench-prove ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
 
 .PHONY: bench-registry
 bench-registry: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
@@ -429,6 +429,10 @@ bench-requests: venv ## Count client retries of 10,000 aws provider calls agains
 .PHONY: bench-matrix
 bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions
 	$(BIN)/python bench/matrix_bench.py
+
+.PHONY: bench-prove
+bench-prove: venv ## Benchmark regionguard prove on 200 OUs, 5,000 accounts, 2,000 permitted (per_ou)
+	$(BIN)/python bench/prove_bench.py
 
 .PHONY: test
 test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify

@@ -14,6 +14,7 @@ from regionguard.commands import (
     plan,
     plandiff,
     preflight,
+    prove,
     render,
     sandbox,
     schedule,
@@ -43,6 +44,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     plan,
     schedule,
     preflight,
+    prove,
 )
 
 
