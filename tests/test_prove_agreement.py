@@ -59,6 +59,9 @@ from test_evaluator_differential import (
 )
 from test_per_ou_rules import ORG, _tree
 
+# A differential test: tens of thousands of requests, about a minute.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 TODAY = datetime.date(2026, 11, 30)
 REGIONS = (*commercial_regions(), "unspecified")
