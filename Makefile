@@ -77,7 +77,7 @@ HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
 # shown with its value in this run.
-HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS
 HELP_VAR_ENV := the environment, one of: $(ENVS)
 HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
@@ -92,6 +92,7 @@ HELP_VAR_PYTHON := the Python (3.11 or later) that creates .venv
 HELP_VAR_LOCK_UPGRADE := make lock: --upgrade takes newer releases; empty keeps every other pin
 HELP_VAR_NOTIFY_TITLE := make notify: the message's title
 HELP_VAR_FILES := make notify: the files posted
+HELP_VAR_PYTEST_WORKERS := make pytest, make test: pytest-xdist processes (auto: one per core; 0: none)
 
 # $(call _quote,text): text as one single-quoted shell word.
 _quote = '$(subst ','\'',$(1))'
@@ -394,8 +395,12 @@ $(DIFFERENTIAL_DEPS): tests/differential/package.json tests/differential/package
 differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the differential test compares with (npm ci)
 
 .PHONY: pytest
-pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests
-	$(BIN)/pytest
+# PYTEST_WORKERS: pytest-xdist's processes (auto: one per core); 0 runs the
+# tests in this process. Each worker starts its own sandboxes and copies.
+PYTEST_WORKERS ?= auto
+
+pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests, spread over PYTEST_WORKERS processes
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 # The tests marked `processes` STRESS_RUNS times in a row (default 20) beside
 # two busy processes; STRESS_RUNS reaches the runner through the environment.
