@@ -333,9 +333,7 @@ def test_the_review_shows_p4_s_unlisted_widenings_first_and_a_bounded_list() -> 
         }
 
     details = [change("narrowing", f"1000000{n:05d}", None) for n in range(60)]
-    details += [
-        change("widening", f"2000000{n:05d}", "newly permitted account") for n in range(5)
-    ]
+    details += [change("widening", f"2000000{n:05d}", "newly permitted account") for n in range(5)]
     details.append(change("widening", "300000000000", None))
     p4 = PropertyResult("P4", "the claim", False, "1 place compared", details=details)
     notes = _proof_notes(Report("plan", (p4,), 0.1, 1, 1), "regionguard prove --plan p.json")
