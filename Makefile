@@ -72,12 +72,12 @@ HELP_checks := test test-fast test-stress fmt fmt-check lint validate tf-test ch
 HELP_TITLE_registry := Registry (envs/ENV/accounts.yaml)
 HELP_registry := tfvars check-registry render
 HELP_TITLE_bench := Benchmarks
-HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-sandbox bench-scale-sandbox bench-requests
+HELP_bench := bench bench-registry bench-scale bench-plan-diff bench-matrix bench-prove bench-sandbox bench-scale-sandbox bench-requests
 HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
 # shown with its value in this run.
-HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY ALLOW_NO_REGION_DENY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY ALLOW_NO_REGION_DENY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS
 HELP_VAR_ENV := the environment, one of: $(ENVS)
 HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
@@ -93,6 +93,7 @@ HELP_VAR_PYTHON := the Python (3.11 or later) that creates .venv
 HELP_VAR_LOCK_UPGRADE := make lock: --upgrade takes newer releases; empty keeps every other pin
 HELP_VAR_NOTIFY_TITLE := make notify: the message's title
 HELP_VAR_FILES := make notify: the files posted
+HELP_VAR_PYTEST_WORKERS := make pytest, make test: pytest-xdist processes (auto: one per core; 0: none)
 
 # $(call _quote,text): text as one single-quoted shell word.
 _quote = '$(subst ','\'',$(1))'
@@ -413,8 +414,12 @@ $(DIFFERENTIAL_DEPS): tests/differential/package.json tests/differential/package
 differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the differential test compares with (npm ci)
 
 .PHONY: pytest
-pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests
-	$(BIN)/pytest
+# PYTEST_WORKERS: pytest-xdist's processes (auto: one per core); 0 runs the
+# tests in this process. Each worker starts its own sandboxes and copies.
+PYTEST_WORKERS ?= auto
+
+pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests, spread over PYTEST_WORKERS processes
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 # The tests marked `processes` STRESS_RUNS times in a row (default 20) beside
 # two busy processes; STRESS_RUNS reaches the runner through the environment.
@@ -427,7 +432,7 @@ verify: venv ## Check envs/*/expectations.yaml against each environment's render
 	@for env in $(ENVS); do $(REGIONGUARD) verify --env $$env --sandbox skip; done
 
 .PHONY: bench
-bench: bench-registry bench-scale bench-plan-diff bench-matrix ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
+bench: bench-registry bench-scale bench-plan-diff bench-matrix bench-prove ## All benchmarks: time and peak memory (bench-sandbox, bench-scale-sandbox run apart)
 
 .PHONY: bench-registry
 bench-registry: venv ## Benchmark tfvars + validate on 5,000 accounts against a bare YAML load
@@ -448,6 +453,10 @@ bench-requests: venv ## Count client retries of 10,000 aws provider calls agains
 .PHONY: bench-matrix
 bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regions x 3 actions
 	$(BIN)/python bench/matrix_bench.py
+
+.PHONY: bench-prove
+bench-prove: venv ## Benchmark regionguard prove on 200 OUs, 5,000 accounts, 2,000 permitted (per_ou)
+	$(BIN)/python bench/prove_bench.py
 
 .PHONY: test
 test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify

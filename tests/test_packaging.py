@@ -40,6 +40,7 @@ CORE = {
     "python-hcl2",
     "python-terraform",
     "pyyaml",
+    "z3-solver",
 }
 # Top-level modules of the sandbox and dev extras (and what they pull in).
 EXTRA_MODULES = (
@@ -191,6 +192,7 @@ def test_the_plan_commands_run_without_any_package_of_the_extras() -> None:
         ["plan-diff", str(plan)],
         ["verify", "--env", "prod", "--sandbox", "skip"],
         ["matrix", "--env", "staging"],
+        ["prove", "--env", "prod"],
     ]
     proc = subprocess.run(
         [sys.executable, "-c", BLOCKED_RUN, ",".join(EXTRA_MODULES), json.dumps(commands)],
@@ -210,6 +212,7 @@ def test_the_plan_commands_run_without_any_package_of_the_extras() -> None:
             f"plan-diff {plan}": 0,
             "verify --env prod": 0,
             "matrix --env staging": 0,
+            "prove --env prod": 0,
         },
         "loaded": [],
     }

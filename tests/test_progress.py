@@ -12,7 +12,7 @@ import pytest
 from regionguard import pipeline
 from regionguard.environment import Environment
 from regionguard.planfile import Plan, parse_plan
-from regionguard.terraform import Terraform
+from regionguard.terraform import Terraform, TerraformError
 
 PLANS = Path(__file__).resolve().parent / "fixtures" / "plans"
 REPO = Path(__file__).resolve().parent.parent
@@ -98,3 +98,75 @@ def test_a_long_stage_says_it_is_still_running(
     )
     assert len(lines) >= 3
     assert re.fullmatch(rf"{re.escape(prefix)}: done \(\d+\.\d s\)", lines[-1])
+
+
+# ---------------------------------------------------------------- terraform init
+
+# A terraform that needs init before anything else, and asks for it again
+# when NEEDS_INIT exists (as after a change of the lock file).
+NEEDS_INIT = """#!/bin/sh
+echo "$1" >> "$0.calls"
+case "$1" in
+init) mkdir -p .terraform/providers .terraform/modules
+      echo '{"Modules": []}' > .terraform/modules/modules.json
+      rm -f "$0.needs-init"; exit 0 ;;
+*) if [ -e "$0.needs-init" ] || [ ! -d .terraform/providers ]; then
+     echo 'Error: Inconsistent dependency lock file; run "terraform init"' >&2; exit 1
+   fi
+   echo "did $1"; exit 0 ;;
+esac
+"""
+
+
+def _needs_init(tmp_path: Path) -> tuple[Path, Terraform, pipeline.Stages]:
+    fake = tmp_path / "bin" / "terraform"
+    fake.parent.mkdir()
+    fake.write_text(NEEDS_INIT)
+    fake.chmod(0o755)
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    env = Environment(env_dir, datetime.date(2026, 12, 1))
+    return fake, Terraform(env_dir, binary=str(fake)), pipeline.Stages("plan", env)
+
+
+def _calls(fake: Path) -> list[str]:
+    return Path(f"{fake}.calls").read_text().split()
+
+
+def test_init_runs_in_a_folder_never_initialized_then_not_again(tmp_path: Path) -> None:
+    fake, tf, stages = _needs_init(tmp_path)
+    env = Environment(tf.working_dir, datetime.date(2026, 12, 1))
+    for _ in range(2):
+        result = pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+        assert result.stdout == "did plan\n"
+    assert _calls(fake) == ["init", "plan", "plan"]
+
+
+def test_init_runs_again_when_terraform_asks_for_it_and_the_command_is_retried(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, tf, stages = _needs_init(tmp_path)
+    env = Environment(tf.working_dir, datetime.date(2026, 12, 1))
+    pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+    Path(f"{fake}.needs-init").touch()  # the lock file changed
+    result = pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+    assert result.stdout == "did plan\n"
+    assert _calls(fake) == ["init", "plan", "plan", "init", "plan"]
+    assert f"terraform asks for terraform init in {tf.working_dir}: running it" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_failure_that_is_not_about_init_is_not_retried(tmp_path: Path) -> None:
+    fake, tf, stages = _needs_init(tmp_path)
+    env = Environment(tf.working_dir, datetime.date(2026, 12, 1))
+    pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+    tries: list[str] = []
+
+    def failing() -> None:
+        tries.append("x")
+        raise TerraformError("terraform plan failed (exit 1): Error: invalid value")
+
+    with pytest.raises(TerraformError, match="invalid value"):
+        pipeline.run_initialized(tf, env, stages, "plan", failing)
+    assert (tries, _calls(fake)) == (["x"], ["init", "plan"])

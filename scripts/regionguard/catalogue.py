@@ -2,15 +2,16 @@
 
 validate's rules (``RG-SCP-*``, ``RG-CTRL-*``, ``RG-REG-*`` ...), the plan
 gate's (``RG-PLAN-*``), the pipeline's own (``RG-TFVARS-EXPIRED-PERMIT``,
-``RG-FACT-BROKEN``, ``RG-PIPELINE-STOPPED``) and the custom checkov checks
-(``CKV_RG_*``) are each one :class:`Rule` here; the built-in checkov checks
-the project skips are each one :class:`SkippedCheck`, with the reason. The
-code takes ids and titles from here (:mod:`regionguard.checks`,
-:mod:`regionguard.validation`, :mod:`regionguard.review`,
-:mod:`regionguard.pipeline`, the checks of ``policies/checkov``), so does
-the SARIF log's rule metadata (:mod:`regionguard.sarif`), and the rule
-tables of the docs and the skip list of ``.checkov.yaml`` are written from
-here (:func:`render_tables`, ``make docs``; a test fails when one is stale).
+``RG-FACT-BROKEN``, ``RG-PROOF-P1`` to ``RG-PROOF-P4``,
+``RG-PIPELINE-STOPPED``) and the custom checkov checks (``CKV_RG_*``) are
+each one :class:`Rule` here; the built-in checkov checks the project skips
+are each one :class:`SkippedCheck`, with the reason. The code takes ids and
+titles from here (:mod:`regionguard.checks`, :mod:`regionguard.validation`,
+:mod:`regionguard.review`, :mod:`regionguard.pipeline`, the checks of
+``policies/checkov``), so does the SARIF log's rule metadata
+(:mod:`regionguard.sarif`), and the rule tables of the docs and the skip
+list of ``.checkov.yaml`` are written from here (:func:`render_tables`,
+``make docs``; a test fails when one is stale).
 
 Standard library only: the checkov checks import it in checkov's own
 virtual environment, which has this package without its dependencies.
@@ -30,6 +31,7 @@ __all__ = [
     "DOCUMENTS",
     "GATE",
     "PIPELINE",
+    "PROOF",
     "RULES",
     "SKIPPED_CHECKS",
     "TOOLS",
@@ -324,6 +326,48 @@ FACT_BROKEN = Rule(
     POLICY_DOC,
     "One error per broken fact, with how many of its calls are not as expected.",
 )
+_PROOF_DETAIL = (
+    "One error per property of `regionguard prove` that does not hold on the saved plan, with "
+    "a counterexample the evaluator confirmed and the `regionguard explain` command that "
+    "reproduces it (docs/scp-evaluation.md, Proof)."
+)
+PROOF_P1 = Rule(
+    "RG-PROOF-P1",
+    ("error",),
+    "P1 closed: no account outside the permitted list performs an exempted action outside "
+    "the allowed Regions, on any targeted OU.",
+    (PIPELINE,),
+    POLICY_DOC,
+    _PROOF_DETAIL,
+)
+PROOF_P2 = Rule(
+    "RG-PROOF-P2",
+    ("error",),
+    "P2 Region deny intact: outside the allowed Regions every request is denied except the "
+    "documented exemptions.",
+    (PIPELINE,),
+    POLICY_DOC,
+    _PROOF_DETAIL,
+)
+PROOF_P3 = Rule(
+    "RG-PROOF-P3",
+    ("error",),
+    "P3 open where intended: every permitted account can call the exempted inference actions "
+    "through every inference profile, every leg allowed.",
+    (PIPELINE,),
+    POLICY_DOC,
+    _PROOF_DETAIL,
+)
+PROOF_P4 = Rule(
+    "RG-PROOF-P4",
+    ("error",),
+    "P4 no widening by surprise: every request the plan newly allows is one the review lists.",
+    (PIPELINE,),
+    POLICY_DOC,
+    _PROOF_DETAIL,
+)
+# The rule of each property of regionguard prove, by the property's id.
+PROOF = {"P1": PROOF_P1, "P2": PROOF_P2, "P3": PROOF_P3, "P4": PROOF_P4}
 PIPELINE_STOPPED = Rule(
     "RG-PIPELINE-STOPPED",
     ("error",),

@@ -14,6 +14,7 @@ from regionguard.commands import (
     plan,
     plandiff,
     preflight,
+    prove,
     rehearse,
     render,
     sandbox,
@@ -44,6 +45,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     plan,
     schedule,
     preflight,
+    prove,
     rehearse,
 )
 

@@ -100,6 +100,7 @@ def write_record(
     facts: int,
     checkov_version: str,
     permitted: Sequence[str] = (),
+    proof: Mapping[str, str] | None = None,
 ) -> None:
     """Write the record of a plan that passed every stage, checkov's scan of it included."""
     record = {
@@ -114,6 +115,7 @@ def write_record(
         "allow_destroy": allow_destroy,
         "widening": list(widening),
         "permitted_account_ids": sorted(permitted),
+        "proof": dict(proof or {}),
         "planned_on": env.today.isoformat(),
     }
     write_atomic(files.record, json.dumps(record, indent=2) + "\n")

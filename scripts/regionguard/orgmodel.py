@@ -34,7 +34,10 @@ __all__ = [
     "LandingZoneDeny",
     "Scenario",
     "commercial_regions",
+    "deployment_from_env",
     "first_tier_from_org",
+    "landing_zone_policy",
+    "node_policies",
     "read_landing_zone_deny",
     "sandbox_facts",
     "scenario_from_deployment",
@@ -98,6 +101,36 @@ def ou_policies(item: dep.OuDeployment) -> tuple[Policy, ...]:
     return tuple(out)
 
 
+def landing_zone_policy(env: Environment) -> Policy:
+    """The landing-zone Region deny as the environment's governed Regions make it."""
+    return Policy(LANDING_ZONE_DENY_NAME, render_landing_zone_deny(env.settings.allowed_regions))
+
+
+def node_policies(
+    item: dep.OuDeployment | None,
+    *,
+    first_tier: bool,
+    landing_zone_deny: Policy | tuple[Policy, ...] | None = None,
+) -> tuple[Policy, ...]:
+    """The SCPs on one OU: FullAWSAccess, the landing-zone deny (first tier), the deployment's.
+
+    The landing-zone Region deny comes before this project's SCPs: it
+    predates them, and the organization read back (ListPolicies, in the
+    sandbox's creation order) lists it first, so a fact's deciding statement
+    is the same before and after apply. AWS documents no order of
+    ListPolicies; the decision (allow or deny) does not depend on it, only
+    which Deny is named when several match.
+    """
+    policies: tuple[Policy, ...] = (FULL_AWS_ACCESS,)
+    if first_tier and landing_zone_deny is not None:
+        policies += (
+            landing_zone_deny if isinstance(landing_zone_deny, tuple) else (landing_zone_deny,)
+        )
+    if item is not None:
+        policies += ou_policies(item)
+    return policies
+
+
 def scenario_from_deployment(
     env: Environment,
     deployment: dep.Deployment,
@@ -120,28 +153,20 @@ def scenario_from_deployment(
     """
     deployment.check_known()
     root = OrgNode("root", root_id or "r-root", "Root", (FULL_AWS_ACCESS,))
-    lz_deny = Policy(LANDING_ZONE_DENY_NAME, render_landing_zone_deny(env.settings.allowed_regions))
+    lz_deny = landing_zone_policy(env) if landing_zone_deny else None
     nodes: dict[str, OrgNode] = {}
 
     def node_for(key: str, ou_id: str | None, name: str, depth: int) -> OrgNode:
         node = nodes.get(key)
         if node is None:
-            policies: tuple[Policy, ...] = (FULL_AWS_ACCESS,)
             item = deployment.find(ou_id, name if depth == 0 else None)
             if item is not None:
                 ou_id = item.ou.id or ou_id
-            # The landing-zone Region deny first: it predates this project's
-            # SCPs, and the organization read back (ListPolicies, in the
-            # sandbox's creation order) lists it first, so a fact's deciding
-            # statement is the same before and after apply. AWS documents no
-            # order of ListPolicies; the decision (allow or deny) does not
-            # depend on it, only which Deny is named when several match.
-            if depth == 0 and landing_zone_deny is True:
-                policies += (lz_deny,)
-            elif depth == 0 and isinstance(landing_zone_deny, Mapping):
-                policies += landing_zone_deny.get(ou_id or "", landing_zone_deny.get(name, ()))
-            if item is not None:
-                policies += ou_policies(item)
+            if depth == 0 and isinstance(landing_zone_deny, Mapping):
+                read = landing_zone_deny.get(ou_id or "", landing_zone_deny.get(name, ()))
+            else:
+                read = (lz_deny,) if lz_deny is not None else ()
+            policies = node_policies(item, first_tier=depth == 0, landing_zone_deny=read)
             node = OrgNode("ou", ou_id or f"ou:{key}", name, policies)
             nodes[key] = node
         return node
@@ -189,15 +214,20 @@ def scenario_from_env(env: Environment, *, landing_zone_deny: bool = False) -> S
     selector that is an OU id needs the organization, read from the running
     local sandbox when there is one.
     """
+    deployment = deployment_from_env(env)
+    return scenario_from_deployment(env, deployment, landing_zone_deny=landing_zone_deny)
+
+
+def deployment_from_env(env: Environment) -> dep.Deployment:
+    """What the environment deploys on the first-tier OUs the registry (or the sandbox) names."""
     try:
-        deployment = dep.from_environment(env, dep.known_first_tier(env))
+        return dep.from_environment(env, dep.known_first_tier(env))
     except dep.UnknownOuIds:
         endpoint = local_sandbox.running_endpoint(env)
         if endpoint is None:
             raise
         ous = first_tier_from_org(sandbox_facts(endpoint))
-        deployment = dep.from_environment(env, ous, complete=True)
-    return scenario_from_deployment(env, deployment, landing_zone_deny=landing_zone_deny)
+        return dep.from_environment(env, ous, complete=True)
 
 
 def scenario_from_plan(

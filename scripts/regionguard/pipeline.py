@@ -9,11 +9,13 @@
 3. validate: every rule over what the environment deploys;
 4. terraform init, plan (saved to ``tfplan``) and show (``tfplan.json``);
 5. review and gate of the saved plan itself (``tfplan.md``);
-6. expectations: the facts of ``expectations.yaml`` over the plan's result;
-7. checkov over ``tfplan.json`` (:mod:`regionguard.checkovscan`): loaded
+6. prove: P1-P4 of :mod:`regionguard.prove` on the saved plan, added to the
+   review and the SARIF log; a property that fails fails the plan;
+7. expectations: the facts of ``expectations.yaml`` over the plan's result;
+8. checkov over ``tfplan.json`` (:mod:`regionguard.checkovscan`): loaded
    while Terraform plans, handed the file as soon as it is written, so that
-   it runs beside 5 and 6;
-8. the gate record (``tfplan.gate.json``), written only when all passed.
+   it runs beside 5 to 7;
+9. the gate record (``tfplan.gate.json``), written only when all passed.
 
 :func:`apply` applies that saved plan and nothing else, only while the
 record still matches the plan and every input, then, where the environment
@@ -44,10 +46,11 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from regionguard import catalogue, checkovscan, local_sandbox, sarif
 from regionguard.atomic import write_atomic
@@ -82,6 +85,9 @@ from regionguard.terraform import Terraform, TerraformError, terminate_as_interr
 from regionguard.validation import validate_env
 from regionguard.words import count
 
+if TYPE_CHECKING:  # the proof (and z3) is imported only when a plan runs it
+    from regionguard.prove import Report
+
 __all__ = [
     "COMMENT_FILE",
     "LOCK_TIMEOUT",
@@ -94,10 +100,12 @@ __all__ = [
     "init_terraform",
     "plan",
     "review",
+    "run_initialized",
     "terminate_as_interrupt",
     "terraform_for",
 ]
 
+T = TypeVar("T")
 LOCK_TIMEOUT = "120s"
 REGISTRY_HOST = "registry.terraform.io"
 SARIF_FILE = "tfplan.sarif"
@@ -108,6 +116,8 @@ CHECKOV_NOTE_ENTRIES = 5
 # Rule ids of the pipeline's own findings (validate's and the gate's keep theirs).
 RULE_EXPIRED_COMMITTED = catalogue.TFVARS_EXPIRED_PERMIT.id
 RULE_FACT_BROKEN = catalogue.FACT_BROKEN.id
+# A property of regionguard prove that does not hold, by property: RG-PROOF-P1 ... P4.
+RULE_PROOF = {property_id: rule.id for property_id, rule in catalogue.PROOF.items()}
 RULE_STOPPED = catalogue.PIPELINE_STOPPED.id
 _MIRROR_CANDIDATES = (
     "/opt/tf-plugins",
@@ -212,6 +222,44 @@ def init_terraform(tf: Terraform, env: Environment) -> None:
         raise
 
 
+# Terraform names the command that fixes a folder it cannot use as it is
+# ("Module not installed", "Inconsistent dependency lock file", "Backend
+# initialization required": each says to run terraform init).
+_ASKS_FOR_INIT = re.compile(r"terraform init\b")
+
+
+def initialized(env: Environment) -> bool:
+    """True when ``terraform init`` ran in the folder: providers and modules are installed."""
+    data = env.dir / ".terraform"
+    return (data / "providers").is_dir() and (data / "modules" / "modules.json").is_file()
+
+
+def run_initialized(
+    tf: Terraform, env: Environment, stages: Stages, name: str, command: Callable[[], T]
+) -> T:
+    """Run one terraform ``command`` as stage ``name`` in an initialized folder.
+
+    ``terraform init`` runs first where the folder is not initialized (a fresh
+    checkout), and otherwise only when the command fails saying the folder
+    needs it (the lock file, a module or the backend changed); the command
+    then runs once more. Terraform itself checks, at every plan and apply,
+    that the installed providers and modules match the configuration and the
+    lock file, so skipping an init that would change nothing is safe.
+    """
+    if not initialized(env):
+        with stages.stage("terraform init"):
+            init_terraform(tf, env)
+    with stages.stage(name):
+        try:
+            return command()
+        except TerraformError as exc:
+            if not _ASKS_FOR_INIT.search(str(exc)):
+                raise
+            print(f"  terraform asks for terraform init in {env.dir}: running it", file=sys.stderr)
+            init_terraform(tf, env)
+            return command()
+
+
 def _record_unregistered(env: Environment, facts: OrgFacts) -> None:
     """Record the first-tier OUs Control Tower has not registered, as preflight does.
 
@@ -295,15 +343,18 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
     tf = terraform_for(env, options, endpoint)
     variables = permits_variable(env, lingering)
     with terminate_as_interrupt():
-        with stages.stage("terraform init"):
-            init_terraform(tf, env)
-        with stages.stage("terraform plan"):
-            tf.plan(
+        run_initialized(
+            tf,
+            env,
+            stages,
+            "terraform plan",
+            lambda: tf.plan(
                 files.plan.resolve(),
                 variables=variables,
                 lock_timeout=LOCK_TIMEOUT,
                 lock=options.state_lock,
-            )
+            ),
+        )
         with stages.stage("terraform show"):
             text = tf.show_json_text(files.plan.resolve())
     plan = parse_plan(text, str(files.json))
@@ -319,6 +370,9 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         out.findings.extend(review.warnings)
         write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
         sys.stdout.write(format_review(review, "text", full_review=str(files.review)))
+    with stages.stage("prove"):
+        proof = _prove_stage(env, plan, review, files, out)
+        write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
     with stages.stage("expectations"):
         staged = staged_from_plan(env, env.expectations_path, plan, deny)
         print(staged_text(env.expectations_path, staged))
@@ -343,6 +397,9 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         problems.append(
             f"the plan gate failed ({count(len(review.reasons), 'reason')}, see {files.review})"
         )
+    if proof is not None and not proof.holds:
+        properties = ", ".join(f"{p.id} {p.title}" for p in proof.failed())
+        problems.append(f"the proof failed ({properties}, see {files.review})")
     if broken:
         problems.append(
             f"{env.expectations_path} does not hold for this plan ({count(broken, 'broken fact')})"
@@ -362,6 +419,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         facts=sum(len(o) for _, o in runs),
         checkov_version=checkov.version,
         permitted=env.generated.permitted_ids,
+        proof={p.id: "holds" for p in proof.properties} if proof is not None else None,
     )
     print(
         f"plan {env.dir}: passed{_waiting(staged)}; review in {files.review}; "
@@ -387,6 +445,96 @@ def _note_waiting(env: Environment, staged: Staged, out: _Outcome, files: PlanFi
         f"after this apply: {facts}"
     )
     write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
+
+
+def _prove_stage(
+    env: Environment, plan: Plan, review: PlanReview, files: PlanFiles, out: _Outcome
+) -> Report | None:
+    """The proof of the saved plan, its notes and findings added to ``out``.
+
+    None when the proof cannot run on a plan the gate already fails (a
+    value unknown until apply, an SCP that cannot be read); on a plan the
+    gate passes, a policy the proof cannot read stops the chain (exit 2).
+    """
+    try:
+        proof = _prove(env, plan, review, files)
+    except InputError as exc:
+        if review.passed:
+            raise
+        out.notes.append(f"The proof did not run: {md_line(str(exc))}")
+        print(f"  the proof did not run: {exc}", file=sys.stderr)
+        return None
+    print(proof.text())
+    whole = f"regionguard prove --env-dir {env.dir} --plan {files.json}"
+    out.notes.extend(_proof_notes(proof, whole))
+    out.findings.extend(_proof_findings(proof, files))
+    return proof
+
+
+def _prove(env: Environment, plan: Plan, review: PlanReview, files: PlanFiles) -> Report:
+    """P1-P4 of the saved plan, P4 against the review's widenings (docs/scp-evaluation.md)."""
+    # z3 and the proof load here, not for every command (docs/architecture.md).
+    from regionguard.prove import listed_from_review, run
+
+    explain = ["regionguard", "explain", "--env-dir", str(env.dir), "--plan", str(files.json)]
+    return run(env, plan=plan, listed=listed_from_review(review.widening), explain_prefix=explain)
+
+
+# P4's changes the review lists at most (widenings the review does not list first), so that
+# tfplan.md keeps its bound; `regionguard prove --plan` lists them all.
+PROOF_CHANGES_SHOWN = 40
+
+
+def _proof_notes(proof: Report, whole: str = "regionguard prove --plan") -> list[str]:
+    """The proof in the review: one line per property, the counterexample of a failing one."""
+    notes = []
+    for p in proof.properties:
+        verdict = "holds" if p.holds else "**fails**"
+        line = f"Proof {p.id} ({p.title}): {verdict}; {md_line(p.checked)}"
+        if p.counterexample is not None:
+            line += f". Counterexample: {md_line(p.counterexample.describe())}"
+        if p.explain:
+            line += f"; reproduce: `{p.explain}`"
+        notes.append(line)
+        changes = sorted(
+            p.details or (),
+            key=lambda c: (c["change"] != "widening", c["listed_by"] is not None),
+        )
+        if len(changes) > PROOF_CHANGES_SHOWN:
+            notes.append(
+                f"P4: {len(changes)} changes, the first {PROOF_CHANGES_SHOWN} below; "
+                f"`{whole}` lists them all"
+            )
+        for change in changes[:PROOF_CHANGES_SHOWN]:
+            kind = "widening" if change["change"] == "widening" else "narrowing"
+            listed = change["listed_by"]
+            tag = f" (listed: {md_line(listed)})" if listed else ""
+            if kind == "widening" and not listed:
+                tag = " (**not listed by the review**)"
+            whom = ", ".join(
+                md_line(change[k])
+                for k in ("accounts", "actions", "principals", "other")
+                if change[k]
+            )
+            notes.append(
+                f"P4 {kind}: {whom}, {md_line(', '.join(change['regions']))}, "
+                f"{md_line(change['where'])}{tag}"
+            )
+    return notes
+
+
+def _proof_findings(proof: Report, files: PlanFiles) -> list[Finding]:
+    return [
+        Finding(
+            RULE_PROOF[p.id],
+            "error",
+            f"{p.id} {p.title} does not hold"
+            + (f": {p.counterexample.describe()}" if p.counterexample else "")
+            + (f" (reproduce: {p.explain})" if p.explain else ""),
+            file=str(files.json),
+        )
+        for p in proof.failed()
+    ]
 
 
 def _checkov_stage(
@@ -419,7 +567,7 @@ def _checkov_stage(
             f"the first: {reason}"
         )
     if verdict.failed and out.review_markdown is not None:
-        write_atomic(files.review, _with_notes(out.review_markdown, out.notes))
+        write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
     return verdict
 
 
@@ -560,13 +708,16 @@ def apply(env: Environment, options: RunOptions) -> Applied:
             )
     tf = terraform_for(env, options, endpoint)
     with terminate_as_interrupt():
-        if not (env.dir / ".terraform").is_dir():
-            # A fresh checkout (the apply job of the workflow): the saved plan
-            # came as an artifact, the providers and the backend did not.
-            with stages.stage("terraform init"):
-                init_terraform(tf, env)
-        with stages.stage("permits of the saved plan"):
-            saved = judge_saved_plan(tf.show_json_text(files.plan.resolve()), files, env)
+        # In a fresh checkout (the apply job of the workflow) the saved plan
+        # came as an artifact, the providers and the backend did not: init.
+        shown = run_initialized(
+            tf,
+            env,
+            stages,
+            "permits of the saved plan",
+            lambda: tf.show_json_text(files.plan.resolve()),
+        )
+        saved = judge_saved_plan(shown, files, env)
         with stages.stage("terraform apply"):
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()
@@ -649,10 +800,9 @@ def destroy(
         _refuse_without_region_deny(env, endpoint)
     stages = Stages("destroy", env)
     with terminate_as_interrupt():
-        with stages.stage("terraform init"):
-            init_terraform(tf, env)
-        with stages.stage("terraform destroy"):
-            tf.destroy(lock_timeout=LOCK_TIMEOUT)
+        run_initialized(
+            tf, env, stages, "terraform destroy", lambda: tf.destroy(lock_timeout=LOCK_TIMEOUT)
+        )
     PlanFiles(env.dir).clear()
     print(f"destroy {env.dir}: destroyed")
 

@@ -97,12 +97,23 @@ class Widening:
     The same change of the controls on several OUs is one widening: its
     ``message`` names every OU; ``change`` and ``ous`` keep the parts, so
     that a short form can name the first few.
+
+    The other fields say which requests it concerns, for ``regionguard prove``'s
+    P4: accounts, Regions, actions, principals (patterns), OUs that lose
+    coverage (``uncovered``, ids); ``broad`` when it cannot be narrowed down
+    to one of them.
     """
 
     subject: str
     message: str
     change: str | None = None
     ous: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    principals: tuple[str, ...] = ()
+    uncovered: tuple[str, ...] = ()
+    broad: bool = False
 
 
 @dataclass(frozen=True)
@@ -619,22 +630,32 @@ def _scp_widening(diff: ScpDiff) -> list[Widening]:
     if diff.after is None and not diff.after_unknown:
         if diff.action == "forget":
             out.append(
-                Widening(subject, "the SCP leaves Terraform's management: nothing keeps its denies")
+                Widening(
+                    subject,
+                    "the SCP leaves Terraform's management: nothing keeps its denies",
+                    broad=True,
+                )
             )
         else:
-            out.append(Widening(subject, "the SCP is deleted: its denies stop applying"))
+            out.append(
+                Widening(subject, "the SCP is deleted: its denies stop applying", broad=True)
+            )
         return out
     for acct in diff.accounts_added:
-        out.append(Widening(subject, f"account {acct.label()} newly permitted"))
+        out.append(
+            Widening(subject, f"account {acct.label()} newly permitted", accounts=(acct.id,))
+        )
     for region in diff.regions_added:
-        out.append(Widening(subject, f"Region {region} added to the allowed Regions"))
+        out.append(
+            Widening(subject, f"Region {region} added to the allowed Regions", regions=(region,))
+        )
     for act in diff.actions_removed:
-        out.append(Widening(subject, f"action {act} no longer guarded"))
+        out.append(Widening(subject, f"action {act} no longer guarded", actions=(act,)))
     for label, old, new in diff.options:
         if _option_rank(new) > _option_rank(old):
-            out.append(Widening(subject, f"{label}: {old} → {new}"))
+            out.append(Widening(subject, f"{label}: {old} → {new}", broad=True))
     for sid in diff.statements_removed:
-        out.append(Widening(subject, f"statement {sid} removed"))
+        out.append(Widening(subject, f"statement {sid} removed", broad=True))
     return out
 
 
@@ -711,11 +732,23 @@ def _attachment_widening(
             f"{', '.join(sorted(str(p) for p in old))} to {', '.join(sorted(str(p) for p in new))}"
         )
         for acct in _accounts(now.permitted - was.permitted, names):
-            out.append(Widening(subject, f"account {acct.label()} newly permitted {change}"))
+            out.append(
+                Widening(
+                    subject, f"account {acct.label()} newly permitted {change}", accounts=(acct.id,)
+                )
+            )
         for region in _added_removed(was.regions, now.regions)[0]:
-            out.append(Widening(subject, f"Region {region} added to the allowed Regions {change}"))
+            out.append(
+                Widening(
+                    subject,
+                    f"Region {region} added to the allowed Regions {change}",
+                    regions=(region,),
+                )
+            )
         for act in _added_removed(was.actions, now.actions, fold=True)[1]:
-            out.append(Widening(subject, f"action {act} no longer guarded {change}"))
+            out.append(
+                Widening(subject, f"action {act} no longer guarded {change}", actions=(act,))
+            )
     return out
 
 
@@ -730,6 +763,7 @@ def _control_diffs(
     }
     diffs: list[ControlDiff] = []
     by_change: dict[str, list[str]] = {}
+    scope: dict[str, dict[str, Any]] = {}  # what requests each change concerns (Widening)
     # The same parameters on many OUs are decoded and compared once.
     compared: dict[Any, tuple[ParameterDiff, ...]] = {}
     items = {**was, **now}
@@ -759,9 +793,9 @@ def _control_diffs(
         diffs.append(diff)
         label = diff.ou_label()
         if action == "forget":
-            by_change.setdefault(
-                "the Region deny control leaves Terraform's management", []
-            ).append(label)
+            text = "the Region deny control leaves Terraform's management"
+            by_change.setdefault(text, []).append(label)
+            scope[text] = {"broad": True}
         if old is None or new is None:
             continue  # a new control only denies; a lost one is reported under coverage
         for p in diff.parameters:
@@ -769,14 +803,28 @@ def _control_diffs(
                 continue
             if p.key in ALLOW_LIST_PARAMETERS:
                 for value in p.added:
-                    by_change.setdefault(f"{p.key} + {value}", []).append(label)
+                    text = f"{p.key} + {value}"
+                    by_change.setdefault(text, []).append(label)
+                    scope[text] = {_ALLOW_LIST_FIELDS[p.key]: (value,)}
             else:
-                by_change.setdefault(f"parameter {p.key} changed", []).append(label)
+                text = f"parameter {p.key} changed"
+                by_change.setdefault(text, []).append(label)
+                scope[text] = {"broad": True}
     widening = []
     for text, ous in by_change.items():
         where = f"OU {ous[0]}" if len(ous) == 1 else f"{len(ous)} OUs: {', '.join(ous)}"
-        widening.append(Widening("Region deny control", f"{text} on {where}", text, tuple(ous)))
+        widening.append(
+            Widening("Region deny control", f"{text} on {where}", text, tuple(ous), **scope[text])
+        )
     return tuple(diffs), widening
+
+
+# The request part each allow list of the control widens.
+_ALLOW_LIST_FIELDS = {
+    "AllowedRegions": "regions",
+    "ExemptedActions": "actions",
+    "ExemptedPrincipalArns": "principals",
+}
 
 
 def _frozen(control: PlannedControl | None) -> tuple[tuple[str, str], ...] | None:
@@ -823,7 +871,11 @@ def _coverage(before: Deployment, after: Deployment) -> tuple[tuple[OuRef, ...],
             ref = OuRef(item.ou.id, item.ou.name)
             newly.append(ref)
             widening.append(
-                Widening(f"OU {ref.label()}", f"OU {ref.label()} loses {' and '.join(lost)}")
+                Widening(
+                    f"OU {ref.label()}",
+                    f"OU {ref.label()} loses {' and '.join(lost)}",
+                    uncovered=(item.ou.id,),
+                )
             )
     targets = before.targets
     if targets is not None and after.targets is not None:
@@ -832,7 +884,9 @@ def _coverage(before: Deployment, after: Deployment) -> tuple[tuple[OuRef, ...],
             ref = OuRef(ou, targets[ou])
             newly.append(ref)
             widening.append(
-                Widening(f"OU {ref.label()}", f"OU {ref.label()} is no longer a target")
+                Widening(
+                    f"OU {ref.label()}", f"OU {ref.label()} is no longer a target", uncovered=(ou,)
+                )
             )
     return tuple(newly), widening
 

@@ -31,7 +31,7 @@ from regionguard.pipeline import (
     LOCK_TIMEOUT,
     RunOptions,
     Stages,
-    init_terraform,
+    run_initialized,
     terraform_for,
 )
 from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, parse_plan
@@ -72,15 +72,18 @@ def drift(env: Environment, options: RunOptions) -> None:
     saved = env.dir / "drift.tfplan"
     try:
         with terminate_as_interrupt():
-            with stages.stage("terraform init"):
-                init_terraform(tf, env)
-            with stages.stage("terraform plan -detailed-exitcode"):
-                changed = tf.plan(
+            changed = run_initialized(
+                tf,
+                env,
+                stages,
+                "terraform plan -detailed-exitcode",
+                lambda: tf.plan(
                     saved.resolve(),
                     variables=permits_variable(env, lingering),
                     lock_timeout=LOCK_TIMEOUT,
                     lock=options.state_lock,
-                )
+                ),
+            )
             with stages.stage("terraform show"):
                 text = tf.show_json_text(saved.resolve())
     finally:
