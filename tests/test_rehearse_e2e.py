@@ -18,7 +18,7 @@ import pytest
 
 from regionguard.sandbox import process
 
-pytestmark = [pytest.mark.terraform, pytest.mark.sandbox, pytest.mark.checkov]
+pytestmark = [pytest.mark.terraform, pytest.mark.sandbox, pytest.mark.checkov, pytest.mark.slow]
 
 VENV = Path(sys.executable).parent.parent
 CHECKOV_VENV = Path(__file__).resolve().parent.parent / ".venv-checkov"

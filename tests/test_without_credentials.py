@@ -15,7 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
+
+from regionguard.sandbox.server import SandboxApp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -94,31 +97,53 @@ def test_preflight_runs_its_offline_checks_and_reports_credentials_as_one_check(
 
 
 @pytest.mark.terraform
-def test_make_validate_needs_no_credentials_after_an_s3_init(tmp_path: Path) -> None:
-    """A folder whose .terraform records the S3 backend, as `terraform init` leaves it."""
+def test_make_validate_needs_no_credentials_after_a_real_s3_init(
+    tmp_path: Path, sandbox_server: tuple[SandboxApp, str]
+) -> None:
+    """`terraform init` with the S3 backend (the sandbox's S3, a real bucket), then validate.
+
+    After the init, envs/staging/.terraform records the S3 backend, which
+    any terraform command run in that data folder loads and so asks for
+    credentials; `make validate` must not.
+    """
+    _app, endpoint = sandbox_server
+    bucket = "regionguard-state-validate"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="ap-northeast-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    ).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
+    )
     root = checkout(tmp_path / "repo", "staging")
     shutil.copy2(REPO_ROOT / "Makefile", root / "Makefile")
-    data = root / "envs" / "staging" / ".terraform"
-    data.mkdir()
-    recorded = json.dumps(
-        {
-            "version": 3,
-            "terraform_version": "1.11.0",
-            "backend": {
-                "type": "s3",
-                "config": {
-                    "bucket": "example-org-terraform-state",
-                    "key": "regionguard/staging.tfstate",
-                    "region": "ap-northeast-1",
-                    "encrypt": True,
-                    "use_lockfile": True,
-                },
-                "hash": 1234567890,
-            },
-        },
-        indent=4,
+    staging = root / "envs" / "staging"
+    (staging / "backend.hcl").write_text(
+        f'bucket = "{bucket}"\n'
+        'region = "ap-northeast-1"\n'
+        f'endpoints = {{ s3 = "{endpoint}" }}\n'
+        "use_path_style = true\n"
+        "skip_credentials_validation = true\n"
+        "skip_requesting_account_id = true\n"
+        "skip_metadata_api_check = true\n"
     )
-    (data / "terraform.tfstate").write_text(recorded)
+    credentials = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+    init = subprocess.run(
+        ["terraform", f"-chdir={staging}", "init", "-input=false", "-backend-config=backend.hcl"],
+        env=no_credentials(tmp_path / "init-home", **credentials),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert init.returncode == 0, init.stdout[-3000:] + init.stderr[-3000:]
+    data = staging / ".terraform"
+    recorded = json.loads((data / "terraform.tfstate").read_text())
+    assert (recorded["backend"]["type"], recorded["backend"]["config"]["bucket"]) == ("s3", bucket)
+    before = (data / "terraform.tfstate").read_text()
+
     result = subprocess.run(
         ["make", "-C", str(root), "--no-print-directory", "validate", "ENV=staging"],
         env=no_credentials(tmp_path / "home"),
@@ -132,5 +157,4 @@ def test_make_validate_needs_no_credentials_after_an_s3_init(tmp_path: Path) -> 
         result.stdout
     )
     # The environment's own data folder is left as `terraform init` wrote it.
-    assert sorted(p.name for p in data.iterdir()) == ["terraform.tfstate"]
-    assert (data / "terraform.tfstate").read_text() == recorded
+    assert (data / "terraform.tfstate").read_text() == before
