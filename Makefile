@@ -79,7 +79,7 @@ HELP_maintenance := venv lock docs plan-fixtures clean help
 # shown with its value in this run.
 HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY ALLOW_NO_REGION_DENY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS
 HELP_VAR_ENV := the environment, one of: $(ENVS)
-HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
+HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local); make rehearse: of its own sandbox (unset: any free port)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
 HELP_VAR_TF_TIMEOUT := seconds any one terraform command may run before it is interrupted
 HELP_VAR_ALLOW_DESTROY := 1: plan and review let a plan remove guardrails
@@ -293,9 +293,11 @@ bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size l
 
 # docs/adopt.md's migration for ENV on a sandbox seeded as its organization is
 # today (scripts/regionguard/rehearsal.py): the sandbox extra and checkov, as plan.
+# Its sandbox is its own: on SANDBOX_PORT when set, else on any free port.
 .PHONY: rehearse
 rehearse: check-env venv tf-config $(CHECKOV_VENV)/.installed ## Rehearse docs/adopt.md's migration and rollback for ENV on a sandbox of its own (.rehearse/ENV)
-	@$(REGIONGUARD) rehearse --env $(ENV) --timeout $(TF_TIMEOUT)
+	@$(REGIONGUARD) rehearse --env $(ENV) --timeout $(TF_TIMEOUT) \
+	  $(if $(filter command line environment,$(origin SANDBOX_PORT)),--sandbox-port $(SANDBOX_PORT),)
 
 .PHONY: destroy
 destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV; refused while the landing-zone Region deny is off)

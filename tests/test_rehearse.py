@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,27 @@ def test_a_providers_tf_without_a_top_level_provider_block_is_refused(
         'envs/staging/providers.tf: no provider "aws" block at the top level, as terraform fmt '
         "writes it; the rehearsal builds its provider from it (run `make fmt`)"
     )
+
+
+DRY_RUN = ("make", "-n", "--no-print-directory", "-C", str(REPO_ROOT))
+
+
+@pytest.mark.parametrize(
+    ("given", "flag"), [(["SANDBOX_PORT=4710"], "--sandbox-port 4710"), ([], None)]
+)
+def test_make_rehearse_runs_its_sandbox_on_sandbox_port_only_when_it_is_set(
+    given: list[str], flag: str | None
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    env.pop("SANDBOX_PORT", None)
+    result = subprocess.run(
+        [*DRY_RUN, "rehearse", "ENV=staging", *given],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    command = result.stdout[result.stdout.index("regionguard rehearse") :].split()
+    assert command[:6] == ["regionguard", "rehearse", "--env", "staging", "--timeout", "900"]
+    assert " ".join(command[7:]) == (flag or ""), result.stdout
