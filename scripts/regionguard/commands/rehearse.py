@@ -6,7 +6,11 @@ import argparse
 from typing import Any
 
 from regionguard import rehearsal
-from regionguard.commands._args import add_env_arguments, add_today_argument, environment_from_args
+from regionguard.commands._args import (
+    add_run_arguments,
+    add_today_argument,
+    environment_from_args,
+)
 
 __all__ = ["register"]
 
@@ -32,20 +36,10 @@ def register(subparsers: Any) -> None:
             "Exit 0 every step came out as docs/adopt.md says, 1 a step did not, 2 bad input."
         ),
     )
-    add_env_arguments(parser)
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=900.0,
-        metavar="SECONDS",
-        help="seconds any one terraform command may run before it is interrupted (default 900)",
-    )
-    parser.add_argument(
-        "--sandbox-port",
-        type=int,
-        default=0,
-        metavar="PORT",
-        help="port of the rehearsal's own sandbox (default 0: any free port)",
+    add_run_arguments(
+        parser,
+        sandbox_port=0,
+        sandbox_port_help="port of the rehearsal's own sandbox; 0: any free port",
     )
     add_today_argument(parser)
     parser.set_defaults(func=run)
