@@ -12,7 +12,7 @@ MAKEFLAGS += --no-print-directory
 # these variables taken from the environment, that holds a `$` as written
 # ($(value) is the text unexpanded; $(origin) says where it came from).
 MAKE_INPUTS := ENV PYTHON VENV CHECKOV_VENV TF_TIMEOUT SANDBOX_PORT SANDBOX_TIMEOUT EXTRAS \
-  FORMAT ALLOW_DESTROY CONFIRM LOCK_UPGRADE FILES REGIONGUARD_TF_MIRROR
+  FORMAT ALLOW_DESTROY ALLOW_NO_REGION_DENY CONFIRM LOCK_UPGRADE FILES REGIONGUARD_TF_MIRROR
 $(foreach v,$(.VARIABLES),$(if $(and $(findstring command line,$(origin $(v))),$(findstring $$,$(value $(v)))),$(error $(v) given on the command line holds a $$ (a make function call or reference such as $$(shell ...)), which make would run before any check; pass a plain value)))
 $(foreach v,$(MAKE_INPUTS),$(if $(and $(findstring environment,$(origin $(v))),$(findstring $$,$(value $(v)))),$(error $(v) from the environment holds a $$ (a make function call or reference such as $$(shell ...)), which make would run before any check; pass a plain value)))
 
@@ -64,7 +64,7 @@ BACKEND_CONFIG := $(if $(wildcard $(ENV_DIR)/backend.hcl),-backend-config=backen
 # fails until it has a group.
 HELP_GROUPS := run sandbox checks registry bench maintenance
 HELP_TITLE_run := Plan and apply (ENV, default local: the sandbox)
-HELP_run := plan apply destroy review preflight drift permits notify backend-config init
+HELP_run := rehearse plan apply destroy review preflight drift permits notify backend-config init
 HELP_TITLE_sandbox := Local sandbox (127.0.0.1:SANDBOX_PORT)
 HELP_sandbox := sandbox-up sandbox-status sandbox-down
 HELP_TITLE_checks := Checks and tests
@@ -77,12 +77,13 @@ HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
 # shown with its value in this run.
-HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY ALLOW_NO_REGION_DENY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS
 HELP_VAR_ENV := the environment, one of: $(ENVS)
-HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local)
+HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local); make rehearse: of its own sandbox (unset: any free port)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
 HELP_VAR_TF_TIMEOUT := seconds any one terraform command may run before it is interrupted
 HELP_VAR_ALLOW_DESTROY := 1: plan and review let a plan remove guardrails
+HELP_VAR_ALLOW_NO_REGION_DENY := 1: destroy even where the landing-zone Region deny is off (docs/adopt.md, Rollback)
 HELP_VAR_STATE_LOCK := false: plan, review and drift plan without the state lock (the read-only plan role)
 HELP_VAR_CONFIRM := destroy of any ENV but local: the environment's name again
 HELP_VAR_FORMAT := preflight output: text (when empty), json or markdown
@@ -146,7 +147,8 @@ check-env:
 # version comes from requirements.lock (`make lock` refreshes it).
 LOCK := requirements.lock
 DEV_GOALS := venv test test-fast lint pytest bench bench-% plan-fixtures
-EXTRAS ?= $(if $(filter $(DEV_GOALS),$(MAKECMDGOALS)),dev,$(if $(filter local,$(ENV)),sandbox,core))
+# A rehearsal runs a sandbox for any ENV.
+EXTRAS ?= $(if $(filter $(DEV_GOALS),$(MAKECMDGOALS)),dev,$(if $(filter local,$(ENV))$(filter rehearse,$(MAKECMDGOALS)),sandbox,core))
 ifeq ($(filter $(EXTRAS),core sandbox dev),)
 $(error EXTRAS=$(EXTRAS) is not one of: core sandbox dev)
 endif
@@ -289,9 +291,18 @@ bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size l
 	$(BIN)/python bench/plan_diff_bench.py
 
 
+# docs/adopt.md's migration for ENV on a sandbox seeded as its organization is
+# today (scripts/regionguard/rehearsal.py): the sandbox extra and checkov, as plan.
+# Its sandbox is its own: on SANDBOX_PORT when set, else on any free port.
+.PHONY: rehearse
+rehearse: check-env venv tf-config $(CHECKOV_VENV)/.installed ## Rehearse docs/adopt.md's migration and rollback for ENV on a sandbox of its own (.rehearse/ENV)
+	@$(REGIONGUARD) rehearse --env $(ENV) --timeout $(TF_TIMEOUT) \
+	  $(if $(filter command line environment,$(origin SANDBOX_PORT)),--sandbox-port $(SANDBOX_PORT),)
+
 .PHONY: destroy
-destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV)
-	@$(REGIONGUARD) destroy $(PIPELINE_FLAGS) $(if $(CONFIRM),--confirm $(CONFIRM),)
+destroy: check-env venv tf-config ## Destroy what ENV manages (any ENV but local needs CONFIRM=ENV; refused while the landing-zone Region deny is off)
+	@$(REGIONGUARD) destroy $(PIPELINE_FLAGS) $(if $(CONFIRM),--confirm $(CONFIRM),) \
+	  $(if $(filter 1 yes true,$(ALLOW_NO_REGION_DENY)),--allow-no-region-deny,)
 
 # ---------------------------------------------------------------- sandbox
 
@@ -342,12 +353,22 @@ docs: venv ## Regenerate the module READMEs' tables and the docs' rule tables (a
 	$(BIN)/python tools/module_docs.py
 	$(BIN)/python tools/rule_tables.py
 
+# validate runs in a data folder of its own (TF_DATA_DIR, under .cache/validate/),
+# never in the environment's .terraform: after a real `terraform init` that one
+# records the S3 backend, and `terraform init -backend=false` there still loads
+# that backend, which asks for AWS credentials. So `make validate`, and the
+# pre-commit hook and `make test` that run it, never need credentials.
+# (regionguard's plan and apply refuse TF_DATA_DIR, docs/plan-gate.md, "One door
+# into Terraform": validate runs terraform directly, plans nothing and applies
+# nothing.)
+VALIDATE_DATA := $(CURDIR)/.cache/validate
+
 .PHONY: validate
 validate: tf-config ## terraform validate every environment (no backend, no credentials)
 	@for env in $(ENVS); do \
 	  echo "validate envs/$$env"; \
-	  $(TF) -chdir=envs/$$env init -input=false -backend=false >/dev/null; \
-	  $(TF) -chdir=envs/$$env validate -no-color; \
+	  TF_DATA_DIR=$(VALIDATE_DATA)/$$env $(TF) -chdir=envs/$$env init -input=false -backend=false >/dev/null; \
+	  TF_DATA_DIR=$(VALIDATE_DATA)/$$env $(TF) -chdir=envs/$$env validate -no-color; \
 	done
 
 .PHONY: tf-test
@@ -454,4 +475,5 @@ test-fast: venv ## The dev loop in about a minute: ruff, and the tests that need
 .PHONY: clean
 clean: ## Remove saved plans, caches and the virtual environments
 	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .rehearse
 	rm -f envs/*/tfplan envs/*/tfplan.json envs/*/tfplan.md envs/*/tfplan.gate.json envs/*/tfplan.sarif envs/*/tfplan.comment.md

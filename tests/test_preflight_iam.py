@@ -21,7 +21,9 @@ import json
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,9 @@ import pytest
 
 from regionguard.aws import Aws
 from regionguard.environment import Environment
+from regionguard.expectations import staged_from_org
 from regionguard.orgfacts import OrgFacts
+from regionguard.orgmodel import read_landing_zone_deny, targets_without_landing_zone_deny
 from regionguard.preflight import run_preflight
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
@@ -139,41 +143,78 @@ def _terraform(reads_only: bool) -> set[str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def preflight_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
-    """The IAM actions of every call preflight makes against the sandbox."""
-    env = tmp_path_factory.mktemp("iam") / "env"
-    env.mkdir()
-    for name in ("terraform.tfvars", "accounts.yaml", "variables.tf", "sandbox.yaml"):
-        shutil.copy(REPO_ROOT / "envs" / "local" / name, env / name)
-    # With the landing-zone Region deny on, preflight also reads the
-    # aws-guardrails-* SCPs it finds (DescribePolicy).
+@dataclass
+class Recorder:
+    """An environment and a sandbox with the landing-zone Region deny on; the calls made."""
+
+    env: Environment
+    endpoint: str
+
+    def facts(self) -> OrgFacts:
+        return OrgFacts(Aws(self.env.settings.home_region, self.endpoint))
+
+    def actions(self, work: Callable[[], object]) -> set[str]:
+        """The IAM actions of every call ``work`` makes through the one AWS client."""
+        recorded: set[str] = set()
+        original = Aws.call
+
+        def record(self: Aws, service: str, operation: str, **kwargs: Any) -> Any:
+            client = self._client(service)
+            api = client.meta.method_to_api_mapping[operation]
+            recorded.add(f"{client.meta.service_model.signing_name}:{api}")
+            return original(self, service, operation, **kwargs)
+
+        Aws.call = record  # type: ignore[method-assign]
+        try:
+            work()
+        finally:
+            Aws.call = original  # type: ignore[method-assign]
+        return recorded
+
+
+@contextmanager
+def _sandbox_with_deny(env: Path) -> Iterator[str]:
+    # With the landing-zone Region deny on, the readers also read the
+    # aws-guardrails-* SCPs they find (DescribePolicy).
     app = SandboxApp(load_sandbox_settings(env, landing_zone_region_deny=True))
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    recorded: set[str] = set()
-    original = Aws.call
-
-    def record(self: Aws, service: str, operation: str, **kwargs: Any) -> Any:
-        client = self._clients[service]
-        api = client.meta.method_to_api_mapping[operation]
-        recorded.add(f"{client.meta.service_model.signing_name}:{api}")
-        return original(self, service, operation, **kwargs)
-
     try:
-        Aws.call = record  # type: ignore[method-assign]
-        settings = load_settings(env)
-        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-        environment = Environment(env, datetime.date(2026, 12, 1))
-        checks = run_preflight(environment, OrgFacts(Aws(settings.home_region, endpoint)))
-        assert [c.id for c in checks if c.status == "fail"] == ["landing-zone-region-deny"]
-        yield recorded
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
-        Aws.call = original  # type: ignore[method-assign]
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def recorder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
+    env = tmp_path_factory.mktemp("iam") / "env"
+    env.mkdir()
+    for name in (
+        "terraform.tfvars",
+        "accounts.yaml",
+        "accounts.auto.tfvars.json",
+        "expectations.yaml",
+        "variables.tf",
+        "sandbox.yaml",
+    ):
+        shutil.copy(REPO_ROOT / "envs" / "local" / name, env / name)
+    assert load_settings(env).home_region
+    with _sandbox_with_deny(env) as endpoint:
+        yield Recorder(Environment(env, datetime.date(2026, 12, 1)), endpoint)
+
+
+@pytest.fixture(scope="module")
+def preflight_actions(recorder: Recorder) -> set[str]:
+    """The IAM actions of every call preflight makes against the sandbox."""
+
+    def work() -> None:
+        checks = run_preflight(recorder.env, recorder.facts())
+        assert [c.id for c in checks if c.status == "fail"] == ["landing-zone-region-deny"]
+
+    return recorder.actions(work)
 
 
 @pytest.mark.parametrize("name", ["plan-role.json", "apply-role.json"])
@@ -224,6 +265,47 @@ def test_the_plan_role_allows_exactly_what_plan_and_preflight_call(
 
 def test_the_apply_role_allows_exactly_what_plan_and_apply_call() -> None:
     assert _actions(_policy("apply-role.json"), s3=False) == _terraform(False)
+
+
+def test_the_plan_reads_the_landing_zone_deny_within_the_plan_role(recorder: Recorder) -> None:
+    """The plan's registration stage reads which OUs carry the deny, with the plan role."""
+    actions = recorder.actions(lambda: read_landing_zone_deny(recorder.facts()))
+    assert actions == {
+        "organizations:ListRoots",
+        "organizations:ListOrganizationalUnitsForParent",
+        "organizations:ListPolicies",
+        "organizations:DescribePolicy",
+        "organizations:ListTargetsForPolicy",
+    }
+    assert actions <= _actions(_policy("plan-role.json"), s3=False)
+
+
+def test_apply_and_destroy_read_the_organization_within_the_apply_role(
+    recorder: Recorder,
+) -> None:
+    """apply's check of the facts and destroy's check of the deny, with the apply role."""
+    env = recorder.env
+
+    def work() -> None:
+        staged = staged_from_org(env, env.expectations_path, recorder.facts())
+        assert staged.deny is not None and sorted(staged.deny.ous.values()) == [
+            "Sandbox",
+            "Security",
+            "Workloads",
+        ]
+        assert targets_without_landing_zone_deny(env, recorder.facts()) == ()
+
+    actions = recorder.actions(work)
+    assert actions == {
+        "organizations:DescribeOrganization",
+        "organizations:ListRoots",
+        "organizations:ListOrganizationalUnitsForParent",
+        "organizations:ListAccountsForParent",
+        "organizations:ListPolicies",
+        "organizations:DescribePolicy",
+        "organizations:ListTargetsForPolicy",
+    }
+    assert actions <= _actions(_policy("apply-role.json"), s3=False)
 
 
 def test_the_plan_role_reads_the_state_and_writes_nothing_not_even_the_lock() -> None:

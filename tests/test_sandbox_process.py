@@ -226,3 +226,82 @@ def test_up_on_a_port_held_by_another_sandbox_names_it(
         f"(pid {other.pid}, env {sandbox_env}); stop it there with `regionguard sandbox down` "
         "or pass another --port (make: SANDBOX_PORT=N)\n"
     )
+
+
+def _landing_zone_deny_targets(endpoint: str) -> list[str]:
+    """Names of the OUs the sandbox's landing-zone Region deny is attached to."""
+    import boto3
+
+    org = boto3.client(
+        "organizations",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    policies = org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    found = [p for p in policies if p["Name"] == "aws-guardrails-landing-zone-region-deny"]
+    if not found:
+        return []
+    targets = org.list_targets_for_policy(PolicyId=found[0]["Id"])["Targets"]
+    return sorted(t["Name"] for t in targets)
+
+
+def test_up_flags_apply_on_a_running_sandbox_and_outlive_a_re_seed(
+    state_dir: Path, sandbox_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sd = str(state_dir)
+    env = str(sandbox_env)
+    code, _, _ = run(capsys, "sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", env)
+    assert code == 0
+    info = process.status(state_dir)
+    assert info is not None
+    assert _landing_zone_deny_targets(info.endpoint) == []  # sandbox.yaml: region_deny false
+
+    code, out, _ = run(
+        capsys,
+        "sandbox",
+        "--state-dir",
+        sd,
+        "up",
+        "--port",
+        "0",
+        "--env-dir",
+        env,
+        "--landing-zone-region-deny",
+    )
+    assert code == 0
+    # The policy created, then attached to the three registered first-tier OUs.
+    assert out.endswith("already running, re-seeded (4 changes, landing-zone Region deny on)\n")
+    assert _landing_zone_deny_targets(info.endpoint) == ["Research", "Security", "Workloads"]
+    assert process.health(info.endpoint)["landingZoneRegionDeny"] is True  # type: ignore[index]
+
+    # A plain `up` re-seeds from sandbox.yaml and keeps the deny the flag set.
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", env)
+    assert out.endswith("already running, re-seeded (0 changes)\n")
+    assert _landing_zone_deny_targets(info.endpoint) == ["Research", "Security", "Workloads"]
+
+    code, out, _ = run(
+        capsys,
+        *("sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", env),
+        "--no-landing-zone-region-deny",
+    )
+    assert code == 0
+    assert out.endswith("already running, re-seeded (1 change, landing-zone Region deny off)\n")
+    assert _landing_zone_deny_targets(info.endpoint) == []
+    assert process.health(info.endpoint)["landingZoneRegionDeny"] is False  # type: ignore[index]
+
+
+def test_the_landing_zone_deny_admin_call_refuses_a_body_without_enabled(
+    state_dir: Path, sandbox_env: Path
+) -> None:
+    info, _ = process.up(state_dir, sandbox_env, port=0)
+    with pytest.raises(process.SandboxError) as refused:
+        process.admin(
+            info.endpoint, "PUT", "landing-zone-region-deny", {"on": True}, token=info.token
+        )
+    assert str(refused.value) == (
+        "sandbox PUT /regionguard/landing-zone-region-deny: the body must be "
+        '{"enabled": true} or {"enabled": false}'
+    )
+    assert _landing_zone_deny_targets(info.endpoint) == []

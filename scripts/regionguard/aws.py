@@ -52,28 +52,54 @@ class Aws:
             )
         self.region = region
         self.endpoint = endpoint
-        session = boto3.session.Session()
-        self._clients = {name: session.client(name, **options) for name in SERVICES}
+        self._options = options
+        self._boto3 = boto3
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        # The session and the clients are made on first use: a missing
+        # profile (AWS_PROFILE) is then a failed call, which the caller
+        # reports as it reports missing credentials, not a crash at start.
+        if service not in self._clients:
+            if self._session is None:
+                self._session = self._boto3.session.Session()
+            self._clients[service] = self._session.client(service, **self._options)
+        return self._clients[service]
 
     def call(self, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
         """One call; AwsCallError when AWS refuses it, InputError without credentials or network."""
         # botocore is loaded with boto3 above.
         from botocore.exceptions import (
             ClientError,
+            CredentialRetrievalError,
             EndpointConnectionError,
+            InvalidConfigError,
             NoCredentialsError,
             NoRegionError,
+            PartialCredentialsError,
+            ProfileNotFound,
+            SSOError,
+            TokenRetrievalError,
         )
 
-        client = self._clients[service]
         try:
-            result: dict[str, Any] = getattr(client, operation)(**kwargs)
+            result: dict[str, Any] = getattr(self._client(service), operation)(**kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise AwsCallError(
                 exc.operation_name, str(error.get("Code")), str(error.get("Message"))
             ) from None
-        except (NoCredentialsError, NoRegionError) as exc:
+        except (
+            NoCredentialsError,
+            PartialCredentialsError,
+            CredentialRetrievalError,
+            ProfileNotFound,
+            InvalidConfigError,
+            SSOError,
+            TokenRetrievalError,
+            NoRegionError,
+        ) as exc:
             raise NoCredentials(
                 f"AWS credentials: {exc}; run with the management account's credentials "
                 "(AWS_PROFILE or the plan role, docs/adopt.md)"

@@ -15,6 +15,7 @@ from regionguard.commands import (
     plandiff,
     preflight,
     prove,
+    rehearse,
     render,
     sandbox,
     schedule,
@@ -45,6 +46,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     schedule,
     preflight,
     prove,
+    rehearse,
 )
 
 

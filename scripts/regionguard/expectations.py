@@ -19,10 +19,13 @@ from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import Decision, Evaluator, PolicyError
 from regionguard.inputfile import EXPECTATIONS
+from regionguard.orgfacts import OrgFacts
 from regionguard.orgmodel import (
     UNSPECIFIED,
+    LandingZoneDeny,
     Scenario,
     commercial_regions,
+    read_landing_zone_deny,
     sandbox_facts,
     scenario_from_env,
     scenario_from_org,
@@ -314,14 +317,7 @@ def verify_text(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]
                 f"  BROKEN  {exp.label()}: {len(outcome.breaches)} of {outcome.calls} calls "
                 f"are not {exp.expect.upper()}" + (f" by {exp.denied_by}" if exp.denied_by else "")
             )
-            for breach in outcome.breaches[:MAX_BREACHES_SHOWN]:
-                lines.append(
-                    f"          {scenario.account_label(breach.account_id)} {breach.action} "
-                    f"{breach.region}: {breach.decision.effect}. {breach.decision.reason}"
-                )
-            hidden = len(outcome.breaches) - MAX_BREACHES_SHOWN
-            if hidden > 0:
-                lines.append(f"          ... and {hidden} more")
+            lines += _breach_lines(scenario, outcome)
     return "\n".join(lines)
 
 
@@ -354,3 +350,133 @@ def verify_json(path: Path, runs: Sequence[tuple[Scenario, tuple[Outcome, ...]]]
             for scenario, outcomes in runs
         ],
     }
+
+
+# ---------------------------------------------------------------- the migration
+
+STEP_4 = "migration step 4 (turn the landing-zone Region deny off)"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The facts of one source as the organization will be right after apply, and after step 4.
+
+    While the landing-zone Region deny is on, no OU-level exemption re-opens a
+    Region it denies (docs/adopt.md, Migration): a fact that holds once it is
+    off but not while it is on *waits for step 4*; it is neither holding nor
+    broken. ``after_step_4`` (the deny off) decides what is broken, so a
+    plan or an apply fails on exactly the facts it fails on once the
+    migration is done. ``now`` is None when the deny is off already.
+    """
+
+    after_step_4: Run
+    now: Run | None = None
+    deny: LandingZoneDeny | None = None
+
+    def _later(self) -> dict[int, Outcome]:
+        return {o.expectation.index: o for o in self.after_step_4[1]}
+
+    @property
+    def waiting(self) -> tuple[Outcome, ...]:
+        """Facts broken while the landing-zone Region deny is on that hold once it is off."""
+        if self.now is None:
+            return ()
+        later = self._later()
+        return tuple(o for o in self.now[1] if not o.holds and later[o.expectation.index].holds)
+
+    @property
+    def broken(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.after_step_4[1] if not o.holds)
+
+    @property
+    def runs(self) -> list[Run]:
+        """What decides the verdict: the organization after step 4."""
+        return [self.after_step_4]
+
+
+def staged_from_plan(
+    env: Environment, path: Path, plan: Plan, deny: LandingZoneDeny | None
+) -> Staged:
+    """The facts over the plan's result: with the landing-zone Region deny still on, and off."""
+    expectations = load_expectations(path, env.dir)
+    try:
+        after = scenario_from_plan(env, plan, "after")
+        staged = Staged((after, check(expectations, after, str(path), env.dir)))
+        if deny is None or not deny.on:
+            return staged
+        now = scenario_from_plan(env, plan, "after", landing_zone_deny=deny.by_ou)
+        return Staged(
+            staged.after_step_4, (now, check(expectations, now, str(path), env.dir)), deny
+        )
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def staged_from_org(env: Environment, path: Path, facts: OrgFacts) -> Staged:
+    """The facts over the organization as ``facts`` reads it, and as it will be after step 4.
+
+    InputError when the organization cannot be read (the message says where).
+    """
+    expectations = load_expectations(path, env.dir)
+    deny = read_landing_zone_deny(facts)
+    if deny.unreadable is not None:
+        raise InputError(f"cannot read the organization: {deny.unreadable}")
+    try:
+        as_read = scenario_from_org(facts, env)
+        run = (as_read, check(expectations, as_read, str(path), env.dir))
+        if not deny.on:
+            return Staged(run)
+        after = scenario_from_org(facts, env, landing_zone_deny=False)
+        return Staged((after, check(expectations, after, str(path), env.dir)), run, deny)
+    except PolicyError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def staged_text(path: Path, staged: Staged) -> str:
+    """``verify_text`` of the verdict's run; with the deny on, each waiting fact named apart."""
+    if staged.now is None or staged.deny is None:
+        return verify_text(path, staged.runs)
+    scenario, outcomes = staged.now
+    waiting = {o.expectation.index for o in staged.waiting}
+    later = staged._later()
+    held = sum(1 for o in outcomes if o.holds)
+    broken = len(staged.broken)
+    lines = [
+        f"{path}: {held} of {len(outcomes)} facts hold, {len(waiting)} wait for {STEP_4}, "
+        f"{broken} broken; {scenario.source}, with the landing-zone Region deny on "
+        f"{staged.deny.label()}"
+    ]
+    for outcome in outcomes:
+        exp = outcome.expectation
+        if outcome.holds and later[exp.index].holds:
+            lines.append(f"  ok      {exp.fact} ({count(outcome.calls, 'call')})")
+        elif exp.index in waiting:
+            lines.append(
+                f"  WAITS   {exp.label()}: {len(outcome.breaches)} of {outcome.calls} calls are "
+                f"not {exp.expect.upper()}"
+                + (f" by {exp.denied_by}" if exp.denied_by else "")
+                + f" while the landing-zone Region deny is on; it holds after {STEP_4}"
+            )
+            lines += _breach_lines(scenario, outcome)
+        else:
+            after = later[exp.index]
+            lines.append(
+                f"  BROKEN  {exp.label()}: {len(after.breaches)} of {after.calls} calls are not "
+                f"{exp.expect.upper()}"
+                + (f" by {exp.denied_by}" if exp.denied_by else "")
+                + f", also after {STEP_4}"
+            )
+            lines += _breach_lines(staged.after_step_4[0], after)
+    return "\n".join(lines)
+
+
+def _breach_lines(scenario: Scenario, outcome: Outcome) -> list[str]:
+    lines = [
+        f"          {scenario.account_label(b.account_id)} {b.action} {b.region}: "
+        f"{b.decision.effect}. {b.decision.reason}"
+        for b in outcome.breaches[:MAX_BREACHES_SHOWN]
+    ]
+    hidden = len(outcome.breaches) - MAX_BREACHES_SHOWN
+    if hidden > 0:
+        lines.append(f"          ... and {hidden} more")
+    return lines

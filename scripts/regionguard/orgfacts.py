@@ -20,14 +20,16 @@ Reads only; the calls are those of ``iam/plan-role.json``.
 - SCP attachments: ``ListPolicies`` and ``ListTargetsForPolicy`` per SCP
   (one reader for every target: an organization of 5,000 accounts costs a
   call per SCP and page, not one per account), ``DescribePolicy`` for the
-  contents that are needed.
+  contents that are needed. Where the landing-zone Region deny is on, only
+  Control Tower's SCPs are described and only those carrying it have their
+  targets listed.
 - Enabled controls: ``ListEnabledControls`` per OU, ``GetEnabledControl``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,18 +213,29 @@ class OrgFacts:
     # ------------------------------------------------------------ SCPs
 
     @functools.cached_property
+    def scps(self) -> tuple[PolicySummary, ...]:
+        """Every SCP of the organization (ListPolicies)."""
+        return tuple(
+            PolicySummary(str(policy["Id"]), str(policy["Name"]))
+            for policy in self.aws.pages(
+                "organizations", "list_policies", "Policies", Filter=SCP_FILTER
+            )
+        )
+
+    @functools.cache  # noqa: B019 - one OrgFacts per command
+    def targets_of(self, policy_id: str) -> tuple[str, ...]:
+        """The ids of the roots, OUs and accounts one SCP is attached to directly."""
+        return tuple(
+            str(target["TargetId"])
+            for target in self.aws.pages(
+                "organizations", "list_targets_for_policy", "Targets", PolicyId=policy_id
+            )
+        )
+
+    @functools.cached_property
     def attachments(self) -> Mapping[str, tuple[PolicySummary, ...]]:
         """Target id (root, OU or account) -> the SCPs attached directly to it."""
-        out: dict[str, list[PolicySummary]] = {}
-        for policy in self.aws.pages(
-            "organizations", "list_policies", "Policies", Filter=SCP_FILTER
-        ):
-            summary = PolicySummary(str(policy["Id"]), str(policy["Name"]))
-            for target in self.aws.pages(
-                "organizations", "list_targets_for_policy", "Targets", PolicyId=summary.id
-            ):
-                out.setdefault(str(target["TargetId"]), []).append(summary)
-        return {target: tuple(policies) for target, policies in out.items()}
+        return _by_target(self.scps, self.targets_of)
 
     def scps_of(self, target_id: str) -> tuple[PolicySummary, ...]:
         return self.attachments.get(target_id, ())
@@ -247,11 +260,21 @@ class OrgFacts:
             isinstance(s, dict) and s.get("Sid") == LANDING_ZONE_SID for s in statements(document)
         )
 
+    @functools.cached_property
+    def _landing_zone_region_deny(self) -> Mapping[str, tuple[PolicySummary, ...]]:
+        # Only Control Tower's SCPs are read (DescribePolicy) and only those
+        # carrying GRREGIONDENY have their targets listed: a plan pays for the
+        # few SCPs on OUs, not for FullAWSAccess on every account.
+        deny = [p for p in self.scps if self.is_landing_zone_region_deny(p)]
+        return _by_target(deny, self.targets_of)
+
+    def landing_zone_region_deny_scps(self, target_id: str) -> tuple[PolicySummary, ...]:
+        """The SCPs attached to ``target_id`` that carry the landing-zone Region deny."""
+        return self._landing_zone_region_deny.get(target_id, ())
+
     def landing_zone_region_deny_on(self, targets: Iterable[str]) -> tuple[str, ...]:
         """Of ``targets`` (OU ids), those carrying the landing-zone Region deny."""
-        return tuple(
-            t for t in targets if any(self.is_landing_zone_region_deny(p) for p in self.scps_of(t))
-        )
+        return tuple(t for t in targets if self.landing_zone_region_deny_scps(t))
 
     # ------------------------------------------------------------ controls
 
@@ -282,3 +305,13 @@ class OrgFacts:
             "controltower", "get_enabled_control", enabledControlIdentifier=enabled_control_arn
         ).get("enabledControlDetails", {})
         return str((details.get("driftStatusSummary") or {}).get("driftStatus"))
+
+
+def _by_target(
+    policies: Iterable[PolicySummary], targets_of: Callable[[str], tuple[str, ...]]
+) -> dict[str, tuple[PolicySummary, ...]]:
+    out: dict[str, list[PolicySummary]] = {}
+    for policy in policies:
+        for target in targets_of(policy.id):
+            out.setdefault(target, []).append(policy)
+    return {target: tuple(found) for target, found in out.items()}

@@ -11,34 +11,40 @@ account, as AWS Organizations does by default.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from regionguard import deployment as dep
 from regionguard import iamref, local_sandbox
 from regionguard.aws import Aws, AwsCallError
-from regionguard.controlscp import render_control_scp, render_landing_zone_deny
+from regionguard.controlscp import LANDING_ZONE_SID, render_control_scp, render_landing_zone_deny
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, OrgNode, OrgTree, Policy
-from regionguard.orgfacts import OrgFacts
+from regionguard.orgfacts import OrgFacts, PolicySummary
 from regionguard.planfile import Plan
+from regionguard.rules import statements
+from regionguard.scp import decode_scp
 
 __all__ = [
     "CONTROL_SCP_NAME",
     "FULL_AWS_ACCESS",
     "LANDING_ZONE_DENY_NAME",
+    "LandingZoneDeny",
     "Scenario",
     "commercial_regions",
     "deployment_from_env",
     "first_tier_from_org",
     "landing_zone_policy",
     "node_policies",
+    "read_landing_zone_deny",
     "sandbox_facts",
     "scenario_from_deployment",
     "scenario_from_env",
     "scenario_from_org",
     "scenario_from_plan",
+    "targets_without_landing_zone_deny",
 ]
 
 FULL_AWS_ACCESS = Policy(
@@ -101,14 +107,27 @@ def landing_zone_policy(env: Environment) -> Policy:
 
 
 def node_policies(
-    item: dep.OuDeployment | None, *, first_tier: bool, landing_zone_deny: Policy | None = None
+    item: dep.OuDeployment | None,
+    *,
+    first_tier: bool,
+    landing_zone_deny: Policy | tuple[Policy, ...] | None = None,
 ) -> tuple[Policy, ...]:
-    """The SCPs on one OU: FullAWSAccess, the deployment's, the landing-zone deny (first tier)."""
+    """The SCPs on one OU: FullAWSAccess, the landing-zone deny (first tier), the deployment's.
+
+    The landing-zone Region deny comes before this project's SCPs: it
+    predates them, and the organization read back (ListPolicies, in the
+    sandbox's creation order) lists it first, so a fact's deciding statement
+    is the same before and after apply. AWS documents no order of
+    ListPolicies; the decision (allow or deny) does not depend on it, only
+    which Deny is named when several match.
+    """
     policies: tuple[Policy, ...] = (FULL_AWS_ACCESS,)
+    if first_tier and landing_zone_deny is not None:
+        policies += (
+            landing_zone_deny if isinstance(landing_zone_deny, tuple) else (landing_zone_deny,)
+        )
     if item is not None:
         policies += ou_policies(item)
-    if first_tier and landing_zone_deny is not None:
-        policies += (landing_zone_deny,)
     return policies
 
 
@@ -116,7 +135,7 @@ def scenario_from_deployment(
     env: Environment,
     deployment: dep.Deployment,
     *,
-    landing_zone_deny: bool = False,
+    landing_zone_deny: bool | Mapping[str, tuple[Policy, ...]] = False,
     placement: Mapping[str, tuple[str, ...]] | None = None,
     org_id: str | None = None,
     root_id: str | None = None,
@@ -127,6 +146,10 @@ def scenario_from_deployment(
     Organizations has them; see :attr:`regionguard.planfile.Plan.account_placement`)
     places the accounts it names; the others are placed by the registry's
     ``ou``. ``org_id`` makes requests carry ``aws:PrincipalOrgPaths``.
+    ``landing_zone_deny``: True adds the landing-zone Region deny (rendered
+    with the allowed Regions) to every first-tier OU; a mapping adds the
+    policies it holds for a first-tier OU's id or name (as
+    :attr:`LandingZoneDeny.by_ou` reads them from the organization).
     """
     deployment.check_known()
     root = OrgNode("root", root_id or "r-root", "Root", (FULL_AWS_ACCESS,))
@@ -139,7 +162,11 @@ def scenario_from_deployment(
             item = deployment.find(ou_id, name if depth == 0 else None)
             if item is not None:
                 ou_id = item.ou.id or ou_id
-            policies = node_policies(item, first_tier=depth == 0, landing_zone_deny=lz_deny)
+            if depth == 0 and isinstance(landing_zone_deny, Mapping):
+                read = landing_zone_deny.get(ou_id or "", landing_zone_deny.get(name, ()))
+            else:
+                read = (lz_deny,) if lz_deny is not None else ()
+            policies = node_policies(item, first_tier=depth == 0, landing_zone_deny=read)
             node = OrgNode("ou", ou_id or f"ou:{key}", name, policies)
             nodes[key] = node
         return node
@@ -204,7 +231,11 @@ def deployment_from_env(env: Environment) -> dep.Deployment:
 
 
 def scenario_from_plan(
-    env: Environment, plan: Plan, side: str, *, landing_zone_deny: bool = False
+    env: Environment,
+    plan: Plan,
+    side: str,
+    *,
+    landing_zone_deny: bool | Mapping[str, tuple[Policy, ...]] = False,
 ) -> Scenario:
     """What a saved plan leaves on each OU (``before`` or ``after``), on the registry's accounts."""
     return scenario_from_deployment(
@@ -233,18 +264,25 @@ def _where(facts: OrgFacts) -> str:
     return f"sandbox at {endpoint}" if endpoint else f"AWS Organizations ({facts.aws.region})"
 
 
-def scenario_from_org(facts: OrgFacts, env: Environment | None = None) -> Scenario:
-    """The organization as AWS Organizations (or the sandbox) has it, read through ``facts``."""
-    contents: dict[str, Policy] = {}
+def scenario_from_org(
+    facts: OrgFacts, env: Environment | None = None, *, landing_zone_deny: bool = True
+) -> Scenario:
+    """The organization as AWS Organizations (or the sandbox) has it, read through ``facts``.
+
+    ``landing_zone_deny`` False: as it will be once the landing-zone Region
+    deny is turned off (migration step 4): its statements (Sid
+    ``GRREGIONDENY``) taken out of Control Tower's SCPs.
+    """
+    contents: dict[str, Policy | None] = {}
 
     def policies_of(target_id: str) -> tuple[Policy, ...]:
         out = []
         for summary in facts.scps_of(target_id):
             if summary.id not in contents:
-                contents[summary.id] = Policy(
-                    summary.name, facts.policy_content(summary.id), summary.id
-                )
-            out.append(contents[summary.id])
+                contents[summary.id] = _policy(facts, summary, landing_zone_deny)
+            policy = contents[summary.id]
+            if policy is not None:
+                out.append(policy)
         return tuple(out)
 
     try:
@@ -278,6 +316,8 @@ def scenario_from_org(facts: OrgFacts, env: Environment | None = None) -> Scenar
         if facts.aws.endpoint
         else f"read from AWS Organizations ({facts.aws.region})"
     )
+    if not landing_zone_deny:
+        source += ", without the landing-zone Region deny (after migration step 4)"
     return Scenario(
         OrgTree(tuple(accounts), organization.management_account_id, organization.id),
         source,
@@ -285,6 +325,121 @@ def scenario_from_org(facts: OrgFacts, env: Environment | None = None) -> Scenar
         permitted,
         allowed,
         actions,
+    )
+
+
+def _policy(facts: OrgFacts, summary: PolicySummary, landing_zone_deny: bool) -> Policy | None:
+    """The SCP as read; without ``landing_zone_deny``, its GRREGIONDENY statements left out.
+
+    AWS documents that turning the landing-zone Region deny off stops the
+    control, not how Control Tower rewrites the ``aws-guardrails-*`` SCP that
+    carried it; the model keeps that SCP's other statements, and drops an
+    SCP left with none.
+    """
+    content = facts.policy_content(summary.id)
+    if landing_zone_deny or not facts.is_landing_zone_region_deny(summary):
+        return Policy(summary.name, content, summary.id)
+    kept = _statements_of(content, keep_landing_zone_deny=False)
+    if not kept:
+        return None
+    return Policy(summary.name, _with_statements(content, kept), summary.id)
+
+
+def _statements_of(content: str, *, keep_landing_zone_deny: bool) -> list[object]:
+    document = decode_scp(content)  # readable: is_landing_zone_region_deny decoded it
+    return [
+        s
+        for s in statements(document)
+        if (isinstance(s, dict) and s.get("Sid") == LANDING_ZONE_SID) == keep_landing_zone_deny
+    ]
+
+
+def _with_statements(content: str, kept: list[object]) -> str:
+    document = dict(decode_scp(content))
+    document["Statement"] = kept
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class LandingZoneDeny:
+    """Which first-tier OUs carry the landing-zone Region deny (Sid GRREGIONDENY), as read.
+
+    ``policies`` holds, per OU id, the deny's statements as Control Tower
+    attached them (the other statements of its SCP left out), so that the
+    organization right after an apply is evaluated with the governed Regions
+    the landing zone really has. ``unreadable`` says why it could not be read;
+    the deny is then assumed on every first-tier OU (fail closed: a fact that
+    needs it off is not reported as holding).
+    """
+
+    ous: Mapping[str, str]  # OU id -> name
+    policies: Mapping[str, tuple[Policy, ...]]
+    unreadable: str | None = None
+
+    @property
+    def on(self) -> bool:
+        return bool(self.ous) or self.unreadable is not None
+
+    @property
+    def by_ou(self) -> bool | Mapping[str, tuple[Policy, ...]]:
+        """What :func:`scenario_from_plan` adds: per first-tier OU id and name, or True."""
+        if self.unreadable is not None:
+            return True
+        out = dict(self.policies)
+        out.update({self.ous[ou_id]: p for ou_id, p in self.policies.items()})
+        return out
+
+    def label(self) -> str:
+        if self.unreadable is not None:
+            return f"every first-tier OU (assumed: {self.unreadable})"
+        return ", ".join(sorted(self.ous.values()))
+
+
+def read_landing_zone_deny(facts: OrgFacts) -> LandingZoneDeny:
+    """The landing-zone Region deny of every first-tier OU; its ``unreadable`` says why not."""
+    try:
+        first_tier = facts.first_tier
+        ous: dict[str, str] = {}
+        policies: dict[str, tuple[Policy, ...]] = {}
+        for ou in first_tier:
+            found = facts.landing_zone_region_deny_scps(ou.id)
+            if not found:
+                continue
+            ous[ou.id] = ou.name
+            policies[ou.id] = tuple(
+                Policy(
+                    p.name,
+                    _with_statements(
+                        facts.policy_content(p.id),
+                        _statements_of(facts.policy_content(p.id), keep_landing_zone_deny=True),
+                    ),
+                    p.id,
+                )
+                for p in found
+            )
+    except (AwsCallError, InputError) as exc:
+        return LandingZoneDeny({}, {}, str(exc))
+    return LandingZoneDeny(ous, policies)
+
+
+def targets_without_landing_zone_deny(env: Environment, facts: OrgFacts) -> tuple[str, ...]:
+    """Names of the environment's target OUs that do not carry the landing-zone Region deny.
+
+    The targets as the settings select them from the first-tier OUs (the
+    recorded unregistered ones left out), read with the calls of the apply
+    role: ListRoots, ListOrganizationalUnitsForParent, ListPolicies,
+    DescribePolicy of Control Tower's SCPs, ListTargetsForPolicy of those
+    carrying the deny. AwsCallError or InputError when they cannot be read.
+    """
+    settings = env.settings
+    ous = [dep.OrgUnit(ou.id, ou.name) for ou in facts.first_tier]
+    selection = dep.select_targets(
+        ous, settings.target_ou_include, settings.target_ou_exclude, env.unregistered_ous
+    )
+    return tuple(
+        ou.name or ou.label()
+        for ou in selection.targets
+        if not facts.landing_zone_region_deny_scps(ou.id or "")
     )
 
 

@@ -57,7 +57,7 @@ from regionguard.atomic import write_atomic
 from regionguard.aws import Aws, AwsCallError
 from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError, RegionguardError
-from regionguard.expectations import broken_facts, verify_runs, verify_text
+from regionguard.expectations import STEP_4, Staged, staged_from_org, staged_from_plan, staged_text
 from regionguard.findings import Finding, has_errors
 from regionguard.gaterecord import PlanFiles, check_record, judge_saved_plan, write_record
 from regionguard.inputs import (
@@ -69,8 +69,9 @@ from regionguard.inputs import (
 )
 from regionguard.markdown import md_line
 from regionguard.orgfacts import OrgFacts
+from regionguard.orgmodel import read_landing_zone_deny, targets_without_landing_zone_deny
 from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, Plan, parse_plan
-from regionguard.preflight import record_unregistered
+from regionguard.preflight import CONSOLE_REGION_DENY_ON, record_unregistered
 from regionguard.review import PlanReview, review_plan
 from regionguard.review_format import (
     SUMMARY_LIMIT,
@@ -79,6 +80,7 @@ from regionguard.review_format import (
     format_review,
     utf8_size,
 )
+from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.terraform import Terraform, TerraformError, terminate_as_interrupt
 from regionguard.validation import validate_env
 from regionguard.words import count
@@ -90,6 +92,7 @@ __all__ = [
     "COMMENT_FILE",
     "LOCK_TIMEOUT",
     "SARIF_FILE",
+    "Applied",
     "RunOptions",
     "Stages",
     "apply",
@@ -257,7 +260,7 @@ def run_initialized(
             return command()
 
 
-def _record_unregistered(env: Environment, endpoint: str | None) -> None:
+def _record_unregistered(env: Environment, facts: OrgFacts) -> None:
     """Record the first-tier OUs Control Tower has not registered, as preflight does.
 
     Control Tower refuses controls on them, and no data source of the aws
@@ -266,7 +269,7 @@ def _record_unregistered(env: Environment, endpoint: str | None) -> None:
     names them as not covered, with the reason.
     """
     try:
-        changed = record_unregistered(env.dir, OrgFacts(Aws(env.settings.home_region, endpoint)))
+        changed = record_unregistered(env.dir, facts)
     except (AwsCallError, InputError):
         print(
             f"  warning: cannot read which OUs Control Tower registered; {env.dir} keeps its "
@@ -295,7 +298,7 @@ class _Outcome:
         self.background = ExitStack()
 
 
-def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: Stages) -> None:
+def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: Stages) -> Staged:
 
     files = PlanFiles(env.dir)
     files.clear()
@@ -308,7 +311,15 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         with stages.stage("sandbox"):
             endpoint = local_sandbox.start(env, options.sandbox_port)
     with stages.stage("registration"):
-        _record_unregistered(env, endpoint)
+        facts = OrgFacts(Aws(env.settings.home_region, endpoint))
+        _record_unregistered(env, facts)
+        deny = read_landing_zone_deny(facts)  # the expectations stage evaluates with it
+        if deny.unreadable is not None:
+            print(
+                f"  warning: cannot read whether the landing-zone Region deny is on "
+                f"({deny.unreadable}); the facts are evaluated with it on and off",
+                file=sys.stderr,
+            )
     findings: list[Finding] = []
     if lingering:
         warning = expiry_warning(env, lingering)
@@ -363,8 +374,10 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         proof = _prove_stage(env, plan, review, files, out)
         write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
     with stages.stage("expectations"):
-        runs = verify_runs(env, env.expectations_path, plan=plan, rendered=False)
-        print(verify_text(env.expectations_path, runs))
+        staged = staged_from_plan(env, env.expectations_path, plan, deny)
+        print(staged_text(env.expectations_path, staged))
+        _note_waiting(env, staged, out, files)
+    runs = staged.runs
     for _scenario, outcomes in runs:
         for o in outcomes:
             if not o.holds:
@@ -378,7 +391,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
                     )
                 )
     checkov = _checkov_stage(scan, files, out, stages)
-    broken = broken_facts(runs)
+    broken = len(staged.broken)
     problems = []
     if not review.passed:
         problems.append(
@@ -409,9 +422,29 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         proof={p.id: "holds" for p in proof.properties} if proof is not None else None,
     )
     print(
-        f"plan {env.dir}: passed; review in {files.review}; "
+        f"plan {env.dir}: passed{_waiting(staged)}; review in {files.review}; "
         f"`make apply ENV={env.name}` applies exactly {files.plan}"
     )
+    return staged
+
+
+def _waiting(staged: Staged) -> str:
+    n = len(staged.waiting)
+    return f"; {count(n, 'fact')} {'waits' if n == 1 else 'wait'} for {STEP_4}" if n else ""
+
+
+def _note_waiting(env: Environment, staged: Staged, out: _Outcome, files: PlanFiles) -> None:
+    """Name in the review the facts that hold only once the landing-zone Region deny is off."""
+    if not staged.waiting or staged.deny is None or out.review_markdown is None:
+        return
+    facts = "; ".join(f"`{md_line(o.expectation.fact)}`" for o in staged.waiting)
+    out.notes.append(
+        f"The landing-zone Region deny is on ({md_line(staged.deny.label())}): "
+        f"{count(len(staged.waiting), 'fact')} of `{env.expectations_path}` "
+        f"{'holds' if len(staged.waiting) == 1 else 'hold'} only after {STEP_4}, not right "
+        f"after this apply: {facts}"
+    )
+    write_atomic(files.review, _summary_file(out.review_markdown, out.notes, files))
 
 
 def _prove_stage(
@@ -569,11 +602,11 @@ def _full_review_at(files: PlanFiles) -> str:
     return f"the job summary of {run_page} and, among its artifacts, `{files.review}`"
 
 
-def plan(env: Environment, options: RunOptions) -> None:
+def plan(env: Environment, options: RunOptions) -> Staged:
     """The whole chain; FindingsError (exit 1) or InputError (exit 2) when a stage stops it."""
     out = _Outcome()
     with out.background:
-        _plan_chain(env, options, out, Stages("plan", env))
+        return _plan_chain(env, options, out, Stages("plan", env))
 
 
 def review(env: Environment, options: RunOptions) -> None:
@@ -648,7 +681,15 @@ def _failure_review(env: Environment, out: _Outcome, stages: Stages) -> str:
     return _with_notes("\n".join(lines).rstrip("\n") + "\n", out.notes)
 
 
-def apply(env: Environment, options: RunOptions) -> None:
+@dataclass(frozen=True)
+class Applied:
+    """What an apply did ("created 1 SCP, ..."), and the facts checked against the organization."""
+
+    done: str
+    staged: Staged
+
+
+def apply(env: Environment, options: RunOptions) -> Applied:
     """Apply the saved plan that passed every stage, and nothing else (InputError: refused)."""
     files = PlanFiles(env.dir)
     stages = Stages("apply", env)
@@ -681,18 +722,29 @@ def apply(env: Environment, options: RunOptions) -> None:
             tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
     files.clear()
     done = applied_summary(saved)
-    if endpoint is None:
-        print(f"apply {env.dir}: applied ({done})")
-        return
-    with stages.stage("expectations against the sandbox"):
-        runs = verify_runs(env, env.expectations_path, endpoint=endpoint, rendered=False)
-        print(verify_text(env.expectations_path, runs))
-    if broken_facts(runs):
-        raise FindingsError(f"apply {env.dir}: {env.expectations_path} does not hold after apply")
+    where = "the sandbox" if endpoint else "the organization"
+    # Read-only, with the environment's own credentials (or the sandbox).
+    with stages.stage(f"expectations against {where}"):
+        facts = OrgFacts(Aws(env.settings.home_region, endpoint))
+        try:
+            staged = staged_from_org(env, env.expectations_path, facts)
+        except InputError as exc:
+            raise FindingsError(
+                f"apply {env.dir}: applied ({done}), but the facts of {env.expectations_path} "
+                f"could not be checked against {where}: {exc}; check them with "
+                f"`regionguard verify --env-dir {env.dir} --live`"
+            ) from None
+        print(staged_text(env.expectations_path, staged))
+    if staged.broken:
+        raise FindingsError(
+            f"apply {env.dir}: applied ({done}); {env.expectations_path} does not hold in "
+            f"{where} ({count(len(staged.broken), 'broken fact')})"
+        )
     print(
         f"apply {env.dir}: applied ({done}); the facts of {env.expectations_path} hold in "
-        "the sandbox"
+        f"{where}{_waiting(staged)}"
     )
+    return Applied(done, staged)
 
 
 _KINDS = {
@@ -723,8 +775,18 @@ def _order(item: tuple[str, int]) -> int:
     return list(_KINDS).index(item[0])
 
 
-def destroy(env: Environment, options: RunOptions, *, confirm: str | None) -> None:
-    """Destroy what ``env`` manages; any environment but one with a sandbox needs ``confirm``."""
+def destroy(
+    env: Environment,
+    options: RunOptions,
+    *,
+    confirm: str | None,
+    allow_no_region_deny: bool = False,
+) -> None:
+    """Destroy what ``env`` manages; any environment but one with a sandbox needs ``confirm``.
+
+    Refused while a target lacks the landing-zone Region deny, unless
+    ``allow_no_region_deny`` (docs/adopt.md, Rollback).
+    """
     if not env.has_sandbox and confirm != env.name:
         raise InputError(
             f"destroy {env.dir} removes the Region deny control and the SCP from every target "
@@ -732,7 +794,10 @@ def destroy(env: Environment, options: RunOptions, *, confirm: str | None) -> No
             f"CONFIRM={env.name})"
         )
     endpoint = local_sandbox.start(env, options.sandbox_port) if env.has_sandbox else None
-    tf = terraform_for(env, options, endpoint)
+    tf = terraform_for(env, options, endpoint)  # the door and the backend before AWS is read
+    backend_config(env.dir)
+    if not allow_no_region_deny:
+        _refuse_without_region_deny(env, endpoint)
     stages = Stages("destroy", env)
     with terminate_as_interrupt():
         run_initialized(
@@ -740,3 +805,36 @@ def destroy(env: Environment, options: RunOptions, *, confirm: str | None) -> No
         )
     PlanFiles(env.dir).clear()
     print(f"destroy {env.dir}: destroyed")
+
+
+def _refuse_without_region_deny(env: Environment, endpoint: str | None) -> None:
+    """Refuse to destroy while a target OU lacks the landing-zone Region deny (fail closed).
+
+    Destroying disables CT.MULTISERVICE.PV.1 on every target: where the
+    landing-zone Region deny is off, that OU is left with no Region deny at
+    all. An environment whose sandbox.yaml has no landing-zone Region deny
+    (``region_deny: false``, envs/local) emulates an organization without it,
+    so there is nothing to turn back on.
+    """
+    if env.has_sandbox and not load_sandbox_settings(env.dir).landing_zone_region_deny:
+        return
+    flags = "" if env.has_sandbox else f"CONFIRM={env.name} "
+    override = (
+        f"to destroy anyway, re-run with --allow-no-region-deny (make destroy ENV={env.name} "
+        f"{flags}ALLOW_NO_REGION_DENY=1)"
+    )
+    facts = OrgFacts(Aws(env.settings.home_region, endpoint))
+    try:
+        bare = targets_without_landing_zone_deny(env, facts)
+    except (AwsCallError, InputError) as exc:
+        raise InputError(
+            f"destroy {env.dir}: cannot read whether the landing-zone Region deny is on ({exc}); "
+            f"destroying could leave the targets without any Region deny; {override}"
+        ) from None
+    if bare:
+        raise InputError(
+            f"destroy {env.dir}: the landing-zone Region deny is off on {', '.join(bare)}; "
+            "destroying now would leave them without any Region deny. Turn it back on first "
+            f"(docs/adopt.md, Rollback: {CONSOLE_REGION_DENY_ON}), check with `make preflight "
+            f"ENV={env.name}` (migration step 4), then destroy; {override}"
+        )

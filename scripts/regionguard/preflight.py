@@ -55,6 +55,8 @@ from regionguard.settings import Settings
 from regionguard.words import count
 
 __all__ = [
+    "CONSOLE_REGION_DENY_OFF",
+    "CONSOLE_REGION_DENY_ON",
     "CONTROL_ALIAS",
     "SCP_QUOTA",
     "Check",
@@ -77,6 +79,10 @@ STATUSES = ("pass", "warn", "fail")
 CONSOLE_REGION_DENY_OFF = (
     "Control Tower console > Landing zone settings > Modify settings > Region deny: "
     "Not enabled (a console step; no API or Terraform can do it)"
+)
+CONSOLE_REGION_DENY_ON = (
+    "Control Tower console > Landing zone settings > Modify settings > Region deny: "
+    "Enabled (a console step; no API or Terraform can do it)"
 )
 
 
@@ -417,7 +423,7 @@ class Preflight:
             for ou in ous:
                 registered = ou.arn in registered_arns
                 scps = self.facts.scps_of(ou.id)
-                lz_deny = any(self.facts.is_landing_zone_region_deny(p) for p in scps)
+                lz_deny = bool(self.facts.landing_zone_region_deny_scps(ou.id))
                 control_on = registered and self.facts.control_enabled(
                     ou, (self.control_setting, self.control_arn)
                 )

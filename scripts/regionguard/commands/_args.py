@@ -78,7 +78,12 @@ def add_state_lock_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+def add_run_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    sandbox_port: int = DEFAULT_SANDBOX_PORT,
+    sandbox_port_help: str = "port of the local sandbox",
+) -> None:
     """--env/--env-dir, --timeout and --sandbox-port: the commands that run Terraform."""
     add_env_arguments(parser)
     parser.add_argument(
@@ -91,7 +96,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sandbox-port",
         type=int,
-        default=DEFAULT_SANDBOX_PORT,
+        default=sandbox_port,
         metavar="PORT",
-        help=f"port of the local sandbox (default {DEFAULT_SANDBOX_PORT})",
+        help=f"{sandbox_port_help} (default {sandbox_port})",
     )

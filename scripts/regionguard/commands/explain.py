@@ -3,7 +3,8 @@
 - explain: one request, ALLOW or DENY, the policy and statement that decided.
 - matrix: accounts x Regions x actions; with --plan, the cells the plan changes.
 - verify: the facts of envs/<env>/expectations.yaml, against the rendered
-  policies (or a plan's), and for the local environment against the sandbox.
+  policies (or a plan's), and for the local environment against the sandbox;
+  with --live, against the organization itself, as apply checks them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from regionguard import local_sandbox
+from regionguard.aws import Aws
 from regionguard.commands._args import add_env_arguments, environment_from_args
 from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError
@@ -28,7 +30,15 @@ from regionguard.evaluator import (
     PolicyError,
     matrix_delta,
 )
-from regionguard.expectations import broken_facts, verify_json, verify_runs, verify_text
+from regionguard.expectations import (
+    broken_facts,
+    staged_from_org,
+    staged_text,
+    verify_json,
+    verify_runs,
+    verify_text,
+)
+from regionguard.orgfacts import OrgFacts
 from regionguard.orgmodel import (
     Scenario,
     sandbox_facts,
@@ -143,6 +153,14 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("--sandbox-endpoint", help="endpoint of the sandbox (default: .sandbox/)")
     verify.add_argument("--expectations", type=Path, help="expectations file (default: the env's)")
+    verify.add_argument(
+        "--live",
+        action="store_true",
+        help="check the organization itself instead, read-only, as apply does afterwards: AWS "
+        "Organizations with the caller's credentials (or the sandbox of --sandbox-endpoint); "
+        "while the landing-zone Region deny is on, facts that hold only once it is off are "
+        "named as waiting for migration step 4",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.set_defaults(func=run_verify)
 
@@ -476,6 +494,8 @@ def _sandbox_endpoint(args: argparse.Namespace, env: Environment) -> str | None:
 def run_verify(args: argparse.Namespace) -> int:
     env = environment_from_args(args)
     path = args.expectations or env.expectations_path
+    if args.live:
+        return _verify_live(args, env, path)
     endpoint = _sandbox_endpoint(args, env)
     plan = load_plan(args.plan) if args.plan else None
     runs = verify_runs(env, path, plan=plan, endpoint=endpoint)
@@ -486,4 +506,18 @@ def run_verify(args: argparse.Namespace) -> int:
         print(verify_text(path, runs))
     if broken:
         raise FindingsError(f"{path}: {count(broken, 'broken fact')}")
+    return 0
+
+
+def _verify_live(args: argparse.Namespace, env: Environment, path: Path) -> int:
+    facts = OrgFacts(Aws(env.settings.home_region, args.sandbox_endpoint))
+    staged = staged_from_org(env, path, facts)
+    if args.format == "json":
+        body = verify_json(path, staged.runs)
+        body["waiting_for_step_4"] = [o.expectation.index for o in staged.waiting]
+        print(json.dumps(body, indent=2))
+    else:
+        print(staged_text(path, staged))
+    if staged.broken:
+        raise FindingsError(f"{path}: {count(len(staged.broken), 'broken fact')}")
     return 0

@@ -41,7 +41,12 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_destroy(args: argparse.Namespace) -> int:
-    pipeline.destroy(environment_from_args(args), _options(args), confirm=args.confirm)
+    pipeline.destroy(
+        environment_from_args(args),
+        _options(args),
+        confirm=args.confirm,
+        allow_no_region_deny=args.allow_no_region_deny,
+    )
     return 0
 
 
@@ -75,9 +80,12 @@ def register(subparsers: Any) -> None:
         help="apply the saved plan that `regionguard plan` passed, and nothing else",
         description=(
             "Apply envs/<env>/tfplan when its gate record matches the plan and every input and "
-            "every account it permits still holds its permit today; then, for an environment "
-            "with a sandbox, check expectations.yaml against it. "
-            "Exit 0 applied, 1 the facts do not hold afterwards, 2 refused."
+            "every account it permits still holds its permit today; then check the facts of "
+            "expectations.yaml against the organization, read-only with the same credentials "
+            "(the sandbox for an environment that has one). While the landing-zone Region deny "
+            "is on, a fact that holds only once it is off waits for migration step 4 and does "
+            "not fail. Exit 0 applied, 1 a fact does not hold afterwards or could not be "
+            "checked, 2 refused."
         ),
     )
     add_run_arguments(apply)
@@ -105,7 +113,19 @@ def register(subparsers: Any) -> None:
     destroy = subparsers.add_parser(
         "destroy",
         help="destroy what an environment manages (any but local needs --confirm ENV)",
+        description=(
+            "Destroy the SCPs, their attachments and the Region deny controls the environment "
+            "manages. Refused while a target OU lacks the landing-zone Region deny, which "
+            "docs/adopt.md's rollback turns back on first: destroying would leave that OU "
+            "without any Region deny. Exit 0 destroyed, 1 terraform failed, 2 refused."
+        ),
     )
     add_run_arguments(destroy)
     destroy.add_argument("--confirm", metavar="ENV", help="the environment's name, to confirm")
+    destroy.add_argument(
+        "--allow-no-region-deny",
+        action="store_true",
+        help="destroy even where the landing-zone Region deny is off (or cannot be read), "
+        "leaving those OUs without any Region deny",
+    )
     destroy.set_defaults(func=run_destroy)

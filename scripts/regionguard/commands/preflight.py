@@ -22,7 +22,7 @@ __all__ = ["register"]
 def _sandbox_endpoint(env: Environment, explicit: str | None) -> str | None:
     if explicit is not None:
         return explicit
-    if env.dir.resolve().name != "local" or not env.has_sandbox:
+    if not env.has_sandbox:  # AWS, with the caller's credentials
         return None
     endpoint = local_sandbox.running_endpoint(env)
     if endpoint is None:

@@ -61,7 +61,8 @@ def register(subparsers: Any) -> None:
         "--landing-zone-region-deny",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="attach the landing-zone Region deny to every registered OU (default: sandbox.yaml)",
+        help="attach the landing-zone Region deny to every registered OU, or remove it "
+        "(default: sandbox.yaml); on a running sandbox it applies at once",
     )
     up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
     up.set_defaults(func=_up)
@@ -109,12 +110,18 @@ def _up(args: argparse.Namespace) -> int:
         landing_zone_region_deny=args.landing_zone_region_deny,
         timeout=args.timeout,
     )
-    if not started:
-        report = process.admin(info.endpoint, "POST", "seed", {}, token=info.token)
-        changes = len(report["created"]) + len(report["changed"])
-        print(f"{_describe(info)}; already running, re-seeded ({count(changes, 'change')})")
-    else:
+    if started:
         print(_describe(info))
+        return 0
+    report = process.admin(info.endpoint, "POST", "seed", {}, token=info.token)
+    changes = len(report["created"]) + len(report["changed"])
+    deny = ""
+    if args.landing_zone_region_deny is not None:
+        # On a running sandbox the flag applies now, and stays over later re-seeds.
+        report = process.set_landing_zone_region_deny(info, args.landing_zone_region_deny)
+        changes += len(report["created"]) + len(report["changed"])
+        deny = f", landing-zone Region deny {'on' if args.landing_zone_region_deny else 'off'}"
+    print(f"{_describe(info)}; already running, re-seeded ({count(changes, 'change')}{deny})")
     return 0
 
 

@@ -304,6 +304,18 @@ def admin(
         raise SandboxError(f"the sandbox at {endpoint} does not answer: {exc}") from None
 
 
+def set_landing_zone_region_deny(info: SandboxInfo, enabled: bool) -> dict[str, Any]:
+    """Turn the landing-zone Region deny of a running sandbox on or off; the seeding report."""
+    report: dict[str, Any] = admin(
+        info.endpoint,
+        "PUT",
+        "landing-zone-region-deny",
+        {"enabled": enabled},
+        token=info.token,
+    )
+    return report
+
+
 def require_running(state_dir: Path) -> SandboxInfo:
     info = status(state_dir)
     if info is None:

@@ -2,7 +2,8 @@
 
 One WSGI application on 127.0.0.1 answers three kinds of request:
 
-- ``/regionguard/...``: the sandbox's own admin calls (health, faults, seed);
+- ``/regionguard/...``: the sandbox's own admin calls (health, faults, seed,
+  the landing-zone Region deny);
   they answer only requests whose ``Host`` is loopback, and every one but
   ``GET /regionguard/health`` needs the admin token (header
   ``X-Regionguard-Token``) that the server writes, readable by its owner
@@ -30,6 +31,7 @@ does that and waits until it answers).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hmac
 import io
 import json
@@ -151,8 +153,13 @@ class SandboxApp:
         faults: FaultInjector | None = None,
         admin_token: str | None = None,
         call_log: Path | None = None,
+        landing_zone_region_deny: bool | None = None,
     ) -> None:
         self.settings = settings
+        # The landing-zone Region deny as `up --[no-]landing-zone-region-deny`
+        # or the admin call set it; None: sandbox.yaml's region_deny. It
+        # outlives every re-seed, which reads sandbox.yaml again.
+        self.region_deny_override = landing_zone_region_deny
         self.call_log = call_log
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.lock = threading.RLock()
@@ -328,7 +335,13 @@ class SandboxApp:
                         "operations": self.controltower.operation_timings(),
                     }
             elif route == ("POST", "/regionguard/seed"):
-                result = self.seed(load_sandbox_settings(self.settings.env_dir))
+                result = self.seed(
+                    load_sandbox_settings(
+                        self.settings.env_dir, landing_zone_region_deny=self.region_deny_override
+                    )
+                )
+            elif route == ("PUT", "/regionguard/landing-zone-region-deny"):
+                result = self.set_region_deny(json.loads(request.get_data(as_text=True) or "{}"))
             elif route == ("POST", "/regionguard/reset"):
                 result = self.reset()
             elif route == ("GET", "/regionguard/controls"):
@@ -385,6 +398,22 @@ class SandboxApp:
                 "timeScale": ct.time_scale,
                 "operationsLimit": ct.operations_limit,
             }
+
+    def set_region_deny(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Turn the landing-zone Region deny on or off (admin call): re-seed with it.
+
+        In AWS this is a console step (Landing zone settings > Region deny);
+        here it attaches ``aws-guardrails-landing-zone-region-deny`` to every
+        registered OU, or detaches and deletes it, as seeding does.
+        """
+        enabled = spec.get("enabled") if isinstance(spec, dict) else None
+        if not isinstance(enabled, bool):
+            raise ValueError('the body must be {"enabled": true} or {"enabled": false}')
+        with self.lock:
+            self.region_deny_override = enabled
+            result = self.seed(dataclasses.replace(self.settings, landing_zone_region_deny=enabled))
+            result["landingZoneRegionDeny"] = enabled
+            return result
 
     def health(self) -> dict[str, Any]:
         backend_org = self.controltower.organizations.org
@@ -482,7 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     call_log = os.environ.get(CALL_LOG_ENV)
     app = SandboxApp(
-        settings, faults, admin_token=token, call_log=Path(call_log) if call_log else None
+        settings,
+        faults,
+        admin_token=token,
+        call_log=Path(call_log) if call_log else None,
+        landing_zone_region_deny=deny,
     )
     try:
         server = serve(app, args.host, args.port)
