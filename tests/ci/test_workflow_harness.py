@@ -119,6 +119,18 @@ def fresh_clone(target: Path) -> Path:
     return target
 
 
+def install_inputs(root: Path) -> list[str]:
+    """The prerequisites of the Makefile's install stamps (.venv's and .venv-checkov's)."""
+    found: list[str] = []
+    for line in (root / "Makefile").read_text().splitlines():
+        rule = re.match(r"\$\((?:BIN|CHECKOV_VENV)\)/\.installed(?:-%)?:(.*)$", line)
+        if rule:
+            found += [w.replace("$(LOCK)", "requirements.lock") for w in rule.group(1).split()]
+    assert {"pyproject.toml", "requirements.lock"} <= set(found), found
+    assert not [w for w in found if "$" in w], found
+    return sorted(set(found))
+
+
 def age_install_inputs(root: Path) -> None:
     """Date the files the shared virtual environments were installed from in 2000.
 
@@ -126,7 +138,7 @@ def age_install_inputs(root: Path) -> None:
     otherwise point this worktree's editable installs at the clone. Run after
     every git command that may rewrite them (reset --hard does).
     """
-    for rel in ("pyproject.toml", "requirements.lock", "policies/requirements.txt"):
+    for rel in install_inputs(root):
         os.utime(root / rel, (946684800, 946684800))
 
 
