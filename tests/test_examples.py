@@ -140,6 +140,8 @@ def test_the_complete_example_plans_and_applies_on_the_sandbox(
                 f'module.bedrock_inference_scp.aws_organizations_policy_attachment.this["{ou}"]'
                 for ou in first_tier
             ),
+            # Orders the attachments of a layout switch; calls no API.
+            "module.bedrock_inference_scp.terraform_data.attachments",
             *(
                 f'module.region_deny_control.aws_controltower_control.this["{ou}"]'
                 for ou in first_tier

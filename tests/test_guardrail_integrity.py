@@ -6,8 +6,11 @@ attached to that OU and denies each of those actions
 (``regionguard.rules.unguarded_actions``). It is read through boto3 from the
 emulated organization.
 
-One real sandbox process and one copy of envs/local serve the whole module.
-Terraform reaches the sandbox through a recording proxy in this process,
+Each pytest process (each pytest-xdist worker) has its own real sandbox
+process and its own copy of envs/local, on two first-tier OUs (OUS), for the
+create/update/destroy cases and another for the layout switches; every case
+starts from whatever its rig holds, so the cases spread over workers in any
+order. Terraform reaches the sandbox through a recording proxy in this process,
 which sees every mutating call of Control Tower (enable-control,
 update-enabled-control, disable-control) and AWS Organizations (CreatePolicy,
 UpdatePolicy, DeletePolicy, AttachPolicy, DetachPolicy, TagResource,
@@ -22,15 +25,19 @@ uninterrupted create, update and destroy; the parametrized test then kills
 each of them at each of those calls in turn, checks the invariant at the kill and
 once the operations in flight have ended, and converges with
 ``regionguard plan`` and ``regionguard apply`` (``main([...])``): both exit 0,
-apply's check of expectations.yaml against the sandbox holds, and the next
-terraform plan is empty. The last tests leave a partial update by each fault
-kind (fail, conflict, throttle, kill, sandbox restart) and converge the same
-way.
+apply's check of expectations.yaml against the sandbox holds, and nothing is
+left to change (``Rig.not_as_deployed``, through the deployment model; after
+the last point of each kind, a real ``terraform plan`` is empty too). Then
+a partial update by each fault kind (fail, conflict, throttle, kill, sandbox
+restart) converges the same way, and a layout switch, uninterrupted and
+killed after each of its calls both ways, keeps the invariant and converges
+through the proxy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import http.client
 import json
 import os
@@ -40,6 +47,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,7 +59,10 @@ import boto3
 import botocore.config
 import pytest
 
+from regionguard import deployment as dep
+from regionguard import local_sandbox, orgmodel
 from regionguard.cli import main
+from regionguard.environment import Environment
 from regionguard.rules import unguarded_actions
 from regionguard.sandbox import process
 from regionguard.terraform import Terraform
@@ -84,22 +95,20 @@ BASE_REGIONS = '  "eu-west-2",\n]'
 LAYOUT_LINE = 'scp_layout = "per_ou"\n'
 MORE_REGIONS = '  "eu-west-2",\n  "eu-west-1",\n]'
 
+# The organization of every case: envs/local with two first-tier OUs instead
+# of three (_two_ous: log-archive moves from Security to Sandbox). Two OUs
+# give every state a third would: for each kind of call, the first of a run
+# (one OU done, one not) and the last (every OU done).
+OUS = ("Sandbox", "Workloads")
 # The mutating calls of an uninterrupted run, in the order the dependency of
 # each control on its OU's SCP attachment imposes (asserted below).
 EXPECTED_CALLS = {
-    "create": ["CreatePolicy"] + ["AttachPolicy"] * 3 + ["EnableControl"] * 3,
-    "update": ["UpdatePolicy"] + ["UpdateEnabledControl"] * 3,
-    "destroy": ["DisableControl"] * 3 + ["DetachPolicy"] * 3 + ["DeletePolicy"],
+    "create": ["CreatePolicy"] + ["AttachPolicy"] * len(OUS) + ["EnableControl"] * len(OUS),
+    "update": ["UpdatePolicy"] + ["UpdateEnabledControl"] * len(OUS),
+    "destroy": ["DisableControl"] * len(OUS) + ["DetachPolicy"] * len(OUS) + ["DeletePolicy"],
 }
-# Every call of create, update and destroy is a point (about fourteen minutes
-# on two cores).
-UPDATE_POINTS = (1, 2, 3, 4)
-POINTS = [
-    (kind, n)
-    for kind, calls in EXPECTED_CALLS.items()
-    for n in range(1, len(calls) + 1)
-    if kind != "update" or n in UPDATE_POINTS
-]
+# Every call of create, update and destroy is a point.
+POINTS = [(kind, n) for kind, calls in EXPECTED_CALLS.items() for n in range(1, len(calls) + 1)]
 
 
 def _free_port() -> int:
@@ -115,6 +124,46 @@ def _mutation(path: str, headers: Any) -> str | None:
         action = target[len(ORGANIZATIONS_TARGET) :]
         return action if action in ORGANIZATIONS_MUTATIONS else None
     return CONTROLTOWER_MUTATIONS.get(path)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its ended children (Terraform, checkov)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _canonical(document: str) -> str:
+    return json.dumps(json.loads(document), sort_keys=True)
+
+
+def _project_scp(name: str) -> bool:
+    """This project's SCPs: the single one, or a per-OU one (``<name>-<target>``)."""
+    return name == SCP_NAME or name.startswith(SCP_NAME + "-")
+
+
+def _ours(name: str) -> bool:
+    """This project's SCPs, and the SCP Control Tower attaches for an enabled control."""
+    return _project_scp(name) or name.startswith("aws-guardrails-")
+
+
+def _state_objects(path: Path) -> dict[str, dict[str, str]]:
+    """The SCPs, attachments and controls a Terraform state holds, keyed as AWS names them."""
+    out: dict[str, dict[str, str]] = {"policies": {}, "attachments": {}, "controls": {}}
+    for resource in json.loads(path.read_text())["resources"] if path.exists() else []:
+        if resource["mode"] != "managed":
+            continue
+        for instance in resource["instances"]:
+            values = instance["attributes"]
+            if resource["type"] == "aws_organizations_policy":
+                out["policies"][values["id"]] = _canonical(values["content"])
+            elif resource["type"] == "aws_organizations_policy_attachment":
+                out["attachments"][f"{values['target_id']}:{values['policy_id']}"] = values[
+                    "target_id"
+                ]
+            elif resource["type"] == "aws_controltower_control":
+                parameters = {p["key"]: json.loads(p["value"]) for p in values["parameters"]}
+                out["controls"][values["arn"]] = _canonical(json.dumps(parameters))
+    return out
 
 
 @dataclass
@@ -138,6 +187,8 @@ class Rig:
     regions_added: bool = False
     converged_at: bool | None = None
     per_ou: bool = False
+    # The layout of a converged deployment (True: per_ou), None when not converged.
+    layout_converged: bool | None = None
 
     @property
     def endpoint(self) -> str:
@@ -161,6 +212,13 @@ class Rig:
         }
         session = boto3.session.Session()  # one per thread: the default one is shared
         return session.client("controltower", **options), session.client("organizations", **options)
+
+    def first_tier(self) -> list[dict[str, Any]]:
+        _, org = self.clients()
+        [root] = org.list_roots()["Roots"]
+        return list(
+            org.list_organizational_units_for_parent(ParentId=root["Id"])["OrganizationalUnits"]
+        )
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         return process.admin(self.endpoint, method, path, body, token=self.token)
@@ -192,10 +250,78 @@ class Rig:
                 for p in org.list_policies_for_target(TargetId=ou, Filter="SERVICE_CONTROL_POLICY")[
                     "Policies"
                 ]
-                if p["Name"] == SCP_NAME or p["Name"].startswith(SCP_NAME + "-")
+                if _project_scp(p["Name"])
             ]
             out += [f"{ou}: {a}" for a in unguarded_actions(exempted, documents)]
         return sorted(out)
+
+    def not_as_deployed(self) -> list[str]:
+        """What an empty re-plan would find, read through the project's deployment model.
+
+        Two halves, each a difference an empty ``terraform plan`` rules out:
+        the organization carries on each first-tier OU exactly the SCPs the
+        environment deploys (``deployment.from_environment`` on the
+        organization's OUs, the control as the SCP Control Tower attaches for
+        it, ``orgmodel.ou_policies``); and the Terraform state holds exactly
+        this project's objects in the organization, with their values: each
+        SCP (id, content), each attachment (target, SCP) and each control
+        (target, parameters). An object AWS has and the state lacks is one the
+        next plan would create again; one the state has and AWS lacks, one it
+        would create anew. Empty: converged.
+        """
+        facts = orgmodel.sandbox_facts(self.endpoint)
+        env = Environment(self.env_dir, datetime.date.today())
+        expected = dep.from_environment(env, orgmodel.first_tier_from_org(facts), complete=True)
+        problems = []
+        for ou in facts.first_tier:
+            item = expected.find(ou.id, ou.name)
+            want = (
+                sorted(_canonical(p.document) for p in orgmodel.ou_policies(item)) if item else []
+            )
+            have = sorted(
+                _canonical(facts.policy_content(s.id))
+                for s in facts.scps_of(ou.id)
+                if _ours(s.name) and not facts.is_landing_zone_region_deny(s)
+            )
+            if want != have:
+                problems.append(f"{ou.name}: the SCPs {have}, the environment deploys {want}")
+        state = _state_objects(self.env_dir / "terraform.tfstate")
+        remote = self.remote_objects(facts)
+        for kind in ("policies", "attachments", "controls"):
+            if state[kind] != remote[kind]:
+                problems.append(f"{kind}: the state has {state[kind]}, AWS {remote[kind]}")
+        return problems
+
+    def remote_objects(self, facts: Any) -> dict[str, dict[str, str]]:
+        """This project's SCPs, their attachments and the controls, as AWS has them."""
+        ct, _ = self.clients()
+        policies = {
+            p.id: _canonical(facts.policy_content(p.id))
+            for target in facts.attachments.values()
+            for p in target
+            if _project_scp(p.name)
+        }
+        attachments = {
+            f"{target}:{p.id}": target
+            for target, attached in facts.attachments.items()
+            for p in attached
+            if p.id in policies
+        }
+        # An SCP of this project attached to nothing is listed by no target.
+        for summary in facts.aws.pages(
+            "organizations", "list_policies", "Policies", Filter="SERVICE_CONTROL_POLICY"
+        ):
+            if _project_scp(summary["Name"]):
+                policies.setdefault(summary["Id"], _canonical(facts.policy_content(summary["Id"])))
+        controls = {}
+        for summary in ct.list_enabled_controls()["enabledControls"]:
+            if summary["controlIdentifier"] == CONTROL:
+                details = ct.get_enabled_control(enabledControlIdentifier=summary["arn"])
+                parameters = details["enabledControlDetails"]["parameters"]
+                controls[summary["arn"]] = _canonical(
+                    json.dumps({p["key"]: p["value"] for p in parameters})
+                )
+        return {"policies": policies, "attachments": attachments, "controls": controls}
 
     def settled_unguarded(self) -> list[str]:
         """The invariant once every Control Tower operation in flight has ended."""
@@ -258,24 +384,50 @@ class Rig:
         self.per_ou = per_ou
 
     def regionguard(
-        self, verb: str, capsys: pytest.CaptureFixture[str], *extra: str
+        self, verb: str, capsys: pytest.CaptureFixture[str], *extra: str, proxy: bool = False
     ) -> tuple[int, str]:
+        """``regionguard <verb>`` on the environment copy; with ``proxy``, through the proxy.
+
+        Through the proxy, the command finds the sandbox at the proxy's
+        address (the pipeline asks ``local_sandbox`` where it is), so the
+        proxy checks the invariant before each mutating call of its apply too.
+        """
         args = [verb, "--env-dir", str(self.env_dir), "--sandbox-port", str(self.port), *extra]
-        code = main(args)
+        with pytest.MonkeyPatch.context() as patch:
+            if proxy:
+                patch.setattr(local_sandbox, "start", lambda env, port: self.proxy_url)
+                patch.setattr(local_sandbox, "running_endpoint", lambda env: self.proxy_url)
+            code = main(args)
         captured = capsys.readouterr()
         return code, captured.out + captured.err
 
-    def converge(self, capsys: pytest.CaptureFixture[str], *extra: str) -> None:
-        """regionguard plan + apply exit 0 (apply checks expectations.yaml), then an empty plan."""
-        code, output = self.regionguard("plan", capsys, *extra)
+    def converge(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        *extra: str,
+        proxy: bool = False,
+        replan: bool = False,
+    ) -> None:
+        """regionguard plan + apply exit 0 (apply checks expectations.yaml), then nothing to do.
+
+        Nothing left is :meth:`not_as_deployed` empty; with ``replan``, a real
+        ``terraform plan`` is empty as well (the cases that run both bind the
+        model's check to Terraform's).
+        """
+        code, output = self.regionguard("plan", capsys, *extra, proxy=proxy)
         assert code == 0, output
-        code, output = self.regionguard("apply", capsys)
+        code, output = self.regionguard("apply", capsys, proxy=proxy)
         assert code == 0, output
         assert "hold in the sandbox" in output, output
-        tf = Terraform(self.env_dir, timeout=300, env=self.terraform_env(self.endpoint))
-        assert tf.plan() is False, "the plan after convergence must be empty"
+        assert self.not_as_deployed() == [], "the deployment after convergence"
+        if replan:
+            self.assert_empty_plan("the plan after convergence must be empty")
         assert self.unguarded() == []
         self.converged_at = self.regions_added
+
+    def assert_empty_plan(self, why: str) -> None:
+        tf = Terraform(self.env_dir, timeout=300, env=self.terraform_env(self.endpoint))
+        assert tf.plan() is False, why
 
     def ensure_converged(self, capsys: pytest.CaptureFixture[str]) -> None:
         """A converged deployment at the current settings (the previous case usually left one)."""
@@ -298,6 +450,7 @@ class Rig:
         for path in self.env_dir.glob("terraform.tfstate*"):
             path.unlink()
         self.converged_at = None
+        self.layout_converged = None
 
 
 class _Proxy(BaseHTTPRequestHandler):
@@ -362,13 +515,26 @@ class _Proxy(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    root = tmp_path_factory.mktemp("integrity")
+def _two_ous(env_dir: Path) -> None:
+    """envs/local with the first-tier OUs of OUS: Security goes, its account moves to Sandbox."""
+    sandbox = env_dir / "sandbox.yaml"
+    text = sandbox.read_text()
+    assert "  - Security\n  - Sandbox\n  - Workloads\n" in text
+    sandbox.write_text(text.replace("  - Security\n", "", 1))
+    accounts = env_dir / "accounts.yaml"
+    text = accounts.read_text()
+    assert text.count("    ou: Security\n") == 1
+    accounts.write_text(text.replace("    ou: Security\n", "    ou: Sandbox\n"))
+
+
+@contextlib.contextmanager
+def _rig(root: Path) -> Iterator[Rig]:
+    """A sandbox, a copy of envs/local on the OUs of OUS, and the proxy in front."""
     ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*", "tests")
     shutil.copytree(REPO / "modules", root / "modules", ignore=ignore)
     shutil.copytree(REPO / "envs" / "_shared", root / "envs" / "_shared", ignore=ignore)
     shutil.copytree(REPO / "envs" / "local", root / "envs" / "local", symlinks=True, ignore=ignore)
+    _two_ous(root / "envs" / "local")
     setup = Rig(root, root / "envs" / "local", _free_port())
     handler = type("Proxy", (_Proxy,), {"rig": setup})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -388,6 +554,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             process.down(setup.state_dir)
 
 
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    with _rig(tmp_path_factory.mktemp("integrity")) as setup:
+        yield setup
+
+
 # ------------------------------------------------------------------ the order
 
 
@@ -405,6 +577,46 @@ def test_each_apply_mutates_in_guarded_order(rig: Rig) -> None:
     rig.set_regions(False)
 
 
+def test_the_model_check_finds_what_a_plan_would_change(rig: Rig) -> None:
+    """Rig.not_as_deployed, which stands in for most empty re-plans, sees each kind of drift."""
+    rig.empty()
+    code, output = rig.run_through_proxy("apply")
+    assert code == 0, output
+    assert rig.not_as_deployed() == []
+    state = rig.env_dir / "terraform.tfstate"
+    saved = state.read_text()
+    data = json.loads(saved)
+    for resource in data["resources"]:
+        if resource["type"] == "aws_organizations_policy_attachment":
+            resource["instances"].pop()
+            break
+    state.write_text(json.dumps(data))
+    [problem] = rig.not_as_deployed()
+    assert problem.startswith("attachments: the state has"), problem
+    state.write_text(saved)
+    rig.set_regions(True)
+    problems = rig.not_as_deployed()
+    assert len(problems) == len(OUS) and all("the environment deploys" in p for p in problems)
+    rig.set_regions(False)
+    _, org = rig.clients()
+    [ou] = [o for o in rig.first_tier() if o["Name"] == OUS[0]]
+    [policy] = [
+        p
+        for p in org.list_policies_for_target(TargetId=ou["Id"], Filter="SERVICE_CONTROL_POLICY")[
+            "Policies"
+        ]
+        if p["Name"] == SCP_NAME
+    ]
+    org.detach_policy(PolicyId=policy["Id"], TargetId=ou["Id"])
+    try:
+        problems = rig.not_as_deployed()
+        assert [p.split(":")[0] for p in problems] == [OUS[0], "attachments"], problems
+    finally:
+        org.attach_policy(PolicyId=policy["Id"], TargetId=ou["Id"])
+    assert rig.not_as_deployed() == []
+    rig.converged_at = False
+
+
 # ------------------------------------------------------------ interruptions
 
 _counted: dict[str, int] = {}
@@ -420,6 +632,7 @@ def test_an_interruption_at_each_call_keeps_the_invariant_and_converges(
         rig.ensure_converged(capsys)
         if kind == "update":
             rig.set_regions(not rig.regions_added)
+    wall, cpu = time.monotonic(), _cpu_seconds()
     rig.violations.clear()
     rig.kill_at = point
     code, output = rig.run_through_proxy("destroy" if kind == "destroy" else "apply")
@@ -428,21 +641,25 @@ def test_an_interruption_at_each_call_keeps_the_invariant_and_converges(
     assert rig.unguarded() == [], "right after the kill"
     assert rig.settled_unguarded() == [], "once the operations in flight ended"
     assert rig.hit == EXPECTED_CALLS[kind][point - 1], (rig.calls, output)
-    rig.converge(capsys)
+    # The model's check after each point; Terraform's empty plan as well after
+    # the last point of each kind.
+    rig.converge(capsys, replan=point == len(EXPECTED_CALLS[kind]))
     _counted[kind] = _counted.get(kind, 0) + 1
     with capsys.disabled():
         print(
             f"\ninterruption point {kind} #{point} ({rig.hit}): invariant held, converged "
-            f"[{sum(_counted.values())} of {len(POINTS)} points so far: {_counted}]"
+            f"[{sum(_counted.values())} of {len(POINTS)} points so far: {_counted}; "
+            f"{time.monotonic() - wall:.1f} s wall, {_cpu_seconds() - cpu:.1f} s CPU]"
         )
 
 
 # ------------------------------------------------- partial states, each kind
 
-# Call 3 of an update is the second update-enabled-control (call 1 is
-# UpdatePolicy): the fault or the kill comes after one OU took the new
-# parameters, so the OUs are left with different ones. The sandbox restarts
-# before call 2, after the SCP took the new document.
+# Call 1 of an update is UpdatePolicy, calls 2 and 3 each OU's
+# update-enabled-control: a fault armed at call 3 fails the second OU's
+# update, a kill right after call 2 stops Terraform once the first OU took the
+# new parameters, so either way the OUs are left with different ones. The
+# sandbox restarts before call 2, after the SCP took the new document.
 FAULTS = {
     "fail": {"kind": "fail", "action": "update-enabled-control", "count": 2},
     "conflict": {"kind": "conflict", "action": "update-enabled-control", "count": 2},
@@ -459,7 +676,7 @@ def test_a_partial_update_is_reviewed_not_refused_and_converges(
     if kind in FAULTS:
         rig.arm_at = (3, FAULTS[kind])
     elif kind == "kill":
-        rig.kill_at = 3
+        rig.kill_at = 2
     else:
         rig.restart_at = 2
     code, output = rig.run_through_proxy("apply")
@@ -471,105 +688,129 @@ def test_a_partial_update_is_reviewed_not_refused_and_converges(
     if kind == "sandbox-restart":
         assert parameters == {}, "a restarted sandbox has forgotten the deployment"
     else:
-        assert len(parameters) == 3
+        assert len(parameters) == len(OUS)
         assert len(set(parameters.values())) == 2, "the OUs must be left with different parameters"
-    rig.converge(capsys)
+    rig.converge(capsys, replan=kind == "sandbox-restart")
     assert len(set(rig.parameters_by_ou().values())) == 1
 
 
 # ------------------------------------------------------------ layout switch
 
-# Switching the layout replaces each OU's attachment (the new SCP is attached
-# before the old one is detached) and deletes the SCPs of the old layout. The
-# calls interleave differently from run to run, so they are compared as a
-# multiset; the proxy checks the invariant before each of them.
-SWITCH_TO_PER_OU = sorted(
-    ["CreatePolicy"] * 3 + ["AttachPolicy"] * 3 + ["DetachPolicy"] * 3 + ["DeletePolicy"]
-)
-SWITCH_TO_SINGLE = sorted(
-    ["CreatePolicy"] + ["AttachPolicy"] * 3 + ["DetachPolicy"] * 3 + ["DeletePolicy"] * 3
-)
+# Each layout attaches its SCPs with an attachment resource of its own
+# (modules/bedrock-inference-scp): a switch creates the new layout's SCPs and
+# attachments, then detaches and deletes the old ones, never replaces an
+# attachment. The calls interleave differently from run to run, so they are
+# compared as a multiset, and their order by _in_guarded_order.
+SWITCH_CALLS = {
+    True: sorted(
+        ["CreatePolicy"] * len(OUS)
+        + ["AttachPolicy"] * len(OUS)
+        + ["DetachPolicy"] * len(OUS)
+        + ["DeletePolicy"]
+    ),
+    False: sorted(
+        ["CreatePolicy"]
+        + ["AttachPolicy"] * len(OUS)
+        + ["DetachPolicy"] * len(OUS)
+        + ["DeletePolicy"] * len(OUS)
+    ),
+}
 
 
-def _converged_at_layout(rig: Rig, capsys: pytest.CaptureFixture[str], per_ou: bool) -> None:
+@pytest.fixture(scope="module")
+def switch_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    with _rig(tmp_path_factory.mktemp("switch")) as setup:
+        yield setup
+
+
+def _in_guarded_order(calls: list[str], to_per_ou: bool) -> bool:
+    """Whether the calls of a switch, so far, keep each OU guarded.
+
+    An SCP is attached once created; an old attachment is detached only once
+    every OU carries its new SCP; an old SCP is deleted only once detached
+    (the single SCP from every OU).
+    """
+    seen: Counter[str] = Counter()
+    for call in calls:
+        if call == "CreatePolicy":
+            ok = True
+        elif call == "AttachPolicy":
+            ok = seen["CreatePolicy"] > (seen["AttachPolicy"] if to_per_ou else 0)
+        elif call == "DetachPolicy":
+            ok = seen["AttachPolicy"] == len(OUS)
+        elif call == "DeletePolicy":
+            ok = (
+                seen["DetachPolicy"] == len(OUS)
+                if to_per_ou
+                else seen["DeletePolicy"] < seen["DetachPolicy"]
+            )
+        else:
+            ok = False
+        if not ok:
+            return False
+        seen[call] += 1
+    return True
+
+
+def _at_layout(rig: Rig, per_ou: bool) -> None:
+    """A converged deployment at this layout: the one the last case left, or a new one."""
+    if rig.layout_converged is not per_ou:
+        rig.empty()
+        rig.set_layout(per_ou)
+        code, output = rig.run_through_proxy("apply")
+        assert code == 0, output
+        assert rig.violations == []
+        rig.layout_converged = per_ou
     rig.set_layout(per_ou)
-    rig.converge(capsys, "--allow-destroy")
 
 
-def test_a_layout_switch_keeps_the_invariant_both_ways(
-    rig: Rig, capsys: pytest.CaptureFixture[str]
-) -> None:
-    rig.set_regions(False)
-    _converged_at_layout(rig, capsys, False)
-    for per_ou, expected in ((True, SWITCH_TO_PER_OU), (False, SWITCH_TO_SINGLE)):
+def test_a_layout_switch_keeps_the_invariant_both_ways(switch_rig: Rig) -> None:
+    rig = switch_rig
+    _at_layout(rig, False)
+    for per_ou in (True, False):
         rig.set_layout(per_ou)
         rig.violations.clear()
         code, output = rig.run_through_proxy("apply")
         assert code == 0, output
-        assert sorted(rig.calls) == expected, rig.calls
+        assert sorted(rig.calls) == SWITCH_CALLS[per_ou], rig.calls
+        assert _in_guarded_order(rig.calls, per_ou), rig.calls
         assert rig.violations == []
         assert rig.settled_unguarded() == []
-        # No old attachment goes before a new one came (create before destroy).
-        assert rig.calls.index("AttachPolicy") < rig.calls.index("DetachPolicy")
-    rig.converged_at = rig.regions_added
+        assert rig.not_as_deployed() == []
+        rig.assert_empty_plan("one apply finishes the switch")
+        rig.layout_converged = per_ou
 
 
-# After the first AttachPolicy of a switch AWS holds the new attachment while
-# the state still records the old one for that OU (Terraform had not yet
-# deposed it), so the next apply's create of the new attachment fails with
-# DuplicatePolicyAttachmentException: the OU stays guarded (by both SCPs)
-# but the apply cannot finish by itself. docs/scale.md gives the two steps
-# that finish it; _finish_interrupted_switch takes them.
-def _finish_interrupted_switch(rig: Rig) -> list[str]:
-    """docs/scale.md, "An interrupted switch": forget the stale attachment, detach the old SCP.
-
-    Only where the OU's new SCP is attached: the old one then guards nothing
-    the new one does not.
-    """
-    _, org = rig.clients()
-    env = rig.terraform_env(rig.endpoint)
-    finished = []
-    for summary in org.list_roots()["Roots"]:
-        ous = org.list_organizational_units_for_parent(ParentId=summary["Id"])
-        for ou in ous["OrganizationalUnits"]:
-            attached = {
-                p["Name"]: p["Id"]
-                for p in org.list_policies_for_target(
-                    TargetId=ou["Id"], Filter="SERVICE_CONTROL_POLICY"
-                )["Policies"]
-            }
-            new, old = f"{SCP_NAME}-{ou['Id']}", SCP_NAME
-            if new in attached and old in attached:
-                address = (
-                    "module.bedrock_inference_scp."
-                    f'aws_organizations_policy_attachment.this["{ou["Id"]}"]'
-                )
-                subprocess.run(
-                    ["terraform", "state", "rm", address],
-                    cwd=rig.env_dir,
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
-                org.detach_policy(PolicyId=attached[old], TargetId=ou["Id"])
-                finished.append(ou["Id"])
-    return finished
+def test_the_guarded_order_refuses_a_detach_before_every_attach() -> None:
+    assert _in_guarded_order(["CreatePolicy", "CreatePolicy", "AttachPolicy"], True)
+    assert not _in_guarded_order(["CreatePolicy", "DetachPolicy"], True)
+    assert not _in_guarded_order(["CreatePolicy", "AttachPolicy", "DetachPolicy"], False)
+    assert not _in_guarded_order(["AttachPolicy"], True)
+    assert not _in_guarded_order(["CreatePolicy"] + ["AttachPolicy"] * 2 + ["DeletePolicy"], False)
 
 
-# Calls 1-3 of the switch are the CreatePolicy of the per-OU SCPs and 4-6
-# the AttachPolicy of each (the proxy records them in that order). Later
-# points (after a DetachPolicy of an old attachment) keep the invariant too,
-# but the next plan leaves an attachment's target unknown and the gate refuses
-# it (RG-PLAN-UNKNOWN): that recovery is still open (docs/scale.md).
-SWITCH_POINTS = range(1, 7)
+# Every call of both switches (7 each on two OUs), single -> per_ou and
+# per_ou -> single in turn, so that each case starts where the one before it
+# converged; a case that starts elsewhere (another pytest-xdist worker, or run
+# alone) deploys its starting layout afresh first.
+SWITCH_POINTS = [
+    (to_per_ou, n) for n in range(1, len(SWITCH_CALLS[True]) + 1) for to_per_ou in (True, False)
+]
 
 
-@pytest.mark.parametrize("point", SWITCH_POINTS)
-def test_an_interruption_during_a_layout_switch_keeps_the_invariant(
-    rig: Rig, capsys: pytest.CaptureFixture[str], point: int
+@pytest.mark.parametrize(
+    ("to_per_ou", "point"),
+    SWITCH_POINTS,
+    ids=[f"{'to_per_ou' if p else 'to_single'}-{n}" for p, n in SWITCH_POINTS],
+)
+def test_an_interrupted_layout_switch_keeps_the_invariant_and_converges(
+    switch_rig: Rig, capsys: pytest.CaptureFixture[str], to_per_ou: bool, point: int
 ) -> None:
-    _converged_at_layout(rig, capsys, False)
-    rig.set_layout(True)
+    rig = switch_rig
+    wall, cpu = time.monotonic(), _cpu_seconds()
+    _at_layout(rig, not to_per_ou)
+    rig.layout_converged = None
+    rig.set_layout(to_per_ou)
     rig.violations.clear()
     rig.kill_at = point
     code, output = rig.run_through_proxy("apply")
@@ -577,22 +818,20 @@ def test_an_interruption_during_a_layout_switch_keeps_the_invariant(
     assert rig.violations == []
     assert rig.unguarded() == [], "right after the kill"
     assert rig.settled_unguarded() == [], "once the operations in flight ended"
-    finished = _finish_interrupted_switch(rig)
-    assert rig.unguarded() == [], "after the manual steps"
-    # Terraform may delete the old SCP before it destroys an attachment it had
-    # deposed (left over from the interrupted replacement): AWS refuses that
-    # DeletePolicy (PolicyInUseException) and the next plan and apply finish.
-    for attempt in (1, 2):
-        code, output = rig.regionguard("plan", capsys, "--allow-destroy")
-        assert code == 0, output
-        code, output = rig.regionguard("apply", capsys)
-        if code == 0:
-            break
-        assert attempt == 1 and "PolicyInUseException" in output, output
-        assert rig.unguarded() == [], "after an apply stopped by PolicyInUseException"
-    rig.converge(capsys, "--allow-destroy")
+    interrupted = list(rig.calls)
+    assert len(interrupted) == point and _in_guarded_order(interrupted, to_per_ou), interrupted
+    # The next regionguard plan and apply finish the switch by themselves,
+    # through the proxy: the invariant holds before each of their calls, and
+    # no call AWS already took is made again.
+    rig.stopped = False
+    rig.calls.clear()
+    rig.converge(capsys, "--allow-destroy", proxy=True, replan=point == len(SWITCH_CALLS[True]))
+    assert rig.violations == []
+    assert sorted(interrupted + rig.calls) == SWITCH_CALLS[to_per_ou], (interrupted, rig.calls)
+    rig.layout_converged = to_per_ou
     with capsys.disabled():
         print(
-            f"\nlayout switch interrupted at call {point} ({rig.hit}): invariant held, "
-            f"converged{' after the manual steps on ' + ', '.join(finished) if finished else ''}"
+            f"\nlayout switch to {'per_ou' if to_per_ou else 'single'} interrupted after call "
+            f"{point} ({rig.hit}): invariant held; converged with {rig.calls} "
+            f"[{time.monotonic() - wall:.1f} s wall, {_cpu_seconds() - cpu:.1f} s CPU]"
         )

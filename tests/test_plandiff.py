@@ -364,6 +364,23 @@ def test_replacing_an_attachment_fails_the_gate() -> None:
     assert [f.rule_id for f in review.reasons] == ["RG-PLAN-DESTROY"]
 
 
+def test_an_scp_detached_under_one_address_is_detached_for_another_that_keeps_it() -> None:
+    # The single layout's attachment this[OU] deleted while per_ou[OU], adopted,
+    # names the same SCP on the same OU: DetachPolicy leaves the OU without it.
+    kept = attachment(OU_A, ["no-op"])
+    kept["address"] = kept["address"].replace(".this[", ".per_ou[")
+    kept["change"]["importing"] = {"id": f"{OU_A}:p-12345678"}
+    deleted = attachment(OU_A, ["delete"])
+    exempting = control(OU_A, ["no-op"], params(), params())
+    scp_kept = policy(["no-op"], scp([]), scp([]))
+
+    review = review_plan(plan(scp_kept, deleted, kept, exempting), allow_destroy=True)
+    assert [f.rule_id for f in review.reasons] == ["RG-PLAN-GUARD-NARROWED"] * len(ACTIONS) + [
+        "RG-CTRL-UNGUARDED"
+    ] * len(ACTIONS)
+    assert review_plan(plan(scp_kept, kept, exempting)).passed
+
+
 def test_forgetting_an_scp_fails_the_gate() -> None:
     review = review_plan(plan(policy(["forget"], scp([]), None)))
     assert [f.rule_id for f in review.reasons] == ["RG-PLAN-DESTROY"]

@@ -78,17 +78,29 @@ data "aws_organizations_policies_for_target" "second_tier" {
 }
 
 locals {
+  # The id of the SCP each target carries under the layout in use, where AWS
+  # has it attached to that target.
+  attached_scp_ids = {
+    for id, name in local.target_scp_names : id => local.existing_scp_ids[name]
+    if contains(keys(local.existing_scp_ids), name) && contains(data.aws_organizations_policies_for_target.scp[id].ids, lookup(local.existing_scp_ids, name, ""))
+  }
   # The name of the SCP each target carries under the layout in use.
   target_scp_names = { for id, ou in local.target_ous : id => merge(local.scp_names.this, local.scp_names.per_ou)[module.bedrock_inference_scp.layout == "single" ? "single" : id] }
 }
 
+# Each layout has its own attachment resource (modules/bedrock-inference-scp):
+# an attachment is adopted at the address of the layout in use.
 import {
-  for_each = {
-    for id, name in local.target_scp_names : id => local.existing_scp_ids[name]
-    if contains(keys(local.existing_scp_ids), name) && contains(data.aws_organizations_policies_for_target.scp[id].ids, lookup(local.existing_scp_ids, name, ""))
-  }
+  for_each = module.bedrock_inference_scp.layout == "single" ? local.attached_scp_ids : {}
 
   to = module.bedrock_inference_scp.aws_organizations_policy_attachment.this[each.key]
+  id = "${each.key}:${each.value}"
+}
+
+import {
+  for_each = module.bedrock_inference_scp.layout == "single" ? {} : local.attached_scp_ids
+
+  to = module.bedrock_inference_scp.aws_organizations_policy_attachment.per_ou[each.key]
   id = "${each.key}:${each.value}"
 }
 

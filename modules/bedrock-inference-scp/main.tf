@@ -269,15 +269,49 @@ resource "aws_organizations_policy" "per_ou" {
   depends_on = [aws_organizations_policy_attachment.second_tier]
 }
 
+# One attachment resource per layout, each keyed by its target: a layout
+# switch creates the attachments of one resource and destroys those of the
+# other, never replaces one. Every remote attachment (an SCP on a target) then
+# has an address of its own, so an apply interrupted half-way leaves nothing
+# the next plan cannot read: an attachment AWS has and the state lacks is
+# adopted (envs/_shared/adopt.tf), one the state has and AWS lacks is
+# forgotten on refresh. terraform_data.attachments orders the two: the new
+# attachment of a target exists before the old one is detached.
+#
+# The single layout's attachments keep the address they have always had.
 resource "aws_organizations_policy_attachment" "this" {
-  for_each = var.target_ids
+  for_each = local.layout == "single" ? var.target_ids : toset([])
 
-  policy_id = try(aws_organizations_policy.this["single"].id, aws_organizations_policy.per_ou[each.value].id)
+  policy_id = aws_organizations_policy.this["single"].id
   target_id = each.value
 
-  # Switching layouts changes the SCP of a target: the new one is attached
-  # before the old one is detached, so the target is never without a guard.
   lifecycle {
     create_before_destroy = true
   }
+}
+
+resource "aws_organizations_policy_attachment" "per_ou" {
+  for_each = local.layout == "single" ? toset([]) : var.target_ids
+
+  policy_id = aws_organizations_policy.per_ou[each.value].id
+  target_id = each.value
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# No attachment is destroyed before every attachment of the same apply is
+# created. This resource refers to every attachment, so Terraform updates it
+# once the new ones exist; and since every attachment is
+# create_before_destroy, Terraform destroys one only after it updated what
+# refers to it (docs/scale.md, "Ordering"). A layout switch thus attaches each
+# target's new SCP before it detaches the old one, so the target is never
+# without a guard. It calls no API; its value is the id of each attachment.
+resource "terraform_data" "attachments" {
+  input = merge(
+    { for t, a in aws_organizations_policy_attachment.this : "this/${t}" => a.id },
+    { for t, a in aws_organizations_policy_attachment.per_ou : "per_ou/${t}" => a.id },
+    { for c, a in aws_organizations_policy_attachment.second_tier : "second_tier/${c}" => a.id },
+  )
 }

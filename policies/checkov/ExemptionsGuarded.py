@@ -99,11 +99,16 @@ def policy_addresses(attachment: dict[str, Any]) -> list[str]:
             out.append(prefix + base + own_key.group(1))
     if len(refs) == 1 and own_key and refs[0][1] == "":
         out.append(prefix + refs[0][0] + own_key.group(1))
-    # A plan shows only the first branch of modules/bedrock-inference-scp's
-    # try(this["single"].id, per_ou[each.value].id): the other is the per-OU
-    # SCP of the attachment's own key (docs/policy-as-code.md).
-    if own_key and re.search(r"aws_organizations_policy_attachment\.this\[[^\]]*\]$", address):
-        out.append(prefix + "aws_organizations_policy.per_ou" + own_key.group(1))
+    # modules/bedrock-inference-scp attaches the SCPs of each layout with a
+    # resource of its own, for_each over the targets under that layout and
+    # over nothing under the other: `this` the single SCP, `per_ou` each
+    # target's own. In HCL mode the layout is not known (checkov evaluates the
+    # condition one way or the other), so an attachment of either stands for
+    # both layouts' SCPs, as branches (docs/policy-as-code.md).
+    if re.search(r"aws_organizations_policy_attachment\.(this|per_ou)(\[[^\]]*\])?$", address):
+        single = prefix + "aws_organizations_policy.this"
+        per_ou = prefix + "aws_organizations_policy.per_ou"
+        out += [single, single + '["single"]', per_ou + (own_key.group(1) if own_key else "")]
     return list(dict.fromkeys(out))
 
 

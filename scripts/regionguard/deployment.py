@@ -523,6 +523,7 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
     attached: dict[str, list[str]] = {}
     attachments: dict[str, list[PlannedAttachment]] = {}
     unresolved: dict[str, list[str]] = {}
+    detached = _detached(plan) if side == "after" else {}
     for att in plan.of_type(ATTACHMENT_TYPE):
         state = _state(att, side)
         if not isinstance(state, dict):
@@ -532,6 +533,8 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
             unresolved.setdefault("?", []).append(f"{att.address}: target unknown")
             unknowns.append(PlanUnknown(att.address, ("target_id",), "the SCP attachment"))
             continue
+        if detached.get((target, plan_field(state, "policy_id")), att.address) != att.address:
+            continue  # another address of the plan detaches this very SCP from this target
         policy = _attached_policy(plan, att, policies, side)
         if policy is not None and policy in policies and not _is_scp(policies[policy]):
             continue  # another kind of policy: not this project's guard
@@ -634,6 +637,22 @@ def _other_scps(
     others = len([i for i in attached if i not in ours])
     # An enabled control's own SCP is among those attached; _check_quota counts it apart.
     return max(others - (1 if ou_id in controls_before else 0), 0)
+
+
+def _detached(plan: Plan) -> dict[tuple[Any, Any], str]:
+    """(target id, policy id) -> address of each attachment the plan deletes.
+
+    DetachPolicy takes the SCP off its target whatever Terraform address
+    holds it, so after apply no other address of the plan that names the
+    same SCP on the same target attaches anything (one object kept at two
+    addresses: an attachment re-keyed by hand, or adopted while the state
+    already holds it).
+    """
+    return {
+        (plan_field(att.before, "target_id"), plan_field(att.before, "policy_id")): att.address
+        for att in plan.of_type(ATTACHMENT_TYPE)
+        if att.removes_for_good and isinstance(att.before, dict)
+    }
 
 
 def _attached_policy(

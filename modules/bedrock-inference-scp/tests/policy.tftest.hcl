@@ -62,6 +62,16 @@ run "policy_is_attached_to_every_target" {
   }
 
   assert {
+    condition     = length(aws_organizations_policy_attachment.per_ou) == 0
+    error_message = "The single layout must attach nothing with the per_ou layout's resource."
+  }
+
+  assert {
+    condition     = terraform_data.attachments.output == { for t in ["ou-ab12-workload1", "ou-ab12-security1"] : "this/${t}" => "ou-mock-attached:p-mock12345" }
+    error_message = "terraform_data.attachments must refer to every attachment, so that none is destroyed before every new one exists."
+  }
+
+  assert {
     condition     = alltrue([for a in aws_organizations_policy_attachment.this : a.policy_id == "p-mock12345"])
     error_message = "An attachment does not refer to the policy."
   }
@@ -342,6 +352,20 @@ run "auto_switches_to_per_ou_when_the_single_scp_does_not_fit" {
   assert {
     condition     = output.attachment_policies["ou-ab12-workload1"] == { resource = "per_ou", key = "ou-ab12-workload1" }
     error_message = "Each target must carry its own SCP under per_ou."
+  }
+}
+
+run "per_ou_attaches_each_target_s_own_scp_with_its_own_resource" {
+  command = plan
+
+  variables {
+    layout         = "per_ou"
+    ou_account_ids = { "ou-ab12-workload1" = ["111122223333"] }
+  }
+
+  assert {
+    condition     = length(aws_organizations_policy_attachment.this) == 0 && toset(keys(aws_organizations_policy_attachment.per_ou)) == toset(["ou-ab12-workload1", "ou-ab12-security1"])
+    error_message = "The per_ou layout must attach with aws_organizations_policy_attachment.per_ou, one per target, and nothing with .this."
   }
 }
 
