@@ -99,6 +99,9 @@ CALLS: dict[str, tuple[set[str], set[str]]] = {
         {"organizations:ListTargetsForPolicy"},
         {"organizations:AttachPolicy", "organizations:DetachPolicy"},
     ),
+    # Terraform's built-in provider (it orders a layout switch's attachments):
+    # no AWS call at all.
+    "resource.terraform_data": (set(), set()),
     "resource.aws_controltower_control": (
         {"controltower:GetEnabledControl", "controltower:ListEnabledControls"},
         {
