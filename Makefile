@@ -283,8 +283,9 @@ backend-config: check-env ## Write envs/ENV/backend.hcl from BACKEND_BUCKET and 
 	@echo "wrote $(ENV_DIR)/backend.hcl"
 
 .PHONY: plan-fixtures
-plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans (terraform, sandbox)
+plan-fixtures: venv tf-config ## Regenerate the real plans of tests/fixtures/plans and tests/checkov/fixtures/plan (terraform, sandbox)
 	$(BIN)/python tests/fixtures/plans/regenerate.py
+	$(BIN)/python tests/checkov/fixtures/plan/regenerate_checkov_plans.py
 
 .PHONY: bench-plan-diff
 bench-plan-diff: venv ## Benchmark plan-diff on 200 OUs and an SCP at the size limit

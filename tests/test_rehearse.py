@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from regionguard.cli import build_parser
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.rehearsal import REHEARSAL_MANAGEMENT_ACCOUNT_ID, prepare
@@ -45,6 +46,27 @@ def test_adopt_md_shows_what_make_rehearse_prints() -> None:
     match = re.search(r"```text\n(.*?)```", section, re.DOTALL)
     assert match is not None
     assert match.group(1) == GOLDEN.read_text()
+
+
+def test_each_command_to_run_against_aws_is_one_a_user_can_run() -> None:
+    # After `make venv`, as README.md and docs/adopt.md write them: a make
+    # target, `.venv/bin/regionguard ...` with options its parser accepts, or
+    # a console step.
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    commands = re.findall(r"^ +against AWS: (.*)$", GOLDEN.read_text(), re.MULTILINE)
+    kinds = []
+    for command in commands:
+        words = command.split()
+        if command.startswith("Control Tower console > "):
+            kinds.append("console")
+        elif words[0] == "make":
+            assert re.search(rf"^{re.escape(words[1])}:", makefile, re.MULTILINE), command
+            kinds.append("make")
+        else:
+            assert words[0] == ".venv/bin/regionguard", command
+            build_parser().parse_args(words[1:])
+            kinds.append("regionguard")
+    assert sorted(set(kinds)) == ["console", "make", "regionguard"], commands
 
 
 def test_the_copy_is_an_environment_of_its_own_on_the_sandbox(

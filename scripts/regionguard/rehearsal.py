@@ -352,7 +352,7 @@ def _set_deny(run: _Run, enabled: bool) -> str:
 
 def _steps(run: _Run) -> Iterator[tuple[str, str, Callable[[], str]]]:
     name = run.name
-    facts_cmd = f"regionguard verify --env {name} --live"
+    facts_cmd = f".venv/bin/regionguard verify --env {name} --live"
 
     def record() -> str:
         # As a person with the committed unregistered_ous file has it (adopt.md, step 6).

