@@ -15,6 +15,13 @@ from regionguard.terraform import Terraform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Terraform and the aws provider are Go programs; most of a small plan's CPU is
+# the provider building its schema, three times per command, and its garbage
+# collection. Collecting at 400 % heap growth instead of Go's 100 % cuts that
+# CPU by about a third (7 s instead of 10 s per plan of envs/local, about
+# 150 MB more memory per provider; docs/testing.md). A GOGC already set wins.
+os.environ.setdefault("GOGC", "400")
+
 
 UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
 
