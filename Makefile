@@ -93,7 +93,7 @@ HELP_VAR_PYTHON := the Python (3.11 or later) that creates .venv
 HELP_VAR_LOCK_UPGRADE := make lock: --upgrade takes newer releases; empty keeps every other pin
 HELP_VAR_NOTIFY_TITLE := make notify: the message's title
 HELP_VAR_FILES := make notify: the files posted
-HELP_VAR_PYTEST_WORKERS := make pytest, make test: pytest-xdist processes (auto: one per core; 0: none)
+HELP_VAR_PYTEST_WORKERS := make pytest, make test: pytest-xdist processes (default: cores + 1; 0: none)
 
 # $(call _quote,text): text as one single-quoted shell word.
 _quote = '$(subst ','\'',$(1))'
@@ -417,9 +417,12 @@ $(DIFFERENTIAL_DEPS): tests/differential/package.json tests/differential/package
 differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the differential test compares with (npm ci)
 
 .PHONY: pytest
-# PYTEST_WORKERS: pytest-xdist's processes (auto: one per core); 0 runs the
-# tests in this process. Each worker starts its own sandboxes and copies.
-PYTEST_WORKERS ?= auto
+# PYTEST_WORKERS: pytest-xdist's processes, by default one more than the
+# machine's cores: a test often waits (for Terraform's provider to start, for
+# the sandbox's Control Tower operations), and on 2 cores 2 workers left about
+# a quarter of the CPU idle where 3 kept it busy (docs/testing.md). 0 runs
+# the tests in this process. Each worker starts its own sandboxes and copies.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
 pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests, spread over PYTEST_WORKERS processes
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import os
 import re
 import tomllib
 from collections import Counter
@@ -150,6 +151,8 @@ def test_the_readme_variables_table_is_make_helps_with_its_defaults() -> None:
             default = row[1]
             if default.startswith("unset"):
                 assert shown[name] == "", name
+            elif default == "cores + 1":  # nproc: the CPUs this process may run on
+                assert shown[name] == str(len(os.sched_getaffinity(0)) + 1), name
             elif default != "by target":
                 assert ticked(default) == [shown[name]], name
 
