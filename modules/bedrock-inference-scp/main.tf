@@ -301,6 +301,12 @@ resource "aws_organizations_policy_attachment" "per_ou" {
   }
 }
 
+locals {
+  # The first-tier attachments of the layout in use, by target id (the other
+  # layout's resource has none).
+  first_tier_attachments = merge(aws_organizations_policy_attachment.this, aws_organizations_policy_attachment.per_ou)
+}
+
 # No attachment is destroyed before every attachment of the same apply is
 # created. This resource refers to every attachment, so Terraform updates it
 # once the new ones exist; and since every attachment is

@@ -82,12 +82,12 @@ output "guarded_actions" {
 
 output "attached_target_ids" {
   description = "Ids of the targets an SCP of the layout is attached to (first-tier targets; the child OUs of a descended target are in attachment_policies)."
-  value       = sort([for a in merge(aws_organizations_policy_attachment.this, aws_organizations_policy_attachment.per_ou) : a.target_id])
+  value       = sort([for a in local.first_tier_attachments : a.target_id])
 }
 
 output "attachment_ids" {
   description = "The SCP attachment per target, as a map from target id to attachment id. Passed to region-deny-control's scp_attachment_ids, it makes each control depend on its OU's attachment (a per-OU SCP depends on its child OUs' attachments, so a control waits for those too)."
-  value       = { for id, a in merge(aws_organizations_policy_attachment.this, aws_organizations_policy_attachment.per_ou) : id => a.id }
+  value       = { for id, a in local.first_tier_attachments : id => a.id }
 }
 
 output "managed_tag" {
