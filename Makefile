@@ -419,8 +419,8 @@ differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the different
 .PHONY: pytest
 # PYTEST_WORKERS: pytest-xdist's processes, by default one more than the
 # machine's cores: a test often waits (for Terraform's provider to start, for
-# the sandbox's Control Tower operations), and on 2 cores 2 workers left about
-# a quarter of the CPU idle where 3 kept it busy (docs/testing.md). 0 runs
+# the sandbox's Control Tower operations), and on 2 cores 3 workers ran the
+# slow tests faster than 2 (docs/testing.md, "Where the time goes"). 0 runs
 # the tests in this process. Each worker starts its own sandboxes and copies.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
