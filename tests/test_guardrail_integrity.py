@@ -6,11 +6,14 @@ attached to that OU and denies each of those actions
 (``regionguard.rules.unguarded_actions``). It is read through boto3 from the
 emulated organization.
 
-Each pytest process (each pytest-xdist worker) has its own real sandbox
-process and its own copy of envs/local, on two first-tier OUs (OUS), for the
-create/update/destroy cases and another for the layout switches; every case
-starts from whatever its rig holds, so the cases spread over workers in any
-order. Terraform reaches the sandbox through a recording proxy in this process,
+Each of the two modules (this one; tests/test_guardrail_switch.py for the
+layout switches) has a rig: a real sandbox process and a copy of envs/local
+on two first-tier OUs (OUS). A module's tests run in file order on one
+pytest-xdist worker (``--dist loadfile``), each starting where the one before
+it converged; every case still starts from whatever its rig holds, so any one
+of them also runs alone.
+
+Terraform reaches the sandbox through a recording proxy in this process,
 which sees every mutating call of Control Tower (enable-control,
 update-enabled-control, disable-control) and AWS Organizations (CreatePolicy,
 UpdatePolicy, DeletePolicy, AttachPolicy, DetachPolicy, TagResource,
@@ -29,9 +32,7 @@ apply's check of expectations.yaml against the sandbox holds, and nothing is
 left to change (``Rig.not_as_deployed``, through the deployment model; after
 the last point of each kind, a real ``terraform plan`` is empty too). Then
 a partial update by each fault kind (fail, conflict, throttle, sandbox
-restart; a kill is the interruption case update-2) converges the same way,
-and a layout switch, uninterrupted and killed after each of its calls both
-ways, keeps the invariant and converges through the proxy.
+restart; a kill is the interruption case update-2) converges the same way.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -189,6 +189,8 @@ class Rig:
     per_ou: bool = False
     # The layout of a converged deployment (True: per_ou), None when not converged.
     layout_converged: bool | None = None
+    gate_clients: threading.Lock = field(default_factory=threading.Lock)
+    _clients: tuple[Any, Any] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -201,17 +203,31 @@ class Rig:
     def start_sandbox(self) -> None:
         info, _ = process.up(self.state_dir, self.env_dir, port=self.port)
         self.token = info.token
+        with self.gate_clients:
+            self._clients = None  # no connection kept to a sandbox that stopped
 
     def clients(self) -> tuple[Any, Any]:
-        options: dict[str, Any] = {
-            "endpoint_url": self.endpoint,
-            "region_name": "ap-northeast-1",
-            "aws_access_key_id": "sandbox",
-            "aws_secret_access_key": "sandbox",
-            "config": botocore.config.Config(retries={"total_max_attempts": 1}),
-        }
-        session = boto3.session.Session()  # one per thread: the default one is shared
-        return session.client("controltower", **options), session.client("organizations", **options)
+        """Control Tower and Organizations clients of the sandbox, made once per rig.
+
+        boto3's clients are thread-safe (its sessions are not), so the proxy's
+        threads share them; a session and two clients cost about 55 ms of CPU,
+        and the proxy reads the organization before every mutating call.
+        """
+        with self.gate_clients:
+            if self._clients is None:
+                options: dict[str, Any] = {
+                    "endpoint_url": self.endpoint,
+                    "region_name": "ap-northeast-1",
+                    "aws_access_key_id": "sandbox",
+                    "aws_secret_access_key": "sandbox",
+                    "config": botocore.config.Config(retries={"total_max_attempts": 1}),
+                }
+                session = boto3.session.Session()
+                self._clients = (
+                    session.client("controltower", **options),
+                    session.client("organizations", **options),
+                )
+            return self._clients
 
     def first_tier(self) -> list[dict[str, Any]]:
         _, org = self.clients()
@@ -699,146 +715,3 @@ def test_a_partial_update_is_reviewed_not_refused_and_converges(
         assert len(set(parameters.values())) == 2, "the OUs must be left with different parameters"
     rig.converge(capsys, replan=kind == "sandbox-restart")
     assert len(set(rig.parameters_by_ou().values())) == 1
-
-
-# ------------------------------------------------------------ layout switch
-
-# Each layout attaches its SCPs with an attachment resource of its own
-# (modules/bedrock-inference-scp): a switch creates the new layout's SCPs and
-# attachments, then detaches and deletes the old ones, never replaces an
-# attachment. The calls interleave differently from run to run, so they are
-# compared as a multiset, and their order by _in_guarded_order.
-SWITCH_CALLS = {
-    True: sorted(
-        ["CreatePolicy"] * len(OUS)
-        + ["AttachPolicy"] * len(OUS)
-        + ["DetachPolicy"] * len(OUS)
-        + ["DeletePolicy"]
-    ),
-    False: sorted(
-        ["CreatePolicy"]
-        + ["AttachPolicy"] * len(OUS)
-        + ["DetachPolicy"] * len(OUS)
-        + ["DeletePolicy"] * len(OUS)
-    ),
-}
-
-
-@pytest.fixture(scope="module")
-def switch_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    with _rig(tmp_path_factory.mktemp("switch")) as setup:
-        yield setup
-
-
-def _in_guarded_order(calls: list[str], to_per_ou: bool) -> bool:
-    """Whether the calls of a switch, so far, keep each OU guarded.
-
-    An SCP is attached once created; an old attachment is detached only once
-    every OU carries its new SCP; an old SCP is deleted only once detached
-    (the single SCP from every OU).
-    """
-    seen: Counter[str] = Counter()
-    for call in calls:
-        if call == "CreatePolicy":
-            ok = True
-        elif call == "AttachPolicy":
-            ok = seen["CreatePolicy"] > (seen["AttachPolicy"] if to_per_ou else 0)
-        elif call == "DetachPolicy":
-            ok = seen["AttachPolicy"] == len(OUS)
-        elif call == "DeletePolicy":
-            ok = (
-                seen["DetachPolicy"] == len(OUS)
-                if to_per_ou
-                else seen["DeletePolicy"] < seen["DetachPolicy"]
-            )
-        else:
-            ok = False
-        if not ok:
-            return False
-        seen[call] += 1
-    return True
-
-
-def _at_layout(rig: Rig, per_ou: bool) -> None:
-    """A converged deployment at this layout: the one the last case left, or a new one."""
-    if rig.layout_converged is not per_ou:
-        rig.empty()
-        rig.set_layout(per_ou)
-        code, output = rig.run_through_proxy("apply")
-        assert code == 0, output
-        assert rig.violations == []
-        rig.layout_converged = per_ou
-    rig.set_layout(per_ou)
-
-
-def test_a_layout_switch_keeps_the_invariant_both_ways(switch_rig: Rig) -> None:
-    rig = switch_rig
-    _at_layout(rig, False)
-    for per_ou in (True, False):
-        rig.set_layout(per_ou)
-        rig.violations.clear()
-        code, output = rig.run_through_proxy("apply")
-        assert code == 0, output
-        assert sorted(rig.calls) == SWITCH_CALLS[per_ou], rig.calls
-        assert _in_guarded_order(rig.calls, per_ou), rig.calls
-        assert rig.violations == []
-        assert rig.settled_unguarded() == []
-        assert rig.not_as_deployed() == []
-        rig.assert_empty_plan("one apply finishes the switch")
-        rig.layout_converged = per_ou
-
-
-def test_the_guarded_order_refuses_a_detach_before_every_attach() -> None:
-    assert _in_guarded_order(["CreatePolicy", "CreatePolicy", "AttachPolicy"], True)
-    assert not _in_guarded_order(["CreatePolicy", "DetachPolicy"], True)
-    assert not _in_guarded_order(["CreatePolicy", "AttachPolicy", "DetachPolicy"], False)
-    assert not _in_guarded_order(["AttachPolicy"], True)
-    assert not _in_guarded_order(["CreatePolicy"] + ["AttachPolicy"] * 2 + ["DeletePolicy"], False)
-
-
-# Every call of both switches (7 each on two OUs), single -> per_ou and
-# per_ou -> single in turn, so that each case starts where the one before it
-# converged; a case that starts elsewhere (another pytest-xdist worker, or run
-# alone) deploys its starting layout afresh first.
-SWITCH_POINTS = [
-    (to_per_ou, n) for n in range(1, len(SWITCH_CALLS[True]) + 1) for to_per_ou in (True, False)
-]
-
-
-@pytest.mark.parametrize(
-    ("to_per_ou", "point"),
-    SWITCH_POINTS,
-    ids=[f"{'to_per_ou' if p else 'to_single'}-{n}" for p, n in SWITCH_POINTS],
-)
-def test_an_interrupted_layout_switch_keeps_the_invariant_and_converges(
-    switch_rig: Rig, capsys: pytest.CaptureFixture[str], to_per_ou: bool, point: int
-) -> None:
-    rig = switch_rig
-    wall, cpu = time.monotonic(), _cpu_seconds()
-    _at_layout(rig, not to_per_ou)
-    rig.layout_converged = None
-    rig.set_layout(to_per_ou)
-    rig.violations.clear()
-    rig.kill_at = point
-    code, output = rig.run_through_proxy("apply")
-    assert code != 0, output
-    assert rig.violations == []
-    assert rig.unguarded() == [], "right after the kill"
-    assert rig.settled_unguarded() == [], "once the operations in flight ended"
-    interrupted = list(rig.calls)
-    assert len(interrupted) == point and _in_guarded_order(interrupted, to_per_ou), interrupted
-    # The next regionguard plan and apply finish the switch by themselves,
-    # through the proxy: the invariant holds before each of their calls, and
-    # no call AWS already took is made again.
-    rig.stopped = False
-    rig.calls.clear()
-    rig.converge(capsys, "--allow-destroy", proxy=True, replan=point == len(SWITCH_CALLS[True]))
-    assert rig.violations == []
-    assert sorted(interrupted + rig.calls) == SWITCH_CALLS[to_per_ou], (interrupted, rig.calls)
-    rig.layout_converged = to_per_ou
-    with capsys.disabled():
-        print(
-            f"\nlayout switch to {'per_ou' if to_per_ou else 'single'} interrupted after call "
-            f"{point} ({rig.hit}): invariant held; converged with {rig.calls} "
-            f"[{time.monotonic() - wall:.1f} s wall, {_cpu_seconds() - cpu:.1f} s CPU]"
-        )
