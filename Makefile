@@ -425,7 +425,7 @@ differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the different
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
 pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests, spread over PYTEST_WORKERS processes
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The tests marked `processes` STRESS_RUNS times in a row (default 20) beside
 # two busy processes; STRESS_RUNS reaches the runner through the environment.

@@ -23,6 +23,32 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GOGC", "400")
 
 
+# The markers of the slow tier (pyproject.toml, docs/testing.md); "terraform"
+# first, as its tests are the longest.
+SLOW_TIER = ("terraform", "sandbox", "checkov", "tools", "slow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Terraform tests first, the rest of the slow tier next, the fast tests last.
+
+    ``make pytest`` runs pytest-xdist with ``--dist loadfile
+    --no-loadscope-reorder``: a test file is one unit of work, handed out in
+    the order its first test has here, to whichever worker has two or fewer
+    tests left. A long file handed out near the end would keep one worker busy
+    while the others have nothing left; with the fast files last, they fill
+    the workers up to the end. The sort is stable: each tier keeps pytest's
+    order, and within a file its tests keep theirs.
+    """
+
+    def tier(item: pytest.Item) -> int:
+        names = {m.name for m in item.iter_markers()}
+        if "terraform" in names:
+            return 0
+        return 1 if names.intersection(SLOW_TIER) else 2
+
+    items.sort(key=tier)
+
+
 UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
 
 # Golden plans, tests/fixtures/plans/<kind>/<scenario>/, by what their review
