@@ -57,6 +57,8 @@ from typing import Any
 from regionguard.cli import main as regionguard_main
 
 ACCOUNTS = 5_000
+# The Makefile's EXTRAS, each with its stamp $(VENV)/bin/.installed-<extras>.
+EXTRAS = ("core", "sandbox", "dev")
 PERMITTED = 2_000
 OUS = 200
 TODAY = "2026-11-30"
@@ -323,20 +325,27 @@ class Bench:
         return step
 
     def make(self, name: str, target: str) -> Step:
-        # The chain's checkov stage uses this checkout's .venv-checkov, not a new one.
+        return self.run(name, self.make_argv(target))
+
+    def make_argv(self, target: str) -> list[str]:
+        """``make target`` in the clone with this checkout's virtual environments, never rebuilt.
+
+        The clone's files are newer than the environments' stamps; a stamp
+        make rebuilt would install the clone (``pip install -e``) into the
+        caller's ``.venv`` or ``.venv-checkov``, which then points at a folder
+        this benchmark deletes. ``-o`` marks each stamp as up to date.
+        """
         checkov = REPO / ".venv-checkov"
-        return self.run(
-            name,
-            [
-                "make",
-                target,
-                f"VENV={self.venv_bin.parent}",
-                f"CHECKOV_VENV={checkov}",
-                "-o",
-                f"{checkov}/.installed",
-                f"SANDBOX_PORT={self.port}",
-            ],
-        )
+        stamps = [f"{self.venv_bin}/.installed-{extras}" for extras in EXTRAS]
+        stamps.append(f"{checkov}/.installed")
+        return [
+            "make",
+            target,
+            f"VENV={self.venv_bin.parent}",
+            f"CHECKOV_VENV={checkov}",
+            *(option for stamp in stamps for option in ("-o", stamp)),
+            f"SANDBOX_PORT={self.port}",
+        ]
 
     def terraform(self, name: str, command: str, *args: str) -> Step:
         return self.run(
@@ -359,10 +368,6 @@ class Bench:
 
 def prepare(bench: Bench, args: argparse.Namespace) -> None:
     subprocess.run(["git", "clone", "-q", str(REPO), str(bench.clone)], check=True)
-    # make must not reinstall the clone into the benchmark's virtual environment:
-    # its stamps are newer than these files once they carry an old date.
-    for name in ("pyproject.toml", "requirements.lock"):
-        os.utime(bench.clone / name, (0, 0))
     env = bench.env_dir
     write_registry(env, args.accounts, args.permitted, args.ous)
     ous = "".join(f"  - OU{j:03d}\n" for j in range(args.ous))
