@@ -1,4 +1,4 @@
-"""bench/scale_bench.py runs make in a fresh clone and must leave the caller's environments alone."""
+"""bench/scale_bench.py runs make in a fresh clone and leaves the caller's environments alone."""
 
 from __future__ import annotations
 
