@@ -16,7 +16,8 @@ from regionguard.terraform import Terraform
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Terraform and the aws provider are Go programs; most of a small plan's CPU is
-# the provider building its schema, three times per command, and its garbage
+# the provider's three starts (one to read its schema, one for each walk of
+# the configuration, whose first call takes 2 s) and its garbage
 # collection. Collecting at 400 % heap growth instead of Go's 100 % cuts that
 # CPU by about a third (7 s instead of 10 s per plan of envs/local, about
 # 150 MB more memory per provider; docs/testing.md). A GOGC already set wins.
