@@ -189,8 +189,9 @@ class Rig:
     per_ou: bool = False
     # The layout of a converged deployment (True: per_ou), None when not converged.
     layout_converged: bool | None = None
-    gate_clients: threading.Lock = field(default_factory=threading.Lock)
-    _clients: tuple[Any, Any] | None = None
+    # clients(): made once, under the lock, for every thread of the proxy.
+    gate_clients: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _clients: tuple[Any, Any] | None = field(default=None, init=False, repr=False)
 
     @property
     def endpoint(self) -> str:
