@@ -332,7 +332,25 @@ def test_an_attachment_replaced_by_one_to_a_wider_scp_is_flagged_on_its_ou() -> 
         (f"OU {label}", f"account 100000000002 (payments) newly permitted {change}"),
         (f"OU {label}", f"account 100000000004 (log-archive) newly permitted {change}"),
     ]
-    assert [r.rule_id for r in review.reasons] == ["RG-PLAN-DESTROY"]
+    assert [r.rule_id for r in review.reasons] == ["RG-PLAN-DESTROY", "RG-PLAN-GUARD-NARROWED"]
+
+
+def test_a_destroy_first_replace_of_an_attachment_fails_even_with_allow_destroy() -> None:
+    """Between the destroy and the create the OU's exempted actions have no guard."""
+    review = review_plan(
+        parse_plan(json.dumps(attachment_replaced()), "plan.json"), allow_destroy=True
+    )
+    [reason] = review.reasons
+    assert reason.rule_id == "RG-PLAN-GUARD-NARROWED"
+    assert reason.entry == f"{WORKLOADS} (Workloads)"
+    assert (
+        "exempts bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream, and this plan "
+        f"destroys {ATTACHMENT.format(WORKLOADS)} before it creates the new one"
+    ) in reason.message
+    data = attachment_replaced()
+    change(data, ATTACHMENT.format(WORKLOADS))["change"]["actions"] = ["create", "delete"]
+    review = review_plan(parse_plan(json.dumps(data), "plan.json"), allow_destroy=True)
+    assert review.reasons == ()
 
 
 def test_control_parameters_widened_are_flagged_each_and_checked() -> None:

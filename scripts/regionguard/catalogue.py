@@ -301,11 +301,14 @@ PLAN_ACTION = Rule(
 PLAN_GUARD_NARROWED = Rule(
     "RG-PLAN-GUARD-NARROWED",
     ("error",),
-    "No action a control exempts today loses its guard in the same apply.",
+    "No action a control exempts today loses its guard at any moment of the apply: not in "
+    "the same apply that drops it from the SCP, nor while an attachment replaced "
+    "destroy-first is gone.",
     (GATE,),
     GATE_DOC,
     "Terraform updates the SCP before the control, so in between the action would be open "
-    "to every account: drop the exemption in one apply, the guard in the next.",
+    "to every account: drop the exemption in one apply, the guard in the next. A replace "
+    "without create_before_destroy detaches the SCP before it attaches the new one.",
 )
 
 # ---------------------------------------------------------------- the pipeline

@@ -333,7 +333,7 @@ def plan_reasons(
             "plan time.",
             unknown.address,
         )
-    out.extend(_narrowed_guards(before, after, plan.source))
+    out.extend(_narrowed_guards(before, after, plan.source, _destroyed_first(plan)))
     return out
 
 
@@ -463,15 +463,35 @@ def _moves(scps: Sequence[ScpDiff], ou_names: Mapping[str, str]) -> tuple[str, .
     return tuple(out)
 
 
-def _narrowed_guards(before: Deployment, after: Deployment, source: str) -> list[Finding]:
-    """An action exempted today loses its guard in the same apply: refuse it.
+def _destroyed_first(plan: Plan) -> frozenset[str]:
+    """Attachments the plan replaces by destroying the old one before creating the new.
+
+    Terraform writes such a replace as ``["delete", "create"]``; with
+    ``create_before_destroy`` (every attachment of modules/bedrock-inference-scp)
+    it is ``["create", "delete"]`` and the OU keeps an attachment throughout.
+    """
+    return frozenset(
+        ch.address
+        for ch in plan.of_type(ATTACHMENT_TYPE)
+        if ch.action == "replace" and list(ch.actions) == ["delete", "create"]
+    )
+
+
+def _narrowed_guards(
+    before: Deployment, after: Deployment, source: str, destroyed_first: frozenset[str]
+) -> list[Finding]:
+    """An action exempted today loses its guard at some moment of the apply: refuse it.
 
     Terraform updates an OU's SCP before its control (the control depends on
     the attachment), so between the two updates the action the control still
     exempts would be denied by no SCP: open to every account. Dropping the
-    exemption is one apply, dropping the guard the next.
+    exemption is one apply, dropping the guard the next. The same holds while
+    an attachment replaced destroy-first is gone (``destroyed_first``): the
+    OU is judged with the SCPs it keeps through other attachments, with
+    ``--allow-destroy`` too.
     """
     problems: dict[str, list[str]] = {}
+    replaced: dict[str, list[str]] = {}
     later_of = _by_id(after)
     # OUs alike (the same exemptions, the same SCPs) are judged once.
     judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
@@ -480,26 +500,45 @@ def _narrowed_guards(before: Deployment, after: Deployment, source: str) -> list
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
         if not exempted or later is None or later.unresolved:
             continue
-        key = (exempted, tuple(s.content for s in later.scps))
+        gone = [a for a in later.attachments if a.address in destroyed_first]
+        kept = {a.policy for a in later.attachments if a.address not in destroyed_first}
+        scps = [s for s in later.scps if s.name in kept] if gone else list(later.scps)
+        key = (exempted, tuple(s.content for s in scps))
         if key not in judged:
-            documents = _documents(later.scps)
+            documents = _documents(scps)
             judged[key] = unguarded_actions(exempted, documents or [])
         for action in judged[key]:
             problems.setdefault(action, []).append(item.ou.label())
+            if gone:
+                replaced.setdefault(action, []).extend(a.address for a in gone)
     out = []
+    # A destroy-first replace: one finding per OUs and attachments, naming every action.
+    gaps: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for action, ous in problems.items():
+        if action in replaced:
+            gaps.setdefault((tuple(ous), tuple(sorted(set(replaced[action])))), []).append(action)
+            continue
+        message = (
+            f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
+            f"{action} today, and this plan takes it out of the SCP's guard in the same "
+            "apply: until the control is updated after the SCP, it would be open to every "
+            "account in every Region. Remove it from exempted_actions and apply, then from "
+            "guarded_actions."
+        )
         out.append(
-            Finding(
-                RULE_GUARD_NARROWED,
-                "error",
-                f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
-                f"{action} today, and this plan takes it out of the SCP's guard in the same "
-                "apply: until the control is updated after the SCP, it would be open to every "
-                "account in every Region. Remove it from exempted_actions and apply, then from "
-                "guarded_actions.",
-                file=source,
-                entry=", ".join(ous),
-            )
+            Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(ous))
+        )
+    for (ous, gone), actions in gaps.items():
+        message = (
+            f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
+            f"{', '.join(actions)}, and this plan destroys {', '.join(gone)} before it creates "
+            "the new one (a replace without create_before_destroy): in between, "
+            f"{'they' if len(actions) > 1 else 'it'} would be open to every account in every "
+            "Region. Give the attachment lifecycle { create_before_destroy = true }, as "
+            "modules/bedrock-inference-scp does, and plan again."
+        )
+        out.append(
+            Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(ous))
         )
     return out
 
