@@ -500,17 +500,17 @@ def _narrowed_guards(
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
         if not exempted or later is None or later.unresolved:
             continue
-        gone = [a for a in later.attachments if a.address in destroyed_first]
+        removed = [a.address for a in later.attachments if a.address in destroyed_first]
         kept = {a.policy for a in later.attachments if a.address not in destroyed_first}
-        scps = [s for s in later.scps if s.name in kept] if gone else list(later.scps)
-        key = (exempted, tuple(s.content for s in scps))
-        if key not in judged:
-            documents = _documents(scps)
-            judged[key] = unguarded_actions(exempted, documents or [])
-        for action in judged[key]:
+        narrowed = _unguarded(judged, exempted, list(later.scps))
+        for action in narrowed:
             problems.setdefault(action, []).append(item.ou.label())
-            if gone:
-                replaced.setdefault(action, []).extend(a.address for a in gone)
+        if not removed:
+            continue
+        for action in _unguarded(judged, exempted, [s for s in later.scps if s.name in kept]):
+            if action not in narrowed:
+                problems.setdefault(action, []).append(item.ou.label())
+                replaced.setdefault(action, []).extend(removed)
     out = []
     # A destroy-first replace: one finding per OUs and attachments, naming every action.
     gaps: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
@@ -528,19 +528,31 @@ def _narrowed_guards(
         out.append(
             Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(ous))
         )
-    for (ous, gone), actions in gaps.items():
+    for (where, addresses), actions in gaps.items():
         message = (
-            f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
-            f"{', '.join(actions)}, and this plan destroys {', '.join(gone)} before it creates "
-            "the new one (a replace without create_before_destroy): in between, "
+            f"Region deny control on {count(len(where), 'OU')} ({', '.join(where)}) exempts "
+            f"{', '.join(actions)}, and this plan destroys {', '.join(addresses)} before it "
+            "creates the new one (a replace without create_before_destroy): in between, "
             f"{'they' if len(actions) > 1 else 'it'} would be open to every account in every "
             "Region. Give the attachment lifecycle { create_before_destroy = true }, as "
             "modules/bedrock-inference-scp does, and plan again."
         )
         out.append(
-            Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(ous))
+            Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(where))
         )
     return out
+
+
+def _unguarded(
+    judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]],
+    exempted: tuple[str, ...],
+    scps: Sequence[ScpDoc],
+) -> list[str]:
+    """The exempted actions no SCP of ``scps`` guards; OUs alike are judged once."""
+    key = (exempted, tuple(s.content for s in scps))
+    if key not in judged:
+        judged[key] = unguarded_actions(exempted, _documents(scps) or [])
+    return judged[key]
 
 
 def _documents(scps: Sequence[ScpDoc]) -> list[Mapping[str, Any]] | None:
