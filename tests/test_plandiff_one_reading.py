@@ -37,7 +37,9 @@ from regionguard.review_format import TEXT_LIST_LIMIT, format_review
 
 REAL = sorted(f.name for f in plan_fixtures("good", "bad"))  # bad-input ones are not plans
 BASE = "no-change"  # after the apply: three OUs, each with the SCP and the control
-SCP = "module.bedrock_inference_scp.aws_organizations_policy.this"
+SCP = 'module.bedrock_inference_scp.aws_organizations_policy.this["single"]'
+# Another SCP of the state (attachment_replaced).
+WIDE = "module.bedrock_inference_scp.aws_organizations_policy.wide"
 ATTACHMENT = 'module.bedrock_inference_scp.aws_organizations_policy_attachment.this["{}"]'
 CONTROL = 'module.region_deny_control.aws_controltower_control.this["{}"]'
 SANDBOX = "ou-nm0b-qyulvlt7"
@@ -95,7 +97,8 @@ def attachment_replaced() -> Data:
     data = changed(fixture(BASE))
     policy = change(data, SCP)
     wide = copy.deepcopy(policy)
-    wide["address"] = f"{SCP[: -len('this')]}wide"
+    wide["address"] = WIDE
+    wide.pop("index", None)
     wide["name"] = "wide"
     for side in ("before", "after"):
         wide["change"][side].update(
@@ -327,7 +330,7 @@ def test_the_text_of_700_accounts_newly_permitted_shows_20_and_says_where_the_re
 def test_an_attachment_replaced_by_one_to_a_wider_scp_is_flagged_on_its_ou() -> None:
     review = review_of(attachment_replaced)
     label = f"{WORKLOADS} (Workloads)"
-    change = f"on OU {label}, whose SCPs change from {SCP} to {SCP[: -len('this')]}wide"
+    change = f"on OU {label}, whose SCPs change from {SCP} to {WIDE}"
     assert [(w.subject, w.message) for w in review.widening] == [
         (f"OU {label}", f"account 100000000002 (payments) newly permitted {change}"),
         (f"OU {label}", f"account 100000000004 (log-archive) newly permitted {change}"),
