@@ -491,6 +491,7 @@ def _narrowed_guards(
     ``--allow-destroy`` too.
     """
     problems: dict[str, list[str]] = {}
+    gap_ous: dict[str, list[str]] = {}
     replaced: dict[str, list[str]] = {}
     later_of = _by_id(after)
     # OUs alike (the same exemptions, the same SCPs) are judged once.
@@ -509,15 +510,14 @@ def _narrowed_guards(
             continue
         for action in _unguarded(judged, exempted, [s for s in later.scps if s.name in kept]):
             if action not in narrowed:
-                problems.setdefault(action, []).append(item.ou.label())
+                gap_ous.setdefault(action, []).append(item.ou.label())
                 replaced.setdefault(action, []).extend(removed)
     out = []
     # A destroy-first replace: one finding per OUs and attachments, naming every action.
     gaps: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for action, labels in gap_ous.items():
+        gaps.setdefault((tuple(labels), tuple(sorted(set(replaced[action])))), []).append(action)
     for action, ous in problems.items():
-        if action in replaced:
-            gaps.setdefault((tuple(ous), tuple(sorted(set(replaced[action])))), []).append(action)
-            continue
         message = (
             f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
             f"{action} today, and this plan takes it out of the SCP's guard in the same "
