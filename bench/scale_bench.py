@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regionguard.aws import sandbox_client
 from regionguard.cli import main as regionguard_main
 
 ACCOUNTS = 5_000
@@ -501,15 +502,7 @@ def probe_polling(bench: Bench) -> list[float]:
     One control is disabled out of band and a bare ``terraform apply``
     enables it again while the sandbox runs operations at real pace.
     """
-    import boto3
-
-    options = {
-        "endpoint_url": f"http://127.0.0.1:{bench.port}",
-        "region_name": "ap-northeast-1",
-        "aws_access_key_id": "sandbox",
-        "aws_secret_access_key": "sandbox",
-    }
-    ct = boto3.client("controltower", **options)
+    ct = sandbox_client("controltower", f"http://127.0.0.1:{bench.port}")
     enabled = ct.list_enabled_controls(maxResults=1)["enabledControls"][0]
     done = ct.disable_control(enabledControlIdentifier=enabled["arn"])["operationIdentifier"]
     while ct.get_control_operation(operationIdentifier=done)["controlOperation"]["status"] == (

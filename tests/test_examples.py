@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from regionguard.aws import sandbox_client
 from regionguard.sandbox.server import SandboxApp
 from regionguard.terraform import IsFlagged, Terraform
 
@@ -85,13 +85,7 @@ def test_each_example_uses_the_modules_by_relative_source(name: str) -> None:
 @pytest.fixture
 def organization(sandbox_server: tuple[SandboxApp, str]) -> Iterator[tuple[str, Any]]:
     _app, endpoint = sandbox_server
-    client = boto3.client(
-        "organizations",
-        endpoint_url=endpoint,
-        region_name="ap-northeast-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    client = sandbox_client("organizations", endpoint)
     yield endpoint, client
 
 

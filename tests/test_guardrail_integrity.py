@@ -61,6 +61,7 @@ import pytest
 
 from regionguard import deployment as dep
 from regionguard import local_sandbox, orgmodel
+from regionguard.aws import sandbox_client
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.rules import unguarded_actions
@@ -216,17 +217,11 @@ class Rig:
         """
         with self.gate_clients:
             if self._clients is None:
-                options: dict[str, Any] = {
-                    "endpoint_url": self.endpoint,
-                    "region_name": "ap-northeast-1",
-                    "aws_access_key_id": "sandbox",
-                    "aws_secret_access_key": "sandbox",
-                    "config": botocore.config.Config(retries={"total_max_attempts": 1}),
-                }
+                config = botocore.config.Config(retries={"total_max_attempts": 1})
                 session = boto3.session.Session()
                 self._clients = (
-                    session.client("controltower", **options),
-                    session.client("organizations", **options),
+                    sandbox_client("controltower", self.endpoint, config=config, session=session),
+                    sandbox_client("organizations", self.endpoint, config=config, session=session),
                 )
             return self._clients
 

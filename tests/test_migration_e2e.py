@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from conftest import copy_local_env
+from regionguard.aws import sandbox_client
 from regionguard.cli import main
 from regionguard.sandbox import process
 
@@ -69,13 +69,7 @@ def stack(
 
 
 def _organizations(endpoint: str) -> Any:
-    return boto3.client(
-        "organizations",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    return sandbox_client("organizations", endpoint, "us-east-1")
 
 
 def test_plan_apply_and_destroy_know_where_the_migration_stands(

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from regionguard.aws import sandbox_client
 from regionguard.cli import main
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
@@ -62,13 +62,7 @@ class Sandbox:
         self.app.reset()
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="ap-northeast-1",
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",
-        )
+        return sandbox_client(service, self.endpoint)
 
 
 UNREGISTERED = "  - {name: Suspended, registered: false}"

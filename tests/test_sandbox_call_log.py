@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from regionguard.aws import sandbox_client
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
 
@@ -31,13 +31,7 @@ def logged_sandbox(sandbox_env: Path, tmp_path: Path) -> Iterator[tuple[str, Pat
 
 
 def aws(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="ap-northeast-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    return sandbox_client(service, endpoint)
 
 
 def test_each_api_call_appends_its_service_operation_and_client(

@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 from werkzeug.test import Client
 
+from regionguard.aws import sandbox_client
 from regionguard.controlscp import render_control_scp
 from regionguard.sandbox.faults import make_fault
 from regionguard.sandbox.server import SandboxApp, signing_service
@@ -73,15 +73,9 @@ def sandbox(sandbox_server: tuple[SandboxApp, str]) -> Sandbox:
     app, endpoint = sandbox_server
     app.faults.clear()
     app.reset()
-    options = {
-        "endpoint_url": endpoint,
-        "region_name": "ap-northeast-1",
-        "aws_access_key_id": "sandbox",
-        "aws_secret_access_key": "sandbox",
-    }
     config = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
-    ct = boto3.client("controltower", config=config, **options)
-    org = boto3.client("organizations", config=config, **options)
+    ct = sandbox_client("controltower", endpoint, config=config)
+    org = sandbox_client("organizations", endpoint, config=config)
     root = org.list_roots()["Roots"][0]["Id"]
     ous = {
         ou["Name"]: ou

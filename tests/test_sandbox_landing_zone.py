@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from regionguard.aws import sandbox_client
 from regionguard.errors import InputError
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
@@ -46,13 +46,7 @@ class Sandbox:
     endpoint: str
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="ap-northeast-1",
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",
-        )
+        return sandbox_client(service, self.endpoint)
 
     def ous(self) -> dict[str, dict[str, str]]:
         org = self.client("organizations")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from regionguard.aws import sandbox_client
 from regionguard.cli import main
 from regionguard.sandbox import process
 
@@ -230,15 +231,7 @@ def test_up_on_a_port_held_by_another_sandbox_names_it(
 
 def _landing_zone_deny_targets(endpoint: str) -> list[str]:
     """Names of the OUs the sandbox's landing-zone Region deny is attached to."""
-    import boto3
-
-    org = boto3.client(
-        "organizations",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    org = sandbox_client("organizations", endpoint, "us-east-1")
     policies = org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
     found = [p for p in policies if p["Name"] == "aws-guardrails-landing-zone-region-deny"]
     if not found:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.config
 import pytest
 
+from regionguard.aws import sandbox_client
 from regionguard.sandbox import process
 from regionguard.terraform import Terraform, TerraformError
 
@@ -100,14 +100,8 @@ def stack(
         variables = dict(os.environ, TF_VAR_sandbox_endpoint=info.endpoint)
         tf = Terraform(env_dir, timeout=240, env=variables)
         tf.init()
-        options = {
-            "endpoint_url": info.endpoint,
-            "region_name": "ap-northeast-1",
-            "aws_access_key_id": "sandbox",
-            "aws_secret_access_key": "sandbox",
-            "config": botocore.config.Config(retries={"total_max_attempts": 1}),
-        }
-        org = boto3.client("organizations", **options)
+        config = botocore.config.Config(retries={"total_max_attempts": 1})
+        org = sandbox_client("organizations", info.endpoint, config=config)
         root_id = org.list_roots()["Roots"][0]["Id"]
         ous = {
             ou["Name"]: ou
@@ -120,7 +114,7 @@ def stack(
             tf,
             info.endpoint,
             info.token,
-            boto3.client("controltower", **options),
+            sandbox_client("controltower", info.endpoint, config=config),
             org,
             ous,
         )

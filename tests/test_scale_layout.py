@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from conftest import copy_local_env
+from regionguard.aws import sandbox_client
 from regionguard.environment import Environment
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy
 from regionguard.orgmodel import Scenario, commercial_regions, sandbox_facts, scenario_from_org
@@ -118,13 +118,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     try:
         info, _ = process.up(root / ".sandbox", env_dir.resolve(), port=port)
         org.endpoint = info.endpoint
-        org.org = boto3.client(
-            "organizations",
-            endpoint_url=info.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",
-        )
+        org.org = sandbox_client("organizations", info.endpoint, "us-east-1")
         yield org
     finally:
         process.down(root / ".sandbox")

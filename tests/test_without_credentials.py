@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
+from regionguard.aws import sandbox_client
 from regionguard.sandbox.server import SandboxApp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -108,13 +108,7 @@ def test_make_validate_needs_no_credentials_after_a_real_s3_init(
     """
     _app, endpoint = sandbox_server
     bucket = "regionguard-state-validate"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="ap-northeast-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    ).create_bucket(
+    sandbox_client("s3", endpoint).create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"}
     )
     root = checkout(tmp_path / "repo", "staging")

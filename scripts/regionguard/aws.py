@@ -37,6 +37,43 @@ class NoCredentials(InputError):
     """No AWS credentials or Region could be found (exit 2 where it stops a command)."""
 
 
+# The key every client of the local sandbox signs with. The sandbox verifies
+# no signature (moto does not by default; the Control Tower emulator reads only
+# the credential scope's service, docs/sandbox.md).
+SANDBOX_KEY = "sandbox"
+
+
+def client_options(region: str, endpoint: str | None) -> dict[str, Any]:
+    """boto3 client arguments for ``region``; with ``endpoint``, for the local sandbox there."""
+    options: dict[str, Any] = {"region_name": region}
+    if endpoint is not None:
+        options.update(
+            endpoint_url=endpoint, aws_access_key_id=SANDBOX_KEY, aws_secret_access_key=SANDBOX_KEY
+        )
+    return options
+
+
+def sandbox_client(
+    service: str,
+    endpoint: str,
+    region: str = "ap-northeast-1",
+    *,
+    config: Any = None,
+    session: Any = None,
+) -> Any:
+    """A boto3 client of ``service`` talking to the local sandbox at ``endpoint``.
+
+    ``config`` is a botocore Config (retries, for instance); ``session`` a
+    boto3 session to make it from (default: boto3's default session).
+    """
+    import boto3
+
+    options = client_options(region, endpoint)
+    if config is not None:
+        options["config"] = config
+    return (session or boto3).client(service, **options)
+
+
 class Aws:
     """Clients of the services regionguard reads, in one Region."""
 
@@ -45,14 +82,9 @@ class Aws:
         # to AWS pay for it.
         import boto3
 
-        options: dict[str, Any] = {"region_name": region}
-        if endpoint is not None:
-            options.update(
-                endpoint_url=endpoint, aws_access_key_id="sandbox", aws_secret_access_key="sandbox"
-            )
         self.region = region
         self.endpoint = endpoint
-        self._options = options
+        self._options = client_options(region, endpoint)
         self._boto3 = boto3
         self._session: Any = None
         self._clients: dict[str, Any] = {}

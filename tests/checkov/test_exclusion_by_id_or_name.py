@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from checkov_runner import CHECKS_DIR, parse_report, run_checkov
 
 from regionguard import deployment as dep
+from regionguard.aws import sandbox_client
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.expectations import broken_facts, verify_runs
@@ -54,13 +54,7 @@ def repo(
 
 
 def _sandbox_ou_id(endpoint: str) -> str:
-    client = boto3.client(
-        "organizations",
-        endpoint_url=endpoint,
-        region_name="ap-northeast-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    client = sandbox_client("organizations", endpoint)
     root = client.list_roots()["Roots"][0]["Id"]
     ous = client.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
     return str(next(ou["Id"] for ou in ous if ou["Name"] == "Sandbox"))

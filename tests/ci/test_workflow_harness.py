@@ -46,6 +46,7 @@ from workflow_runner import (
 )
 
 from conftest import missing
+from regionguard.aws import sandbox_client
 from regionguard.sandbox import process
 
 pytestmark = [pytest.mark.terraform, pytest.mark.sandbox, pytest.mark.tools]
@@ -277,17 +278,9 @@ class Harness:
         Yields the enabled control's ARN, which Control Tower then reports
         DRIFTED; attaches the SCP again afterwards.
         """
-        import boto3
-
         info = process.status(self.root / ".sandbox")
         assert info is not None
-        options: dict[str, Any] = {
-            "region_name": "ap-northeast-1",
-            "endpoint_url": info.endpoint,
-            "aws_access_key_id": "sandbox",
-            "aws_secret_access_key": "sandbox",
-        }
-        org = boto3.client("organizations", **options)
+        org = sandbox_client("organizations", info.endpoint)
         root = org.list_roots()["Roots"][0]["Id"]
         ous = org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"]
         ou = next(o for o in ous if o["Name"] == ou_name)
@@ -295,7 +288,7 @@ class Harness:
             "Policies"
         ]
         [guardrail] = [p for p in policies if p["Name"].startswith("aws-guardrails")]
-        [control] = boto3.client("controltower", **options).list_enabled_controls(
+        [control] = sandbox_client("controltower", info.endpoint).list_enabled_controls(
             targetIdentifier=ou["Arn"]
         )["enabledControls"]
         org.detach_policy(PolicyId=guardrail["Id"], TargetId=ou["Id"])
