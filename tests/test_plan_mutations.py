@@ -269,6 +269,21 @@ def oracle(plan: dict[str, Any]) -> Verdict:
     """
     changes = [rc for rc in plan.get("resource_changes", []) if rc.get("mode") == "managed"]
     policies = {rc["address"]: rc for rc in changes if _type(rc) == POLICY}
+    # Terraform creates the new attachments before it deletes old ones only where
+    # the module's terraform_data.attachments changes (create_before_destroy);
+    # elsewhere an OU losing an attachment may lose it before it gets the new one.
+    ordered = {
+        rc.get("module_address", "")
+        for rc in changes
+        if _type(rc) == "terraform_data" and rc["change"]["actions"] != ["no-op"]
+    }
+    unordered = {
+        rc["change"]["before"].get("target_id")
+        for rc in changes
+        if _type(rc) == ATTACHMENT
+        and rc["change"]["actions"] == ["delete"]
+        and rc.get("module_address", "") not in ordered
+    }
     attached: dict[str, list[Any]] = {}
     meanwhile: dict[str, list[Any]] = {}
     for att in (rc for rc in changes if _type(rc) == ATTACHMENT and not _gone(rc)):
@@ -279,7 +294,10 @@ def oracle(plan: dict[str, Any]) -> Verdict:
             return Verdict(True, f"{att['address']}: which policy it attaches")
         target = att["change"]["after"].get("target_id")
         attached.setdefault(target, []).append(pol)
-        if att["change"]["actions"] != ["delete", "create"]:
+        actions = att["change"]["actions"]
+        if actions != ["delete", "create"] and not (
+            target in unordered and actions in (["create"], ["create", "delete"])
+        ):
             meanwhile.setdefault(target, []).append(pol)
     after: dict[str, dict[str, list[str]]] = {}
     for ctl in (rc for rc in changes if _type(rc) == CONTROL and not _gone(rc)):
@@ -830,6 +848,21 @@ def _narrowed_in_one_apply(plan: dict[str, Any], rnd: random.Random) -> bool:
     return True
 
 
+def _without_ordering(plan: dict[str, Any], rnd: random.Random) -> bool:
+    """A plan that deletes attachments without the module's terraform_data.attachments."""
+    ordering = [rc for rc in plan["resource_changes"] if _type(rc) == "terraform_data"]
+    deletes = [
+        rc
+        for rc in plan["resource_changes"]
+        if _type(rc) == ATTACHMENT and rc["change"]["actions"] == ["delete"]
+    ]
+    if not ordering or not deletes:
+        return False
+    for rc in ordering:
+        _drop(plan, rc)
+    return True
+
+
 MUTATIONS = [
     Mutation("scp-drop-invoke", "open", _statement(_remove_action("bedrock:InvokeModel"))),
     Mutation(
@@ -899,6 +932,7 @@ MUTATIONS = [
     Mutation("attachment-replaced", "open", _on_attachment(_replace)),
     Mutation("attachment-forgotten", "either", _on_attachment(_forget)),
     Mutation("guard-and-exemption-dropped-at-once", "open", _narrowed_in_one_apply),
+    Mutation("switch-without-ordering", "either", _without_ordering),
 ]
 
 
@@ -984,6 +1018,27 @@ def test_the_oracle_finds_every_mutation_meant_to_open_the_door_open() -> None:
             missed.append(case.id)
     assert applied > 300
     assert missed == []
+
+
+def test_a_layout_switch_without_its_ordering_fails_the_gate_naming_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without terraform_data.attachments nothing orders the old attachments' deletes last."""
+    base = PLAN_FIXTURES / "good" / "switch-to-per-ou" / "plan.json"
+    plan = json.loads(base.read_text())
+    assert _without_ordering(plan, random.Random(0))
+    assert oracle(plan).open
+    code, review = _gate(plan, base, tmp_path, capsys)
+    assert code == 1
+    assert isinstance(review, dict)
+    reasons = [r for r in review["gate"]["reasons"] if r["rule_id"] == "RG-PLAN-GUARD-NARROWED"]
+    assert len({r["entry"] for r in reasons}) == len(reasons) == 3  # one per OU switched
+    for reason in reasons:
+        assert (
+            "while nothing in the plan makes Terraform attach the SCPs that replace it"
+            in (reason["message"])
+        )
+    assert "new SCP is attached before the old one" not in json.dumps(review)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

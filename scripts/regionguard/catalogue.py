@@ -303,7 +303,8 @@ PLAN_GUARD_NARROWED = Rule(
     ("error",),
     "No action a control exempts today loses its guard at any moment of the apply: not in "
     "the same apply that drops it from the SCP, nor while an attachment replaced "
-    "destroy-first is gone.",
+    "destroy-first is gone, nor while an attachment deleted with nothing ordering it after "
+    "the new ones (terraform_data.attachments) may be gone.",
     (GATE,),
     GATE_DOC,
     "Terraform updates the SCP before the control, so in between the action would be open "

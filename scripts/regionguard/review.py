@@ -51,6 +51,8 @@ from regionguard.words import count
 _T = TypeVar("_T")
 
 GUARDED_TYPES = frozenset({POLICY_TYPE, ATTACHMENT_TYPE, CONTROL_TYPE})
+# The resource modules/bedrock-inference-scp orders attachments with (_gaps).
+ORDERING_TYPE = "terraform_data"
 
 
 ACTIONS = ("create", "update", "replace", "delete", "forget")
@@ -333,7 +335,7 @@ def plan_reasons(
             "plan time.",
             unknown.address,
         )
-    out.extend(_narrowed_guards(before, after, plan.source, _destroyed_first(plan)))
+    out.extend(_narrowed_guards(before, after, plan.source, _gaps(plan)))
     return out
 
 
@@ -421,10 +423,9 @@ def _layout(plan: Plan) -> str | None:
     text = f"{value['layout']} ({value.get('reason', 'no reason given')})"
     before = plan.output_value("scp_layout", "before")
     if isinstance(before, dict) and before.get("layout") not in (None, value["layout"]):
-        text += (
-            f"; it was {before['layout']}: each OU's new SCP is attached before the old one "
-            "is detached and deleted"
-        )
+        text += f"; it was {before['layout']}"
+        if not _gaps(plan).unordered:
+            text += ": each OU's new SCP is attached before the old one is detached and deleted"
     descended = [str(d) for d in value.get("descended") or []]
     if descended:
         names = plan.ou_names
@@ -463,22 +464,56 @@ def _moves(scps: Sequence[ScpDiff], ou_names: Mapping[str, str]) -> tuple[str, .
     return tuple(out)
 
 
-def _destroyed_first(plan: Plan) -> frozenset[str]:
-    """Attachments the plan replaces by destroying the old one before creating the new.
+@dataclass(frozen=True)
+class _Gaps:
+    """Attachments a plan may take off an OU before the SCPs that replace them are on.
 
-    Terraform writes such a replace as ``["delete", "create"]``; with
-    ``create_before_destroy`` (every attachment of modules/bedrock-inference-scp)
-    it is ``["create", "delete"]`` and the OU keeps an attachment throughout.
+    ``destroyed_first``: attachments replaced destroy-first (``["delete",
+    "create"]``, a replace without ``create_before_destroy``; with it,
+    every attachment of modules/bedrock-inference-scp, ``["create",
+    "delete"]``). ``unordered``: OU id -> attachments the plan deletes there
+    while nothing in the plan makes Terraform create the new attachments
+    first; ``created``: the attachments the plan creates or replaces, which
+    may not exist yet at that moment.
     """
-    return frozenset(
-        ch.address
-        for ch in plan.of_type(ATTACHMENT_TYPE)
-        if ch.action == "replace" and list(ch.actions) == ["delete", "create"]
+
+    destroyed_first: frozenset[str]
+    unordered: Mapping[str, tuple[str, ...]]
+    created: frozenset[str]
+
+
+def _gaps(plan: Plan) -> _Gaps:
+    """Where an OU may be without an attachment for a moment of the apply.
+
+    Terraform orders the delete of one resource and the create of another by
+    their dependencies only. modules/bedrock-inference-scp makes every new
+    attachment exist before any old one goes with ``terraform_data.attachments``
+    (``create_before_destroy``, its input naming every attachment), which any
+    plan that adds or removes an attachment updates. A plan that deletes an
+    attachment with no change of a ``terraform_data`` in the same module
+    shows nothing that orders it after the new ones.
+    """
+    ordered = {c.module_address for c in plan.of_type(ORDERING_TYPE) if not c.unchanged}
+    unordered: dict[str, list[str]] = {}
+    for ch in plan.of_type(ATTACHMENT_TYPE):
+        target = field(ch.before, "target_id")
+        if ch.action == "delete" and ch.module_address not in ordered and isinstance(target, str):
+            unordered.setdefault(target, []).append(ch.address)
+    return _Gaps(
+        destroyed_first=frozenset(
+            ch.address
+            for ch in plan.of_type(ATTACHMENT_TYPE)
+            if ch.action == "replace" and list(ch.actions) == ["delete", "create"]
+        ),
+        unordered={k: tuple(v) for k, v in unordered.items()},
+        created=frozenset(
+            ch.address for ch in plan.of_type(ATTACHMENT_TYPE) if ch.action in ("create", "replace")
+        ),
     )
 
 
 def _narrowed_guards(
-    before: Deployment, after: Deployment, source: str, destroyed_first: frozenset[str]
+    before: Deployment, after: Deployment, source: str, gaps: _Gaps
 ) -> list[Finding]:
     """An action exempted today loses its guard at some moment of the apply: refuse it.
 
@@ -486,13 +521,13 @@ def _narrowed_guards(
     the attachment), so between the two updates the action the control still
     exempts would be denied by no SCP: open to every account. Dropping the
     exemption is one apply, dropping the guard the next. The same holds while
-    an attachment replaced destroy-first is gone (``destroyed_first``): the
-    OU is judged with the SCPs it keeps through other attachments, with
-    ``--allow-destroy`` too.
+    an attachment is off an OU before its replacement is on (:class:`_Gaps`):
+    the OU is then judged with the SCPs it keeps through the other
+    attachments, with ``--allow-destroy`` too.
     """
     problems: dict[str, list[str]] = {}
-    gap_ous: dict[str, list[str]] = {}
-    replaced: dict[str, list[str]] = {}
+    # (kind, attachments taken off) -> action -> OUs
+    open_meanwhile: dict[tuple[str, tuple[str, ...]], dict[str, list[str]]] = {}
     later_of = _by_id(after)
     # OUs alike (the same exemptions, the same SCPs) are judged once.
     judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
@@ -501,22 +536,23 @@ def _narrowed_guards(
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
         if not exempted or later is None or later.unresolved:
             continue
-        removed = [a.address for a in later.attachments if a.address in destroyed_first]
-        kept = {a.policy for a in later.attachments if a.address not in destroyed_first}
         narrowed = _unguarded(judged, exempted, list(later.scps))
         for action in narrowed:
             problems.setdefault(action, []).append(item.ou.label())
-        if not removed:
-            continue
-        for action in _unguarded(judged, exempted, [s for s in later.scps if s.name in kept]):
-            if action not in narrowed:
-                gap_ous.setdefault(action, []).append(item.ou.label())
-                replaced.setdefault(action, []).extend(removed)
+        moments = []
+        first = tuple(a.address for a in later.attachments if a.address in gaps.destroyed_first)
+        if first:
+            moments.append(("destroyed first", first, gaps.destroyed_first))
+        deleted = gaps.unordered.get(item.ou.id or "", ())
+        if deleted and later.control is not None:
+            moments.append(("unordered", deleted, gaps.created | gaps.destroyed_first))
+        for kind, removed, absent in moments:
+            kept = {a.policy for a in later.attachments if a.address not in absent}
+            for action in _unguarded(judged, exempted, [s for s in later.scps if s.name in kept]):
+                if action not in narrowed:
+                    ous_of = open_meanwhile.setdefault((kind, removed), {})
+                    ous_of.setdefault(action, []).append(item.ou.label())
     out = []
-    # A destroy-first replace: one finding per OUs and attachments, naming every action.
-    gaps: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
-    for action, labels in gap_ous.items():
-        gaps.setdefault((tuple(labels), tuple(sorted(set(replaced[action])))), []).append(action)
     for action, ous in problems.items():
         message = (
             f"Region deny control on {count(len(ous), 'OU')} ({', '.join(ous)}) exempts "
@@ -528,17 +564,35 @@ def _narrowed_guards(
         out.append(
             Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(ous))
         )
-    for (where, addresses), actions in gaps.items():
-        message = (
+    # One finding per kind, attachments and OUs, naming every action.
+    grouped: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for (kind, removed), by_action in open_meanwhile.items():
+        for action, labels in by_action.items():
+            grouped.setdefault((kind, removed, tuple(labels)), []).append(action)
+    for (kind, removed, where), actions in grouped.items():
+        them = "they" if len(actions) > 1 else "it"
+        head = (
             f"Region deny control on {count(len(where), 'OU')} ({', '.join(where)}) exempts "
-            f"{', '.join(actions)}, and this plan destroys {', '.join(addresses)} before it "
-            "creates the new one (a replace without create_before_destroy): in between, "
-            f"{'they' if len(actions) > 1 else 'it'} would be open to every account in every "
-            "Region. Give the attachment lifecycle { create_before_destroy = true }, as "
-            "modules/bedrock-inference-scp does, and plan again."
+            f"{', '.join(actions)}, and this plan "
         )
+        if kind == "destroyed first":
+            tail = (
+                f"destroys {', '.join(removed)} before it creates the new one (a replace "
+                f"without create_before_destroy): in between, {them} would be open to every "
+                "account in every Region. Give the attachment lifecycle "
+                "{ create_before_destroy = true }, as modules/bedrock-inference-scp does, and "
+                "plan again."
+            )
+        else:
+            tail = (
+                f"deletes {', '.join(removed)} while nothing in the plan makes Terraform "
+                "attach the SCPs that replace it first (modules/bedrock-inference-scp's "
+                "terraform_data.attachments does): if the delete comes first, "
+                f"{them} would be open to every account in every Region. Plan with the "
+                "module's terraform_data.attachments, or detach in a later apply."
+            )
         out.append(
-            Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(where))
+            Finding(RULE_GUARD_NARROWED, "error", head + tail, file=source, entry=", ".join(where))
         )
     return out
 
