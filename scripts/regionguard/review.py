@@ -473,8 +473,8 @@ class _Gaps:
     every attachment of modules/bedrock-inference-scp, ``["create",
     "delete"]``). ``unordered``: OU id -> attachments the plan deletes there
     while nothing in the plan makes Terraform create the new attachments
-    first; ``created``: the attachments the plan creates or replaces, which
-    may not exist yet at that moment.
+    first; ``created``: the attachments the plan creates or replaces (either
+    way), which may not exist yet at that moment.
     """
 
     destroyed_first: frozenset[str]
@@ -494,21 +494,20 @@ def _gaps(plan: Plan) -> _Gaps:
     shows nothing that orders it after the new ones.
     """
     ordered = {c.module_address for c in plan.of_type(ORDERING_TYPE) if not c.unchanged}
+    destroyed_first, created = set(), set()
     unordered: dict[str, list[str]] = {}
     for ch in plan.of_type(ATTACHMENT_TYPE):
+        if ch.action in ("create", "replace"):
+            created.add(ch.address)
+        if ch.action == "replace" and list(ch.actions) == ["delete", "create"]:
+            destroyed_first.add(ch.address)
         target = field(ch.before, "target_id")
         if ch.action == "delete" and ch.module_address not in ordered and isinstance(target, str):
             unordered.setdefault(target, []).append(ch.address)
     return _Gaps(
-        destroyed_first=frozenset(
-            ch.address
-            for ch in plan.of_type(ATTACHMENT_TYPE)
-            if ch.action == "replace" and list(ch.actions) == ["delete", "create"]
-        ),
-        unordered={k: tuple(v) for k, v in unordered.items()},
-        created=frozenset(
-            ch.address for ch in plan.of_type(ATTACHMENT_TYPE) if ch.action in ("create", "replace")
-        ),
+        frozenset(destroyed_first),
+        {k: tuple(v) for k, v in unordered.items()},
+        frozenset(created),
     )
 
 
@@ -545,7 +544,7 @@ def _narrowed_guards(
             moments.append(("destroyed first", first, gaps.destroyed_first))
         deleted = gaps.unordered.get(item.ou.id or "", ())
         if deleted and later.control is not None:
-            moments.append(("unordered", deleted, gaps.created | gaps.destroyed_first))
+            moments.append(("unordered", deleted, gaps.created))
         for kind, removed, absent in moments:
             kept = {a.policy for a in later.attachments if a.address not in absent}
             for action in _unguarded(judged, exempted, [s for s in later.scps if s.name in kept]):
