@@ -379,16 +379,19 @@ def _all(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [rc for rc in plan["resource_changes"] if _type(rc) == kind and not _gone(rc)]
 
 
+def _planned_modules(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """planned_values' root module and every module below it."""
+    stack = [plan.get("planned_values", {}).get("root_module", {})]
+    while stack:
+        module = stack.pop()
+        yield module
+        stack.extend(module.get("child_modules", []))
+
+
 def _planned(plan: dict[str, Any], address: str) -> dict[str, Any] | None:
     """The resource of planned_values at an address (any module depth)."""
-
-    def walk(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield from module.get("resources", [])
-        for child in module.get("child_modules", []):
-            yield from walk(child)
-
-    root = plan.get("planned_values", {}).get("root_module", {})
-    return next((r for r in walk(root) if r.get("address") == address), None)
+    resources = (r for m in _planned_modules(plan) for r in m.get("resources", []))
+    return next((r for r in resources if r.get("address") == address), None)
 
 
 def _set_after(plan: dict[str, Any], rc: dict[str, Any], key: str, value: Any) -> None:
@@ -413,16 +416,9 @@ def _set_unknown(plan: dict[str, Any], rc: dict[str, Any], key: str) -> None:
 
 
 def _drop(plan: dict[str, Any], rc: dict[str, Any]) -> None:
+    """The resource is not in the plan at all."""
     plan["resource_changes"].remove(rc)
-
-    def walk(module: dict[str, Any]) -> None:
-        module["resources"] = [
-            r for r in module.get("resources", []) if r.get("address") != rc["address"]
-        ]
-        for child in module.get("child_modules", []):
-            walk(child)
-
-    walk(plan.get("planned_values", {}).get("root_module", {}))
+    _drop_planned(plan, rc["address"])
 
 
 def _delete(plan: dict[str, Any], rc: dict[str, Any]) -> None:
@@ -433,20 +429,14 @@ def _delete(plan: dict[str, Any], rc: dict[str, Any]) -> None:
     rc["change"]["actions"] = ["delete"]
     rc["change"]["after"] = None
     rc["change"]["after_unknown"] = {}
-    planned = _planned(plan, rc["address"])
-    if planned is not None:
-        _drop_planned(plan, rc["address"])
+    _drop_planned(plan, rc["address"])
 
 
 def _drop_planned(plan: dict[str, Any], address: str) -> None:
-    def walk(module: dict[str, Any]) -> None:
-        module["resources"] = [
-            r for r in module.get("resources", []) if r.get("address") != address
-        ]
-        for child in module.get("child_modules", []):
-            walk(child)
-
-    walk(plan.get("planned_values", {}).get("root_module", {}))
+    """No resource at ``address`` after apply, in planned_values."""
+    for module in _planned_modules(plan):
+        if "resources" in module:
+            module["resources"] = [r for r in module["resources"] if r.get("address") != address]
 
 
 def _guard(document: dict[str, Any]) -> dict[str, Any]:
@@ -495,9 +485,7 @@ def _on_policy(
     edit: Callable[[dict[str, Any]], Any],
 ) -> Callable[[dict[str, Any], random.Random], bool]:
     def apply(plan: dict[str, Any], rnd: random.Random) -> bool:
-        pols = [p for p in _all(plan, POLICY) if not _unknown(p, "content")]
-        attached_ous = {a["change"]["after"].get("target_id") for a in _all(plan, ATTACHMENT)}
-        if not pols or not attached_ous:
+        if not _all(plan, ATTACHMENT):
             return False
         picked = _document(plan, rnd)
         if picked is None:
@@ -676,16 +664,16 @@ def _control_elsewhere(plan: dict[str, Any], ctl: dict[str, Any], rnd: random.Ra
     return True
 
 
-def _policy_action(action: list[str]) -> Callable[[dict[str, Any], random.Random], bool]:
+def _policy_gone(
+    remove: Callable[[dict[str, Any], dict[str, Any]], None],
+) -> Callable[[dict[str, Any], random.Random], bool]:
+    """One of the plan's SCPs deleted by the plan (``_delete``) or absent from it (``_drop``)."""
+
     def apply(plan: dict[str, Any], rnd: random.Random) -> bool:
         pols = _all(plan, POLICY)
         if not pols:
             return False
-        pol = rnd.choice(pols)
-        if action == ["delete"]:
-            _delete(plan, pol)
-        else:
-            _drop(plan, pol)
+        remove(plan, rnd.choice(pols))
         return True
 
     return apply
@@ -719,12 +707,6 @@ def _content_text(text: str) -> Callable[[dict[str, Any], random.Random], bool]:
         return True
 
     return apply
-
-
-def _statement(
-    edit: Callable[[dict[str, Any]], None],
-) -> Callable[[dict[str, Any], random.Random], bool]:
-    return _on_policy(edit)
 
 
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -864,50 +846,50 @@ def _without_ordering(plan: dict[str, Any], rnd: random.Random) -> bool:
 
 
 MUTATIONS = [
-    Mutation("scp-drop-invoke", "open", _statement(_remove_action("bedrock:InvokeModel"))),
+    Mutation("scp-drop-invoke", "open", _on_policy(_remove_action("bedrock:InvokeModel"))),
     Mutation(
         "scp-drop-stream",
         "open",
-        _statement(_remove_action("bedrock:InvokeModelWithResponseStream")),
+        _on_policy(_remove_action("bedrock:InvokeModelWithResponseStream")),
     ),
-    Mutation("scp-allow", "open", _statement(_set("Effect", "Allow"))),
-    Mutation("scp-not-action", "open", _statement(_not_action)),
+    Mutation("scp-allow", "open", _on_policy(_set("Effect", "Allow"))),
+    Mutation("scp-not-action", "open", _on_policy(_not_action)),
     Mutation(
         "scp-resource-narrowed",
         "open",
-        _statement(_set("Resource", "arn:aws:bedrock:*::foundation-model/anthropic.*")),
+        _on_policy(_set("Resource", "arn:aws:bedrock:*::foundation-model/anthropic.*")),
     ),
-    Mutation("scp-converse-only", "open", _statement(_set("Action", ["bedrock:Converse"]))),
-    Mutation("scp-invoke-star", "either", _statement(_set("Action", ["bedrock:Invoke*"]))),
-    Mutation("scp-bedrock-star", "either", _statement(_set("Action", "bedrock:*"))),
-    Mutation("scp-no-condition", "either", _statement(_no_condition)),
+    Mutation("scp-converse-only", "open", _on_policy(_set("Action", ["bedrock:Converse"]))),
+    Mutation("scp-invoke-star", "either", _on_policy(_set("Action", ["bedrock:Invoke*"]))),
+    Mutation("scp-bedrock-star", "either", _on_policy(_set("Action", "bedrock:*"))),
+    Mutation("scp-no-condition", "either", _on_policy(_no_condition)),
     Mutation(
         "scp-source-account",
         "either",
-        _statement(_condition_edit(_rename_key("aws:PrincipalAccount", "aws:SourceAccount"))),
+        _on_policy(_condition_edit(_rename_key("aws:PrincipalAccount", "aws:SourceAccount"))),
     ),
     Mutation(
         "scp-string-equals",
         "open",
-        _statement(_condition_edit(_rename_operator("StringNotEquals", "StringEquals"))),
+        _on_policy(_condition_edit(_rename_operator("StringNotEquals", "StringEquals"))),
     ),
     Mutation(
         "scp-region-key",
         "either",
-        _statement(_condition_edit(_rename_key("aws:RequestedRegion", "aws:SourceRegion"))),
+        _on_policy(_condition_edit(_rename_key("aws:RequestedRegion", "aws:SourceRegion"))),
     ),
-    Mutation("scp-extra-region", "open", _statement(_condition_edit(_add_region))),
-    Mutation("scp-permit-everyone", "either", _statement(_condition_edit(_permit_everyone))),
-    Mutation("scp-permit-pattern", "open", _statement(_condition_edit(_permit_everyone_like))),
-    Mutation("scp-extra-condition", "open", _statement(_condition_edit(_extra_condition))),
+    Mutation("scp-extra-region", "open", _on_policy(_condition_edit(_add_region))),
+    Mutation("scp-permit-everyone", "either", _on_policy(_condition_edit(_permit_everyone))),
+    Mutation("scp-permit-pattern", "open", _on_policy(_condition_edit(_permit_everyone_like))),
+    Mutation("scp-extra-condition", "open", _on_policy(_condition_edit(_extra_condition))),
     Mutation("scp-content-unknown", "open", _policy_unknown),
     Mutation("scp-content-not-json", "open", _content_text('{"Version": "2012-10-17", ')),
     Mutation(
         "scp-empty-statements", "open", _content_text('{"Version":"2012-10-17","Statement":[]}')
     ),
     Mutation("scp-tag-policy", "open", _policy_type("TAG_POLICY")),
-    Mutation("scp-deleted", "open", _policy_action(["delete"])),
-    Mutation("scp-missing", "open", _policy_action([])),
+    Mutation("scp-deleted", "open", _policy_gone(_delete)),
+    Mutation("scp-missing", "open", _policy_gone(_drop)),
     Mutation("attachment-dropped", "open", _on_attachment(_drop_attachment)),
     Mutation("attachment-deleted", "open", _on_attachment(_delete_attachment)),
     Mutation("attachment-retargeted", "open", _on_attachment(_retarget)),
@@ -923,10 +905,10 @@ MUTATIONS = [
     Mutation("control-moved", "open", _on_control(_control_elsewhere)),
     Mutation("control-exempted-unknown", "open", _on_control(_exempted_unknown)),
     Mutation("control-exempts-upper-case", "either", _on_control(_exempt("BEDROCK:INVOKEMODEL"))),
-    Mutation("scp-actions-lower-case", "either", _statement(_lower_actions)),
-    Mutation("scp-condition-key-case", "either", _statement(_condition_edit(_key_case))),
-    Mutation("scp-if-exists", "either", _statement(_condition_edit(_if_exists))),
-    Mutation("scp-principal", "open", _statement(_with_principal)),
+    Mutation("scp-actions-lower-case", "either", _on_policy(_lower_actions)),
+    Mutation("scp-condition-key-case", "either", _on_policy(_condition_edit(_key_case))),
+    Mutation("scp-if-exists", "either", _on_policy(_condition_edit(_if_exists))),
+    Mutation("scp-principal", "open", _on_policy(_with_principal)),
     Mutation("scp-statement-object", "either", _one_statement_object),
     Mutation("scp-allow-all-added", "either", _allow_all_added),
     Mutation("attachment-replaced", "open", _on_attachment(_replace)),
