@@ -351,7 +351,12 @@ def control_parameters(conf: dict[str, Any], graph: Any = None) -> dict[str, lis
             # checkov renders jsonencode(["x"]) as jsonencode(x): a one-element list.
             inner = value[len("jsonencode(") : -1]
             value = [inner]
-        params[key] = strings(value, f"parameter {key}")
+        values = strings(value, f"parameter {key}")
+        if key in params and params[key] != values:
+            # Which of the two Control Tower keeps is not documented (the plan gate's
+            # RG-PLAN-UNKNOWN refuses the same).
+            raise Unresolved(f"parameter {key} is given twice with different values")
+        params[key] = values
     if not dynamic:
         return params
     address = str(conf.get("__address__", ""))

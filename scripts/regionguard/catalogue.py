@@ -280,7 +280,9 @@ PLAN_UNKNOWN = Rule(
     "No SCP content, control parameter or target, or attachment target is unknown until apply.",
     (GATE,),
     GATE_DOC,
-    "A value known only at apply cannot be reviewed.",
+    "A value known only at apply cannot be reviewed. Nor can one the plan gives twice: a "
+    "control parameter with two values, or two Region deny controls on one OU (at most one "
+    "is in force; which, the plan cannot say).",
 )
 PLAN_ERRORED = Rule(
     "RG-PLAN-ERRORED",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,15 +198,23 @@ class PlannedControl:
     address: str
     raw: Mapping[str, str]
     unknown: tuple[str, ...] = ()
+    # Of ``unknown``: the parameters given twice with different values.
+    twice: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PlanUnknown:
-    """Attributes of one resource a plan leaves unknown until apply: they cannot be reviewed."""
+    """Attributes of one resource a plan leaves unknown until apply: they cannot be reviewed.
+
+    ``why`` says why, where it is not a value Terraform knows only at apply:
+    the plan gives two values of which Control Tower keeps one, and the plan
+    cannot say which.
+    """
 
     address: str
     attributes: tuple[str, ...]
     what: str
+    why: str | None = None
 
 
 @dataclass(frozen=True)
@@ -478,23 +486,55 @@ def _parameters(change: PlanChange, state: Any, side: str) -> PlannedControl:
             missing.append(f"parameters.{key}" if isinstance(key, str) else f"parameters[{i}]")
         else:
             known.append(item)
-    return PlannedControl(change.address, sent_parameters(known), tuple(missing))
+    twice = tuple(f"parameters.{key}" for key in given_twice(known))
+    missing += [t for t in twice if t not in missing]
+    return PlannedControl(change.address, sent_parameters(known), tuple(missing), twice)
 
 
-def sent_parameters(value: Any) -> dict[str, str]:
-    """A control's ``parameters`` as Terraform lists them (key, value): key -> value as sent."""
-    raw: dict[str, str] = {}
+def given_twice(value: Any) -> list[str]:
+    """The keys a control's ``parameters`` give more than once, with different values.
+
+    Terraform sends every block of the set; which value Control Tower keeps
+    is not documented (AWS Control Tower API Reference, EnableControl), so
+    such a parameter is not known until apply.
+    """
+    seen: dict[str, str] = {}
+    twice: list[str] = []
+    for key, sent in _sent(value):
+        if key in seen and seen[key] != sent and key not in twice:
+            twice.append(key)
+        seen.setdefault(key, sent)
+    return twice
+
+
+def _sent(value: Any) -> Iterator[tuple[str, str]]:
+    """(key, value as sent) of each parameter block with a string key."""
     for item in value if isinstance(value, list) else []:
         key = item.get("key") if isinstance(item, dict) else None
         if isinstance(key, str):
             sent = item.get("value")
-            raw[key] = sent if isinstance(sent, str) else _json(sent)
-    return raw
+            yield key, sent if isinstance(sent, str) else _json(sent)
+
+
+def sent_parameters(value: Any) -> dict[str, str]:
+    """A control's ``parameters`` as Terraform lists them (key, value): key -> value as sent."""
+    return dict(_sent(value))
 
 
 def _is_scp(change: PlanChange) -> bool:
     kind = plan_field(change.after, "type") or plan_field(change.before, "type")
     return kind in (None, "SERVICE_CONTROL_POLICY")
+
+
+# Why a plan that gives a value twice cannot be reviewed (PlanUnknown.why).
+GIVEN_TWICE = (
+    "given twice with different values, and which one Control Tower keeps is not "
+    "documented; give each parameter once"
+)
+TWICE = (
+    "the same as another Region deny control's: at most one of the two is in force on the "
+    "OU, and which depends on the order of Terraform's calls; keep one"
+)
 
 
 def from_plan(plan: Plan, side: str = "after") -> Deployment:
@@ -560,8 +600,27 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
                 attributes = ("target_identifier", *found.unknown)
                 unknowns.append(PlanUnknown(ctl.address, attributes, "the Region deny control"))
             continue
-        if found.unknown:
-            unknowns.append(PlanUnknown(ctl.address, found.unknown, "the Region deny control"))
+        pending = tuple(u for u in found.unknown if u not in found.twice)
+        if pending:
+            unknowns.append(PlanUnknown(ctl.address, pending, "the Region deny control"))
+        if found.twice and side == "after":
+            unknowns.append(
+                PlanUnknown(ctl.address, found.twice, "the Region deny control", GIVEN_TWICE)
+            )
+        first = controls.get(ou)
+        if first is not None:
+            # At most one of the two is in force (AWS documents no outcome of
+            # enabling a control already enabled on a target); which, the plan cannot say.
+            unresolved.setdefault(ou, []).append(
+                f"{ctl.address}: a second Region deny control on this OU (with {first.address})"
+            )
+            if side == "after":
+                unknowns.append(
+                    PlanUnknown(
+                        ctl.address, ("target_identifier",), "the Region deny control", TWICE
+                    )
+                )
+            continue
         controls[ou] = found
     controls_before = {
         ou_id_of_arn(plan_field(c.before, "target_identifier")) for c in plan.of_type(CONTROL_TYPE)
@@ -588,7 +647,10 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
                 decoded[key] = control_values(control.raw)
             values = decoded[key]
         elif control is not None:
-            missing.extend(f"control {u}" for u in control.unknown)
+            missing.extend(
+                f"control {u}{' (given twice)' if u in control.twice else ''}"
+                for u in control.unknown
+            )
         ous.append(
             OuDeployment(
                 OrgUnit(ou_id, names.get(ou_id)),

@@ -328,11 +328,13 @@ def plan_reasons(
                 ch.address,
             )
     for unknown in after.unknowns:
+        why = unknown.why or (
+            "unknown until apply, so it cannot be reviewed; make it depend only on values "
+            "known at plan time"
+        )
         reason(
             RULE_UNKNOWN,
-            f"{unknown.address}: {', '.join(unknown.attributes)} of {unknown.what} is unknown "
-            "until apply, so it cannot be reviewed; make it depend only on values known at "
-            "plan time.",
+            f"{unknown.address}: {', '.join(unknown.attributes)} of {unknown.what} is {why}.",
             unknown.address,
         )
     out.extend(_narrowed_guards(before, after, plan.source, _gaps(plan)))

@@ -91,6 +91,17 @@ def edit_exemptions(actions: list[str]) -> Change:
     return change
 
 
+def exemptions_twice(actions: list[str]) -> Change:
+    """ExemptedActions given a second time, before the first: which one AWS keeps is unknown."""
+
+    def change(address: str, values: dict[str, Any]) -> None:
+        if address in CONTROLS:
+            extra = {"key": "ExemptedActions", "value": json.dumps(actions, separators=(",", ":"))}
+            values["parameters"].insert(0, extra)
+
+    return change
+
+
 def allow(document: dict[str, Any]) -> None:
     document["Statement"][0]["Effect"] = "Allow"
 
@@ -126,6 +137,13 @@ PLAN_MUTATIONS: dict[str, tuple[Change, int | None, dict[str, set[str]]]] = {
         edit_exemptions(["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob"]),
         None,
         {"CKV_RG_10": CONTROLS},
+    ),
+    # Unresolved, so failed by every check that reads the exemptions (the gate:
+    # RG-PLAN-UNKNOWN); a reader keeping the last value would pass it.
+    "exemptions_given_twice": (
+        exemptions_twice(["bedrock:CreateModelInvocationJob"]),
+        None,
+        {"CKV_RG_8": CONTROLS, "CKV_RG_9": CONTROLS, "CKV_RG_10": CONTROLS},
     ),
 }
 
