@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import itertools
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -105,11 +106,15 @@ def _unknown(rc: dict[str, Any], attribute: str) -> bool:
     return value is True or (isinstance(value, list | dict) and "true" in json.dumps(value).lower())
 
 
-def _params(rc: dict[str, Any], side: str = "after") -> dict[str, list[str]] | None:
-    """A control's parameters on one side, or None when the oracle cannot read them."""
+def _params(rc: dict[str, Any], side: str = "after") -> list[dict[str, list[str]]] | None:
+    """A control's parameters on one side, each way Control Tower may take them.
+
+    A key given twice with different values may be either (AWS does not say
+    which it keeps): one mapping per choice. None when the oracle cannot read them.
+    """
     if side == "after" and _unknown(rc, "parameters"):
         return None
-    out: dict[str, list[str]] = {}
+    choices: dict[str, list[list[str]]] = {}
     for item in rc["change"][side].get("parameters") or []:
         value = item.get("value")
         try:
@@ -118,8 +123,10 @@ def _params(rc: dict[str, Any], side: str = "after") -> dict[str, list[str]] | N
             return None
         if not isinstance(decoded, list) or not all(isinstance(v, str) for v in decoded):
             return None
-        out[str(item.get("key"))] = decoded
-    return out
+        values = choices.setdefault(str(item.get("key")), [])
+        if decoded not in values:
+            values.append(decoded)
+    return [dict(zip(choices, c, strict=True)) for c in itertools.product(*choices.values())]
 
 
 def _linked_policy(
@@ -299,7 +306,9 @@ def oracle(plan: dict[str, Any]) -> Verdict:
             target in unordered and actions in (["create"], ["create", "delete"])
         ):
             meanwhile.setdefault(target, []).append(pol)
-    after: dict[str, dict[str, list[str]]] = {}
+    # Each OU's control after apply, every way it may be: two controls on one
+    # OU, or a parameter given twice, leave Control Tower to keep either.
+    after: dict[str, list[dict[str, list[str]]]] = {}
     for ctl in (rc for rc in changes if _type(rc) == CONTROL and not _gone(rc)):
         if _unknown(ctl, "target_identifier"):
             return Verdict(True, f"{ctl['address']}: target unknown")
@@ -307,14 +316,14 @@ def oracle(plan: dict[str, Any]) -> Verdict:
         params = _params(ctl, "after")
         if params is None:
             return Verdict(True, f"{ctl['address']}: parameters unreadable")
-        after[ou] = params
+        after.setdefault(ou, []).extend(params)
     decided: dict[str, list[Any]] = {}
-    for ou, params in after.items():
+    for ou, ways in after.items():
         documents = _documents(attached.get(ou, []))
         if isinstance(documents, str):
             return Verdict(True, documents)
         decided[ou] = documents
-        for request in _exempted_calls(params):
+        for request in (r for params in ways for r in _exempted_calls(params)):
             if not any(_denies(doc, request) for doc in documents):
                 return Verdict(True, f"{ou}: {request}")
     for ctl in (rc for rc in changes if _type(rc) == CONTROL):
@@ -322,24 +331,27 @@ def oracle(plan: dict[str, Any]) -> Verdict:
         if not isinstance(before, dict):
             continue
         ou = str(before.get("target_identifier", "")).rsplit("/", 1)[-1]
-        params = _params(ctl, "before")
+        earlier = _params(ctl, "before")
         documents = _documents(meanwhile.get(ou, []))
-        if params is None or isinstance(documents, str):
+        if earlier is None or isinstance(documents, str):
             continue  # the state before is not this oracle's to judge
-        for request in _exempted_calls(params):
+        for request in (r for params in earlier for r in _exempted_calls(params)):
             if any(_denies(doc, request) for doc in documents):
                 continue
             later = after.get(ou)
             denied_later = any(_denies(doc, request) for doc in decided.get(ou, [])) or (
-                later is not None
-                and request["aws:requestedregion"] not in later.get("AllowedRegions", [])
-                and not any(
-                    _action_matches(e, request["action"]) for e in later.get("ExemptedActions", [])
-                )
+                bool(later) and all(_control_denies(params, request) for params in later or [])
             )
             if denied_later:
                 return Verdict(True, f"during apply: {ou}: {request}")
     return Verdict(False, "closed")
+
+
+def _control_denies(params: dict[str, list[str]], request: dict[str, str]) -> bool:
+    """Whether a control with ``params`` denies the request (out of Region, not exempted)."""
+    return request["aws:requestedregion"] not in params.get("AllowedRegions", []) and not any(
+        _action_matches(e, request["action"]) for e in params.get("ExemptedActions", [])
+    )
 
 
 def _documents(policies: list[Any]) -> list[Any] | str:
@@ -664,6 +676,66 @@ def _control_elsewhere(plan: dict[str, Any], ctl: dict[str, Any], rnd: random.Ra
     return True
 
 
+def _parameter_twice(
+    value: list[str], first: bool
+) -> Callable[[dict[str, Any], dict[str, Any], random.Random], bool]:
+    """ExemptedActions given again, with ``value``: before the first (``first``) or after it."""
+
+    def edit(plan: dict[str, Any], ctl: dict[str, Any], rnd: random.Random) -> bool:
+        params = copy.deepcopy(ctl["change"]["after"].get("parameters") or [])
+        extra = {"key": "ExemptedActions", "value": json.dumps(value, separators=(",", ":"))}
+        params.insert(0 if first else len(params), extra)
+        _set_after(plan, ctl, "parameters", params)
+        if ctl["change"]["actions"] == ["no-op"]:
+            ctl["change"]["actions"] = ["update"]
+        return True
+
+    return edit
+
+
+def _second_control(
+    exempted: list[str], first: bool
+) -> Callable[[dict[str, Any], dict[str, Any], random.Random], bool]:
+    """Another Region deny control on the same OU, exempting ``exempted``, first or last.
+
+    First or last in the plan's lists decides which of the two a reader that
+    keeps one control per OU would keep.
+    """
+
+    def edit(plan: dict[str, Any], ctl: dict[str, Any], rnd: random.Random) -> bool:
+        after = ctl["change"]["after"]
+        params = [p for p in after.get("parameters") or [] if p.get("key") == "AllowedRegions"]
+        if exempted:
+            params.append({"key": "ExemptedActions", "value": json.dumps(exempted)})
+        values = {**after, "parameters": params}
+        second = {
+            "address": "aws_controltower_control.second",
+            "mode": "managed",
+            "type": CONTROL,
+            "name": "second",
+            "provider_name": ctl.get("provider_name", "registry.terraform.io/hashicorp/aws"),
+            "change": {
+                "actions": ["create"],
+                "before": None,
+                "after": values,
+                "after_unknown": {"arn": True, "id": True},
+                "before_sensitive": False,
+                "after_sensitive": {},
+            },
+        }
+        planned = {k: second[k] for k in ("address", "mode", "type", "name", "provider_name")}
+        planned["values"] = values
+        root = plan.setdefault("planned_values", {}).setdefault("root_module", {})
+        for items, item in (
+            (plan["resource_changes"], second),
+            (root.setdefault("resources", []), planned),
+        ):
+            items.insert(0 if first else len(items), item)
+        return True
+
+    return edit
+
+
 def _policy_gone(
     remove: Callable[[dict[str, Any], dict[str, Any]], None],
 ) -> Callable[[dict[str, Any], random.Random], bool]:
@@ -915,6 +987,30 @@ MUTATIONS = [
     Mutation("attachment-forgotten", "either", _on_attachment(_forget)),
     Mutation("guard-and-exemption-dropped-at-once", "open", _narrowed_in_one_apply),
     Mutation("switch-without-ordering", "either", _without_ordering),
+    *(
+        m
+        for where, first in (("first", True), ("last", False))
+        for m in (
+            Mutation(
+                f"control-parameter-twice-{where}",
+                "open",
+                _on_control(_parameter_twice(["bedrock:CreateAgent"], first)),
+            ),
+            Mutation(
+                f"control-parameter-twice-empty-{where}",
+                "either",
+                _on_control(_parameter_twice([], first)),
+            ),
+            Mutation(
+                f"control-twice-on-ou-{where}", "either", _on_control(_second_control([], first))
+            ),
+            Mutation(
+                f"control-twice-exempting-more-{where}",
+                "open",
+                _on_control(_second_control(["bedrock:CreateAgent"], first)),
+            ),
+        )
+    ),
 ]
 
 
@@ -1021,6 +1117,48 @@ def test_a_layout_switch_without_its_ordering_fails_the_gate_naming_why(
             in (reason["message"])
         )
     assert "new SCP is attached before the old one" not in json.dumps(review)
+
+
+@pytest.mark.parametrize(
+    ("edit", "gate_says", "unknown_says"),
+    [
+        (
+            _parameter_twice([], first=False),
+            "parameters.ExemptedActions of the Region deny control is given twice",
+            "control parameters.ExemptedActions (given twice)",
+        ),
+        (
+            _second_control([], first=False),
+            "is the same as another Region deny control's",
+            "a second Region deny control on this OU",
+        ),
+    ],
+    ids=["parameter-twice", "control-twice"],
+)
+def test_a_value_given_twice_is_refused_by_the_gate_the_proof_and_the_facts(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[dict[str, Any], dict[str, Any], random.Random], bool],
+    gate_says: str,
+    unknown_says: str,
+) -> None:
+    """The second value comes last, where a reader keeping one would keep the harmless one."""
+    base = PLAN_FIXTURES / "good" / "create-all-ous" / "plan.json"
+    plan = json.loads(base.read_text())
+    assert edit(plan, _all(plan, CONTROL)[0], random.Random(0))
+    code, review = _gate(plan, base, tmp_path, capsys)
+    assert code == 1
+    assert isinstance(review, dict)
+    reasons = review["gate"]["reasons"]
+    assert [r["rule_id"] for r in reasons] == ["RG-PLAN-UNKNOWN"], reasons
+    assert gate_says in reasons[0]["message"]
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(plan))
+    for argv in (["prove"], ["verify", "--sandbox", "skip"]):
+        assert main([*argv, "--env", "local", "--plan", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "unknown until apply, so no decision can be made" in err
+        assert unknown_says in err
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
