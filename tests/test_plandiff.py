@@ -492,3 +492,37 @@ def test_dropping_the_exemption_first_passes_and_the_guard_next_passes() -> None
         )
     )
     assert (exemption_first.reasons, guard_next.reasons) == ((), ())
+
+
+# ------------------------------------------------------- objects listed twice
+
+
+@pytest.mark.parametrize("second_first", [True, False], ids=["harmless-first", "harmless-last"])
+def test_a_plan_that_lists_an_object_twice_is_refused_as_damaged(second_first: bool) -> None:
+    """Terraform lists each object once: a reader keeping one entry would keep either."""
+    guard = policy(["create"], None, scp(["111111111111"]))
+    allow_all = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]})
+    harmless = policy(["create"], None, allow_all)
+    changes = [harmless, guard] if second_first else [guard, harmless]
+    data = plan(*changes, attachment(OU_A, ["create"]), control(OU_A, ["create"], after=params()))
+    with pytest.raises(InputError) as caught:
+        parse_plan(json.dumps(data), "plan.json")
+    assert f"resource_changes[1] lists {SCP} again, after resource_changes[0]" in str(caught.value)
+
+
+def test_a_deposed_object_is_deleted_under_rg_plan_destroy_and_hides_nothing() -> None:
+    """A create_before_destroy replace cut short leaves the old object deposed; its delete is
+    listed under the instance's address, beside the instance, and must not shadow it."""
+    kept = attachment(OU_A, ["no-op"])
+    old = attachment(OU_A, ["delete"])
+    old["deposed"] = "00000001"
+    old["change"]["before"]["policy_id"] = "p-00000000"
+    scp_kept = policy(["no-op"], scp(["111111111111"]), scp(["111111111111"]))
+    deposed_scp = policy(["delete"], scp([]), None)
+    deposed_scp["deposed"] = "00000002"
+    ctl = control(OU_A, ["no-op"], before=params(), after=params())
+    data = plan(scp_kept, deposed_scp, kept, old, ctl)
+    review = review_plan(data)
+    assert {r.rule_id for r in review.reasons} == {"RG-PLAN-DESTROY"}
+    assert any("deletes the old object deposed as 00000001" in r.message for r in review.reasons)
+    assert review_plan(data, allow_destroy=True).passed

@@ -547,7 +547,11 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
     what the plan leaves unknown until apply (:attr:`Deployment.unknowns`).
     """
     names = plan.ou_names
-    policies: dict[str, PlanChange] = {c.address: c for c in plan.of_type(POLICY_TYPE)}
+    # A deposed object (an old one a create_before_destroy replace left) shares
+    # its instance's address; it is deleted, and the instance is what stays.
+    policies: dict[str, PlanChange] = {
+        c.address: c for c in plan.of_type(POLICY_TYPE) if c.deposed is None
+    }
     unknowns: list[PlanUnknown] = []
     planned: dict[str, PlannedScp] = {}
     for address, pol in policies.items():

@@ -284,6 +284,8 @@ def _check_structure(data: Mapping[str, Any], source: str) -> None:
         items = data.get(key, [])
         if not isinstance(items, list):
             raise InputError(f"{damaged}: {key} is not a list")
+        # Terraform lists each object once: an instance, or one of its deposed objects.
+        seen: dict[tuple[str, Any], int] = {}
         for i, item in enumerate(items):
             where = f"{damaged}: {key}[{i}]"
             if not isinstance(item, dict):
@@ -291,6 +293,16 @@ def _check_structure(data: Mapping[str, Any], source: str) -> None:
             for name in ("address", "type"):
                 if not isinstance(item.get(name), str):
                     raise InputError(f"{where}.{name} is not a string")
+            deposed = item.get("deposed")
+            if deposed is not None and not isinstance(deposed, str):
+                raise InputError(f"{where}.deposed is not a string")
+            first = seen.setdefault((item["address"], deposed), i)
+            if first != i:
+                raise InputError(
+                    f"{where} lists {item['address']}{f' (deposed {deposed})' if deposed else ''} "
+                    f"again, after {key}[{first}]; Terraform lists each object once, so which "
+                    "change is meant cannot be told"
+                )
             change = item.get("change")
             if not isinstance(change, dict):
                 raise InputError(f"{where}.change is not an object")
@@ -354,6 +366,9 @@ class PlanChange:
     after_unknown: Any
     action_reason: str | None = None
     importing: bool = False
+    # The deposed object's key: an old object a create_before_destroy replace
+    # left behind (always deleted); None for the instance itself.
+    deposed: str | None = None
 
     @property
     def removes(self) -> bool:
@@ -454,6 +469,7 @@ class Plan:
                     after_unknown=change.get("after_unknown"),
                     action_reason=rc.get("action_reason"),
                     importing=isinstance(change.get("importing"), dict),
+                    deposed=rc.get("deposed"),
                 )
             )
         return tuple(out)

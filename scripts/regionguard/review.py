@@ -320,6 +320,11 @@ def plan_reasons(
             }[ch.action]
             if ch.action == "replace" and list(ch.actions) == ["create", "delete"]:
                 verb = "replaces (creates the new one first, then destroys the old)"
+            if ch.deposed is not None:
+                verb = (
+                    f"deletes the old object deposed as {ch.deposed} (left by a "
+                    "create-before-destroy replace that did not finish) of"
+                )
             reason(
                 RULE_DESTROY,
                 f"{ch.address}: the plan {verb} this {ch.resource_type}; an OU may be left "
@@ -372,7 +377,7 @@ def review_plan(
     reasons += [f for f in found if f.level == "error"]
     warnings = [f for f in found if f.level == "warning"]
 
-    changes = {c.address: c for c in plan.changes}
+    changes = {c.address: c for c in plan.changes if c.deposed is None}
     scps = _scp_diffs(plan, before, after, names, options.size_limit)
     controls, control_widening = _control_diffs(before, after, changes)
     newly, coverage_widening = _coverage(before, after)
