@@ -708,11 +708,13 @@ def _second_control(
         if exempted:
             params.append({"key": "ExemptedActions", "value": json.dumps(exempted)})
         values = {**after, "parameters": params}
+        key = str(len(_all(plan, CONTROL)))  # a new address each time
         second = {
-            "address": "aws_controltower_control.second",
+            "address": f'aws_controltower_control.second["{key}"]',
             "mode": "managed",
             "type": CONTROL,
             "name": "second",
+            "index": key,
             "provider_name": ctl.get("provider_name", "registry.terraform.io/hashicorp/aws"),
             "change": {
                 "actions": ["create"],
@@ -723,7 +725,9 @@ def _second_control(
                 "after_sensitive": {},
             },
         }
-        planned = {k: second[k] for k in ("address", "mode", "type", "name", "provider_name")}
+        planned = {
+            k: second[k] for k in ("address", "mode", "type", "name", "index", "provider_name")
+        }
         planned["values"] = values
         root = plan.setdefault("planned_values", {}).setdefault("root_module", {})
         for items, item in (
@@ -1159,6 +1163,43 @@ def test_a_value_given_twice_is_refused_by_the_gate_the_proof_and_the_facts(
         err = capsys.readouterr().err
         assert "unknown until apply, so no decision can be made" in err
         assert unknown_says in err
+
+
+def _shuffled(plan: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
+    """The same plan with its lists in another order: resources, modules, control parameters."""
+    out: dict[str, Any] = copy.deepcopy(plan)
+    rnd.shuffle(out["resource_changes"])
+    values = [
+        rc["change"].get(side) for rc in out["resource_changes"] for side in ("before", "after")
+    ]
+    for module in _planned_modules(out):
+        rnd.shuffle(module.get("resources", []))
+        rnd.shuffle(module.get("child_modules", []))
+        values += [r.get("values") for r in module.get("resources", [])]
+    for rc in out["resource_changes"]:
+        if isinstance(rc["change"].get("after_unknown", {}).get("parameters"), list):
+            return out  # unknown markers follow the parameters' order: leave them
+    for value in values:
+        if isinstance(value, dict) and isinstance(value.get("parameters"), list):
+            rnd.shuffle(value["parameters"])
+    return out
+
+
+def _verdict(code: int, review: dict[str, Any] | str) -> tuple[int, set[str]]:
+    rules = {r["rule_id"] for r in review["gate"]["reasons"]} if isinstance(review, dict) else set()
+    return code, rules
+
+
+@pytest.mark.parametrize("case", CASES[::3], ids=lambda c: c.id)
+def test_the_gate_s_verdict_does_not_depend_on_the_order_of_the_plan_s_lists(
+    case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Terraform's lists carry no meaning in their order; nor may the gate's reading of them."""
+    plan, _ = _mutated(case)
+    shuffled = _shuffled(plan, random.Random(case.seed + 1))
+    assert _verdict(*_gate(shuffled, case.base, tmp_path, capsys)) == _verdict(
+        *_gate(plan, case.base, tmp_path, capsys)
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

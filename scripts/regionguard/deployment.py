@@ -526,6 +526,10 @@ def _is_scp(change: PlanChange) -> bool:
     return kind in (None, "SERVICE_CONTROL_POLICY")
 
 
+def _address(change: PlanChange) -> str:
+    return change.address
+
+
 # Why a plan that gives a value twice cannot be reviewed (PlanUnknown.why).
 GIVEN_TWICE = (
     "given twice with different values, and which one Control Tower keeps is not "
@@ -592,7 +596,12 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
         else:
             attached.setdefault(target, []).append(policy)
     controls: dict[str, PlannedControl] = {}
-    for ctl in plan.of_type(CONTROL_TYPE):
+    # By address, so that of two controls on one OU the same one is kept
+    # whatever the plan's order (both are refused: TWICE).
+    controls_of_plan = sorted(
+        (c for c in plan.of_type(CONTROL_TYPE) if c.deposed is None), key=_address
+    )
+    for ctl in controls_of_plan:
         state = _state(ctl, side)
         if not isinstance(state, dict):
             continue
