@@ -526,3 +526,23 @@ def test_a_deposed_object_is_deleted_under_rg_plan_destroy_and_hides_nothing() -
     assert {r.rule_id for r in review.reasons} == {"RG-PLAN-DESTROY"}
     assert any("deletes the old object deposed as 00000001" in r.message for r in review.reasons)
     assert review_plan(data, allow_destroy=True).passed
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [
+        ("Managed", 'resource_changes[2].mode is \'Managed\', neither "managed" nor "data"'),
+        ("", 'resource_changes[2].mode is \'\', neither "managed" nor "data"'),
+        ("data", "resource_changes[2] is a data source planned to create"),
+    ],
+)
+def test_a_resource_in_a_mode_terraform_does_not_write_is_refused_not_skipped(
+    mode: str, says: str
+) -> None:
+    """A reader that skips what is not "managed" would not see this control's exemptions."""
+    ctl = control(OU_A, ["create"], after=params())
+    ctl["mode"] = mode
+    data = plan(policy(["create"], None, scp(["111111111111"])), attachment(OU_B, ["create"]), ctl)
+    with pytest.raises(InputError) as caught:
+        parse_plan(json.dumps(data), "plan.json")
+    assert says in str(caught.value)

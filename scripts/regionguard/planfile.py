@@ -296,6 +296,10 @@ def _check_structure(data: Mapping[str, Any], source: str) -> None:
             deposed = item.get("deposed")
             if deposed is not None and not isinstance(deposed, str):
                 raise InputError(f"{where}.deposed is not a string")
+            # Terraform's two modes: a resource it manages, or a data source it only reads.
+            mode = item.get("mode", "managed")
+            if mode not in ("managed", "data"):
+                raise InputError(f'{where}.mode is {mode!r}, neither "managed" nor "data"')
             first = seen.setdefault((item["address"], deposed), i)
             if first != i:
                 raise InputError(
@@ -309,6 +313,15 @@ def _check_structure(data: Mapping[str, Any], source: str) -> None:
             actions = change.get("actions")
             if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
                 raise InputError(f"{where}.change.actions is not a list of strings")
+            if (
+                mode == "data"
+                and key == "resource_changes"
+                and actions not in (["read"], ["no-op"])
+            ):
+                raise InputError(
+                    f"{where} is a data source planned to {'+'.join(actions) or 'nothing'}; "
+                    "Terraform only reads a data source"
+                )
 
 
 # ------------------------------------------------------------------ values
