@@ -546,3 +546,27 @@ def test_a_resource_in_a_mode_terraform_does_not_write_is_refused_not_skipped(
     with pytest.raises(InputError) as caught:
         parse_plan(json.dumps(data), "plan.json")
     assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("twice", "key"),
+    [
+        ('"Effect":"Allow","Effect":"Deny"', "Effect"),
+        ('"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}],"Statement":[', "Statement"),
+    ],
+)
+def test_an_scp_that_gives_a_key_twice_fails_the_gate(twice: str, key: str) -> None:
+    """JSON leaves a repeated key open; json.loads alone would read the guard (the last one)."""
+    content = scp(["111111111111"])
+    original = '"Effect":"Deny"' if key == "Effect" else '"Statement":['
+    assert original in content
+    data = plan(
+        policy(["create"], None, content.replace(original, twice, 1)),
+        attachment(OU_A, ["create"]),
+        control(OU_A, ["create"], after=params()),
+    )
+    review = review_plan(data)
+    assert not review.passed
+    messages = [r.message for r in review.reasons if r.rule_id == "RG-SCP-JSON"]
+    assert messages, review.reasons
+    assert f"gives the key {key!r} twice in one object" in messages[0]

@@ -41,6 +41,7 @@ from regionguard.catalogue import Rule
 from regionguard.planfile import load_plan
 from regionguard.render import jsonencode
 from regionguard.settings import size_limit_of
+from regionguard.strictjson import KeyGivenTwice, unique_keys
 
 # The actions Bedrock cross-Region inference needs; the only ones the Region
 # deny control may exempt. Converse/ConverseStream are authorised as the two
@@ -150,7 +151,10 @@ def finish(value: Any) -> Any:
     text = value.strip()
     if text[:1] in ("{", "["):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=unique_keys)
+        except KeyGivenTwice as exc:
+            # Which of the two AWS reads is not documented (regionguard.strictjson).
+            raise Unresolved(f"the JSON gives the key {exc.key!r} twice in one object") from None
         except ValueError:
             pass
     if text.startswith(("concat(", "flatten(", "merge(", "jsonencode(", "{", "[")):

@@ -93,7 +93,14 @@ _CHECKOV = (CHECKOV_HCL, CHECKOV_PLAN)
 # The rules of regionguard.checks, over a deployment: validate applies them to
 # what the environment renders, the gate to what the saved plan leaves.
 
-SCP_JSON = Rule("RG-SCP-JSON", ("error",), "The SCP is valid JSON.", _BOTH, REGISTRY_DOC)
+SCP_JSON = Rule(
+    "RG-SCP-JSON",
+    ("error",),
+    "The SCP is valid JSON.",
+    _BOTH,
+    REGISTRY_DOC,
+    "A key given twice in one object is refused too: which of the two AWS reads is not documented.",
+)
 SCP_GRAMMAR = Rule(
     "RG-SCP-GRAMMAR",
     ("error",),

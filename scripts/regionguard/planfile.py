@@ -20,6 +20,7 @@ from typing import Any
 
 from regionguard import inputfile
 from regionguard.errors import InputError
+from regionguard.strictjson import KeyGivenTwice, unique_keys
 
 __all__ = [
     "ATTACHMENT_TYPE",
@@ -72,20 +73,13 @@ class _Refused(ValueError):
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = ""
-        for key, _ in pairs:
-            if key in seen:
-                twice = key
-                break
-            seen.add(key)
+    try:
+        return unique_keys(pairs)
+    except KeyGivenTwice as exc:
         raise _Refused(
-            f"the key {json.dumps(twice)[:80]} is written twice in one object; JSON readers "
+            f"the key {json.dumps(exc.key)[:80]} is written twice in one object; JSON readers "
             "disagree on which one counts (this one would read the last)"
-        )
-    return obj
+        ) from None
 
 
 def _constant(name: str) -> Any:

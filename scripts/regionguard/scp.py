@@ -22,6 +22,7 @@ from regionguard.rules import (
     guard_problems,
     statements,
 )
+from regionguard.strictjson import KeyGivenTwice, unique_keys
 
 __all__ = [
     "UNSPECIFIED_REGION",
@@ -79,12 +80,20 @@ def decode_scp(content: str) -> Any:
     """The JSON value of an SCP content string; ScpDecodeError when there is none.
 
     The one place SCP text is decoded: the review, validate and the evaluator
-    call it, so a document nested beyond any policy is refused alike.
+    call it, so a document nested beyond any policy, or one giving a key
+    twice in one object, is refused alike.
     """
     try:
-        return json.loads(content)
+        # JSON leaves a repeated key open and the IAM policy grammar does not say
+        # which value AWS reads; json.loads alone would keep the last.
+        return json.loads(content, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise ScpDecodeError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except KeyGivenTwice as exc:
+        raise ScpDecodeError(
+            f"JSON that gives the key {exc.key!r} twice in one object, and which of "
+            "the two AWS reads is not documented"
+        ) from None
     except RecursionError:
         raise ScpDecodeError("nested deeper than any policy document") from None
 

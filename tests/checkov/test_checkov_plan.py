@@ -102,6 +102,14 @@ def exemptions_twice(actions: list[str]) -> Change:
     return change
 
 
+def effect_twice(address: str, values: dict[str, Any]) -> None:
+    """The guard's Effect given twice, Allow first: json.loads alone would read a Deny."""
+    if address == SCP:
+        values["content"] = values["content"].replace(
+            '"Effect":"Deny"', '"Effect":"Allow","Effect":"Deny"', 1
+        )
+
+
 def allow(document: dict[str, Any]) -> None:
     document["Statement"][0]["Effect"] = "Allow"
 
@@ -137,6 +145,12 @@ PLAN_MUTATIONS: dict[str, tuple[Change, int | None, dict[str, set[str]]]] = {
         edit_exemptions(["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob"]),
         None,
         {"CKV_RG_10": CONTROLS},
+    ),
+    # Unresolved, so failed by every check that reads the SCP (the gate: RG-SCP-JSON).
+    "scp_key_given_twice": (
+        effect_twice,
+        None,
+        {**{c: {SCP} for c in SCP_CHECKS}, "CKV_RG_10": CONTROLS},
     ),
     # Unresolved, so failed by every check that reads the exemptions (the gate:
     # RG-PLAN-UNKNOWN); a reader keeping the last value would pass it.
