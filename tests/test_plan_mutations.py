@@ -354,6 +354,12 @@ def _control_denies(params: dict[str, list[str]], request: dict[str, str]) -> bo
     )
 
 
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ValueError("a key written twice")
+    return dict(pairs)
+
+
 def _documents(policies: list[Any]) -> list[Any] | str:
     """The SCP documents of attached policies; a string says why the oracle cannot read one."""
     documents = []
@@ -366,7 +372,8 @@ def _documents(policies: list[Any]) -> list[Any] | str:
         if _unknown(pol, "content"):
             return f"{pol['address']}: content unknown"
         try:
-            documents.append(json.loads(state.get("content")))
+            # A key written twice: AWS may read either value, so the oracle reads neither.
+            documents.append(json.loads(state.get("content"), object_pairs_hook=_once))
         except (TypeError, ValueError):
             return f"{pol['address']}: content not JSON"
     return documents
@@ -785,6 +792,24 @@ def _content_text(text: str) -> Callable[[dict[str, Any], random.Random], bool]:
     return apply
 
 
+def _written_twice(old: str, new: str) -> Callable[[dict[str, Any], random.Random], bool]:
+    """One SCP's text with ``old`` (once) replaced by ``new``, which writes a key twice."""
+
+    def apply(plan: dict[str, Any], rnd: random.Random) -> bool:
+        pols = [
+            p
+            for p in _all(plan, POLICY)
+            if not _unknown(p, "content") and old in str(p["change"]["after"].get("content"))
+        ]
+        if not pols:
+            return False
+        pol = rnd.choice(pols)
+        _set_after(plan, pol, "content", pol["change"]["after"]["content"].replace(old, new, 1))
+        return True
+
+    return apply
+
+
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def edit(st: dict[str, Any]) -> None:
         st[key] = value
@@ -991,6 +1016,19 @@ MUTATIONS = [
     Mutation("attachment-forgotten", "either", _on_attachment(_forget)),
     Mutation("guard-and-exemption-dropped-at-once", "open", _narrowed_in_one_apply),
     Mutation("switch-without-ordering", "either", _without_ordering),
+    Mutation(
+        "scp-effect-written-twice",
+        "open",
+        _written_twice('"Effect":"Deny"', '"Effect":"Allow","Effect":"Deny"'),
+    ),
+    Mutation(
+        "scp-statement-written-twice",
+        "open",
+        _written_twice(
+            '"Statement":[',
+            '"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}],"Statement":[',
+        ),
+    ),
     *(
         m
         for where, first in (("first", True), ("last", False))
@@ -1219,5 +1257,5 @@ def test_docs_plan_gate_md_counts_this_corpus_as_it_is() -> None:
     combined = sum(len(case.mutations) > 1 for case in CASES)
     assert (
         f"in one of {len(MUTATIONS)} ways, and in two or three ways at once "
-        f"({combined} seeded combinations), {len(CASES)} plans in all"
+        f"({combined} seeded combinations), {len(CASES):,} plans in all"
     ) in text
