@@ -570,3 +570,18 @@ def test_an_scp_that_gives_a_key_twice_fails_the_gate(twice: str, key: str) -> N
     messages = [r.message for r in review.reasons if r.rule_id == "RG-SCP-JSON"]
     assert messages, review.reasons
     assert f"gives the key {key!r} twice in one object" in messages[0]
+
+
+def test_a_plan_with_deferred_changes_is_not_whole_whatever_complete_says() -> None:
+    """A deferred control is not in resource_changes: the review would not see it."""
+    deferred = control(OU_A, ["create"], after=params(exempted=["bedrock:*"]))
+    data = plan(
+        policy(["create"], None, scp(["111111111111"])),
+        complete=True,
+        applyable=True,
+        errored=False,
+        deferred_changes=[{"reason": "provider_config_unknown", "resource_change": deferred}],
+    )
+    with pytest.raises(InputError) as caught:
+        parse_plan(json.dumps(data), "plan.json")
+    assert "deferred_changes lists changes Terraform left for a later plan" in str(caught.value)

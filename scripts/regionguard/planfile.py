@@ -232,6 +232,12 @@ def _check_whole(data: Mapping[str, Any], source: str) -> None:
             "or with changes deferred), so applying it would not bring AWS to the "
             "configuration the review reads; plan again without -target"
         )
+    if data.get("deferred_changes"):
+        raise InputError(
+            f"{source}: deferred_changes lists changes Terraform left for a later plan, so "
+            "this plan is not whole (whatever complete says); plan again once the values "
+            "they wait for are known"
+        )
     if not data["applyable"] and _changes_something(data):
         raise InputError(
             f"{source}: applyable is false, yet resource_changes lists changes: Terraform "
