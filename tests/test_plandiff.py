@@ -585,3 +585,44 @@ def test_a_plan_with_deferred_changes_is_not_whole_whatever_complete_says() -> N
     with pytest.raises(InputError) as caught:
         parse_plan(json.dumps(data), "plan.json")
     assert "deferred_changes lists changes Terraform left for a later plan" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("index", "path", "value", "says"),
+    [
+        (1, ("policy_id",), [], "resource_changes[1].change.after.policy_id is list []"),
+        (1, ("policy_id",), 5, "resource_changes[1].change.after.policy_id is int 5"),
+        (1, ("target_id",), None, "resource_changes[1].change.after.target_id is null"),
+        (0, ("content",), {"Statement": []}, "resource_changes[0].change.after.content is dict"),
+        (0, ("type",), 5, "resource_changes[0].change.after.type is int 5"),
+        (2, ("target_identifier",), {}, "resource_changes[2].change.after.target_identifier"),
+        (2, ("parameters",), "[]", "resource_changes[2].change.after.parameters is str"),
+        (2, ("parameters", 1), "x", "resource_changes[2].change.after.parameters[1] is str"),
+        (2, ("parameters", 1, "value"), ["bedrock:*"], ".parameters[1].value is list"),
+    ],
+)
+def test_a_guarded_value_of_a_type_the_provider_does_not_write_is_refused(
+    index: int, path: tuple[Any, ...], value: Any, says: str
+) -> None:
+    """A reader that skipped it would judge the resource as if the value were not there."""
+    data = plan(
+        policy(["create"], None, scp(["111111111111"])),
+        attachment(OU_A, ["create"]),
+        control(OU_A, ["create"], after=params()),
+    )
+    where = data["resource_changes"][index]["change"]["after"]
+    for step in path[:-1]:
+        where = where[step]
+    where[path[-1]] = value
+    with pytest.raises(InputError) as caught:
+        parse_plan(json.dumps(data), "plan.json")
+    assert says in str(caught.value)
+
+
+def test_a_control_on_something_other_than_an_ou_fails_the_gate() -> None:
+    """Which OU's exemptions it governs cannot be told (Control Tower would refuse it too)."""
+    ctl = control(OU_A, ["create"], after=params())
+    ctl["change"]["after"]["target_identifier"] = "arn:aws:organizations::111111111111:account/x"
+    review = review_plan(plan(policy(["create"], None, scp([])), ctl))
+    assert [r.rule_id for r in review.reasons] == ["RG-PLAN-UNKNOWN"]
+    assert "account/x', not the ARN of an OU" in review.reasons[0].message

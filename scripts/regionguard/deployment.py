@@ -530,7 +530,7 @@ def _address(change: PlanChange) -> str:
     return change.address
 
 
-# Why a plan that gives a value twice cannot be reviewed (PlanUnknown.why).
+# Why a plan's value cannot be reviewed, where it is not unknown until apply (PlanUnknown.why).
 GIVEN_TWICE = (
     "given twice with different values, and which one Control Tower keeps is not "
     "documented; give each parameter once"
@@ -538,6 +538,10 @@ GIVEN_TWICE = (
 TWICE = (
     "the same as another Region deny control's: at most one of the two is in force on the "
     "OU, and which depends on the order of Terraform's calls; keep one"
+)
+NOT_AN_OU = (
+    "the ARN of an OU, which is what Control Tower enables a control on (EnableControl's "
+    "targetIdentifier), so which OU the control governs cannot be told"
 )
 
 
@@ -612,6 +616,12 @@ def from_plan(plan: Plan, side: str = "after") -> Deployment:
             if _unknown(ctl, side, "target_identifier"):
                 attributes = ("target_identifier", *found.unknown)
                 unknowns.append(PlanUnknown(ctl.address, attributes, "the Region deny control"))
+            elif side == "after":
+                target = str(plan_field(state, "target_identifier"))[:120]
+                why = f"{target!r}, not {NOT_AN_OU}"
+                unknowns.append(
+                    PlanUnknown(ctl.address, ("target_identifier",), "the Region deny control", why)
+                )
             continue
         pending = tuple(u for u in found.unknown if u not in found.twice)
         if pending:

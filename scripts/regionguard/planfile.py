@@ -322,6 +322,78 @@ def _check_structure(data: Mapping[str, Any], source: str) -> None:
                     f"{where} is a data source planned to {'+'.join(actions) or 'nothing'}; "
                     "Terraform only reads a data source"
                 )
+            if mode == "managed" and key == "resource_changes":
+                _check_guarded(item, f"{where}.change")
+
+
+# The attributes of the guarded resources the review reads, each a string
+# wherever Terraform knows it: the provider's schema declares them strings
+# (required, except the policy's type, which defaults to SERVICE_CONTROL_POLICY).
+_STRING_ATTRIBUTES = {
+    POLICY_TYPE: ("content",),
+    ATTACHMENT_TYPE: ("policy_id", "target_id"),
+    CONTROL_TYPE: ("target_identifier",),
+}
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    text = json.dumps(value)
+    return f"{type(value).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
+
+
+def _check_guarded(item: Mapping[str, Any], where: str) -> None:
+    """The types of what the review reads of a policy, an attachment or a control.
+
+    A value of another type than the provider's schema gives is no plan
+    Terraform wrote; a reader that skipped it would judge the resource as if
+    the value were not there.
+    """
+    strings = _STRING_ATTRIBUTES.get(item["type"])
+    if strings is None:
+        return
+    change = item["change"]
+    for side in ("before", "after"):
+        value = change.get(side)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise InputError(f"{where}.{side} is {_describe(value)}, not an object")
+        unknown = change.get("after_unknown") if side == "after" else None
+        named = (*strings, "type") if item["type"] == POLICY_TYPE else strings
+        for name in named:
+            if is_unknown(unknown, name):
+                continue
+            found = value.get(name)
+            if not isinstance(found, str) and not (name == "type" and found is None):
+                raise InputError(
+                    f"{where}.{side}.{name} is {_describe(found)}; the provider writes a string"
+                )
+        if item["type"] == CONTROL_TYPE:
+            _check_parameters(value.get("parameters"), field(unknown, "parameters"), where, side)
+
+
+def _check_parameters(value: Any, unknown: Any, where: str, side: str) -> None:
+    """A control's parameters: a list of {key, value} objects, each part a string when known."""
+    if unknown is True or value is None:
+        return
+    if not isinstance(value, list):
+        raise InputError(f"{where}.{side}.parameters is {_describe(value)}, not a list")
+    for i, block in enumerate(value):
+        if not isinstance(block, dict):
+            raise InputError(
+                f"{where}.{side}.parameters[{i}] is {_describe(block)}, not a key and a value"
+            )
+        marks = unknown[i] if isinstance(unknown, list) and i < len(unknown) else None
+        for name in ("key", "value"):
+            if is_unknown(marks, name):
+                continue
+            if not isinstance(block.get(name), str):
+                raise InputError(
+                    f"{where}.{side}.parameters[{i}].{name} is {_describe(block.get(name))}; "
+                    "the provider writes a string"
+                )
 
 
 # ------------------------------------------------------------------ values
