@@ -595,6 +595,8 @@ def test_a_plan_with_deferred_changes_is_not_whole_whatever_complete_says() -> N
         (1, ("target_id",), None, "resource_changes[1].change.after.target_id is null"),
         (0, ("content",), {"Statement": []}, "resource_changes[0].change.after.content is dict"),
         (0, ("type",), 5, "resource_changes[0].change.after.type is int 5"),
+        (0, ("type",), "", 'resource_changes[0].change.after.type is str ""'),
+        (0, ("type",), None, "resource_changes[0].change.after.type is null"),
         (2, ("target_identifier",), {}, "resource_changes[2].change.after.target_identifier"),
         (2, ("parameters",), "[]", "resource_changes[2].change.after.parameters is str"),
         (2, ("parameters", 1), "x", "resource_changes[2].change.after.parameters[1] is str"),

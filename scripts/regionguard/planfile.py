@@ -361,14 +361,21 @@ def _check_guarded(item: Mapping[str, Any], where: str) -> None:
         if not isinstance(value, dict):
             raise InputError(f"{where}.{side} is {_describe(value)}, not an object")
         unknown = change.get("after_unknown") if side == "after" else None
-        named = (*strings, "type") if item["type"] == POLICY_TYPE else strings
-        for name in named:
+        for name in strings:
             if is_unknown(unknown, name):
                 continue
             found = value.get(name)
-            if not isinstance(found, str) and not (name == "type" and found is None):
+            if not isinstance(found, str):
                 raise InputError(
                     f"{where}.{side}.{name} is {_describe(found)}; the provider writes a string"
+                )
+        # A policy's type: the provider writes its default, SERVICE_CONTROL_POLICY,
+        # when none is set (a hand-made plan may leave the key out: the same).
+        if item["type"] == POLICY_TYPE and not is_unknown(unknown, "type"):
+            kind = value.get("type", "SERVICE_CONTROL_POLICY")
+            if not isinstance(kind, str) or not kind:
+                raise InputError(
+                    f"{where}.{side}.type is {_describe(kind)}; the provider writes a policy type"
                 )
         if item["type"] == CONTROL_TYPE:
             _check_parameters(value.get("parameters"), field(unknown, "parameters"), where, side)
