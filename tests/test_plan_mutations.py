@@ -1240,6 +1240,79 @@ def test_the_gate_s_verdict_does_not_depend_on_the_order_of_the_plan_s_lists(
     )
 
 
+# Values no provider writes where the gate reads a string, a list or an object.
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    1.5,
+    "",
+    "x",
+    [],
+    {},
+    ["a"],
+    {"a": 1},
+    [None],
+    "[]",
+    '["bedrock:*"]',
+    "arn:aws:organizations::1:account/o-x/1",
+    "r-nm0b",
+]
+
+
+def _value_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if prefix:
+        yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _value_paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _value_paths(v, (*prefix, i))
+
+
+def _odd_value(seed: int) -> tuple[Path, dict[str, Any], str]:
+    """A base plan with one value of a guarded resource (before or after) made odd."""
+    rnd = random.Random(seed)
+    base = rnd.choice(BASES)
+    plan = json.loads(base.read_text())
+    rc = rnd.choice([rc for rc in changes_of(plan) if rc["change"].get("after")])
+    side = rnd.choice([s for s in ("before", "after") if isinstance(rc["change"].get(s), dict)])
+    path = rnd.choice(list(_value_paths(rc["change"][side])))
+    value = copy.deepcopy(rnd.choice(ODD_VALUES))
+    # planned_values holds the state after apply: the same value there too.
+    planned = (_planned(plan, rc["address"]) or {}).get("values")
+    places: list[Any] = [rc["change"][side]] + ([planned] if side == "after" else [])
+    for where in places:
+        try:
+            for step in path[:-1]:
+                where = where[step]
+            where[path[-1]] = copy.deepcopy(value)
+        except (KeyError, IndexError, TypeError):
+            pass
+    return base, plan, f"{rc['address']} {side} {path} = {value!r}"
+
+
+def changes_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [rc for rc in plan["resource_changes"] if _type(rc) in (POLICY, ATTACHMENT, CONTROL)]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_an_odd_value_is_refused_or_judged_never_passed_open_nor_a_crash(
+    seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value of a type the provider does not write: exit 2, or judged as the oracle judges."""
+    base, plan, what = _odd_value(seed)
+    try:
+        opened = oracle(plan).open
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        opened = True  # the oracle cannot read it: nor may the gate pass it
+    code, review = _gate(plan, base, tmp_path, capsys)
+    assert code in (0, 1, 2), (what, review)
+    if opened:
+        assert code != 0, f"{what}: open, but the gate passed"
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_a_plan_that_leaves_a_door_open_fails_the_gate(
     case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
