@@ -207,8 +207,8 @@ class PlanUnknown:
     """Attributes of one resource a plan leaves unknown until apply: they cannot be reviewed.
 
     ``why`` says why, where it is not a value Terraform knows only at apply:
-    the plan gives two values of which Control Tower keeps one, and the plan
-    cannot say which.
+    two values of which Control Tower keeps one (the plan cannot say which),
+    or a control's target that is no OU.
     """
 
     address: str
