@@ -445,6 +445,9 @@ def _delete(plan: dict[str, Any], rc: dict[str, Any]) -> None:
     if rc["change"].get("before") is None:
         rc["change"]["before"] = copy.deepcopy(rc["change"]["after"])
         rc["change"]["before"].setdefault("id", f"existing-{rc['address']}")
+        if _type(rc) == ATTACHMENT:
+            # Known before: the policy it attached (unknown in a create's after).
+            rc["change"]["before"].setdefault("policy_id", "p-existing")
     rc["change"]["actions"] = ["delete"]
     rc["change"]["after"] = None
     rc["change"]["after_unknown"] = {}
@@ -1276,7 +1279,7 @@ def _odd_value(seed: int) -> tuple[Path, dict[str, Any], str]:
     rnd = random.Random(seed)
     base = rnd.choice(BASES)
     plan = json.loads(base.read_text())
-    rc = rnd.choice([rc for rc in changes_of(plan) if rc["change"].get("after")])
+    rc = rnd.choice([rc for rc in _guarded_changes(plan) if rc["change"].get("after")])
     side = rnd.choice([s for s in ("before", "after") if isinstance(rc["change"].get(s), dict)])
     path = rnd.choice(list(_value_paths(rc["change"][side])))
     value = copy.deepcopy(rnd.choice(ODD_VALUES))
@@ -1293,7 +1296,7 @@ def _odd_value(seed: int) -> tuple[Path, dict[str, Any], str]:
     return base, plan, f"{rc['address']} {side} {path} = {value!r}"
 
 
-def changes_of(plan: dict[str, Any]) -> list[dict[str, Any]]:
+def _guarded_changes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [rc for rc in plan["resource_changes"] if _type(rc) in (POLICY, ATTACHMENT, CONTROL)]
 
 
