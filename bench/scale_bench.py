@@ -56,6 +56,7 @@ from typing import Any
 
 from regionguard.aws import sandbox_client
 from regionguard.cli import main as regionguard_main
+from regionguard.local_sandbox import terraform_environment
 
 ACCOUNTS = 5_000
 # The Makefile's EXTRAS, each with its stamp $(VENV)/bin/.installed-<extras>.
@@ -283,8 +284,9 @@ class Bench:
         self.env["REGIONGUARD_SANDBOX_CALL_LOG"] = str(self.log)
         self.env["TF_IN_AUTOMATION"] = "1"
         self.env["TF_INPUT"] = "0"
-        self.env["TF_VAR_sandbox_endpoint"] = f"http://127.0.0.1:{port}"
         self.env.pop("REGIONGUARD_ROOT", None)
+        # Terraform's own commands (the bare plan) find the sandbox as regionguard's do.
+        self.env = terraform_environment(f"http://127.0.0.1:{port}", self.env)
         self.steps: list[Step] = []
 
     def run(self, name: str, cmd: list[str], *, record: bool = True) -> Step:

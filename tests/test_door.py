@@ -52,7 +52,7 @@ def test_json_configuration_module_sources_are_read() -> None:
 
 
 def test_the_repository_environments_pass_the_door(tmp_path: Path) -> None:
-    environ = {"HOME": str(tmp_path), "TF_IN_AUTOMATION": "1", "TF_VAR_sandbox_endpoint": "x"}
+    environ = {"HOME": str(tmp_path), "TF_IN_AUTOMATION": "1"}
     for name in ("local", "staging", "prod"):
         env_dir = REPO / "envs" / name
         assert door_problems(env_dir, environ, declared_variables(env_dir)) == []

@@ -4,13 +4,15 @@ Each example is copied with modules/ (its ``source`` is ``../../modules/...``)
 so that ``terraform init`` writes nothing into the repository. Every example
 must pass ``terraform fmt -check`` and ``terraform validate``; the complete
 one is also planned and applied on the sandbox, with envs/local's provider
-configuration (the sandbox's endpoints) as an override, as a user without
-the Python tooling would run it.
+configuration as an override and the sandbox's address in Terraform's
+environment (``AWS_ENDPOINT_URL_<SERVICE>``), as a user without the Python
+tooling would run it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 
 from regionguard.aws import sandbox_client
+from regionguard.local_sandbox import terraform_environment
 from regionguard.sandbox.server import SandboxApp
 from regionguard.terraform import IsFlagged, Terraform
 
@@ -95,21 +98,18 @@ def test_the_complete_example_plans_and_applies_on_the_sandbox(
 ) -> None:
     endpoint, org = organization
     example = copy_example(tmp_path, "complete")
-    # envs/local's provider configuration, which points every endpoint at the
-    # sandbox: its variable in a file of its own, its provider block as an
-    # override of the example's.
+    # envs/local's provider configuration, which refuses every address but
+    # loopback, as an override of the example's; Terraform's environment
+    # points the sandbox's services at it.
     local = (REPO_ROOT / "envs" / "local" / "providers.tf").read_text(encoding="utf-8")
-    variable, provider, rest = local.partition('provider "aws" {')
-    assert provider and 'variable "sandbox_endpoint"' in variable
-    (example / "sandbox.tf").write_text(variable)
-    (example / "sandbox_override.tf").write_text(provider + rest)
+    assert local.startswith('provider "aws" {')
+    (example / "sandbox_override.tf").write_text(local)
     (example / "terraform.tfvars.json").write_text(
         json.dumps(
             {
                 "home_region": "ap-northeast-1",
                 "allowed_regions": ["ap-northeast-1", "us-east-1"],
                 "permitted_account_ids": ["100000000001"],
-                "sandbox_endpoint": endpoint,
             }
         )
     )
@@ -120,7 +120,7 @@ def test_the_complete_example_plans_and_applies_on_the_sandbox(
     }
     assert len(first_tier) >= 2
 
-    tf = Terraform(example, timeout=600)
+    tf = Terraform(example, timeout=600, env=terraform_environment(endpoint, os.environ))
     tf.init()
     assert tf.plan(example / "tfplan") is True
     plan = tf.show_json(example / "tfplan")

@@ -351,7 +351,7 @@ class Rig:
     # ----------------------------------------------------------- terraform
 
     def terraform_env(self, endpoint: str) -> dict[str, str]:
-        return dict(os.environ, TF_VAR_sandbox_endpoint=endpoint, TF_IN_AUTOMATION="1")
+        return local_sandbox.terraform_environment(endpoint, dict(os.environ, TF_IN_AUTOMATION="1"))
 
     def run_through_proxy(self, verb: str) -> tuple[int, str]:
         """``terraform apply|destroy -auto-approve`` against the proxy; exit code and output."""

@@ -54,6 +54,23 @@ def test_up_status_up_again_and_down(
     assert code == 0
     assert json.loads(out)["sandbox"]["port"] == port
 
+    # The lines a hand-run terraform is pointed at the sandbox with.
+    code, out, _ = run(capsys, "sandbox", "--state-dir", sd, "env")
+    assert code == 0
+    endpoint = f"http://127.0.0.1:{port}"
+    assert out == "unset AWS_ENDPOINT_URL AWS_IGNORE_CONFIGURED_ENDPOINT_URLS\n" + "".join(
+        f"export AWS_ENDPOINT_URL_{service}={endpoint}\n"
+        for service in ("CONTROLTOWER", "IAM", "ORGANIZATIONS", "STS")
+    )
+    shell = subprocess.run(
+        ["bash", "-c", f'{out}\nenv | grep "^AWS_ENDPOINT_URL" | sort'],
+        env={"AWS_ENDPOINT_URL": "https://example.com", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.split() == [line.split(" ", 1)[1] for line in out.splitlines()[1:]]
+
     code, out, _ = run(
         capsys, "sandbox", "--state-dir", sd, "up", "--port", "0", "--env-dir", str(sandbox_env)
     )
@@ -195,11 +212,14 @@ def test_admin_token_is_written_for_the_owner_only_and_required(
 def test_fault_without_a_sandbox_is_an_input_error(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "sandbox", "--state-dir", str(state_dir), "fault", "list")
-    assert code == 2
-    assert err == (
-        f"regionguard: no sandbox runs from {state_dir}; start it with `regionguard sandbox up`\n"
-    )
+    for action in ("fault", "env"):
+        argv = [action, "list"] if action == "fault" else [action]
+        code, out, err = run(capsys, "sandbox", "--state-dir", str(state_dir), *argv)
+        assert (code, out) == (2, "")
+        assert err == (
+            f"regionguard: no sandbox runs from {state_dir}; "
+            "start it with `regionguard sandbox up`\n"
+        )
 
 
 def test_up_on_a_port_held_by_another_sandbox_names_it(

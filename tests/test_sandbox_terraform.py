@@ -23,6 +23,7 @@ import botocore.config
 import pytest
 
 from regionguard.aws import sandbox_client
+from regionguard.local_sandbox import terraform_environment
 from regionguard.sandbox import process
 from regionguard.terraform import Terraform, TerraformError
 
@@ -97,7 +98,7 @@ def stack(
     state_dir = root / "sandbox"
     info, _ = process.up(state_dir, env_dir, port=0)
     try:
-        variables = dict(os.environ, TF_VAR_sandbox_endpoint=info.endpoint)
+        variables = terraform_environment(info.endpoint, os.environ)
         tf = Terraform(env_dir, timeout=240, env=variables)
         tf.init()
         config = botocore.config.Config(retries={"total_max_attempts": 1})

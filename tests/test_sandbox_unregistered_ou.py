@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from regionguard.cli import main
+from regionguard.local_sandbox import terraform_environment
 from regionguard.sandbox import process
 from regionguard.terraform import Terraform, TerraformError
 
@@ -47,7 +48,7 @@ def stack(
     state_dir = root / "sandbox"
     info, _ = process.up(state_dir, env_dir, port=0)
     try:
-        variables = dict(os.environ, TF_VAR_sandbox_endpoint=info.endpoint)
+        variables = terraform_environment(info.endpoint, os.environ)
         tf = Terraform(env_dir, timeout=240, env=variables)
         tf.init()
         yield Stack(env_dir, tf, info.endpoint)

@@ -26,6 +26,7 @@ from conftest import copy_local_env
 from regionguard.aws import sandbox_client
 from regionguard.environment import Environment
 from regionguard.evaluator import AccountPath, Evaluator, OrgNode, OrgTree, Policy
+from regionguard.local_sandbox import terraform_environment
 from regionguard.orgmodel import Scenario, commercial_regions, sandbox_facts, scenario_from_org
 from regionguard.render import render_scp
 from regionguard.repo import today_utc
@@ -82,7 +83,7 @@ class Org:
         return self.regionguard(*args).stdout
 
     def plan_is_empty(self) -> bool:
-        tf = Terraform(self.env_dir, env=dict(os.environ, TF_VAR_sandbox_endpoint=self.endpoint))
+        tf = Terraform(self.env_dir, env=terraform_environment(self.endpoint, os.environ))
         return tf.plan() is False
 
     def ou_id(self, name: str) -> str:

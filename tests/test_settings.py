@@ -127,7 +127,7 @@ allow_wildcard_exemptions = true
 def test_variables_an_environment_declares_are_kept_apart(repo_root: Path) -> None:
     settings = load_settings(repo_root / "envs" / "prod")
     assert settings.extra == {"management_account_id": "111111111111"}
-    assert "sandbox_endpoint" in declared_variables(repo_root / "envs" / "local")
+    assert "management_account_id" in declared_variables(repo_root / "envs" / "prod")
 
 
 def test_undeclared_setting_is_refused_with_a_suggestion(tmp_path: Path) -> None:

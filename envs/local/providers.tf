@@ -1,14 +1,3 @@
-variable "sandbox_endpoint" {
-  description = "URL of the local sandbox that emulates AWS Organizations, STS and Control Tower on loopback."
-  type        = string
-  default     = "http://127.0.0.1:4580"
-
-  validation {
-    condition     = can(regex("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\]):[0-9]+$", var.sandbox_endpoint))
-    error_message = "The sandbox_endpoint must be a loopback URL such as http://127.0.0.1:4580; the local environment never talks to AWS."
-  }
-}
-
 provider "aws" {
   region     = var.home_region
   access_key = "sandbox"
@@ -31,12 +20,18 @@ provider "aws" {
   # docs/benchmarks.md ("Control Tower at AWS pace").
   max_retries = 2
 
-  endpoints {
-    controltower  = var.sandbox_endpoint
-    iam           = var.sandbox_endpoint
-    organizations = var.sandbox_endpoint
-    sts           = var.sandbox_endpoint
-  }
+  # Where the calls go. regionguard points the four services the sandbox
+  # emulates (Control Tower, IAM, Organizations, STS) at the sandbox on
+  # loopback with AWS_ENDPOINT_URL_<SERVICE>
+  # (regionguard.local_sandbox.terraform_environment). Every other address,
+  # AWS's own included, goes to a proxy at a port nothing can listen on, so
+  # the local environment never talks to AWS: without regionguard's
+  # variables every call fails here. Loopback addresses are never proxied,
+  # and no_proxy replaces an operator's NO_PROXY. Why not an `endpoints`
+  # block: docs/decisions.md, "The sandbox's address".
+  http_proxy  = "http://127.0.0.1:0"
+  https_proxy = "http://127.0.0.1:0"
+  no_proxy    = "localhost,127.0.0.1,::1"
 
   default_tags {
     tags = { "managed-by" = "regionguard", "environment" = "local" }

@@ -14,8 +14,7 @@ What passes the door: ``terraform.tfvars`` (the settings), the generated
 ``unregistered_ous.auto.tfvars.json``, as regular files of the repository;
 ``.tf`` files that are not override files, in the environment folder and in
 every module folder it calls by a local path; ``TF_VAR_*`` only for variables
-the configuration does not declare (Terraform ignores those) and for
-``sandbox_endpoint``, which regionguard sets itself; a CLI configuration that
+the configuration does not declare (Terraform ignores those); a CLI configuration that
 only says where providers come from (``provider_installation`` with
 ``filesystem_mirror``, ``network_mirror`` or ``direct``), where they are
 cached, and registry credentials.
@@ -40,10 +39,8 @@ from regionguard.settings import (
     UNREGISTERED_TFVARS,
 )
 
-__all__ = ["ALLOWED_CLI_SETTINGS", "OWN_VARIABLES", "cli_config_files", "door_problems"]
+__all__ = ["ALLOWED_CLI_SETTINGS", "cli_config_files", "door_problems"]
 
-# Variables regionguard itself passes with TF_VAR_ (pipeline.terraform_for).
-OWN_VARIABLES = frozenset({"sandbox_endpoint"})
 # Top-level settings of a CLI configuration that cannot change what is planned.
 ALLOWED_CLI_SETTINGS = frozenset(
     {
@@ -100,7 +97,7 @@ def door_problems(env_dir: Path, environ: Mapping[str, str], declared: frozenset
 
 
 def _environment_problems(environ: Mapping[str, str], declared: frozenset[str]) -> Iterator[str]:
-    variables = (declared | GUARDED_VARIABLES) - OWN_VARIABLES
+    variables = declared | GUARDED_VARIABLES
     for key in sorted(environ):
         value = environ[key]
         if key == "TF_CLI_ARGS" or key.startswith("TF_CLI_ARGS_"):

@@ -190,13 +190,13 @@ def terraform_summary(line: str) -> None:
 
 
 def terraform_for(env: Environment, options: RunOptions, endpoint: str | None) -> Terraform:
-    """The Terraform of ``env``; with a sandbox, its endpoint in ``TF_VAR_sandbox_endpoint``."""
+    """The Terraform of ``env``; with a sandbox, pointed at it (``local_sandbox``)."""
     env.check_single_source()  # the one door: nothing reaches Terraform unchecked
     variables = dict(os.environ)
     variables["TF_IN_AUTOMATION"] = "1"
     variables["TF_INPUT"] = "0"
     if endpoint is not None:
-        variables["TF_VAR_sandbox_endpoint"] = endpoint
+        variables = local_sandbox.terraform_environment(endpoint, variables)
     return Terraform(env.dir, timeout=options.timeout, env=variables, progress=terraform_summary)
 
 

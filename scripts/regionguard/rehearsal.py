@@ -20,8 +20,8 @@ The environment is not touched. The rehearsal works on a copy of it,
 - the shared ``.tf`` files are linked to, as the environment links to them;
 - ``providers.tf`` is the environment's own with its ``provider "aws"``
   block replaced by the sandbox provider of ``envs/local/providers.tf``
-  (endpoints on loopback, the sandbox's credentials) and that file's
-  ``sandbox_endpoint`` variable; ``backend.tf`` is ``envs/local``'s local
+  (the sandbox's credentials, every address but loopback refused);
+  ``backend.tf`` is ``envs/local``'s local
   backend. These are whole files, not override files: the one door into
   Terraform (:mod:`regionguard.door`) refuses override files in every
   environment folder, this one included;
@@ -90,7 +90,6 @@ SANDBOX_ENV = "local"
 LOG_TAIL_LINES = 40
 
 _PROVIDER_BLOCK = re.compile(r'^provider "aws" \{\n.*?^\}\n', re.MULTILINE | re.DOTALL)
-_VARIABLE_BLOCK = re.compile(r'^variable "sandbox_endpoint" \{\n.*?^\}\n', re.MULTILINE | re.DOTALL)
 _ENVIRONMENT_TAG = re.compile(r'"environment" = "[^"]*"')
 _MANAGEMENT_ID = re.compile(r'^(management_account_id\s*=\s*)"([0-9]{12})"', re.MULTILINE)
 
@@ -122,11 +121,10 @@ def _block(pattern: re.Pattern[str], text: str, path: Path, what: str) -> re.Mat
 
 
 def providers_text(env_dir: Path, sandbox_dir: Path) -> str:
-    """``env_dir``'s providers.tf with the sandbox's provider and ``sandbox_endpoint`` variable."""
+    """``env_dir``'s providers.tf with the sandbox's provider."""
     own_path, sandbox_path = env_dir / PROVIDERS_FILE, sandbox_dir / PROVIDERS_FILE
     own, sandbox = own_path.read_text(encoding="utf-8"), sandbox_path.read_text(encoding="utf-8")
     provider = _block(_PROVIDER_BLOCK, sandbox, sandbox_path, 'provider "aws"').group(0)
-    variable = _block(_VARIABLE_BLOCK, sandbox, sandbox_path, 'variable "sandbox_endpoint"')
     provider = _ENVIRONMENT_TAG.sub(f'"environment" = "{env_dir.resolve().name}"', provider)
     replaced = _block(_PROVIDER_BLOCK, own, own_path, 'provider "aws"')
     header = (
@@ -134,7 +132,7 @@ def providers_text(env_dir: Path, sandbox_dir: Path) -> str:
         f"# replaced by the sandbox's of {relative_to_cwd(sandbox_path)}. Do not edit.\n\n"
     )
     body = own[: replaced.start()] + provider + own[replaced.end() :]
-    return header + variable.group(0) + "\n" + body
+    return header + body
 
 
 def _ous(source: Environment) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -8,7 +8,7 @@ misspelt ``global_inferance = "none"`` would otherwise leave the default in
 force without anyone noticing.
 
 Variables an environment declares for itself (in its own ``*.tf`` files, such
-as ``management_account_id`` or ``sandbox_endpoint``) are accepted and kept
+as ``management_account_id``) are accepted and kept
 in :attr:`Settings.extra`.
 """
 

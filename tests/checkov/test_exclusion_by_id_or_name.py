@@ -24,6 +24,7 @@ from regionguard.aws import sandbox_client
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.expectations import broken_facts, verify_runs
+from regionguard.local_sandbox import terraform_environment
 from regionguard.orgmodel import first_tier_from_org, sandbox_facts, scenario_from_env
 from regionguard.planfile import parse_plan
 from regionguard.sandbox import process
@@ -106,7 +107,7 @@ def test_excluding_an_ou_by_id_or_by_name_deploys_the_same_everywhere(
     env_dir = root / "envs" / "local"
     settings = (env_dir / "terraform.tfvars").read_text()
     sandbox_id = _sandbox_ou_id(endpoint)
-    tf = Terraform(env_dir, timeout=300, env=dict(os.environ, TF_VAR_sandbox_endpoint=endpoint))
+    tf = Terraform(env_dir, timeout=300, env=terraform_environment(endpoint, os.environ))
     tf.init()
     seen: dict[str, dict[str, Any]] = {}
     for selector in ("Sandbox", sandbox_id):

@@ -1,14 +1,16 @@
-"""`regionguard sandbox up|down|status|fault`: the local sandbox on loopback."""
+"""`regionguard sandbox up|down|status|env|fault`: the local sandbox on loopback."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from regionguard.errors import InputError
+from regionguard.local_sandbox import ENDPOINT_OVERRIDES, terraform_environment
 from regionguard.repo import repo_root
 from regionguard.sandbox import process
 from regionguard.sandbox.faults import ACTIONS, FAULT_KINDS
@@ -73,6 +75,17 @@ def register(subparsers: Any) -> None:
     status = actions.add_parser("status", help="say whether the sandbox runs, and where")
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(func=_status)
+
+    env = actions.add_parser(
+        "env",
+        help="print the shell lines that point a hand-run terraform at the running sandbox",
+        description=(
+            "Print `unset` and `export` lines for a POSIX shell: the AWS_ENDPOINT_URL_<SERVICE> "
+            "variables that send the services the sandbox emulates to it, as regionguard sets "
+            'them for its own terraform commands. Use: eval "$(regionguard sandbox env)".'
+        ),
+    )
+    env.set_defaults(func=_env)
 
     fault = actions.add_parser(
         "fault", help="arm a fault of the Control Tower emulator, list or clear them"
@@ -147,6 +160,14 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print(_describe(info))
     return 0 if info is not None else 1
+
+
+def _env(args: argparse.Namespace) -> int:
+    info = process.require_running(_state_dir(args))
+    print("unset " + " ".join(ENDPOINT_OVERRIDES))
+    for key, value in sorted(terraform_environment(info.endpoint, {}).items()):
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
 
 
 def _fault(args: argparse.Namespace) -> int:
