@@ -77,7 +77,7 @@ HELP_TITLE_maintenance := Maintenance
 HELP_maintenance := venv lock docs plan-fixtures clean help
 # The variables users set on the command line (make TARGET NAME=value), each
 # shown with its value in this run.
-HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY ALLOW_NO_REGION_DENY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS
+HELP_VARIABLES := ENV SANDBOX_PORT REGIONGUARD_TF_MIRROR TF_TIMEOUT ALLOW_DESTROY ALLOW_NO_REGION_DENY STATE_LOCK CONFIRM FORMAT EXTRAS SANDBOX_TIMEOUT PYTHON LOCK_UPGRADE NOTIFY_TITLE FILES PYTEST_WORKERS TEST_JOBS
 HELP_VAR_ENV := the environment, one of: $(ENVS)
 HELP_VAR_SANDBOX_PORT := port of the local sandbox on 127.0.0.1 (ENV=local); make rehearse: of its own sandbox (unset: any free port)
 HELP_VAR_REGIONGUARD_TF_MIRROR := folder of a Terraform provider filesystem mirror, for offline use; unset: the registry
@@ -94,6 +94,7 @@ HELP_VAR_LOCK_UPGRADE := make lock: --upgrade takes newer releases; empty keeps 
 HELP_VAR_NOTIFY_TITLE := make notify: the message's title
 HELP_VAR_FILES := make notify: the files posted
 HELP_VAR_PYTEST_WORKERS := make pytest, make test: pytest-xdist processes (default: cores + 1; 0: none)
+HELP_VAR_TEST_JOBS := make test: how many of its checks before pytest run at once (default: the cores)
 
 # $(call _quote,text): text as one single-quoted shell word.
 _quote = '$(subst ','\'',$(1))'
@@ -372,13 +373,17 @@ validate: tf-config ## terraform validate every environment (no backend, no cred
 	  TF_DATA_DIR=$(VALIDATE_DATA)/$$env $(TF) -chdir=envs/$$env validate -no-color; \
 	done
 
-.PHONY: tf-test
-tf-test: tf-config ## terraform test every module and the shared root (mock provider, offline)
-	@for root in $(TEST_ROOTS); do \
-	  echo "terraform test $$root"; \
-	  $(TF) -chdir=$$root init -input=false -backend=false >/dev/null; \
-	  $(TF) -chdir=$$root test -no-color; \
-	done
+# One target per root, so that `make -j` (and `make test`) runs them beside
+# each other; each has its own .terraform folder.
+TF_TEST_ROOTS := $(addprefix tf-test/,$(TEST_ROOTS))
+
+.PHONY: tf-test $(TF_TEST_ROOTS)
+tf-test: $(TF_TEST_ROOTS) ## terraform test every module and the shared root (mock provider, offline)
+
+$(TF_TEST_ROOTS): tf-test/%: tf-config
+	@echo "terraform test $*"
+	@$(TF) -chdir=$* init -input=false -backend=false >/dev/null
+	@$(TF) -chdir=$* test -no-color
 
 # zizmor audits the GitHub workflows offline (no GitHub API calls): template
 # injection, unpinned actions, credentials kept by checkout, permissions.
@@ -464,8 +469,18 @@ bench-matrix: venv ## Benchmark the decision matrix of 5,000 accounts x 30 Regio
 bench-prove: venv ## Benchmark regionguard prove on 200 OUs, 5,000 accounts, 2,000 permitted (per_ou)
 	$(BIN)/python bench/prove_bench.py
 
+# The checks before pytest run beside each other, TEST_JOBS at a time (the
+# cores by default), once `validate` has filled Terraform's plugin cache that
+# the other inits link from; --output-sync prints each one's output whole
+# when it ends. Then pytest, then verify.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 .PHONY: test
-test: fmt-check lint validate tf-test check pytest verify ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
+test: venv tf-config $(CHECKOV_VENV)/.installed ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
+	@$(MAKE) fmt-check validate
+	@$(MAKE) -j$(TEST_JOBS) --output-sync=target lint tf-test check
+	@$(MAKE) pytest
+	@$(MAKE) verify
 
 # The dev loop (docs/testing.md): no Terraform, no sandbox process, no
 # checkov or other outside tool, nothing slow; about a minute.
