@@ -90,25 +90,21 @@ def test_without_the_sandbox_address_every_call_fails_closed_on_this_machine(
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TF_VAR_"))
     }
     environ.update(NO_PROXY="*", no_proxy="*", TF_IN_AUTOMATION="1")
-    init = subprocess.run(
-        ["terraform", "init", "-input=false", "-no-color"],
-        cwd=env_dir,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+
+    def terraform(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["terraform", *args, "-input=false", "-no-color"],
+            cwd=env_dir,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    init = terraform("init")
     assert init.returncode == 0, init.stdout + init.stderr
-    plan = subprocess.run(
-        ["terraform", "plan", "-input=false", "-no-color", "-refresh=true"],
-        cwd=env_dir,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    plan = terraform("plan")
     assert plan.returncode == 1, plan.stdout + plan.stderr
     errors = [line for line in plan.stderr.splitlines() if line.startswith("Error: ")]
     assert errors, plan.stderr
