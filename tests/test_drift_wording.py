@@ -75,3 +75,27 @@ def test_control_parameters_changed_out_of_band_are_named() -> None:
     assert describe_drift(item, OUS, NAMES) == (
         "AllowedRegions gained us-west-2; ExemptedActions lost bedrock:InvokeModel"
     )
+
+
+ODD = [0, 1.5, True, "", "x", [], ["x"], {"a": 1}]
+KINDS = ["aws_organizations_policy", "aws_organizations_policy_attachment"]
+KINDS += ["aws_controltower_control"]
+
+
+def test_values_of_a_shape_the_provider_never_writes_are_described_not_read() -> None:
+    """A change, a before or an after of another shape: a plain description, never a crash."""
+    said = set()
+    for kind in KINDS:
+        for odd in ODD:
+            item = _drift(kind, {}, {})
+            item["change"] = odd
+            said.add(describe_drift(item, OUS, NAMES))
+            for side in ("before", "after"):
+                item = _drift(kind, {"target_id": "ou-ab12-cdefgh34"}, {"parameters": []})
+                item["change"][side] = odd
+                said.add(describe_drift(item, OUS, NAMES))
+            for key in ("content", "name", "target_id", "parameters"):
+                item = _drift(kind, _scp([], ["us-east-1"]), {**_scp([], ["us-east-1"]), key: odd})
+                said.add(describe_drift(item, OUS, NAMES))
+    assert "its attributes changed" in said
+    assert all(isinstance(text, str) and text for text in said)

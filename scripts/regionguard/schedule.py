@@ -34,7 +34,7 @@ from regionguard.pipeline import (
     run_initialized,
     terraform_for,
 )
-from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, parse_plan
+from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, field, parse_plan
 from regionguard.registry import Account
 from regionguard.review import review_plan
 from regionguard.scp import read_scp
@@ -131,8 +131,14 @@ def drift(env: Environment, options: RunOptions) -> None:
 def describe_drift(
     item: Mapping[str, Any], ou_names: Mapping[str, str], account_names: Mapping[str, str]
 ) -> str:
-    """What changed outside Terraform, in the reviewer's terms: accounts, Regions, OUs."""
-    change = item.get("change") or {}
+    """What changed outside Terraform, in the reviewer's terms: accounts, Regions, OUs.
+
+    Values of a shape the provider does not write are described, never read as
+    something else: "its attributes changed".
+    """
+    change = item.get("change")
+    if not isinstance(change, dict):
+        return "its attributes changed"
     before, after = change.get("before"), change.get("after")
     kind = item.get("type")
     if after is None:
@@ -143,7 +149,7 @@ def describe_drift(
         return f"{gone} was removed" + (f" (from {where})" if where else "")
     if kind == POLICY_TYPE and isinstance(before, dict) and isinstance(after, dict):
         return _scp_drift(before, after, account_names)
-    if kind == ATTACHMENT_TYPE:
+    if kind == ATTACHMENT_TYPE and isinstance(after, dict):
         return f"the attachment of {_ou_label(after, ou_names)} changed"
     if kind == CONTROL_TYPE and isinstance(before, dict) and isinstance(after, dict):
         return _control_drift(before, after)
@@ -151,7 +157,7 @@ def describe_drift(
 
 
 def _ou_label(values: Any, ou_names: Mapping[str, str]) -> str:
-    target = str((values or {}).get("target_id") or "?")
+    target = str(field(values, "target_id") or "?")
     name = ou_names.get(target)
     return f"{name} ({target})" if name else target
 
