@@ -61,6 +61,8 @@ def test_an_operator_endpoint_for_the_sandbox_services_is_replaced() -> None:
         "http://organizations.us-east-1.amazonaws.com:80",
         "http://127.0.0.1.example.com:4580",
         "127.0.0.1:4580",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:port",
         "",
     ],
 )

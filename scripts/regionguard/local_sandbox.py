@@ -69,7 +69,11 @@ def running_endpoint(env: Environment) -> str | None:
 
 def _loopback(endpoint: str) -> bool:
     parts = urlsplit(endpoint)
-    if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+    try:
+        port = parts.port  # ValueError: not a number, or out of 0-65535
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.hostname is None or port is None:
         return False
     if parts.hostname == "localhost":
         return True
