@@ -3,14 +3,18 @@
 :func:`start` starts checkov's Python before Terraform plans and has it load
 checkov (most of checkov's time on a small plan is its imports), waiting;
 :meth:`Scan.scan` hands it ``tfplan.json`` as soon as the file is written,
-so that the scan, with the built-in checks and the custom checks of
-``policies/checkov`` (``CKV_RG_*``), runs while the chain reviews the plan
-and checks its facts; :meth:`Scan.wait` reads checkov's JSON report into
-findings: a FAILED check is an error whose rule id is the check's id, whose
-entry is the resource's address and whose message is the check's details.
-Its verdict is what the gate record stores (docs/decisions.md, "One gate").
-A checkov that is not a Python script of its own interpreter is run as is,
-once the plan is there.
+and the loaded interpreter forks a child that scans it, with the built-in
+checks and the custom checks of ``policies/checkov`` (``CKV_RG_*``), while
+the chain reviews the plan and checks its facts; :meth:`Scan.wait` reads
+checkov's JSON report into findings: a FAILED check is an error whose rule
+id is the check's id, whose entry is the resource's address and whose
+message is the check's details. Its verdict is what the gate record stores
+(docs/decisions.md, "One gate"). The loaded interpreter stays, idle, for
+the next scan of the same process (``regionguard`` commands called one after
+the other in one Python, as the tests do), so each child starts from
+checkov freshly imported and nothing one scan loads reaches the next; it
+ends when the process does (:func:`unload`). A checkov that is not a Python
+script of its own interpreter is run as is, once the plan is there.
 
 Which checkov, and which checks (:func:`installation`): ``$REGIONGUARD_CHECKOV``
 (the Makefile sets it to ``.venv-checkov/bin/checkov``), else the pinned
@@ -25,13 +29,16 @@ it skips are the catalogue's (:data:`regionguard.catalogue.SKIPPED_CHECKS`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,7 +50,16 @@ from regionguard import catalogue
 from regionguard.errors import FindingsError, InputError
 from regionguard.findings import Finding
 
-__all__ = ["Installation", "Scan", "Verdict", "arguments", "installation", "read_report", "start"]
+__all__ = [
+    "Installation",
+    "Scan",
+    "Verdict",
+    "arguments",
+    "installation",
+    "read_report",
+    "start",
+    "unload",
+]
 
 # The package's source tree when it is installed from a checkout (make venv: editable).
 SOURCE = Path(__file__).resolve().parents[2]
@@ -132,18 +148,57 @@ def arguments(install: Installation, plan_json: Path) -> list[str]:
     ]
 
 
-# What checkov's own script runs (bin/checkov: Checkov().run() with SyntaxWarnings
-# ignored), after checkov is imported and the arguments have come on stdin.
-_WARM = """\
-import json, sys, warnings
+# checkov's interpreter with checkov imported. For each request (one JSON line
+# on stdin) it forks a child that runs what checkov's own script runs
+# (bin/checkov: Checkov().run() with SyntaxWarnings ignored) in the request's
+# folder, with the request's variables only and its output in the request's
+# files; it answers one line with the child's pid once forked, one with its
+# exit code (negative: the signal that ended it) once it ended, and it ends
+# when stdin does. The child starts from the interpreter as the import left
+# it, so what a scan loads (the custom checks, their variables) dies with it.
+_LOADED = """\
+import json, os, sys, traceback, warnings
 from checkov.main import Checkov
-line = sys.stdin.readline()
-if not line.strip():
-    sys.exit(0)
-sys.argv = ["checkov", *json.loads(line)]
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", category=SyntaxWarning)
-    sys.exit(Checkov(sys.argv[1:]).run())
+replies = os.fdopen(os.dup(1), "w", buffering=1)
+null = os.open(os.devnull, os.O_RDWR)
+os.dup2(null, 1)
+for line in sys.stdin:
+    request = json.loads(line)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setsid()
+            replies.close()
+            os.dup2(null, 0)
+            for fd, name in ((1, "stdout"), (2, "stderr")):
+                out = os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.dup2(out, fd)
+                os.close(out)
+            os.chdir(request["cwd"])
+            os.environ.clear()
+            os.environ.update(request["env"])
+            sys.argv = ["checkov", *request["args"]]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=SyntaxWarning)
+                result = Checkov(sys.argv[1:]).run()
+            code = 0 if result is None else result
+        except SystemExit as stop:
+            code = 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code if 0 <= code < 256 else 1)
+    replies.write(f"{pid}\\n")
+    _, status = os.waitpid(pid, 0)
+    replies.write(f"{os.waitstatus_to_exitcode(status)}\\n")
 """
 
 
@@ -216,8 +271,124 @@ def _tail(text: str, lines: int = 5) -> str:
     return " / ".join(kept) or "(nothing on stderr)"
 
 
+def _variables() -> dict[str, str]:
+    """The variables checkov sees: :data:`PASSED_VARIABLES` of this process's environment."""
+    return {k: os.environ[k] for k in PASSED_VARIABLES if k in os.environ}
+
+
+class _Loaded:
+    """One checkov interpreter with checkov imported (:data:`_LOADED`), forking a child per scan."""
+
+    def __init__(self, python: Path, variables: dict[str, str]) -> None:
+        self.key = (str(python), tuple(sorted(variables.items())))
+        self._folder = tempfile.TemporaryDirectory(prefix="regionguard-checkov-loaded-")
+        home = Path(self._folder.name) / "home"
+        home.mkdir()
+        self.stderr = Path(self._folder.name) / "stderr"
+        self._buffer = b""
+        with self.stderr.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [str(python), "-c", _LOADED],
+                cwd=home,
+                env={**variables, "HOME": str(home)},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,  # Ctrl-C reaches the chain, which stops checkov
+            )
+
+    def send(self, request: dict[str, Any]) -> bool:
+        """Hand one scan to the interpreter; False when it has ended."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+            stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return False
+        return True
+
+    def answer(self, deadline: float) -> int | None:
+        """The interpreter's next line as a number: None when it ended; TimeoutError at deadline."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([stdout], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return int(line)
+
+    def failure(self) -> tuple[int, str]:
+        """Why the interpreter ended: its exit code and what it wrote on stderr."""
+        try:
+            code = self.process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.close()
+            code = self.process.returncode
+        return code, self.stderr.read_text("utf-8", errors="replace")
+
+    def close(self) -> None:
+        """End the interpreter (stdin closed, then killed if it stays) and remove its folder."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._folder.cleanup()
+
+
+# The loaded interpreters no scan holds, by interpreter and variables.
+_IDLE: list[_Loaded] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _take(python: Path, variables: dict[str, str]) -> _Loaded:
+    """An idle interpreter of ``python`` loaded with ``variables``, or a new one."""
+    key = (str(python), tuple(sorted(variables.items())))
+    with _IDLE_LOCK:
+        for loaded in _IDLE:
+            if loaded.key == key and loaded.process.poll() is None:
+                _IDLE.remove(loaded)
+                return loaded
+    return _Loaded(python, variables)
+
+
+def _give_back(loaded: _Loaded) -> None:
+    with _IDLE_LOCK:
+        if loaded.process.poll() is None:
+            _IDLE.append(loaded)
+            return
+    loaded.close()
+
+
+def unload() -> None:
+    """End the idle checkov interpreters (at exit; a scan under way keeps its own)."""
+    with _IDLE_LOCK:
+        idle = list(_IDLE)
+        _IDLE.clear()
+    for loaded in idle:
+        loaded.close()
+
+
+atexit.register(unload)
+
+
 class Scan:
-    """One checkov process: started early, handed one plan JSON, then waited for or stopped."""
+    """One scan: checkov loaded early, handed one plan JSON, then waited for or stopped."""
 
     def __init__(self, install: Installation, timeout: float) -> None:
         self.install = install
@@ -226,83 +397,137 @@ class Scan:
         self.deadline = 0.0
         self._folder = tempfile.TemporaryDirectory(prefix="regionguard-checkov-")
         self._output = Path(self._folder.name)
+        self._variables = _variables()
+        # A checkov run as is (no Python script of its own interpreter).
         self._process: subprocess.Popen[bytes] | None = None
+        # Or a loaded interpreter, and the child that scans for this Scan.
+        self._loaded: _Loaded | None = None
+        self._child: int | None = None
+        self._code: int | None = None
         python = install.python
         if python is not None:
-            self._process = self._popen([str(python), "-c", _WARM], stdin=subprocess.PIPE)
+            self._loaded = _take(python, self._variables)
 
-    def _popen(self, command: list[str], stdin: int) -> subprocess.Popen[bytes]:
+    def _work(self) -> Path:
         work = self._output / "work"
         work.mkdir(exist_ok=True)
-        variables = {k: os.environ[k] for k in PASSED_VARIABLES if k in os.environ}
-        variables["HOME"] = str(work)
-        with (
-            (self._output / "stdout").open("wb") as stdout,
-            (self._output / "stderr").open("wb") as stderr,
-        ):
-            return subprocess.Popen(
-                command,
-                cwd=work,
-                env=variables,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,  # Ctrl-C reaches the chain, which stops checkov
-            )
+        return work
 
     def scan(self, plan_json: Path) -> None:
-        """Scan ``plan_json``: hand it to the waiting checkov, or start checkov on it."""
+        """Scan ``plan_json``: hand it to the loaded checkov, or start checkov on it."""
         self.plan_json = plan_json
         self.deadline = time.monotonic() + self.timeout
         args = arguments(self.install, plan_json)
-        if self._process is None:
-            command = [str(self.install.checkov), *args]
-            self._process = self._popen(command, stdin=subprocess.DEVNULL)
+        work = self._work()
+        variables = {**self._variables, "HOME": str(work)}
+        if self._loaded is None:
+            with (
+                (self._output / "stdout").open("wb") as stdout,
+                (self._output / "stderr").open("wb") as stderr,
+            ):
+                self._process = subprocess.Popen(
+                    [str(self.install.checkov), *args],
+                    cwd=work,
+                    env=variables,
+                    stdin=subprocess.DEVNULL,
+                    stdout=stdout,
+                    stderr=stderr,
+                    start_new_session=True,  # Ctrl-C reaches the chain, which stops checkov
+                )
             return
-        stdin = self._process.stdin
-        assert stdin is not None
-        try:
-            stdin.write(json.dumps(args).encode("utf-8") + b"\n")
-            stdin.close()
-        except BrokenPipeError:
-            pass  # checkov ended already: wait() reads why
+        request = {
+            "args": args,
+            "cwd": str(work),
+            "env": variables,
+            "stdout": str(self._output / "stdout"),
+            "stderr": str(self._output / "stderr"),
+        }
+        if self._loaded.send(request):
+            try:
+                self._child = self._loaded.answer(self.deadline)
+            except TimeoutError:
+                self._child = None  # wait() finds the interpreter stuck and says so
+
+    def _wait_loaded(self, loaded: _Loaded) -> tuple[int, str]:
+        """The child's exit code and stderr; TimeoutError past the deadline."""
+        if self._child is not None:
+            self._code = loaded.answer(self.deadline)
+            if self._code is not None:
+                return self._code, self._read("stderr")
+        # The interpreter ended before or while it scanned: its own reason.
+        self._loaded = None
+        code, stderr = loaded.failure()
+        loaded.close()
+        return code, stderr + self._read("stderr")
+
+    def _read(self, name: str) -> str:
+        path = self._output / name
+        return path.read_text("utf-8", errors="replace") if path.is_file() else ""
 
     def wait(self) -> Verdict:
         """Wait for checkov and read its report; FindingsError when it gives no verdict."""
-        if self._process is None or self.plan_json is None:
+        if self.plan_json is None or (self._process is None and self._loaded is None):
             raise FindingsError("checkov was given no plan to scan")
         try:
-            returncode = self._process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+            if self._loaded is not None:
+                returncode, stderr = self._wait_loaded(self._loaded)
+            else:
+                assert self._process is not None
+                returncode = self._process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+                stderr = self._read("stderr")
+        except (subprocess.TimeoutExpired, TimeoutError):
             self.stop()
             raise FindingsError(
                 f"checkov over {self.plan_json} ran out of time (TF_TIMEOUT); nothing was "
                 "checked, so the plan does not pass"
             ) from None
-        stdout, stderr = (
-            (self._output / name).read_text("utf-8", errors="replace")
-            for name in ("stdout", "stderr")
-        )
-        self._folder.cleanup()
+        stdout = self._read("stdout")
+        self.stop()
         return read_report(stdout, stderr, returncode, self.plan_json)
 
     def stop(self) -> None:
-        """Stop checkov and what it started, if it still runs, and wait for it."""
-        process = self._process
+        """Stop what still scans for this Scan, and wait; an idle checkov waits for the next."""
+        process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=_STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
+            _end_group(process.pid, process.wait)
+        loaded, self._loaded = self._loaded, None
+        if loaded is not None:
+            if self._child is not None and self._code is None:
+                # The child still scans (interrupted, or out of time): end it;
+                # the interpreter reaps it and answers, and waits for the next.
+                def reaped(timeout: float) -> None:
+                    try:
+                        self._code = loaded.answer(time.monotonic() + timeout)
+                    except TimeoutError:
+                        raise subprocess.TimeoutExpired("checkov", timeout) from None
+
+                _end_group(self._child, reaped)
+            if self._child is not None and self._code is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            except ProcessLookupError:
-                pass
-        if process is not None and process.stdin is not None:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
+                    os.killpg(loaded.process.pid, signal.SIGKILL)
+                loaded.close()
+            else:
+                _give_back(loaded)
         self._folder.cleanup()
+
+
+def _end_group(pid: int, wait: Any) -> None:
+    """SIGTERM process group ``pid``, SIGKILL it after the grace, and wait for its leader.
+
+    A process forked an instant ago may not lead a group yet: then the
+    signal goes to the process alone.
+    """
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, signum)
+        except ProcessLookupError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        try:
+            wait(timeout=_STOP_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @contextmanager

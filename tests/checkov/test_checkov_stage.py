@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,13 +146,101 @@ def test_checkov_loads_before_the_plan_is_there_or_runs_as_is_when_it_cannot(
     assert _scan(plan_json, cold) == _scan(plan_json, install)
 
 
-def test_a_checkov_started_but_given_no_plan_is_stopped(install: Installation) -> None:
+def _loaded_pid(scan: Scan) -> int:
+    loaded = scan._loaded
+    assert loaded is not None and loaded.process.poll() is None
+    return loaded.process.pid
+
+
+def _idle_pids() -> set[int]:
+    return {loaded.process.pid for loaded in checkovscan._IDLE}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_checkov_started_but_given_no_plan_waits_idle_until_unloaded(
+    install: Installation,
+) -> None:
+    checkovscan.unload()
     with checkovscan.start(timeout=300, install=install) as scan:
-        process = scan._process
-        assert process is not None and process.poll() is None
+        pid = _loaded_pid(scan)
         with pytest.raises(FindingsError, match="no plan to scan"):
             scan.wait()
-    assert process.poll() is not None
+    assert _idle_pids() == {pid}, "not scanning: kept for the next scan"
+    process = checkovscan._IDLE[0].process
+    checkovscan.unload()
+    assert process.poll() is not None and checkovscan._IDLE == []
+
+
+def test_the_next_scan_of_a_process_forks_from_the_loaded_checkov_with_the_same_verdicts(
+    env_dir: Path, install: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One interpreter per process and set of variables; each scan is a fresh child of it.
+
+    The verdicts are those of a checkov run as is (a wrapper: a process of
+    its own per scan): what the first scan loaded (the custom checks, with
+    the variable they read) does not reach the second. Another value of a
+    variable checkov sees gets an interpreter of its own.
+    """
+    checkovscan.unload()
+    wrapper = tmp_path / "checkov"
+    wrapper.write_text(f'#!/bin/sh\nexec "{install.checkov}" "$@"\n')
+    wrapper.chmod(0o755)
+    cold = Installation(wrapper, install.checks)
+    failing = write_mutated(env_dir / "tfplan.json", edit_scp(allow))
+    passing = tmp_path / "passing.json"
+    shutil.copyfile(FIXTURE, passing)
+    pids = []
+    for plan_json in (failing, passing, failing):
+        with _started(plan_json, timeout=300, install=install) as scan:
+            pids.append(_loaded_pid(scan))
+            assert scan.wait() == _scan(plan_json, cold)
+    assert len(set(pids)) == 1 and _idle_pids() == {pids[0]}
+    monkeypatch.setenv("REGIONGUARD_CONTROL_IDENTIFIERS", "unknown")
+    with _started(passing, timeout=300, install=install) as scan:
+        assert _loaded_pid(scan) != pids[0]
+        assert scan.wait() == _scan(passing, cold)
+    assert len(_idle_pids()) == 2
+    checkovscan.unload()
+    assert not _alive(pids[0])
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["while-loading", "loaded"])
+def test_a_scan_stopped_while_it_runs_ends_its_child_not_the_loaded_checkov(
+    env_dir: Path, install: Installation, first: bool
+) -> None:
+    """Stopped (Ctrl-C, TF_TIMEOUT) while checkov scans: the child ends, reaped; the rest waits."""
+    if first:
+        checkovscan.unload()
+    plan_json = env_dir / "tfplan.json"
+    shutil.copyfile(FIXTURE, plan_json)
+    with _started(plan_json, timeout=300, install=install) as scan:
+        pid, child = _loaded_pid(scan), scan._child
+        assert child is not None and _alive(child)
+    assert not _alive(child), "ended and reaped"
+    assert _idle_pids() == {pid}
+    checkovscan.unload()
+
+
+def test_a_loaded_checkov_that_ended_gives_no_verdict(env_dir: Path, install: Installation) -> None:
+    checkovscan.unload()
+    plan_json = env_dir / "tfplan.json"
+    shutil.copyfile(FIXTURE, plan_json)
+    with checkovscan.start(timeout=300, install=install) as scan:
+        loaded = scan._loaded
+        assert loaded is not None
+        os.killpg(loaded.process.pid, signal.SIGKILL)
+        loaded.process.wait()
+        scan.scan(plan_json)
+        with pytest.raises(FindingsError, match=f"checkov over {plan_json} exited -9"):
+            scan.wait()
+    assert checkovscan._IDLE == []
 
 
 def test_a_checkov_yaml_or_a_variable_where_checkov_runs_skips_no_check(
