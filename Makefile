@@ -191,9 +191,12 @@ lock: $(UV) ## Refresh requirements.lock: newest versions pyproject.toml allows 
 	$(UV) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 	  $(LOCK_UPGRADE) --custom-compile-command 'make lock' --quiet --output-file $(LOCK)
 
-# The custom checks import the package's pure modules (regionguard.rules and
-# the renderer), so the package goes in too, without its dependencies.
-$(CHECKOV_VENV)/.installed: policies/requirements.txt pyproject.toml
+# The custom checks import the package's pure modules (regionguard.catalogue
+# and the rules), so the package's source is on the path too, by a .pth file
+# and without its dependencies: nothing is written into the source tree, so
+# this venv and .venv (whose editable install writes
+# scripts/regionguard.egg-info) can be built side by side (make test).
+$(CHECKOV_VENV)/.installed: policies/requirements.txt
 	@if [[ -x $(CHECKOV_VENV)/bin/python ]]; then \
 	  echo "make: installing checkov into $(CHECKOV_VENV) (policies/requirements.txt or pyproject.toml changed)" >&2; \
 	else \
@@ -202,7 +205,7 @@ $(CHECKOV_VENV)/.installed: policies/requirements.txt pyproject.toml
 	fi
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
-	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	@$(CHECKOV_VENV)/bin/python -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "regionguard-source.pth").write_text(sys.argv[1] + "\n")' $(call _quote,$(CURDIR)/scripts)
 	@touch $@
 	@echo "make: $(CHECKOV_VENV) ready: checkov $$($(CHECKOV) --version)" >&2
 
@@ -476,7 +479,8 @@ bench-prove: venv ## Benchmark regionguard prove on 200 OUs, 5,000 accounts, 2,0
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: test
-test: venv tf-config $(CHECKOV_VENV)/.installed ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
+test: ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
+	@$(MAKE) -j$(TEST_JOBS) --output-sync=target EXTRAS=$(EXTRAS) venv tf-config $(CHECKOV_VENV)/.installed
 	@$(MAKE) fmt-check validate
 	@$(MAKE) -j$(TEST_JOBS) --output-sync=target lint tf-test check
 	@$(MAKE) pytest
