@@ -15,13 +15,13 @@ whatever these variables do not route to a proxy that refuses it
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from regionguard.environment import Environment
 from regionguard.errors import InputError
+from regionguard.loopback import is_loopback
 from regionguard.repo import repo_root
 from regionguard.sandbox import process
 
@@ -73,14 +73,7 @@ def _loopback(endpoint: str) -> bool:
         port = parts.port  # ValueError: not a number, or out of 0-65535
     except ValueError:
         return False
-    if parts.scheme != "http" or parts.hostname is None or port is None:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
+    return parts.scheme == "http" and port is not None and is_loopback(parts.hostname)
 
 
 def terraform_environment(endpoint: str, base: Mapping[str, str]) -> dict[str, str]:

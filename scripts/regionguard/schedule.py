@@ -25,6 +25,7 @@ from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError
 from regionguard.inputfile import read_small_text
 from regionguard.inputs import as_planned, permits_variable
+from regionguard.loopback import is_loopback
 from regionguard.markdown import md_line
 from regionguard.orgfacts import OrgFacts
 from regionguard.pipeline import (
@@ -289,8 +290,7 @@ def notify(title: str, files: Sequence[Path], url: str) -> str:
     Returns what to tell the user; FindingsError when the webhook refuses it.
     """
     parts = urllib.parse.urlsplit(url)
-    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
-    if parts.scheme != "https" and not loopback:
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
         # The URL is a secret: name the variable, never its value.
         raise InputError(
             f"${WEBHOOK_VARIABLE} is not an https:// URL; set it to the Slack or Teams "

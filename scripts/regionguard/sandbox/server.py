@@ -58,6 +58,7 @@ from werkzeug.wrappers import Request, Response
 from regionguard import __version__
 from regionguard.atomic import write_atomic
 from regionguard.errors import RegionguardError
+from regionguard.loopback import is_loopback
 from regionguard.sandbox import bedrock, controlcatalog
 from regionguard.sandbox.controlcatalog import ControlCatalog
 from regionguard.sandbox.controltower import SERVICE, ControlTower, ControlTowerError, LandingZone
@@ -107,10 +108,7 @@ def is_loopback_host(host: str | None) -> bool:
         name = name[1:].split("]", 1)[0]
     elif name.count(":") == 1:
         name = name.split(":", 1)[0]
-    if name in ("localhost", "::1"):
-        return True
-    parts = name.split(".")
-    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
+    return is_loopback(name)
 
 
 def operation_name(environ: dict[str, Any], service: str | None) -> str:
