@@ -75,6 +75,6 @@ def test_the_sandbox_address_the_admin_host_and_the_webhook_agree_with_the_rule(
     def urlopen(*args: object, **kwargs: object) -> None:
         raise Sent
 
-    monkeypatch.setattr(schedule.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
     with pytest.raises(Sent if loopback else InputError):
         schedule.notify("title", [], f"http://{host}:1/hook")
