@@ -154,14 +154,16 @@ def arguments(install: Installation, plan_json: Path) -> list[str]:
 # folder, with the request's variables only and its output in the request's
 # files; it answers one line with the child's pid once forked, one with its
 # exit code (negative: the signal that ended it) once it ended, and it ends
-# when stdin does. The child starts from the interpreter as the import left
-# it, so what a scan loads (the custom checks, their variables) dies with it.
+# when stdin does. Nothing else reaches that pipe: the interpreter's own
+# stdout is /dev/null before checkov is imported, and the child closes it.
+# The child starts from the interpreter as the import left it, so what a scan
+# loads (the custom checks, their variables) dies with it.
 _LOADED = """\
 import json, os, sys, traceback, warnings
-from checkov.main import Checkov
 replies = os.fdopen(os.dup(1), "w", buffering=1)
 null = os.open(os.devnull, os.O_RDWR)
 os.dup2(null, 1)
+from checkov.main import Checkov
 for line in sys.stdin:
     request = json.loads(line)
     sys.stdout.flush()
@@ -324,7 +326,10 @@ class _Loaded:
                 return None
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return int(line)
+        try:
+            return int(line)
+        except ValueError:
+            return None  # not the protocol: the interpreter is of no further use
 
     def failure(self) -> tuple[int, str]:
         """Why the interpreter ended: its exit code and what it wrote on stderr."""
@@ -402,6 +407,8 @@ class Scan:
         self._process: subprocess.Popen[bytes] | None = None
         # Or a loaded interpreter, and the child that scans for this Scan.
         self._loaded: _Loaded | None = None
+        self._sent = False  # the loaded interpreter was handed this scan
+        self._late = False  # and did not say within the time that it forked
         self._child: int | None = None
         self._code: int | None = None
         python = install.python
@@ -442,14 +449,17 @@ class Scan:
             "stdout": str(self._output / "stdout"),
             "stderr": str(self._output / "stderr"),
         }
-        if self._loaded.send(request):
+        self._sent = self._loaded.send(request)
+        if self._sent:
             try:
                 self._child = self._loaded.answer(self.deadline)
             except TimeoutError:
-                self._child = None  # wait() finds the interpreter stuck and says so
+                self._late = True  # wait() says it ran out of time
 
     def _wait_loaded(self, loaded: _Loaded) -> tuple[int, str]:
         """The child's exit code and stderr; TimeoutError past the deadline."""
+        if self._late:
+            raise TimeoutError
         if self._child is not None:
             self._code = loaded.answer(self.deadline)
             if self._code is not None:
@@ -494,7 +504,7 @@ class Scan:
         if loaded is not None:
             if self._child is not None and self._code is None:
                 # The child still scans (interrupted, or out of time): end it;
-                # the interpreter reaps it and answers, and waits for the next.
+                # the interpreter reaps it and answers.
                 def reaped(timeout: float) -> None:
                     try:
                         self._code = loaded.answer(time.monotonic() + timeout)
@@ -502,7 +512,9 @@ class Scan:
                         raise subprocess.TimeoutExpired("checkov", timeout) from None
 
                 _end_group(self._child, reaped)
-            if self._child is not None and self._code is None:
+            if self._sent and self._code is None:
+                # Handed a scan whose answers were not all read: never reused,
+                # or the next scan would read this one's.
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(loaded.process.pid, signal.SIGKILL)
                 loaded.close()

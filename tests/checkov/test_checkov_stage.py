@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -384,3 +386,70 @@ def test_the_report_of_an_empty_plan_is_a_passing_verdict() -> None:
 def test_a_report_that_is_no_verdict_is_refused(stdout: str, returncode: int, reason: str) -> None:
     with pytest.raises(FindingsError, match=reason):
         read_report(stdout, "", returncode, Path("tfplan.json"))
+
+
+def _fake_checkov(tmp_path: Path, main: str) -> Installation:
+    """A checkov script of a Python of its own whose ``checkov.main`` is ``main``."""
+    venv = tmp_path / "fake-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = venv.glob("lib/python*/site-packages")
+    (site / "checkov").mkdir()
+    (site / "checkov" / "__init__.py").write_text("")
+    (site / "checkov" / "main.py").write_text(main)
+    script = venv / "bin" / "checkov"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nfrom checkov.main import Checkov\n")
+    script.chmod(0o755)
+    return Installation(script, CHECKS_DIR)
+
+
+def test_a_loaded_checkov_that_never_forks_runs_out_of_time_and_is_not_kept(
+    env_dir: Path, tmp_path: Path
+) -> None:
+    install = _fake_checkov(tmp_path, "import time\ntime.sleep(300)\n")
+    assert install.python is not None
+    plan_json = env_dir / "tfplan.json"
+    shutil.copyfile(FIXTURE, plan_json)
+    with (
+        _started(plan_json, timeout=1, install=install) as scan,
+        pytest.raises(FindingsError, match="ran out of time"),
+    ):
+        loaded = scan._loaded
+        assert loaded is not None
+        process = loaded.process
+        scan.wait()
+    assert process.poll() is not None
+    assert process.pid not in _idle_pids()
+
+
+@pytest.mark.parametrize(
+    ("main", "reason"),
+    [
+        ("raise ImportError('checkov is broken')\n", "ImportError: checkov is broken"),
+        (
+            "print('noise at import', flush=True)\nclass Checkov:\n    pass\n",
+            "wrote no JSON report",
+        ),
+        (
+            "import json\nclass Checkov:\n    def __init__(self, argv):\n        pass\n"
+            "    def run(self):\n        print(json.dumps({'summary': {'failed': 1}}))\n"
+            "        return 1\n",
+            "the report does not add up",
+        ),
+    ],
+    ids=["import-fails", "prints-at-import", "report-adds-up-to-nothing"],
+)
+def test_a_loaded_checkov_that_misbehaves_gives_no_verdict(
+    env_dir: Path, tmp_path: Path, main: str, reason: str
+) -> None:
+    """Output at import does not reach the interpreter's answers; no verdict is made up."""
+    install = _fake_checkov(tmp_path, main)
+    plan_json = env_dir / "tfplan.json"
+    shutil.copyfile(FIXTURE, plan_json)
+    with (
+        _started(plan_json, timeout=60, install=install) as scan,
+        pytest.raises(FindingsError, match=reason),
+    ):
+        scan.wait()
+    # The interpreter waits for the next scan only when it answered for this one.
+    assert all(loaded.process.poll() is None for loaded in checkovscan._IDLE)
+    checkovscan.unload()
