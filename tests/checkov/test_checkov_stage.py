@@ -198,11 +198,13 @@ def test_the_next_scan_of_a_process_forks_from_the_loaded_checkov_with_the_same_
     failing = write_mutated(env_dir / "tfplan.json", edit_scp(allow))
     passing = tmp_path / "passing.json"
     shutil.copyfile(FIXTURE, passing)
+    expected = {plan_json: _scan(plan_json, cold) for plan_json in (failing, passing)}
+    assert expected[failing] != expected[passing]
     pids = []
     for plan_json in (failing, passing, failing):
         with _started(plan_json, timeout=300, install=install) as scan:
             pids.append(_loaded_pid(scan))
-            assert scan.wait() == _scan(plan_json, cold)
+            assert scan.wait() == expected[plan_json]
     assert len(set(pids)) == 1 and _idle_pids() == {pids[0]}
     monkeypatch.setenv("REGIONGUARD_CONTROL_IDENTIFIERS", "unknown")
     with _started(passing, timeout=300, install=install) as scan:
