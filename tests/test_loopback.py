@@ -33,7 +33,8 @@ NAMES = {
     "10.0.0.1": False,
     "0.0.0.0": False,
     "::": False,
-    "::ffff:127.0.0.1": False,
+    "::ffff:127.0.0.1": True,
+    "::ffff:10.0.0.1": False,
     "example.com": False,
     "": False,
 }
