@@ -278,11 +278,16 @@ def _variables() -> dict[str, str]:
     return {k: os.environ[k] for k in PASSED_VARIABLES if k in os.environ}
 
 
+def _key(python: Path, variables: dict[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Which loaded interpreters can serve a scan: the same Python, the same variables."""
+    return str(python), tuple(sorted(variables.items()))
+
+
 class _Loaded:
     """One checkov interpreter with checkov imported (:data:`_LOADED`), forking a child per scan."""
 
     def __init__(self, python: Path, variables: dict[str, str]) -> None:
-        self.key = (str(python), tuple(sorted(variables.items())))
+        self.key = _key(python, variables)
         self._folder = tempfile.TemporaryDirectory(prefix="regionguard-checkov-loaded-")
         home = Path(self._folder.name) / "home"
         home.mkdir()
@@ -332,13 +337,16 @@ class _Loaded:
             return None  # not the protocol: the interpreter is of no further use
 
     def failure(self) -> tuple[int, str]:
-        """Why the interpreter ended: its exit code and what it wrote on stderr."""
+        """Why the interpreter ended (its exit code and stderr); it is closed after."""
         try:
-            code = self.process.wait(timeout=_STOP_GRACE_SECONDS)
+            self.process.wait(timeout=_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            self.close()
-            code = self.process.returncode
-        return code, self.stderr.read_text("utf-8", errors="replace")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        stderr = self.stderr.read_text("utf-8", errors="replace")
+        self.close()
+        return self.process.returncode, stderr
 
     def close(self) -> None:
         """End the interpreter (stdin closed, then killed if it stays) and remove its folder."""
@@ -363,7 +371,7 @@ _IDLE_LOCK = threading.Lock()
 
 def _take(python: Path, variables: dict[str, str]) -> _Loaded:
     """An idle interpreter of ``python`` loaded with ``variables``, or a new one."""
-    key = (str(python), tuple(sorted(variables.items())))
+    key = _key(python, variables)
     with _IDLE_LOCK:
         for loaded in _IDLE:
             if loaded.key == key and loaded.process.poll() is None:
@@ -467,7 +475,6 @@ class Scan:
         # The interpreter ended before or while it scanned: its own reason.
         self._loaded = None
         code, stderr = loaded.failure()
-        loaded.close()
         return code, stderr + self._read("stderr")
 
     def _read(self, name: str) -> str:
