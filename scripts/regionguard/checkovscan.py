@@ -336,14 +336,18 @@ class _Loaded:
         except ValueError:
             return None  # not the protocol: the interpreter is of no further use
 
-    def failure(self) -> tuple[int, str]:
-        """Why the interpreter ended (its exit code and stderr); it is closed after."""
+    def _end(self) -> None:
+        """Wait for the interpreter to end; past the grace, kill its group."""
         try:
             self.process.wait(timeout=_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def failure(self) -> tuple[int, str]:
+        """Why the interpreter ended (its exit code and stderr); it is closed after."""
+        self._end()
         stderr = self.stderr.read_text("utf-8", errors="replace")
         self.close()
         return self.process.returncode, stderr
@@ -353,12 +357,7 @@ class _Loaded:
         if self.process.stdin is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
-        try:
-            self.process.wait(timeout=_STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        self._end()
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._folder.cleanup()
