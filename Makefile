@@ -431,7 +431,9 @@ differential-deps: $(DIFFERENTIAL_DEPS) ## Install the npm package the different
 # the sandbox's Control Tower operations), and on 2 cores 3 workers ran the
 # slow tests faster than 2 (docs/testing.md, "Where the time goes"). 0 runs
 # the tests in this process. Each worker starts its own sandboxes and copies.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+# The machine's cores, counted once; the defaults of the test runs below.
+CORES := $(shell nproc 2>/dev/null || echo 1)
+PYTEST_WORKERS ?= $(shell echo $$(( $(CORES) + 1 )))
 
 pytest: venv tf-config $(CHECKOV_VENV)/.installed $(DIFFERENTIAL_DEPS) ## Python tests, spread over PYTEST_WORKERS processes
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
@@ -477,7 +479,7 @@ bench-prove: venv ## Benchmark regionguard prove on 200 OUs, 5,000 accounts, 2,0
 # cores by default), once `validate` has filled Terraform's plugin cache that
 # the other inits link from; --output-sync prints each one's output whole
 # when it ends. Then pytest, then verify.
-TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_JOBS ?= $(CORES)
 
 .PHONY: test
 test: ## Everything CI runs: fmt, lint, validate, terraform test, checkov, pytest, verify
@@ -494,7 +496,7 @@ FAST_TESTS := not terraform and not sandbox and not checkov and not tools and no
 # The fast tests only compute (they wait for no provider or sandbox), so one
 # pytest-xdist process per core: on 2 cores, 83 s against 138 s in one
 # process and 96 s with 3 (docs/testing.md).
-FAST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+FAST_WORKERS ?= $(CORES)
 
 .PHONY: test-fast
 test-fast: venv ## The dev loop in under two minutes: ruff, and the tests that need no Terraform, sandbox or outside tool
