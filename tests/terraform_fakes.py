@@ -91,6 +91,11 @@ def runs(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def parent_of(pid: int) -> int:
+    """The parent of running process ``pid``."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def write_script(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o755)
@@ -125,6 +130,10 @@ class Driver:
 
     def fake_pid(self) -> int:
         return int(self.started.read_text())
+
+    def guard_pid(self) -> int:
+        """The process regionguard started for the command: the fake's parent (the guard)."""
+        return parent_of(self.fake_pid())
 
     def interrupts(self) -> int:
         """How many SIGINTs the fake terraform has handled."""
@@ -183,4 +192,5 @@ class Driver:
         self.release()
         with contextlib.suppress(OSError):
             if runs(pid) and str(self.fake).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.killpg(pid, signal.SIGKILL)
+                # The guard leads the fake's process group.
+                os.killpg(os.getpgid(pid), signal.SIGKILL)

@@ -136,9 +136,12 @@ def test_killing_make_apply_leaves_no_terraform_and_the_guardrail_holds(
         for pid in session(terraform_pid) if terraform_pid else []:
             os.kill(pid, signal.SIGKILL)
     text = output.read_text()
+    errors = run_file.with_suffix(".stderr").read_text()
     # Terraform was interrupted once and stopped cleanly: it released its lock.
+    # (Twice, it says so on stderr and exits at once, possibly between
+    # truncating its state file and writing it: the file was then left empty.)
     assert "Interrupt received." in text, text
-    assert "Two interrupts received" not in text, text
+    assert "Two interrupts received" not in text + errors, errors
     assert not (env_dir / ".terraform.tfstate.lock.info").exists()
     said = log.read_text()
     if signum == signal.SIGTERM:

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ from terraform_fakes import (
     FAKE_TERRAFORM,
     QUICK_TERRAFORM,
     Driver,
+    parent_of,
     runs,
     wait_for,
     write_script,
@@ -121,7 +123,8 @@ def test_every_sigint_is_passed_on_and_sigterm_only_as_the_first_interrupt(
 ) -> None:
     driver = Driver(tmp_path, hold=True)
     try:
-        pid = driver.wait_started()
+        driver.wait_started()
+        guard = driver.guard_pid()
         driver.proc.send_signal(first)
         driver.wait_stderr(f"{first.name} received: interrupting")
         wait_for(lambda: driver.interrupts() == 1, "the fake terraform is interrupted")
@@ -139,7 +142,7 @@ def test_every_sigint_is_passed_on_and_sigterm_only_as_the_first_interrupt(
         assert driver.exit_code() == 130
         [output] = sorted((tmp_path / RUN_DIR).glob("terraform-*.stdout"))
         assert driver.stderr() == (
-            f"regionguard: {first.name} received: interrupting terraform apply (pid {pid}); "
+            f"regionguard: {first.name} received: interrupting terraform apply (pid {guard}); "
             f"{STOPPING}\n"
             f"{again}\n"
             f"regionguard: terraform apply stopped after the interrupt (exit 130); its output: "
@@ -191,6 +194,98 @@ def test_terraform_is_interrupted_when_regionguard_is_killed(tmp_path: Path) -> 
         driver.stop()
 
 
+# A regionguard whose thread that started the guard ends while the process
+# lives on (Linux's first parent death of the guard), then is killed (its
+# second). argv: the fake terraform, the pid file.
+TWO_PARENT_DEATHS = """
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from regionguard.terraform import _GUARD, _child_setup
+
+
+def start() -> None:
+    subprocess.Popen(
+        [sys.executable, "-I", "-S", str(_GUARD), sys.argv[1], "apply"],
+        preexec_fn=_child_setup(os.getpid(), Path(sys.argv[2])),
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+    )
+    # This thread ends once Terraform runs (before, the guard starts nothing).
+    while not Path(os.environ["MARKER"] + ".started").exists():
+        time.sleep(0.01)
+
+
+thread = threading.Thread(target=start)
+thread.start()
+thread.join()
+print("the thread that started the guard has ended", flush=True)
+time.sleep(600)
+"""
+
+
+@needs_linux
+def test_terraform_is_interrupted_once_however_often_the_parent_death_signal_comes(
+    tmp_path: Path,
+) -> None:
+    """Linux sends the parent-death signal each time the thread that is the parent ends.
+
+    regionguard has more than one thread: killed, its Terraform's parent could
+    end thread by thread (kernel/exit.c, forget_original_parent), and a
+    second SIGINT is Terraform's "exit now", which can cut its last write of
+    the state short. The guard passes one SIGINT on, whatever comes after.
+    """
+    fake_terraform = write_script(tmp_path / "terraform", FAKE_TERRAFORM)
+    marker = tmp_path / "marker"
+    started = Path(f"{marker}.started")
+
+    def interrupts() -> int:
+        return marker.read_text().count("interrupted\n") if marker.exists() else 0
+
+    out = tmp_path / "parent.out"
+    with out.open("wb") as stdout:
+        parent = subprocess.Popen(
+            [sys.executable, "-c", TWO_PARENT_DEATHS, str(fake_terraform), str(tmp_path / "pid")],
+            env={**os.environ, "MARKER": str(marker), "HOLD": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+        )
+    fake = guard = 0
+    try:
+        wait_for(started.exists, "the fake terraform starts")
+        fake = int(started.read_text())
+        guard = parent_of(fake)
+        # First: the thread that started the guard ended, the process lives.
+        wait_for(lambda: interrupts() == 1, "the first parent death interrupts terraform")
+        assert parent_of(guard) == parent.pid
+        # Second: the process is killed; the guard is handed on once more.
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: parent_of(guard) != parent.pid, "the guard is handed to a new parent")
+        # The guard looks at its signals every 50 ms; give it twenty times that.
+        time.sleep(1.0)
+        Path(f"{marker}.release").touch()
+        wait_for(lambda: not runs(fake) and not runs(guard), "the fake and its guard exit")
+        assert interrupts() == 1
+        said = out.read_text()  # the parent's line and the fake's, in either order
+        assert sorted(said.splitlines()) == [
+            "Interrupt received.",
+            "the thread that started the guard has ended",
+        ], said
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        Path(f"{marker}.release").touch()
+        for pid in (fake, guard):
+            if pid and runs(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 @needs_linux
 @pytest.mark.parametrize("killed", ["after it recorded the pid", "before it recorded the pid"])
 def test_the_next_command_refuses_while_terraform_still_stops_then_warns_once(
@@ -198,7 +293,9 @@ def test_the_next_command_refuses_while_terraform_still_stops_then_warns_once(
 ) -> None:
     driver = Driver(tmp_path, hold=True)
     try:
-        pid = driver.wait_started()
+        fake = driver.wait_started()
+        # The process regionguard started and records: the guard, Terraform's parent.
+        pid = driver.guard_pid()
         run_file, record = recorded_run(tmp_path)
         assert (record["command"], record["terraform_pid"], record["regionguard_pid"]) == (
             "apply",
@@ -230,7 +327,7 @@ def test_the_next_command_refuses_while_terraform_still_stops_then_warns_once(
         assert capsys.readouterr().err == ""
 
         driver.release()
-        wait_for(lambda: not runs(pid), "the fake terraform exits")
+        wait_for(lambda: not runs(fake) and not runs(pid), "the fake terraform and its guard exit")
         assert quick.run("plan").stdout == "quick terraform plan -no-color\n"
         assert capsys.readouterr().err == (
             f"regionguard: warning: terraform apply started at {record['started']} in {tmp_path} "
@@ -294,8 +391,11 @@ def test_an_unreadable_run_file_is_removed_with_a_warning(
 def test_terraform_writes_its_pid_file_before_exec_from_any_working_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool
 ) -> None:
-    # The pid file is written after the child changed to the working directory.
-    script = write_script(tmp_path / "pid-terraform", f"#!/bin/sh\necho $$\ncat {RUN_DIR}/*.pid\n")
+    # The pid file is written after the child changed to the working directory,
+    # by the process regionguard started: the guard, Terraform's parent.
+    script = write_script(
+        tmp_path / "pid-terraform", f"#!/bin/sh\necho $PPID\ncat {RUN_DIR}/*.pid\n"
+    )
     folder = tmp_path / "work"
     folder.mkdir()
     if relative:
@@ -304,6 +404,20 @@ def test_terraform_writes_its_pid_file_before_exec_from_any_working_dir(
     own, written = result.stdout.splitlines()
     assert own == written
     assert list((folder / RUN_DIR).iterdir()) == []
+
+
+@pytest.mark.parametrize("binary", ["missing-terraform", "bin/terraform", "/nowhere/terraform"])
+def test_a_terraform_that_is_not_there_is_told_before_anything_starts(
+    tmp_path: Path, binary: str
+) -> None:
+    # As subprocess.Popen says it when it starts the binary itself; the guard
+    # would start, then fail to start it.
+    with pytest.raises(FileNotFoundError) as missing:
+        Terraform(tmp_path, binary=binary).run("version")
+    assert missing.value.filename == (
+        str(tmp_path / binary) if binary == "bin/terraform" else binary
+    )
+    assert list((tmp_path / RUN_DIR).iterdir()) == []
 
 
 def test_run_files_and_output_are_gone_after_a_command_that_finished(tmp_path: Path) -> None:
@@ -316,9 +430,9 @@ def test_run_files_and_output_are_gone_after_a_command_that_finished(tmp_path: P
 def test_the_run_file_records_the_command_and_both_processes(tmp_path: Path) -> None:
     driver = Driver(tmp_path)
     try:
-        pid = driver.wait_started()
+        driver.wait_started()
         _, record = recorded_run(tmp_path)
-        assert record["terraform_pid"] == pid
+        assert record["terraform_pid"] == driver.guard_pid()
         assert sorted(record) == [
             "argv",
             "command",

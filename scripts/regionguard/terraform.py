@@ -6,17 +6,19 @@ a timeout nor stop it cleanly (see docs/decisions.md, "Stopping Terraform").
 
 How a command is stopped:
 
-- Terraform runs in a session of its own, so a Ctrl-C or a signal to the
+- Terraform runs in a session of its own, under a small process of one
+  thread (``regionguard.terraform_guard``), so a Ctrl-C or a signal to the
   process group of ``make`` reaches only ``regionguard``, which passes it on
-  as SIGINT (Terraform stops cleanly and releases its state lock) and waits
-  for Terraform to exit. While a command runs, SIGINT and SIGTERM are only
-  noted (on the main thread): no exception can land in the middle of
-  starting Terraform or waiting for it. Every SIGINT is passed on (a second
+  as SIGINT through that process (Terraform stops cleanly and releases its
+  state lock) and waits for Terraform to exit. While a command runs, SIGINT
+  and SIGTERM are only noted (on the main thread): no exception can land in
+  the middle of starting Terraform or waiting for it. Every SIGINT is passed on (a second
   one is Terraform's own "exit now"); a SIGTERM is passed on only when no
   interrupt was yet (``make`` passes SIGTERM on to its child, so a SIGTERM
   to its process group arrives twice).
-- On Linux, Terraform gets SIGINT when ``regionguard`` dies (the parent-death
-  signal), so a SIGKILL of ``regionguard`` stops it cleanly too.
+- On Linux, Terraform gets one SIGINT when ``regionguard`` dies (the guard's
+  parent-death signal, which can come once per thread of ``regionguard``,
+  passed on once), so a SIGKILL of ``regionguard`` stops it cleanly too.
 - Terraform writes its output to files under ``<working dir>/.regionguard/``
   (never to pipes: a Terraform whose reader died would die of SIGPIPE on its
   next line, mid-apply, with the lock held), beside a run file that exists
@@ -24,7 +26,7 @@ How a command is stopped:
   an earlier Terraform still runs (exit 2), and warns when one did not
   finish under ``regionguard``.
 - A command over its timeout gets SIGINT, then SIGKILL of its process group
-  after a grace period.
+  (the guard, Terraform and its providers) after a grace period.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime
+import errno
 import functools
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +57,7 @@ from python_terraform import Terraform as _CommandBuilder
 
 from regionguard.atomic import write_atomic
 from regionguard.errors import InputError, RegionguardError
+from regionguard.terraform_guard import PARENT_DIED, WATCHED
 
 __all__ = [
     "RUN_DIR",
@@ -73,6 +78,8 @@ _INTERRUPT_GRACE_SECONDS = 15.0
 _POLL_SECONDS = 0.05
 # prctl(2): the signal a process gets when the thread that forked it ends.
 _PR_SET_PDEATHSIG = 1
+# The process regionguard starts for each command; Terraform is its child.
+_GUARD = Path(__file__).with_name("terraform_guard.py")
 # Commands that take the state lock: one that did not finish may have left it held.
 _LOCKING_COMMANDS = frozenset(
     {"apply", "destroy", "import", "plan", "refresh", "state", "taint", "untaint"}
@@ -173,9 +180,10 @@ class Terraform:
             if noted.received:
                 run.remove(keep_output=False)
                 return None, False
+            _check_binary(cmd[0], self.working_dir, self.env)
             with run.stdout.open("wb") as out, run.stderr.open("wb") as err:
                 proc = subprocess.Popen(
-                    cmd,
+                    (sys.executable, "-I", "-S", str(_GUARD), *cmd),
                     cwd=self.working_dir,
                     env=self.env,
                     stdin=subprocess.DEVNULL,
@@ -420,7 +428,7 @@ def _wait(
             if forwarded and signum != signal.SIGINT:
                 _say(f"{name} received: terraform {command} is already stopping; waiting for it")
                 continue
-            _signal_group(proc, signal.SIGINT)
+            _interrupt(proc)
             forwarded += 1
             if forwarded == 1:
                 _say(
@@ -440,29 +448,51 @@ def _wait(
         tail.read()
         now = time.monotonic()
         if kill_at is None and now >= deadline:
-            _signal_group(proc, signal.SIGINT)
+            _interrupt(proc)
             kill_at = now + _INTERRUPT_GRACE_SECONDS
         elif kill_at is not None and now >= kill_at:
-            _signal_group(proc, signal.SIGKILL)
+            _kill_group(proc)
             proc.wait()
             return True
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Interrupt the command's process group, then kill it if it lingers."""
-    _signal_group(proc, signal.SIGINT)
+    """Interrupt the command, then kill its process group if it lingers."""
+    _interrupt(proc)
     try:
         proc.wait(timeout=_INTERRUPT_GRACE_SECONDS)
     except subprocess.TimeoutExpired:
-        _signal_group(proc, signal.SIGKILL)
+        _kill_group(proc)
         proc.wait()
 
 
-def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
-    # Terraform leads its own session and process group (its providers are in it).
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT to the guard, which passes it on to Terraform (never to the group: twice)."""
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signum)
+            os.kill(proc.pid, signal.SIGINT)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # The guard leads its own session and process group: Terraform and its
+    # providers are in it.
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _check_binary(binary: str, working_dir: Path, env: Mapping[str, str]) -> None:
+    """FileNotFoundError, as ``subprocess.Popen`` raises it, when ``binary`` cannot be run.
+
+    The guard starts Terraform; a Terraform that is not there is told here,
+    before anything starts, as it was when regionguard started it itself. A
+    relative path with a folder is taken from the working directory, as the
+    guard, started there, takes it.
+    """
+    if os.sep in binary and not os.path.isabs(binary):
+        binary = str(working_dir / binary)
+    if shutil.which(binary, path=env.get("PATH", os.defpath)) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), binary)
 
 
 def _say(message: str) -> None:
@@ -470,7 +500,7 @@ def _say(message: str) -> None:
 
 
 def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
-    """What Terraform's process does between fork and exec."""
+    """What the guard's process (Terraform's parent) does between fork and exec."""
     prctl = _prctl()
     pid_path = os.path.abspath(pid_file)  # the child has changed to the working directory
 
@@ -478,8 +508,11 @@ def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
         # An ignored SIGINT would be inherited through exec: the interrupt
         # passed on must reach Terraform.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # Held (the mask survives exec) until the guard's handlers are in
+        # place: a signal during Python's start waits for them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+            prctl(_PR_SET_PDEATHSIG, int(PARENT_DIED), 0, 0, 0)
             if os.getppid() != parent:
                 # regionguard died before the line above took effect: start nothing.
                 os._exit(130)
@@ -557,11 +590,15 @@ class _RunFile:
 
     @property
     def pid_file(self) -> Path:
-        """Terraform's pid, written by its own process before exec."""
+        """The pid of the process that runs Terraform (the guard), written by it before exec."""
         return self.path.with_suffix(".pid")
 
     def terraform_pid(self, data: Mapping[str, Any]) -> int | None:
-        """Terraform's pid: from the run file, else from the pid file, else None."""
+        """The pid that runs Terraform: from the run file, else from the pid file, else None.
+
+        It is the guard's (``regionguard.terraform_guard``): Terraform is its
+        child, in its session, and a SIGINT to it reaches Terraform once.
+        """
         recorded: int | None = data["terraform_pid"]
         if recorded is None:
             with contextlib.suppress(OSError, ValueError):
