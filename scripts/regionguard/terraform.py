@@ -32,10 +32,8 @@ How a command is stopped:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime
 import errno
-import functools
 import itertools
 import json
 import os
@@ -57,7 +55,7 @@ from python_terraform import Terraform as _CommandBuilder
 
 from regionguard.atomic import write_atomic
 from regionguard.errors import InputError, RegionguardError
-from regionguard.terraform_guard import PARENT_DIED, WATCHED
+from regionguard.terraform_guard import PARENT_DIED, PR_SET_PDEATHSIG, WATCHED, libc_prctl
 
 __all__ = [
     "RUN_DIR",
@@ -76,8 +74,6 @@ RUN_DIR = ".regionguard"
 _INTERRUPT_GRACE_SECONDS = 15.0
 # How often the wait for Terraform looks at the signals noted meanwhile.
 _POLL_SECONDS = 0.05
-# prctl(2): the signal a process gets when the thread that forked it ends.
-_PR_SET_PDEATHSIG = 1
 # The process regionguard starts for each command; Terraform is its child.
 _GUARD = Path(__file__).with_name("terraform_guard.py")
 # Commands that take the state lock: one that did not finish may have left it held.
@@ -501,7 +497,7 @@ def _say(message: str) -> None:
 
 def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
     """What the guard's process (Terraform's parent) does between fork and exec."""
-    prctl = _prctl()
+    prctl = libc_prctl()
     pid_path = os.path.abspath(pid_file)  # the child has changed to the working directory
 
     def setup() -> None:
@@ -512,7 +508,7 @@ def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
         # place: a signal during Python's start waits for them.
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, int(PARENT_DIED), 0, 0, 0)
+            prctl(PR_SET_PDEATHSIG, int(PARENT_DIED), 0, 0, 0)
             if os.getppid() != parent:
                 # regionguard died before the line above took effect: start nothing.
                 os._exit(130)
@@ -527,15 +523,6 @@ def _child_setup(parent: int, pid_file: Path) -> Callable[[], None]:
                 os.close(fd)
 
     return setup
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    """libc's prctl on Linux (looked up before any fork), else None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    return prctl
 
 
 # ------------------------------------------------------------ run files

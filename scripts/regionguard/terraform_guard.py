@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -51,11 +52,20 @@ PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.05
 
 
-def _terraform_setup(guard: int) -> Callable[[], None] | None:
-    """What Terraform's process does between fork and exec (Linux: its parent-death signal)."""
+@functools.cache
+def libc_prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux (looked up before any fork), else None."""
     if not sys.platform.startswith("linux"):
         return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return prctl
+
+
+def _terraform_setup(guard: int) -> Callable[[], None] | None:
+    """What Terraform's process does between fork and exec (Linux: its parent-death signal)."""
+    prctl = libc_prctl()
+    if prctl is None:
+        return None
 
     def setup() -> None:
         prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
