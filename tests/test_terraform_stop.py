@@ -205,12 +205,12 @@ import threading
 import time
 from pathlib import Path
 
-from regionguard.terraform import _GUARD, _child_setup
+from regionguard.terraform import _child_setup, _guarded
 
 
 def start() -> None:
     subprocess.Popen(
-        [sys.executable, "-I", "-S", str(_GUARD), sys.argv[1], "apply"],
+        _guarded((sys.argv[1], "apply")),
         preexec_fn=_child_setup(os.getpid(), Path(sys.argv[2])),
         start_new_session=True,
         stdin=subprocess.DEVNULL,

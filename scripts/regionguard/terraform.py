@@ -179,7 +179,7 @@ class Terraform:
             _check_binary(cmd[0], self.working_dir, self.env)
             with run.stdout.open("wb") as out, run.stderr.open("wb") as err:
                 proc = subprocess.Popen(
-                    (sys.executable, "-I", "-S", str(_GUARD), *cmd),
+                    _guarded(cmd),
                     cwd=self.working_dir,
                     env=self.env,
                     stdin=subprocess.DEVNULL,
@@ -475,6 +475,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _guarded(cmd: tuple[str, ...]) -> tuple[str, ...]:
+    """The command line that runs ``cmd`` under the guard (standard library only: ``-I -S``)."""
+    return (sys.executable, "-I", "-S", str(_GUARD), *cmd)
 
 
 def _check_binary(binary: str, working_dir: Path, env: Mapping[str, str]) -> None:
