@@ -19,7 +19,8 @@ settings that pass Terraform and must not). Adding a case is adding an entry:
   ``TF_CLI_CONFIG_FILE``; ``home``: files of a fresh ``$HOME``;
 - ``plan``: writes ``{root}/plan.json`` from the real plan
   ``tests/fixtures/plans/<kind>/<base>`` with top-level keys ``set``, ``delete``d,
-  text ``replace``d and ``append_raw`` written before its last ``}``;
+  values deeper in ``set_path`` (``[[key or index, ...], value]`` each), text
+  ``replace``d and ``append_raw`` written before its last ``}``;
 - ``record``: before the case's changes, a saved plan, its JSON and the gate
   record that ``regionguard plan`` writes when every stage passed;
 - ``message``: a substring of stderr naming the file, variable or entry.
@@ -149,11 +150,17 @@ def snapshot(folder: Path) -> dict[str, Any]:
 
 def write_plan(spec: dict[str, Any], target: Path) -> None:
     text = (plan_fixture(spec["base"]) / "plan.json").read_text()
-    if "set" in spec or "delete" in spec:
+    if "set" in spec or "delete" in spec or "set_path" in spec:
         data = json.loads(text)
         data.update(spec.get("set", {}))
         for key in spec.get("delete", []):
             del data[key]
+        for path, value in spec.get("set_path", []):
+            parent = data
+            for step in path[:-1]:
+                parent = parent[step]
+            assert path[-1] in (parent if isinstance(parent, dict) else range(len(parent))), path
+            parent[path[-1]] = value
         text = json.dumps(data)
     for old, new in spec.get("replace", []):
         assert old in text, old

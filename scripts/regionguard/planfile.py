@@ -324,6 +324,100 @@ def _check_structure(data: Mapping[str, Any], source: str) -> None:
                 )
             if mode == "managed" and key == "resource_changes":
                 _check_guarded(item, f"{where}.change")
+    _check_prior_state(data, damaged)
+    _check_configuration(data, damaged)
+    _check_outputs(data, damaged)
+
+
+# What the readers below walk in the prior state's data sources (the
+# organization as the plan read it): each field a list of these when there.
+# The provider's schema declares them lists (of ids, or of objects).
+_PRIOR_LISTS: dict[str, dict[str, type]] = {
+    POLICIES_FOR_TARGET_DATA: {"ids": str},
+    FIRST_TIER_DATA: {"children": dict},
+    DESCENDANT_ACCOUNTS_DATA: {"accounts": dict},
+    ORGANIZATION_DATA: {"accounts": dict, "roots": dict},
+}
+# The lists the review reads in this project's outputs (envs/_shared/outputs.tf).
+_OUTPUT_LISTS = {"scp_layout": ("descended",)}
+
+
+def _list_of(value: Any, kind: type, where: str) -> None:
+    """``value`` is absent (None) or a list of ``kind``; the plan is damaged otherwise."""
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise InputError(f"{where} is {_describe(value)}, not a list")
+    for i, item in enumerate(value):
+        if not isinstance(item, kind):
+            name = "an object" if kind is dict else "a string"
+            raise InputError(f"{where}[{i}] is {_describe(item)}, not {name}")
+
+
+def _object_or_none(value: Any, where: str) -> None:
+    if value is not None and not isinstance(value, dict):
+        raise InputError(f"{where} is {_describe(value)}, not an object")
+
+
+def _check_prior_state(data: Mapping[str, Any], damaged: str) -> None:
+    """The module tree of ``prior_state`` (Terraform's "values representation")."""
+    values = field(data.get("prior_state"), "values")
+    _object_or_none(values, f"{damaged}: prior_state.values")
+    stack = [(field(values, "root_module"), "prior_state.values.root_module")]
+    while stack:
+        module, where = stack.pop()
+        _object_or_none(module, f"{damaged}: {where}")
+        if module is None:
+            continue
+        _list_of(module.get("resources"), dict, f"{damaged}: {where}.resources")
+        for i, res in enumerate(module.get("resources") or []):
+            at = f"{damaged}: {where}.resources[{i}]"
+            _object_or_none(res.get("values"), f"{at}.values")
+            for name, kind in _PRIOR_LISTS.get(str(res.get("type")), {}).items():
+                _list_of(field(res.get("values"), name), kind, f"{at}.values.{name}")
+        children = module.get("child_modules")
+        _list_of(children, dict, f"{damaged}: {where}.child_modules")
+        stack.extend((c, f"{where}.child_modules[{i}]") for i, c in enumerate(children or []))
+
+
+def _check_configuration(data: Mapping[str, Any], damaged: str) -> None:
+    """The module tree of ``configuration``: resources, their references, module calls."""
+    configuration = data.get("configuration")
+    stack = [(field(configuration, "root_module"), "configuration.root_module")]
+    while stack:
+        module, where = stack.pop()
+        _object_or_none(module, f"{damaged}: {where}")
+        if module is None:
+            continue
+        _list_of(module.get("resources"), dict, f"{damaged}: {where}.resources")
+        for i, res in enumerate(module.get("resources") or []):
+            at = f"{damaged}: {where}.resources[{i}].expressions"
+            expressions = res.get("expressions")
+            _object_or_none(expressions, at)
+            for name, expression in (expressions or {}).items():
+                if isinstance(expression, dict):
+                    _list_of(expression.get("references"), str, f"{at}.{name}.references")
+        calls = module.get("module_calls")
+        _object_or_none(calls, f"{damaged}: {where}.module_calls")
+        for name, call in (calls or {}).items():
+            _object_or_none(call, f"{damaged}: {where}.module_calls.{name}")
+            inner = field(call, "module")
+            stack.append((inner, f"{where}.module_calls.{name}.module"))
+
+
+def _check_outputs(data: Mapping[str, Any], damaged: str) -> None:
+    """The lists the review reads in this project's outputs, before and after."""
+    changes = data.get("output_changes") or {}
+    for output, names in _OUTPUT_LISTS.items():
+        change = changes.get(output)
+        _object_or_none(change, f"{damaged}: output_changes.{output}")
+        for side in ("before", "after"):
+            value = field(change, side)
+            if not isinstance(value, dict):
+                continue  # unknown, absent or not an object: the review reads no list
+            for name in names:
+                where = f"{damaged}: output_changes.{output}.{side}.{name}"
+                _list_of(value.get(name), str, where)
 
 
 # The attributes of the guarded resources the review reads, each a string
