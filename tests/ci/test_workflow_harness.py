@@ -205,6 +205,9 @@ class Harness:
         self.artifacts: dict[str, dict[str, bytes]] = {}
         self.comments: list[dict[str, Any]] = []
         self.assumed: list[tuple[str, str]] = []
+        # The review and report jobs of a pull request as run once, with the
+        # roles assumed meanwhile (pull_request_jobs()).
+        self.pr_jobs: tuple[Any, Any, list[tuple[str, str]]] | None = None
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
         env.pop("REGIONGUARD_TF_MIRROR", None)  # the caller's TF_CLI_CONFIG_FILE is kept
         rc = REPO_ROOT / ".cache/terraform/cli.tfrc"
@@ -236,6 +239,21 @@ class Harness:
             recorders=self.recorders(store),
             record_run=lambda command: "make backend-config" in command,
         )
+
+    def pull_request_jobs(self) -> tuple[Any, Any, list[tuple[str, str]]]:
+        """The review and report jobs of a pull request, and the roles they assumed.
+
+        Those the passing pull request's test ran, when it ran first (the
+        file's order); otherwise run here on the committed tree.
+        """
+        if self.pr_jobs is None:
+            self.reset()
+            runner = self.runner("pull_request", store="pr-tokens")
+            assumed = len(self.assumed)
+            review = runner.run_job(WORKFLOW, "review", matrix=LOCAL)
+            report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
+            self.pr_jobs = (review, report, self.assumed[assumed:])
+        return self.pr_jobs
 
     def reset(self) -> None:
         """Back to the committed tree; state, saved plans and the sandbox stay."""
@@ -519,6 +537,8 @@ def test_a_passing_pull_request_is_reviewed_and_commented_and_not_blocked_by_an_
     harness.reset()
     report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
     assert report.outcomes() == [(name, "success") for name in REPORT_STEPS]
+    # test_the_pull_request_path_holds_no_apply_credentials reads these two jobs.
+    harness.pr_jobs = (job, report, harness.assumed[assumed:])
     comment = harness.comments[-1]["body"]
     posted = comment_md(harness.root)
     assert comment == (
@@ -592,16 +612,12 @@ def test_the_pull_request_path_holds_no_apply_credentials(harness: Harness) -> N
         name for name, job in workflow["jobs"].items() if "pull_request" in str(job.get("if"))
     ]
     assert pr_jobs == ["review", "report"]
-    harness.reset()
-    runner = harness.runner("pull_request", store="pr-tokens")
-    assumed = len(harness.assumed)
-    review = runner.run_job(WORKFLOW, "review", matrix=LOCAL)
-    report = runner.run_job(WORKFLOW, "report", matrix=LOCAL)
+    review, report, roles = harness.pull_request_jobs()
     assert not review.failed and not report.failed
     assert review.environment is None and report.environment is None
     assert review.oidc is not None and review.oidc["sub"] == PR_SUBJECT
     assert report.oidc is None
-    assert harness.assumed[assumed:] == [(PLAN_ROLE, PR_SUBJECT)]
+    assert roles == [(PLAN_ROLE, PR_SUBJECT)]
     assert not github_may_assume(TRUSTS[APPLY_ROLE], review.oidc)
     # No step of either job sees AWS keys or the apply role in its environment.
     for job in (review, report):
@@ -612,6 +628,8 @@ def test_the_pull_request_path_holds_no_apply_credentials(harness: Harness) -> N
 
     # The pull request edits the workflow: its review job asks for the apply role.
     harness.reset()
+    runner = harness.runner("pull_request", store="pr-tokens")
+    assumed = len(harness.assumed)
     text = (harness.root / WORKFLOW).read_text()
     forged = text.replace("AWS_PLAN_ROLE_ARN_{0}", "AWS_APPLY_ROLE_ARN_{0}", 1)
     assert forged != text
@@ -629,7 +647,7 @@ def test_the_pull_request_path_holds_no_apply_credentials(harness: Harness) -> N
         f"with subject {PR_SUBJECT}",
     )
     assert denied.step("Review").outcome == "skipped"
-    assert harness.assumed[assumed:] == [(PLAN_ROLE, PR_SUBJECT)]
+    assert harness.assumed[assumed:] == [], "the forged job assumed no role"
 
 
 # ---------------------------------------------------------------- merge and apply
