@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -48,6 +50,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 1 if names.intersection(SLOW_TIER) else 2
 
     items.sort(key=tier)
+
+
+# With REGIONGUARD_TEST_CPU set to a file, each test appends one JSON line:
+# its id, its wall seconds and its CPU seconds, those of the pytest process
+# (the worker, and regionguard called in it) and of the processes it started
+# and waited for (Terraform with its provider, checkov, make): where the
+# suite's CPU goes, by file (`bench/suite_cpu.py`, docs/testing.md). A server
+# started detached (the sandbox) is not counted. A module's fixtures count in
+# its first test.
+CPU_LOG = "REGIONGUARD_TEST_CPU"
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    log = os.environ.get(CPU_LOG)
+    cpu, wall = _cpu_seconds(), time.monotonic()
+    yield
+    if log:
+        line = {
+            "id": item.nodeid,
+            "cpu": round(_cpu_seconds() - cpu, 3),
+            "wall": round(time.monotonic() - wall, 3),
+        }
+        with open(log, "a", encoding="utf-8") as out:  # one short write per line
+            out.write(json.dumps(line) + "\n")
 
 
 UNREGISTERED_OU = "  - {name: Suspended, registered: false}\n"
