@@ -45,6 +45,7 @@ from regionguard import deployment as dep
 from regionguard import iamref
 from regionguard.controlscp import CONTROL_TOWER_ROLE_ARNS, GLOBAL_SERVICE_ACTIONS
 from regionguard.environment import Environment
+from regionguard.errors import InputError
 from regionguard.evaluator import (
     KEY_ACCOUNT,
     KEY_INFERENCE_PROFILE,
@@ -90,7 +91,7 @@ from regionguard.request import (
 from regionguard.request import legs as call_legs
 from regionguard.review import Widening, review_plan
 from regionguard.rules import is_wildcard, pattern_matches, spared_ou_ids, statements
-from regionguard.scp import decode_scp
+from regionguard.scp import ScpDecodeError, decode_scp
 from regionguard.scpformula import (
     ACTION_SHAPE,
     ANY_STRING,
@@ -274,7 +275,11 @@ def _org_prefix(org_id: str | None, root: OrgNode, chain: Sequence[OrgNode]) -> 
 def _spared(policies: Iterable[Policy]) -> tuple[str, ...]:
     out: list[str] = []
     for policy in policies:
-        document = decode_scp(policy.document)
+        try:
+            document = decode_scp(policy.document)
+        except ScpDecodeError as exc:
+            # As compile_policy words it for every other SCP prove reads.
+            raise InputError(f'SCP "{policy.name}": {exc}') from None
         for statement in statements(document) if isinstance(document, dict) else ():
             if isinstance(statement, dict):
                 out.extend(spared_ou_ids(statement))
