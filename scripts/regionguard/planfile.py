@@ -13,7 +13,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -359,37 +359,53 @@ def _object_or_none(value: Any, where: str) -> None:
         raise InputError(f"{where} is {_describe(value)}, not an object")
 
 
-def _check_prior_state(data: Mapping[str, Any], damaged: str) -> None:
-    """The module tree of ``prior_state`` (Terraform's "values representation")."""
-    values = field(data.get("prior_state"), "values")
-    _object_or_none(values, f"{damaged}: prior_state.values")
-    stack = [(field(values, "root_module"), "prior_state.values.root_module")]
+def _modules(
+    root: Any, where: str, damaged: str, below: Callable[[dict[str, Any], str], Iterable[Any]]
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each module of a module tree with where it is, checked: an object, its resources a list
+    of objects. ``below(module, where)`` checks and gives the (module, where) pairs under one."""
+    stack: list[tuple[Any, str]] = [(root, where)]
     while stack:
-        module, where = stack.pop()
-        _object_or_none(module, f"{damaged}: {where}")
+        module, at = stack.pop()
+        _object_or_none(module, f"{damaged}: {at}")
         if module is None:
             continue
-        _list_of(module.get("resources"), dict, f"{damaged}: {where}.resources")
+        _list_of(module.get("resources"), dict, f"{damaged}: {at}.resources")
+        yield module, at
+        stack.extend(below(module, at))
+
+
+def _check_prior_state(data: Mapping[str, Any], damaged: str) -> None:
+    """The module tree of ``prior_state`` (Terraform's "values representation")."""
+
+    def below(module: dict[str, Any], at: str) -> Iterable[tuple[Any, str]]:
+        children = module.get("child_modules")
+        _list_of(children, dict, f"{damaged}: {at}.child_modules")
+        return ((c, f"{at}.child_modules[{i}]") for i, c in enumerate(children or []))
+
+    values = field(data.get("prior_state"), "values")
+    _object_or_none(values, f"{damaged}: prior_state.values")
+    root = field(values, "root_module")
+    for module, where in _modules(root, "prior_state.values.root_module", damaged, below):
         for i, res in enumerate(module.get("resources") or []):
             at = f"{damaged}: {where}.resources[{i}]"
             _object_or_none(res.get("values"), f"{at}.values")
             for name, kind in _PRIOR_LISTS.get(str(res.get("type")), {}).items():
                 _list_of(field(res.get("values"), name), kind, f"{at}.values.{name}")
-        children = module.get("child_modules")
-        _list_of(children, dict, f"{damaged}: {where}.child_modules")
-        stack.extend((c, f"{where}.child_modules[{i}]") for i, c in enumerate(children or []))
 
 
 def _check_configuration(data: Mapping[str, Any], damaged: str) -> None:
     """The module tree of ``configuration``: resources, their references, module calls."""
-    configuration = data.get("configuration")
-    stack = [(field(configuration, "root_module"), "configuration.root_module")]
-    while stack:
-        module, where = stack.pop()
-        _object_or_none(module, f"{damaged}: {where}")
-        if module is None:
-            continue
-        _list_of(module.get("resources"), dict, f"{damaged}: {where}.resources")
+
+    def below(module: dict[str, Any], at: str) -> Iterable[tuple[Any, str]]:
+        calls = module.get("module_calls")
+        _object_or_none(calls, f"{damaged}: {at}.module_calls")
+        for name, call in (calls or {}).items():
+            _object_or_none(call, f"{damaged}: {at}.module_calls.{name}")
+            yield field(call, "module"), f"{at}.module_calls.{name}.module"
+
+    root = field(data.get("configuration"), "root_module")
+    for module, where in _modules(root, "configuration.root_module", damaged, below):
         for i, res in enumerate(module.get("resources") or []):
             at = f"{damaged}: {where}.resources[{i}].expressions"
             expressions = res.get("expressions")
@@ -397,12 +413,6 @@ def _check_configuration(data: Mapping[str, Any], damaged: str) -> None:
             for name, expression in (expressions or {}).items():
                 if isinstance(expression, dict):
                     _list_of(expression.get("references"), str, f"{at}.{name}.references")
-        calls = module.get("module_calls")
-        _object_or_none(calls, f"{damaged}: {where}.module_calls")
-        for name, call in (calls or {}).items():
-            _object_or_none(call, f"{damaged}: {where}.module_calls.{name}")
-            inner = field(call, "module")
-            stack.append((inner, f"{where}.module_calls.{name}.module"))
 
 
 def _check_outputs(data: Mapping[str, Any], damaged: str) -> None:
