@@ -62,7 +62,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 CPU_LOG = "REGIONGUARD_TEST_CPU"
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that ended (Terraform, checkov)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 
@@ -70,12 +71,12 @@ def _cpu_seconds() -> float:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     log = os.environ.get(CPU_LOG)
-    cpu, wall = _cpu_seconds(), time.monotonic()
+    cpu, wall = cpu_seconds(), time.monotonic()
     yield
     if log:
         line = {
             "id": item.nodeid,
-            "cpu": round(_cpu_seconds() - cpu, 3),
+            "cpu": round(cpu_seconds() - cpu, 3),
             "wall": round(time.monotonic() - wall, 3),
         }
         with open(log, "a", encoding="utf-8") as out:  # one short write per line

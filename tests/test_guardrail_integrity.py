@@ -59,6 +59,7 @@ import boto3
 import botocore.config
 import pytest
 
+from conftest import cpu_seconds
 from regionguard import deployment as dep
 from regionguard import local_sandbox, orgmodel
 from regionguard.aws import sandbox_client
@@ -125,12 +126,6 @@ def _mutation(path: str, headers: Any) -> str | None:
         action = target[len(ORGANIZATIONS_TARGET) :]
         return action if action in ORGANIZATIONS_MUTATIONS else None
     return CONTROLTOWER_MUTATIONS.get(path)
-
-
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and its ended children (Terraform, checkov)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def _canonical(document: str) -> str:
@@ -644,7 +639,7 @@ def test_an_interruption_at_each_call_keeps_the_invariant_and_converges(
         rig.ensure_converged(capsys)
         if kind == "update":
             rig.set_regions(not rig.regions_added)
-    wall, cpu = time.monotonic(), _cpu_seconds()
+    wall, cpu = time.monotonic(), cpu_seconds()
     rig.violations.clear()
     rig.kill_at = point
     code, output = rig.run_through_proxy("destroy" if kind == "destroy" else "apply")
@@ -669,7 +664,7 @@ def test_an_interruption_at_each_call_keeps_the_invariant_and_converges(
         print(
             f"\ninterruption point {kind} #{point} ({rig.hit}): invariant held, converged "
             f"[{sum(_counted.values())} of {len(POINTS)} points so far: {_counted}; "
-            f"{time.monotonic() - wall:.1f} s wall, {_cpu_seconds() - cpu:.1f} s CPU]"
+            f"{time.monotonic() - wall:.1f} s wall, {cpu_seconds() - cpu:.1f} s CPU]"
         )
 
 

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from test_guardrail_integrity import OUS, Rig, _cpu_seconds, _rig
+from conftest import cpu_seconds
+from test_guardrail_integrity import OUS, Rig, _rig
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.terraform]
 
@@ -132,7 +133,7 @@ def test_an_interrupted_layout_switch_keeps_the_invariant_and_converges(
     switch_rig: Rig, capsys: pytest.CaptureFixture[str], to_per_ou: bool, point: int
 ) -> None:
     rig = switch_rig
-    wall, cpu = time.monotonic(), _cpu_seconds()
+    wall, cpu = time.monotonic(), cpu_seconds()
     _at_layout(rig, not to_per_ou)
     rig.layout_converged = None
     rig.set_layout(to_per_ou)
@@ -158,5 +159,5 @@ def test_an_interrupted_layout_switch_keeps_the_invariant_and_converges(
         print(
             f"\nlayout switch to {'per_ou' if to_per_ou else 'single'} interrupted after call "
             f"{point} ({rig.hit}): invariant held; converged with {rig.calls} "
-            f"[{time.monotonic() - wall:.1f} s wall, {_cpu_seconds() - cpu:.1f} s CPU]"
+            f"[{time.monotonic() - wall:.1f} s wall, {cpu_seconds() - cpu:.1f} s CPU]"
         )

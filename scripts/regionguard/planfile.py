@@ -460,10 +460,9 @@ def _check_guarded(item: Mapping[str, Any], where: str) -> None:
     change = item["change"]
     for side in ("before", "after"):
         value = change.get(side)
+        _object_or_none(value, f"{where}.{side}")
         if value is None:
             continue
-        if not isinstance(value, dict):
-            raise InputError(f"{where}.{side} is {_describe(value)}, not an object")
         unknown = change.get("after_unknown") if side == "after" else None
         for name in strings:
             if is_unknown(unknown, name):
