@@ -98,6 +98,15 @@ def running_apply(env_dir: Path) -> tuple[Path, dict[str, Any]]:
     return found[0]
 
 
+def enabled_ous(rig: Rig) -> set[str]:
+    """The ids of the OUs with an enabled control in the sandbox's organization."""
+    ct, _ = rig.clients()
+    return {
+        summary["targetIdentifier"].rsplit("/", 1)[1]
+        for summary in ct.list_enabled_controls()["enabledControls"]
+    }
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
 def test_killing_make_apply_leaves_no_terraform_and_the_guardrail_holds(
     checkout: Path, signum: signal.Signals
@@ -169,8 +178,22 @@ def test_killing_make_apply_leaves_no_terraform_and_the_guardrail_holds(
         # replaces it, which the gate refuses unless it is intended.
         assert planned.returncode != 0, planned.stdout
         review = review_json(env_dir)
+        # A control Terraform had not started to create when it was
+        # interrupted (the kill follows the first control it starts) is in
+        # neither the state nor the organization: the plan creates it.
+        replanned = review["resources"]
+        assert isinstance(replanned, dict), review
+        created = replanned["create"]
+        assert isinstance(created, list), review
+        enabled = enabled_ous(rig)
+        assert all(
+            ".aws_controltower_control." in a
+            and a not in known
+            and json.loads(a.rsplit("[", 1)[1][:-1]) not in enabled
+            for a in created
+        ), (created, enabled)
         assert review["resources"] == {
-            "create": [],
+            "create": created,
             "update": [],
             "replace": stopped_mid_create,
             "delete": [],
