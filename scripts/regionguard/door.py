@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from regionguard import inputfile
+from regionguard import hclfile, inputfile
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE
 from regionguard.settings import (
@@ -410,19 +410,11 @@ def _parse_cli_config(path: Path, text: str) -> dict[str, Any] | str:
         except ValueError as exc:
             return f"{path}: not JSON ({exc}); fix or remove the Terraform CLI configuration"
     else:
-        import hcl2
-
         try:
-            data = hcl2.loads(
-                text,
-                serialization_options=hcl2.SerializationOptions(
-                    strip_string_quotes=True, explicit_blocks=False, with_comments=False
-                ),
-            )
-        except Exception as exc:  # lark raises several unrelated exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            data = hclfile.loads(text)
+        except hclfile.HclError as exc:
             return (
-                f"{path}: the Terraform CLI configuration cannot be read ({first}); "
+                f"{path}: the Terraform CLI configuration cannot be read ({exc}); "
                 "regionguard checks it before Terraform runs: simplify it to "
                 "provider_installation and plugin_cache_dir"
             )

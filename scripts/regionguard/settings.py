@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regionguard import inputfile
+from regionguard import hclfile, inputfile
 from regionguard.errors import InputError
 from regionguard.yamlfile import read_text, show
 
@@ -195,18 +195,10 @@ def load_settings(env_dir: Path) -> Settings:
 
 
 def _parse_hcl(text: str, path: Path) -> dict[str, Any]:
-    import hcl2  # imported here: a second of grammar loading the first time
-
     try:
-        data: dict[str, Any] = hcl2.loads(
-            text,
-            serialization_options=hcl2.SerializationOptions(
-                strip_string_quotes=True, explicit_blocks=False, with_comments=False
-            ),
-        )
-    except Exception as exc:  # lark raises several unrelated exception types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not valid HCL: {first}; fix the syntax") from None
+        data = hclfile.loads(text)
+    except hclfile.HclError as exc:
+        raise InputError(f"{path}: not valid HCL: {exc}; fix the syntax") from None
     return data
 
 

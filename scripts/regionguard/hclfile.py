@@ -1,0 +1,32 @@
+"""The HCL files regionguard reads itself: one parser (python-hcl2), one set of options.
+
+``terraform.tfvars``, a Terraform CLI configuration and ``.terraform.lock.hcl``
+are read here; the callers word their own refusals around :class:`HclError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["HclError", "loads"]
+
+
+class HclError(ValueError):
+    """The text is not HCL python-hcl2 reads; the message is the parser's first line."""
+
+
+def loads(text: str) -> dict[str, Any]:
+    """``text`` parsed: blocks as lists of one-key objects, strings without their quotes."""
+    import hcl2  # imported here: about a second of grammar loading the first time
+
+    try:
+        data: dict[str, Any] = hcl2.loads(
+            text,
+            serialization_options=hcl2.SerializationOptions(
+                strip_string_quotes=True, explicit_blocks=False, with_comments=False
+            ),
+        )
+    except Exception as exc:  # lark raises several unrelated exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HclError(first) from None
+    return data
