@@ -47,7 +47,7 @@ def env_dir(tmp_path: Path) -> Path:
     """envs/local's settings and facts, with a registry where research expired yesterday."""
     folder = tmp_path / "local"
     folder.mkdir()
-    for name in ("terraform.tfvars", "expectations.yaml", "backend.tf"):
+    for name in ("terraform.tfvars", "expectations.yaml", "backend.tf", ".terraform.lock.hcl"):
         shutil.copyfile(REPO_ROOT / "envs/local" / name, folder / name)
     (folder / "accounts.yaml").write_text(REGISTRY)
     (folder / "accounts.auto.tfvars.json").write_text(BOTH)

@@ -156,7 +156,13 @@ def test_review_writes_the_comment_whatever_stops_the_chain(
 ) -> None:
     folder = tmp_path / "local"
     folder.mkdir()
-    for name in ("terraform.tfvars", "expectations.yaml", "backend.tf", "accounts.yaml"):
+    for name in (
+        "terraform.tfvars",
+        "expectations.yaml",
+        "backend.tf",
+        "accounts.yaml",
+        ".terraform.lock.hcl",
+    ):
         shutil.copyfile(REPO_ROOT / "envs/local" / name, folder / name)
     (folder / "accounts.auto.tfvars.json").write_text('{"bedrock_permitted_account_ids": []}\n')
     monkeypatch.chdir(tmp_path)

@@ -17,7 +17,8 @@ every module folder it calls by a local path; ``TF_VAR_*`` only for variables
 the configuration does not declare (Terraform ignores those); a CLI configuration that
 only says where providers come from (``provider_installation`` with
 ``filesystem_mirror``, ``network_mirror`` or ``direct``), where they are
-cached, and registry credentials.
+cached, and registry credentials; a ``.terraform.lock.hcl`` that pins each
+provider with checksums.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from regionguard.registry import REGISTRY_FILE
 from regionguard.settings import (
     GENERATED_TFVARS,
     GUARDED_VARIABLES,
+    LOCK_FILE,
     SETTINGS_FILE,
     UNREGISTERED_TFVARS,
 )
@@ -88,6 +90,7 @@ def door_problems(env_dir: Path, environ: Mapping[str, str], declared: frozenset
     problems = list(_environment_problems(environ, declared))
     problems += _variable_file_problems(env_dir)
     problems += _configuration_problems(env_dir)
+    problems += _lock_file_problems(env_dir)
     problems += _workspace_problems(env_dir)
     problems += _cli_config_problems(environ)
     return problems
@@ -166,6 +169,69 @@ def _variable_file_problems(env_dir: Path) -> Iterator[str]:
             inputfile.check_input(path, kind, missing="no such file")
         except InputError as exc:
             yield str(exc)
+
+
+# ---------------------------------------------------------------- lock file
+
+# The checksum schemes Terraform writes in a lock file (page "Dependency Lock
+# File", "New provider package checksums"): h1: (SHA-256 of the package's
+# contents, base64) and zh: (SHA-256 of the official .zip, hex).
+_CHECKSUM = re.compile(r"h1:[A-Za-z0-9+/]{43}=|zh:[0-9a-f]{64}")
+
+
+def _lock_file_problems(env_dir: Path) -> Iterator[str]:
+    """The lock file pins each provider with checksums (page "Dependency Lock File").
+
+    Terraform checks a provider package against the lock file's checksums
+    "if any": a provider without them, or without an entry (the lock file
+    missing), is installed as found and trusted from then on. The other half,
+    a provider the configuration needs and the lock file does not pin, is
+    Terraform's own refusal: regionguard runs ``terraform init
+    -lockfile=readonly`` (pipeline.init_terraform).
+    """
+    path = env_dir / LOCK_FILE
+    fix = (
+        f"restore the committed {LOCK_FILE}, or make it with `terraform -chdir={env_dir} "
+        "providers lock -platform=linux_amd64`, review it and commit it"
+    )
+    if not os.path.lexists(path):
+        if not any(_config_stem(p.name) for p in env_dir.iterdir() if not _is_ignored(p.name)):
+            return  # no configuration: no provider to pin
+        yield (
+            f"{path}: no dependency lock file; `terraform init` would install whatever provider "
+            f"package it finds and trust it from then on, unchecked; {fix}"
+        )
+        return
+    try:
+        text = inputfile.read_text(path, inputfile.DEPENDENCY_LOCK, missing="no such file")
+        data = hclfile.loads(text)
+    except InputError as exc:
+        yield str(exc)
+        return
+    except hclfile.HclError as exc:
+        yield f"{path}: not a dependency lock file Terraform can read ({exc}); {fix}"
+        return
+    blocks = data.get("provider")
+    if not isinstance(blocks, list) or not blocks:
+        yield f"{path}: pins no provider; {fix}"
+        return
+    for block in blocks:
+        for name, body in block.items() if isinstance(block, dict) else []:
+            hashes = body.get("hashes") if isinstance(body, dict) else None
+            if not isinstance(hashes, list) or not hashes:
+                yield (
+                    f"{path}: provider {name!r} has no checksums (hashes); without them "
+                    "Terraform installs and runs any package of that version, unchecked; "
+                    f"{fix}"
+                )
+                continue
+            for value in hashes:
+                if not (isinstance(value, str) and _CHECKSUM.fullmatch(value)):
+                    yield (
+                        f"{path}: provider {name!r}: {value!r} is not a checksum Terraform "
+                        f"writes (h1: or zh:); {fix}"
+                    )
+                    break
 
 
 # ---------------------------------------------------------------- configuration

@@ -296,7 +296,8 @@ class Environment:
         folder or link) than ``terraform.tfvars`` and the two generated ones,
         no ``TF_VAR_*`` of a declared variable, no ``TF_CLI_ARGS*``, no override
         file in the root or a module it calls, no other workspace or data
-        folder, no provider attached or overridden from outside the lock file.
+        folder, no provider attached or overridden from outside the lock file, no
+        lock file without checksums.
         """
         env = os.environ if environ is None else environ
         problems = door_problems(self.dir, env, declared_variables(self.dir))

@@ -34,6 +34,7 @@ from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.planfile import POLICY_TYPE, Plan, is_unknown, parse_plan
 from regionguard.scp import read_scp
+from regionguard.settings import LOCK_FILE
 
 __all__ = [
     "RECORD_VERSION",
@@ -46,7 +47,7 @@ __all__ = [
     "write_record",
 ]
 
-RECORD_VERSION = 5
+RECORD_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,12 @@ def sha256(path: Path, kind: inputfile.Kind = inputfile.SAVED_PLAN) -> str | Non
 
 
 def input_hashes(env: Environment) -> dict[str, str | None]:
-    """SHA-256 of every file a plan of ``env`` is made from (None: the file is absent)."""
+    """SHA-256 of every file a plan of ``env`` is made from (None: the file is absent).
+
+    The lock file as well: it decides which provider package applies the plan.
+    """
     paths = [env.settings_path, env.registry_path, env.tfvars_path, env.expectations_path]
+    paths.append(env.dir / LOCK_FILE)
     paths += sorted(
         p for p in env.dir.iterdir() if p.name.endswith(".tfvars") or ".tfvars." in p.name
     )

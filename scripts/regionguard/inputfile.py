@@ -42,6 +42,7 @@ from regionguard.repo import is_repository
 
 __all__ = [
     "CLI_CONFIG",
+    "DEPENDENCY_LOCK",
     "EXPECTATIONS",
     "GATE_RECORD",
     "GENERATED_TFVARS",
@@ -90,6 +91,8 @@ PLAN_JSON = Kind("JSON plan file", 256 * MiB, "pass the JSON plan file")
 SAVED_PLAN = Kind("saved plan", 1024 * MiB)
 TERRAFORM_CONFIG = Kind("Terraform configuration file", 16 * MiB)
 CLI_CONFIG = Kind("Terraform CLI configuration", 1 * MiB)
+# One provider with the checksums of every platform is about 2 KiB.
+DEPENDENCY_LOCK = Kind("dependency lock file", 1 * MiB)
 # Profiles, backend settings and other small hand-written files.
 SMALL_FILE = Kind("file", 4 * MiB)
 

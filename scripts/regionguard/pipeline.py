@@ -81,6 +81,7 @@ from regionguard.review_format import (
     utf8_size,
 )
 from regionguard.sandbox.settings import load_sandbox_settings
+from regionguard.settings import LOCK_FILE
 from regionguard.terraform import Terraform, TerraformError, terminate_as_interrupt
 from regionguard.validation import validate_env
 from regionguard.words import count
@@ -201,6 +202,13 @@ def terraform_for(env: Environment, options: RunOptions, endpoint: str | None) -
 
 
 def init_terraform(tf: Terraform, env: Environment) -> None:
+    """``terraform init`` of ``env``, leaving the lock file as committed (``-lockfile=readonly``).
+
+    A provider the configuration needs and the lock file does not pin would
+    otherwise be installed as found and recorded (Terraform's page "Dependency
+    Lock File"); the door checks that every provider the lock file pins has
+    checksums (regionguard.door).
+    """
     try:
         tf.run(
             "init",
@@ -208,9 +216,18 @@ def init_terraform(tf: Terraform, env: Environment) -> None:
             backend=True,
             backend_config=backend_config(env.dir),
             lock_timeout=LOCK_TIMEOUT,
+            lockfile="readonly",
         )
     except TerraformError as exc:
         text = str(exc)
+        if "Provider dependency changes detected" in text:
+            raise InputError(
+                f"terraform init in {env.dir}: the configuration needs a provider, or a "
+                f"version of one, that {env.dir / LOCK_FILE} does not pin, and regionguard's "
+                f"init leaves the lock file as committed (-lockfile=readonly); run "
+                f"`terraform -chdir={env.dir} init`, review the change to {LOCK_FILE} and "
+                "commit it"
+            ) from None
         if REGISTRY_HOST in text or "provider registry" in text.lower():
             found = [c for c in _MIRROR_CANDIDATES if Path(c, REGISTRY_HOST).is_dir()]
             hint = f" (this machine has one at {found[0]})" if found else ""

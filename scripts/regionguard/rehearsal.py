@@ -68,7 +68,7 @@ from regionguard.repo import relative_to_cwd, repo_root
 from regionguard.request import ENV_PROFILE_FILES
 from regionguard.sandbox import process
 from regionguard.sandbox.settings import load_sandbox_settings
-from regionguard.settings import GENERATED_TFVARS, SETTINGS_FILE
+from regionguard.settings import GENERATED_TFVARS, LOCK_FILE, SETTINGS_FILE
 from regionguard.words import count
 
 __all__ = [
@@ -82,7 +82,6 @@ __all__ = [
 REHEARSAL_FOLDER = ".rehearse"
 # The sandbox's management account where the environment's is a placeholder.
 REHEARSAL_MANAGEMENT_ACCOUNT_ID = "900000000001"
-LOCK_FILE = ".terraform.lock.hcl"
 PROVIDERS_FILE = "providers.tf"
 BACKEND_FILE = "backend.tf"
 # The sandbox provider and the local backend every rehearsal copy uses.

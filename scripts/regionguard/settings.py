@@ -29,6 +29,7 @@ __all__ = [
     "AWS_SCP_SIZE_LIMIT",
     "DEFAULT_SCP_SIZE_LIMIT",
     "GENERATED_TFVARS",
+    "LOCK_FILE",
     "SETTINGS_FILE",
     "SHARED_DEFAULTS",
     "Settings",
@@ -44,6 +45,9 @@ TFVARS_KEY = "bedrock_permitted_account_ids"
 # Written by `regionguard preflight --write-tfvars`: the first-tier OUs that
 # are not registered with Control Tower, which Terraform leaves out.
 UNREGISTERED_TFVARS = "unregistered_ous.auto.tfvars.json"
+# The dependency lock file: the provider versions and the checksums of their
+# packages (Terraform's page "Dependency Lock File"); committed per environment.
+LOCK_FILE = ".terraform.lock.hcl"
 
 # Variables whose value decides who may call what, where. None of them may
 # come from anywhere but terraform.tfvars and the generated file.
