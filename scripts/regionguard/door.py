@@ -216,8 +216,11 @@ def _lock_file_problems(env_dir: Path) -> Iterator[str]:
         yield f"{path}: pins no provider; {fix}"
         return
     for block in blocks:
-        for name, body in block.items() if isinstance(block, dict) else []:
-            hashes = body.get("hashes") if isinstance(body, dict) else None
+        if not isinstance(block, dict) or not all(isinstance(b, dict) for b in block.values()):
+            yield f'{path}: not a block provider "<source address>" {{ ... }}: {block!r}; {fix}'
+            return
+        for name, body in block.items():
+            hashes = body.get("hashes")
             if not isinstance(hashes, list) or not hashes:
                 yield (
                     f"{path}: provider {name!r} has no checksums (hashes); without them "
