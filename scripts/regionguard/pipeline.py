@@ -67,7 +67,7 @@ from regionguard.inputs import (
     expiry_warning,
     permits_variable,
 )
-from regionguard.markdown import md_line
+from regionguard.markdown import md_code, md_line
 from regionguard.orgfacts import OrgFacts
 from regionguard.orgmodel import read_landing_zone_deny, targets_without_landing_zone_deny
 from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, Plan, parse_plan
@@ -454,10 +454,10 @@ def _note_waiting(env: Environment, staged: Staged, out: _Outcome, files: PlanFi
     """Name in the review the facts that hold only once the landing-zone Region deny is off."""
     if not staged.waiting or staged.deny is None or out.review_markdown is None:
         return
-    facts = "; ".join(f"`{md_line(o.expectation.fact)}`" for o in staged.waiting)
+    facts = "; ".join(md_code(o.expectation.fact) for o in staged.waiting)
     out.notes.append(
         f"The landing-zone Region deny is on ({md_line(staged.deny.label())}): "
-        f"{count(len(staged.waiting), 'fact')} of `{env.expectations_path}` "
+        f"{count(len(staged.waiting), 'fact')} of {md_code(str(env.expectations_path))} "
         f"{'holds' if len(staged.waiting) == 1 else 'hold'} only after {STEP_4}, not right "
         f"after this apply: {facts}"
     )
