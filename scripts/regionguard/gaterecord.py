@@ -159,7 +159,12 @@ def check_record(files: PlanFiles, env: Environment) -> list[str]:
             f"{files.json} is not the JSON of the plan the gate reviewed (its SHA-256 "
             f"differs); run `make plan ENV={env.name}` again"
         )
-    recorded: Mapping[str, Any] = record.get("inputs") or {}
+    recorded = record.get("inputs")
+    if not isinstance(recorded, dict):
+        return [
+            f"{files.record}: not a gate record (its inputs are not an object of file names "
+            f"and SHA-256s); run `make plan ENV={env.name}`"
+        ]
     current = input_hashes(env)
     for name in sorted(set(recorded) | set(current)):
         if recorded.get(name) != current.get(name):
