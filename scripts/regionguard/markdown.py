@@ -14,8 +14,9 @@ import re
 
 __all__ = ["md_code", "md_escape", "md_line"]
 
-# An @ that GitHub could take as the start of a mention (@user, @org/team).
-_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
+# An @ that GitHub could take as the start of a mention (@user, @org/team):
+# one after a letter, digit or underscore (an e-mail address) is not.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
 
 
 def md_escape(text: str) -> str:
