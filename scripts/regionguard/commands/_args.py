@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from regionguard.environment import Environment
@@ -17,10 +20,65 @@ __all__ = [
     "add_today_argument",
     "environment_from_args",
     "parse_today",
+    "path_argument",
     "resolve_env_dir",
+    "seconds_argument",
+    "whole_number",
 ]
 
 DEFAULT_SANDBOX_PORT = 4580
+# Linux's limits on a file name and on a path (limits.h, NAME_MAX and PATH_MAX).
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def path_argument(text: str) -> Path:
+    """argparse type of a file or folder given on the command line.
+
+    Refused here, with the option named by argparse (exit 2), rather than by
+    the first call that touches it: a NUL character, a name the file system
+    cannot encode, a name or path longer than Linux allows.
+    """
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} holds a NUL character, which no path can")
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a path this system can encode") from None
+    if len(raw) >= PATH_MAX or any(len(part) > NAME_MAX for part in raw.split(b"/")):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r}... is longer than a path ({PATH_MAX - 1} bytes) or a name in it "
+            f"({NAME_MAX} bytes) can be"
+        )
+    return Path(text)
+
+
+def whole_number(low: int, high: int, what: str) -> Callable[[str], int]:
+    """argparse type of a whole number from ``low`` to ``high``: ``what`` names it in errors."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not {what} ({low:,} to {high:,})")
+        return value
+
+    return parse
+
+
+def seconds_argument(text: str) -> float:
+    """argparse type of a time limit: a finite number of seconds above 0, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= 86_400):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds above 0 and at most 86,400 (a day)"
+        )
+    return value
 
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +87,9 @@ def add_env_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--env", metavar="NAME", help="environment under envs/ (local, staging, prod)"
     )
-    group.add_argument("--env-dir", metavar="DIR", type=Path, help="path of an environment folder")
+    group.add_argument(
+        "--env-dir", metavar="DIR", type=path_argument, help="path of an environment folder"
+    )
 
 
 def resolve_env_dir(args: argparse.Namespace) -> Path:
@@ -88,14 +148,14 @@ def add_run_arguments(
     add_env_arguments(parser)
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds_argument,
         default=900.0,
         metavar="SECONDS",
         help="seconds any one terraform command may run before it is interrupted (default 900)",
     )
     parser.add_argument(
         "--sandbox-port",
-        type=int,
+        type=whole_number(0, 65535, "a port number"),
         default=sandbox_port,
         metavar="PORT",
         help=f"{sandbox_port_help} (default {sandbox_port})",

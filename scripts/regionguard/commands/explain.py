@@ -18,7 +18,7 @@ from typing import Any
 
 from regionguard import local_sandbox
 from regionguard.aws import Aws
-from regionguard.commands._args import add_env_arguments, environment_from_args
+from regionguard.commands._args import add_env_arguments, environment_from_args, path_argument
 from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError
 from regionguard.evaluator import (
@@ -143,7 +143,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_env_arguments(verify)
-    verify.add_argument("--plan", type=Path, help="plan JSON: check the policies it would apply")
+    verify.add_argument(
+        "--plan", type=path_argument, help="plan JSON: check the policies it would apply"
+    )
     verify.add_argument(
         "--sandbox",
         choices=("auto", "require", "skip"),
@@ -152,7 +154,9 @@ def register(subparsers: Any) -> None:
         "require, skip",
     )
     verify.add_argument("--sandbox-endpoint", help="endpoint of the sandbox (default: .sandbox/)")
-    verify.add_argument("--expectations", type=Path, help="expectations file (default: the env's)")
+    verify.add_argument(
+        "--expectations", type=path_argument, help="expectations file (default: the env's)"
+    )
     verify.add_argument(
         "--live",
         action="store_true",
@@ -167,7 +171,9 @@ def register(subparsers: Any) -> None:
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--plan", type=Path, help="plan JSON: use the policies it would apply")
+    group.add_argument(
+        "--plan", type=path_argument, help="plan JSON: use the policies it would apply"
+    )
     group.add_argument(
         "--sandbox-endpoint", help="read the organization from the sandbox at this endpoint"
     )

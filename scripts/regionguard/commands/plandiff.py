@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from regionguard.atomic import write_atomic
+from regionguard.commands._args import path_argument, whole_number
 from regionguard.errors import InputError
 from regionguard.planfile import load_plan
 from regionguard.registry import REGISTRY_FILE, load_registry
@@ -33,16 +34,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Exit 1 when the gate fails, with each reason."
         ),
     )
-    diff.add_argument("plan", type=Path, metavar="PLAN_JSON", help="output of terraform show -json")
+    diff.add_argument(
+        "plan", type=path_argument, metavar="PLAN_JSON", help="output of terraform show -json"
+    )
     diff.add_argument("--format", choices=FORMATS, default="text", help="output format")
     diff.add_argument(
         "--registry",
-        type=Path,
+        type=path_argument,
         metavar="FILE",
         help="accounts registry naming the accounts (default: accounts.yaml beside the plan, "
         "when there is one)",
     )
-    diff.add_argument("--output", type=Path, metavar="FILE", help="write the review here")
+    diff.add_argument("--output", type=path_argument, metavar="FILE", help="write the review here")
     diff.add_argument(
         "--allow-destroy",
         action="store_true",
@@ -55,22 +58,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     diff.add_argument(
         "--size-limit",
-        type=_positive_int,
+        type=whole_number(1, 1_000_000, "a positive number of characters"),
         metavar="CHARS",
         help="SCP size limit in characters (default: the plan's scp_size_limit variable, "
         f"else {DEFAULT_SCP_SIZE_LIMIT:,})",
     )
     diff.set_defaults(func=run_plan_diff)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number of characters")
-    return value
 
 
 def _account_names(registry: Path | None, *, required: bool) -> dict[str, str]:

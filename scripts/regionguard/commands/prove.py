@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from regionguard.commands._args import add_env_arguments, add_today_argument, environment_from_args
+from regionguard.commands._args import (
+    add_env_arguments,
+    add_today_argument,
+    environment_from_args,
+    path_argument,
+)
 from regionguard.errors import FindingsError
 from regionguard.planfile import load_plan
 
@@ -28,7 +32,9 @@ def register(subparsers: Any) -> None:
     add_env_arguments(parser)
     add_today_argument(parser)
     parser.add_argument(
-        "--plan", type=Path, help="plan JSON: prove its after-state, and P4 over its change"
+        "--plan",
+        type=path_argument,
+        help="plan JSON: prove its after-state, and P4 over its change",
     )
     parser.add_argument(
         "--landing-zone-region-deny",

@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from regionguard.commands._args import path_argument, seconds_argument, whole_number
 from regionguard.errors import InputError
 from regionguard.local_sandbox import ENDPOINT_OVERRIDES, terraform_environment
 from regionguard.repo import repo_root
@@ -29,16 +30,6 @@ def _default_port() -> int:
         raise InputError(f"{PORT_ENV}={raw!r} is not a port number") from None
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
-    return value
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
@@ -50,14 +41,25 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--state-dir", type=Path, default=None, help="state folder (default: REPO/.sandbox)"
+        "--state-dir",
+        type=path_argument,
+        default=None,
+        help="state folder (default: REPO/.sandbox)",
     )
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
 
     up = actions.add_parser("up", help="start the sandbox unless it runs; re-seed it if it does")
-    up.add_argument("--port", type=_port, default=None, help="port (default 4580; 0: any free)")
     up.add_argument(
-        "--env-dir", type=Path, default=None, help="environment to seed from (default envs/local)"
+        "--port",
+        type=whole_number(0, 65535, "a port number"),
+        default=None,
+        help="port (default 4580; 0: any free)",
+    )
+    up.add_argument(
+        "--env-dir",
+        type=path_argument,
+        default=None,
+        help="environment to seed from (default envs/local)",
     )
     up.add_argument(
         "--landing-zone-region-deny",
@@ -66,7 +68,9 @@ def register(subparsers: Any) -> None:
         help="attach the landing-zone Region deny to every registered OU, or remove it "
         "(default: sandbox.yaml); on a running sandbox it applies at once",
     )
-    up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
+    up.add_argument(
+        "--timeout", type=seconds_argument, default=30.0, help="seconds to wait for an answer"
+    )
     up.set_defaults(func=_up)
 
     down = actions.add_parser("down", help="stop the sandbox that `up` started")
@@ -92,7 +96,12 @@ def register(subparsers: Any) -> None:
     )
     fault.add_argument("kind", choices=(*FAULT_KINDS, "list", "clear"))
     fault.add_argument("--action", choices=ACTIONS, default=None, help="call it applies to")
-    fault.add_argument("--count", type=int, default=1, help="how many calls it applies to")
+    fault.add_argument(
+        "--count",
+        type=whole_number(1, 1_000_000, "a number of calls"),
+        default=1,
+        help="how many calls it applies to",
+    )
     fault.set_defaults(func=_fault)
 
 

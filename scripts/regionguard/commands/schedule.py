@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from regionguard import schedule
@@ -15,6 +14,8 @@ from regionguard.commands._args import (
     add_state_lock_argument,
     add_today_argument,
     environment_from_args,
+    path_argument,
+    whole_number,
 )
 from regionguard.pipeline import RunOptions
 from regionguard.registry import EXPIRY_WARNING_DAYS
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
     add_env_arguments(permits)
     permits.add_argument(
         "--within",
-        type=int,
+        type=whole_number(0, 36_500, "a number of days"),
         default=EXPIRY_WARNING_DAYS,
         metavar="DAYS",
         help=f"report permits ending within DAYS days (default {EXPIRY_WARNING_DAYS})",
@@ -92,5 +93,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     notify.add_argument("--title", required=True, help="first line of the message")
-    notify.add_argument("--file", type=Path, action="append", default=[], help="file to include")
+    notify.add_argument(
+        "--file", type=path_argument, action="append", default=[], help="file to include"
+    )
     notify.set_defaults(func=run_notify)
