@@ -16,6 +16,10 @@ from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.terraform import Terraform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# What a checkout does not hold, for shutil.copytree: Terraform's data folder,
+# state and saved plans. The lock file stays: it is committed, and the door
+# refuses an environment without it.
+UNTRACKED = shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan*")
 
 # Terraform and the aws provider are Go programs; most of a small plan's CPU is
 # the provider's three starts (one to read its schema, one for each walk of

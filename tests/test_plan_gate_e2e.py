@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import UNTRACKED
 from regionguard.sandbox import process
 
 pytestmark = [pytest.mark.terraform, pytest.mark.sandbox]
@@ -43,19 +44,15 @@ def free_port() -> int:
 def checkout(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
     shutil.copy2(repo_root / "Makefile", tmp_path / "Makefile")
     shutil.copy2(repo_root / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(repo_root / "modules", tmp_path / "modules", ignore=_ignored)
-    shutil.copytree(repo_root / "envs" / "_shared", tmp_path / "envs" / "_shared", ignore=_ignored)
+    shutil.copytree(repo_root / "modules", tmp_path / "modules", ignore=UNTRACKED)
+    shutil.copytree(repo_root / "envs" / "_shared", tmp_path / "envs" / "_shared", ignore=UNTRACKED)
     shutil.copytree(
-        repo_root / "envs" / "local", tmp_path / "envs" / "local", symlinks=True, ignore=_ignored
+        repo_root / "envs" / "local", tmp_path / "envs" / "local", symlinks=True, ignore=UNTRACKED
     )
     try:
         yield tmp_path
     finally:
         process.down(tmp_path / ".sandbox")
-
-
-def _ignored(_folder: str, names: list[str]) -> list[str]:
-    return [n for n in names if n.startswith((".terraform", "terraform.tfstate", "tfplan"))]
 
 
 class Make:

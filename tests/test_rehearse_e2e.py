@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import UNTRACKED
 from regionguard.sandbox import process
 
 pytestmark = [pytest.mark.terraform, pytest.mark.sandbox, pytest.mark.checkov, pytest.mark.slow]
@@ -25,10 +26,6 @@ CHECKOV_VENV = Path(__file__).resolve().parent.parent / ".venv-checkov"
 
 # What `make rehearse ENV=staging` prints, whole; docs/adopt.md shows it too.
 EXPECTED = Path(__file__).parent / "fixtures" / "rehearse" / "staging.out"
-
-
-def _ignored(_folder: str, names: list[str]) -> list[str]:
-    return [n for n in names if n.startswith((".terraform", "terraform.tfstate", "tfplan"))]
 
 
 def _files(folder: Path) -> dict[str, bytes | str]:
@@ -43,10 +40,10 @@ def test_make_rehearse_staging_runs_the_migration_of_adopt_md(
 ) -> None:
     shutil.copy2(repo_root / "Makefile", tmp_path / "Makefile")
     shutil.copy2(repo_root / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(repo_root / "modules", tmp_path / "modules", ignore=_ignored)
+    shutil.copytree(repo_root / "modules", tmp_path / "modules", ignore=UNTRACKED)
     for name in ("_shared", "local", "staging"):
         shutil.copytree(
-            repo_root / "envs" / name, tmp_path / "envs" / name, symlinks=True, ignore=_ignored
+            repo_root / "envs" / name, tmp_path / "envs" / name, symlinks=True, ignore=UNTRACKED
         )
     (tmp_path / "envs" / "staging" / "backend.hcl").unlink(missing_ok=True)
     staging = _files(tmp_path / "envs" / "staging")

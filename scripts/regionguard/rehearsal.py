@@ -186,11 +186,16 @@ def prepare(source: Environment, root: Path | None = None) -> Rehearsal:
     sandbox_dir = root / "envs" / SANDBOX_ENV
     name = source.name
     folder = root / REHEARSAL_FOLDER / name
+    src = source.dir
+    if not (src / LOCK_FILE).is_file():
+        raise InputError(
+            f"{src / LOCK_FILE}: no dependency lock file; the rehearsal plans with the "
+            f"providers the environment's lock file pins: restore the committed {LOCK_FILE}"
+        )
     with contextlib.suppress(FileNotFoundError):
         process.down(folder / ".sandbox")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    src = source.dir
     settings_text = (src / SETTINGS_FILE).read_text(encoding="utf-8")
     management = source.management_account_id or REHEARSAL_MANAGEMENT_ACCOUNT_ID
     replaced = None
