@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import reprlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,8 @@ def _lock_file_problems(env_dir: Path) -> Iterator[str]:
         return
     for block in blocks:
         if not isinstance(block, dict) or not all(isinstance(b, dict) for b in block.values()):
-            yield f'{path}: not a block provider "<source address>" {{ ... }}: {block!r}; {fix}'
+            shown = reprlib.repr(block)
+            yield f'{path}: not a block provider "<source address>" {{ ... }}: {shown}; {fix}'
             return
         for name, body in block.items():
             hashes = body.get("hashes")
