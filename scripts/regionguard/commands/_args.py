@@ -69,14 +69,14 @@ def whole_number(low: int, high: int, what: str) -> Callable[[str], int]:
 
 
 def seconds_argument(text: str) -> float:
-    """argparse type of a time limit: a finite number of seconds above 0, at most a day."""
+    """argparse type of a time limit: a finite number of seconds above 0, at most a week."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and 0 < value <= 86_400):
+    if not (math.isfinite(value) and 0 < value <= 604_800):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds above 0 and at most 86,400 (a day)"
+            f"{text!r} is not a number of seconds above 0 and at most 604,800 (a week)"
         )
     return value
 
