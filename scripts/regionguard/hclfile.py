@@ -1,7 +1,8 @@
 """The HCL files regionguard reads itself: one parser (python-hcl2), one set of options.
 
-``terraform.tfvars``, a Terraform CLI configuration and ``.terraform.lock.hcl``
-are read here; the callers word their own refusals around :class:`HclError`.
+``terraform.tfvars``, a Terraform CLI configuration, ``.terraform.lock.hcl`` and
+the control module's ``variables.tf`` (preflight) are read here; the callers
+word their own refusals around :class:`HclError`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regionguard import hclfile
 from regionguard.atomic import write_atomic
 from regionguard.aws import AwsCallError, NoCredentials
 from regionguard.checks import SCP_ATTACHMENT_QUOTA
@@ -158,12 +159,11 @@ def _fix_iam(exc: AwsCallError, action: str) -> str:
 
 def module_default_control_identifier(root: Path) -> str:
     """The default of control_identifier in modules/region-deny-control/variables.tf."""
-    # python-hcl2 loads its grammar on first use (about a second): only
-    # preflight needs this default.
-    import hcl2
-
     path = root / "modules" / "region-deny-control" / "variables.tf"
-    data = hcl2.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = hclfile.loads(path.read_text(encoding="utf-8"))
+    except hclfile.HclError as exc:
+        raise InputError(f"{path}: not valid HCL: {exc}; fix the syntax") from None
     for block in data.get("variable", []):
         for name, body in block.items():
             if name.strip('"') == "control_identifier" and "default" in body:
