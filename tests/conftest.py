@@ -142,6 +142,42 @@ def copy_local_env(dest: Path, *, unregistered_ou: bool = False) -> Path:
     return env_dir
 
 
+def lock_like_envs_local(folder: Path) -> Path:
+    """Give ``folder`` envs/local's dependency lock file, for a root that has none.
+
+    ``terraform init`` in a folder without a lock file installs the provider
+    into the shared plugin cache again (Terraform reuses a cached package only
+    when the lock file's checksums vouch for it), replacing the cache's entry
+    while other Terraform commands of the run link to it: "could not read
+    package directory" (docs/testing.md). With the lock file, init links to the
+    cached package and the cache is never written.
+    """
+    shutil.copy2(REPO_ROOT / "envs" / "local" / ".terraform.lock.hcl", folder)
+    return folder
+
+
+def plugin_cache_entries() -> dict[str, tuple[int, int]]:
+    """Each package folder of the CLI configuration's plugin cache: inode and change time.
+
+    A ``terraform init`` that replaced an entry changes its pair; empty when
+    no ``plugin_cache_dir`` is configured.
+    """
+    from regionguard import hclfile
+
+    config = os.environ.get("TF_CLI_CONFIG_FILE")
+    if not config or not Path(config).is_file():
+        return {}
+    cache = hclfile.loads(Path(config).read_text()).get("plugin_cache_dir")
+    if not isinstance(cache, str) or not Path(cache).is_dir():
+        return {}
+    out = {}
+    # <cache>/<host>/<namespace>/<type>/<version>/<platform>
+    for entry in Path(cache).glob("*/*/*/*/*"):
+        status = entry.lstat()
+        out[str(entry)] = (status.st_ino, status.st_ctime_ns)
+    return out
+
+
 def copy_module(dest: Path, name: str) -> Path:
     """Copy modules/<name> (without its tests, state or plans) to ``dest/<name>``.
 
@@ -154,13 +190,15 @@ def copy_module(dest: Path, name: str) -> Path:
     module = dest / name
     shutil.copytree(REPO_ROOT / "modules" / name, module, ignore=ignore)
     (module / "tests").mkdir()
-    return module
+    return lock_like_envs_local(module)
 
 
 def terraform_test(folder: Path, runs: list[str]) -> None:
     """``terraform init`` and ``terraform test`` in ``folder``: the runs ``runs`` pass, no other."""
     tf = Terraform(folder, timeout=600)
+    cache = plugin_cache_entries()
     tf.init(backend=False)
+    assert plugin_cache_entries() == cache, "init wrote the shared plugin cache"
     result = tf.run("test", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in runs:

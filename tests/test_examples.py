@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from conftest import lock_like_envs_local, plugin_cache_entries
 from regionguard.aws import sandbox_client
 from regionguard.local_sandbox import terraform_environment
 from regionguard.sandbox.server import SandboxApp
@@ -37,7 +38,7 @@ GUARDED = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 def copy_example(dest: Path, name: str) -> Path:
     shutil.copytree(REPO_ROOT / "modules", dest / "modules", ignore=IGNORE)
     shutil.copytree(REPO_ROOT / "examples" / name, dest / "examples" / name, ignore=IGNORE)
-    return dest / "examples" / name
+    return lock_like_envs_local(dest / "examples" / name)
 
 
 def test_there_is_an_example_per_module_and_a_complete_one() -> None:
@@ -65,7 +66,9 @@ def test_the_examples_are_formatted() -> None:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_each_example_initialises_and_validates(name: str, tmp_path: Path) -> None:
     tf = Terraform(copy_example(tmp_path, name), timeout=300)
+    cache = plugin_cache_entries()
     tf.init(backend=False)
+    assert plugin_cache_entries() == cache, "init wrote the shared plugin cache"
     result = tf.run("validate", json=IsFlagged)
     report = json.loads(result.stdout)
     assert (report["valid"], report["error_count"], report["warning_count"]) == (True, 0, 0)
