@@ -384,8 +384,12 @@ TF_TEST_ROOTS := $(addprefix tf-test/,$(TEST_ROOTS))
 .PHONY: tf-test $(TF_TEST_ROOTS)
 tf-test: $(TF_TEST_ROOTS) ## terraform test every module and the shared root (mock provider, offline)
 
+# A module commits no lock file (.gitignore); it gets envs/local's, the same
+# provider: init without one would install the provider into the plugin cache
+# again, replacing the entry that the inits beside it are linking to.
 $(TF_TEST_ROOTS): tf-test/%: tf-config
 	@echo "terraform test $*"
+	@test -f $*/.terraform.lock.hcl || cp envs/local/.terraform.lock.hcl $*/.terraform.lock.hcl
 	@$(TF) -chdir=$* init -input=false -backend=false >/dev/null
 	@$(TF) -chdir=$* test -no-color
 
