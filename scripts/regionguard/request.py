@@ -212,11 +212,15 @@ def _suggest_names(word: str, service: str) -> list[str]:
     return [_with_mapping(n) for n in suggestions[:3]]
 
 
+@functools.lru_cache(maxsize=4096)
 def resolve_action(text: str) -> Action:
     """The IAM action a request names; RequestError for wildcards and unknown names.
 
     A Bedrock Runtime operation (``bedrock:StartAsyncInvoke``) resolves to
-    the IAM action AWS authorizes it as (:func:`runtime_operations`).
+    the IAM action AWS authorizes it as (:func:`runtime_operations`). Cached:
+    the answer depends on the text and the IAM reference data only, and a fact
+    over many accounts asks the same few actions again for each (an error is
+    raised again each time, never cached).
     """
     name = text.strip()
     service, sep, rest = name.partition(":")
@@ -276,8 +280,12 @@ def valid_regions() -> tuple[str, ...]:
     return (*sorted(iamref.partition_regions(PARTITION)), UNSPECIFIED)
 
 
+@functools.lru_cache(maxsize=4096)
 def resolve_region(text: str, *, allow_unspecified: bool = True) -> str:
-    """A Region code of the organization's partition (or ``unspecified``); RequestError else."""
+    """A Region code of the organization's partition (or ``unspecified``); RequestError else.
+
+    Cached, as :func:`resolve_action`.
+    """
     code = text.strip()
     regions = iamref.partition_regions(PARTITION)
     if code in regions or (allow_unspecified and code == UNSPECIFIED):
@@ -431,6 +439,7 @@ def _check_role_path(role_path: str) -> str:
     return role_path
 
 
+@functools.lru_cache(maxsize=65536)
 def default_principal(account_id: str) -> Principal:
     arn = default_principal_arn(account_id)
     return Principal(arn, account_id, arn)
