@@ -222,39 +222,72 @@ def check(
     where: str,
     env_dir: Path | None = None,
 ) -> tuple[Outcome, ...]:
-    """Evaluate every call each fact covers; a fact holds when no call breaks it."""
+    """Evaluate every call each fact covers; a fact holds when no call breaks it.
+
+    Each call is checked as ``explain`` checks it (:func:`build_request`).
+    A fact of direct calls by each account's default principal (no
+    principal, role path or inference profile) is then decided through
+    :meth:`Evaluator.matrix`, which decides accounts whose condition values
+    agree once and equals :func:`decide` call for call
+    (tests/test_expectations.py binds the two); other facts call by call.
+    """
     evaluator = Evaluator(scenario.org)
     profile_data = load_profile_data(env_dir)
     known = {a.account_id for a in scenario.org.accounts}
     outcomes = []
     for exp in expectations:
         accounts = resolve_accounts(exp, scenario, where)
+        direct = exp.principal_arn is None and exp.role_path is None and exp.profile is None
         breaches = []
         calls = 0
+        # The Regions of each action: the same for every account of the fact.
+        per_action: list[tuple[str, Action, tuple[str, ...]]] | None = None
         for account_id in accounts:
             if account_id not in known:
                 raise InputError(
                     f"{where}: {exp.label()}: account {account_id} is not in the organization "
                     f"({scenario.source})"
                 )
-            for action in exp.actions:
-                for region in resolve_regions(exp, scenario, resolve_action(action)):
-                    calls += 1
+            if per_action is None:
+                per_action = []
+                for action in exp.actions:
+                    resolved = resolve_action(action)
+                    per_action.append((action, resolved, resolve_regions(exp, scenario, resolved)))
+            elif direct:
+                continue  # its requests are those of the first account but for the account
+            principal_arn = _principal(exp.principal_arn, account_id)
+            for action, _, regions in per_action:
+                for region in regions:
                     try:
                         request = build_request(
                             account_id,
                             action,
                             region,
-                            principal_arn=_principal(exp.principal_arn, account_id),
+                            principal_arn=principal_arn,
                             role_path=exp.role_path,
                             inference_profile=exp.profile.profile_id if exp.profile else None,
                             profile_data=profile_data,
                         )
+                        if direct:
+                            continue
                         decision = decide(evaluator, request).decision
                     except RequestError as exc:
                         raise InputError(f"{where}: {exp.label()}: {exc}") from exc
+                    calls += 1
                     if _breaks(exp, decision):
                         breaches.append(Breach(account_id, action, region, decision))
+        if direct and per_action is not None:
+            matrices = [
+                evaluator.matrix(accounts, regions, [resolved.iam_action])
+                for _, resolved, regions in per_action
+            ]
+            for a, account_id in enumerate(accounts):
+                for (action, _, regions), matrix in zip(per_action, matrices, strict=True):
+                    for r, region in enumerate(regions):
+                        calls += 1
+                        decision = matrix.rows[a][r][0]
+                        if _breaks(exp, decision):
+                            breaches.append(Breach(account_id, action, region, decision))
         outcomes.append(Outcome(exp, calls, tuple(breaches)))
     return tuple(outcomes)
 
