@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -155,7 +156,18 @@ def load_registry(path: Path) -> Registry:
 
 
 def parse_registry(text: str, path: Path) -> Registry:
-    """Validate registry text read from ``path`` (used in messages)."""
+    """Validate registry text read from ``path`` (used in messages).
+
+    Cached on the text and the path: a command reads the registry more than
+    once (the environment, its plan's view, the sandbox's seed), and at 5,000
+    accounts each parse costs about a second. The result is immutable; a
+    registry that fails raises again each time.
+    """
+    return _parse_registry(text, path)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_registry(text: str, path: Path) -> Registry:
     data = parse_yaml(text, path, RegistryLoader)
     if data is None:
         raise InputError(
