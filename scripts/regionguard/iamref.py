@@ -68,11 +68,14 @@ def services() -> tuple[str, ...]:
     return tuple(sorted(_data().services.get_service_keys()))
 
 
+@functools.lru_cache(maxsize=8192)
 def expand_action(pattern: str) -> tuple[str, ...]:
     """The actions an action name or wildcard pattern matches (empty when none).
 
     ``*`` alone matches every action of every service; it is returned as is,
-    since listing every action of AWS helps nobody.
+    since listing every action of AWS helps nobody. Cached: the reference
+    data does not change while a command runs, and a proof over 200 OUs asks
+    the control's 88 patterns again for each.
     """
     if pattern == "*":
         return ("*",)
