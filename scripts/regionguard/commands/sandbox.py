@@ -25,9 +25,11 @@ def _default_port() -> int:
     if raw is None:
         return process.DEFAULT_PORT
     try:
-        return int(raw)
-    except ValueError:
-        raise InputError(f"{PORT_ENV}={raw!r} is not a port number") from None
+        return whole_number(0, 65535, "a port number")(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise InputError(
+            f"{PORT_ENV}={raw!r}: {exc}; correct it, or unset it for port {process.DEFAULT_PORT}"
+        ) from None
 
 
 def register(subparsers: Any) -> None:
