@@ -1728,8 +1728,11 @@ class _Cubes:
 
     def generalize(self, literals: list[tuple[Any, bool]]) -> dict[Any, bool]:
         keep = dict(literals)
+        # Each literal made once, not once per trial: a cube of k Booleans
+        # made k * k negations (101,654 at 200 OUs).
+        terms = {id(f): _literal(f, v) for f, v in keep.items()}
         for flag, _value in literals:
-            trial = [_literal(f, v) for f, v in keep.items() if f is not flag]
+            trial = [terms[id(f)] for f in keep if f is not flag]
             if self.outside.check(*trial) == z3.unsat:
                 del keep[flag]
         return keep
