@@ -7,10 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
+from regionguard import hclfile
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.terraform import Terraform
@@ -156,18 +157,24 @@ def lock_like_envs_local(folder: Path) -> Path:
     return folder
 
 
+def cli_configuration() -> dict[str, Any] | None:
+    """The Terraform CLI configuration the tests run with (``make tf-config``), parsed.
+
+    None when ``TF_CLI_CONFIG_FILE`` names no file.
+    """
+    path = os.environ.get("TF_CLI_CONFIG_FILE")
+    if not path or not Path(path).is_file():
+        return None
+    return hclfile.loads(Path(path).read_text())
+
+
 def plugin_cache_entries() -> dict[str, tuple[int, int]]:
     """Each package folder of the CLI configuration's plugin cache: inode and change time.
 
     A ``terraform init`` that replaced an entry changes its pair; empty when
     no ``plugin_cache_dir`` is configured.
     """
-    from regionguard import hclfile
-
-    config = os.environ.get("TF_CLI_CONFIG_FILE")
-    if not config or not Path(config).is_file():
-        return {}
-    cache = hclfile.loads(Path(config).read_text()).get("plugin_cache_dir")
+    cache = (cli_configuration() or {}).get("plugin_cache_dir")
     if not isinstance(cache, str) or not Path(cache).is_dir():
         return {}
     out = {}

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_local_env, missing
-from regionguard import hclfile
+from conftest import cli_configuration, copy_local_env, missing
 from regionguard.environment import Environment
 from regionguard.errors import InputError
 from regionguard.pipeline import init_terraform
@@ -43,15 +42,14 @@ EXTRA_MODULE = """terraform {
 
 def _mirror() -> Path:
     """The filesystem mirror of the CLI configuration the tests run with (make tf-config)."""
-    path = os.environ.get("TF_CLI_CONFIG_FILE")
-    if not path or not Path(path).is_file():
+    data = cli_configuration()
+    if data is None:
         missing("TF_CLI_CONFIG_FILE naming a CLI configuration with a filesystem_mirror")
-    data = hclfile.loads(Path(path).read_text())
     for block in data.get("provider_installation", []):
         for mirror in block.get("filesystem_mirror", []):
             if (Path(mirror["path"]) / AWS).is_dir():
                 return Path(mirror["path"])
-    missing(f"a filesystem_mirror holding {AWS} in {path}")
+    missing(f"a filesystem_mirror holding {AWS} in {os.environ['TF_CLI_CONFIG_FILE']}")
 
 
 def test_init_refuses_a_provider_the_lock_file_does_not_pin(tmp_path: Path) -> None:
