@@ -254,7 +254,9 @@ def check(
                     resolved = resolve_action(action)
                     per_action.append((action, resolved, resolve_regions(exp, scenario, resolved)))
             elif direct:
-                continue  # its requests are those of the first account but for the account
+                # A direct fact's requests differ from the first account's only by
+                # the account: checked once, decided below through the matrix.
+                continue
             principal_arn = _principal(exp.principal_arn, account_id)
             for action, _, regions in per_action:
                 for region in regions:
@@ -269,7 +271,7 @@ def check(
                             profile_data=profile_data,
                         )
                         if direct:
-                            continue
+                            continue  # checked; the matrix decides it below
                         decision = decide(evaluator, request).decision
                     except RequestError as exc:
                         raise InputError(f"{where}: {exp.label()}: {exc}") from exc
