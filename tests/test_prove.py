@@ -15,13 +15,14 @@ import pytest
 
 from conftest import plan_fixture
 from regionguard import deployment as dep
+from regionguard import prove
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.orgmodel import deployment_from_env, scenario_from_deployment
 from regionguard.prove import Listed, diff, listed_from_review, spec_from_env
 from regionguard.request import load_profile_data
 from regionguard.review import Widening
-from test_prove_mutations import edit_guard
+from test_prove_mutations import edit_control, edit_guard, local_env
 
 REPO = Path(__file__).resolve().parent.parent
 PAYMENTS = "100000000002"
@@ -219,6 +220,90 @@ def test_p4_holds_on_a_narrowing(tmp_path: Path) -> None:
     assert result.holds
     assert {c["change"] for c in result.details} == {"narrowing"}
     assert {tuple(c["account_ids"]) for c in result.details} == {("100000000003",)}
+
+
+def _p4_from(
+    env: Environment, before: dep.Deployment, after: dep.Deployment, listed: Listed
+) -> Any:
+    return diff(
+        (scenario_from_deployment(env, before), before),
+        (scenario_from_deployment(env, after), after),
+        spec_from_env(env, load_profile_data(env.dir)),
+        listed,
+        explain_prefix=["regionguard", "explain", "--env-dir", str(env.dir)],
+    )
+
+
+def _described(result: Any) -> list[tuple[Any, ...]]:
+    """The changes as the review words them, without the order found and the example chosen."""
+    return sorted(
+        (
+            c["where"],
+            c["change"],
+            c["accounts"],
+            tuple(c["account_ids"]),
+            c["actions"],
+            tuple(c["regions"]),
+            c["principals"],
+            c["other"],
+            c["listed_by"],
+        )
+        for c in result.details
+    )
+
+
+@pytest.mark.parametrize(
+    "case", ["single, nothing deployed before", "per_ou, nothing deployed before", "widening"]
+)
+def test_p4_words_a_change_places_share_as_finding_it_for_each_place_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """P4 finds the changed requests once for places whose formulas are the same terms.
+
+    Under the single layout every OU carries the same SCP; under per_ou,
+    Workloads and Sandbox each permit one account of their own, so their
+    formulas are the same terms with different accounts behind them. Each
+    place must still name its own accounts and list its own widenings, as
+    when every place finds its changes anew. (Its example may differ: it is
+    made from whichever model found the change, and the evaluator confirms
+    it for this place, or P4 stops with ProofError.)
+    """
+    layout = 'scp_layout = "per_ou"' if case.startswith("per_ou") else ""
+    env = Environment(local_env(tmp_path, settings=layout), datetime.date(2026, 11, 30))
+    deployed = deployment_from_env(env)
+    if case == "widening":
+        before, after = deployed, edit_guard(deployed, _add_payments)
+        listed = Listed(accounts=frozenset({PAYMENTS}))
+    else:
+        # One OU's control allows one Region more: its formulas are other terms.
+        after = edit_control(deployed, "AllowedRegions", ["us-west-2"], ou="Security")
+        before, listed = dep.Deployment("nothing deployed", ()), Listed()
+    original = prove._enumerated
+    shared: list[bool] = []
+
+    def counted(memo: dict[Any, Any], *args: Any) -> Any:
+        size = len(memo)
+        found = original(memo, *args)
+        shared.append(len(memo) == size)
+        return found
+
+    monkeypatch.setattr(prove, "_enumerated", counted)
+    once = _p4_from(env, before, after, listed)
+    assert any(shared), "no two places shared their formulas: the case tests nothing"
+    monkeypatch.setattr(prove, "_enumerated", lambda memo, *args: original({}, *args))
+    anew = _p4_from(env, before, after, listed)
+    assert (once.holds, once.checked) == (anew.holds, anew.checked)
+    assert _described(once) == _described(anew)
+    if case.startswith("per_ou"):
+        own = {'OU "Workloads"': "100000000001", 'OU "Sandbox"': "100000000003"}
+        for change in once.details:
+            if change["where"] in own and "every account but" in change["accounts"]:
+                assert own[change["where"]] in change["accounts"], change
+                others = set(own.values()) - {own[change["where"]]}
+                assert not any(o in change["accounts"] for o in others), change
+    if case == "widening":
+        assert {c["listed_by"] for c in once.details} == {"newly permitted account"}
+        assert len({c["where"] for c in once.details}) == 3
 
 
 def test_the_review_s_widenings_say_what_they_concern() -> None:

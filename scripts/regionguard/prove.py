@@ -1707,6 +1707,24 @@ def _literal(flag: Any, value: bool) -> Any:
     return flag if value else neg(flag)
 
 
+def _check_assuming(solver: Any, assumptions: Sequence[Any]) -> Any:
+    """``solver.check(*assumptions)`` for z3 Booleans, through the C API.
+
+    z3's Python ``check`` casts each assumption to a Boolean first (its sort
+    read and compared through the Python API), which was most of the time of
+    cube generalization (72,562 casts for 7,162 checks at 200 OUs); the
+    literals here are Booleans already, as ``conj`` and ``neg`` make them.
+    """
+    if any(isinstance(a, bool) for a in assumptions):
+        return solver.check(*assumptions)
+    array = (z3.Ast * len(assumptions))()
+    for i, a in enumerate(assumptions):
+        array[i] = a.as_ast()
+    ctx = solver.ctx
+    result = z3.Z3_solver_check_assumptions(ctx.ref(), solver.solver, len(assumptions), array)
+    return z3.CheckSatResult(result)
+
+
 class _Cubes:
     """The requests of one place whose decision changes one way, as generalized cubes.
 
@@ -1733,7 +1751,7 @@ class _Cubes:
         terms = {id(f): _literal(f, v) for f, v in keep.items()}
         for flag, _value in literals:
             trial = [terms[id(f)] for f in keep if f is not flag]
-            if self.outside.check(*trial) == z3.unsat:
+            if _check_assuming(self.outside, trial) == z3.unsat:
                 del keep[flag]
         return keep
 
@@ -1746,9 +1764,57 @@ class _Cubes:
         assumptions = [_literal(f, v) for f, v in cube.items()]
         self.domain.push()
         self.domain.add(to_z3(neg(term)))
-        result = self.domain.check(*assumptions)
+        result = _check_assuming(self.domain, assumptions)
         self.domain.pop()
         return bool(result == z3.unsat)
+
+
+@dataclass(frozen=True)
+class _Enumeration:
+    """The cubes of one change (its formulas kept, so z3's ids stay theirs)."""
+
+    domain: Any
+    change: Any
+    cubes: _Cubes
+    models: tuple[tuple[Any, dict[Any, bool]], ...]
+    cut: bool
+
+
+def _enumerated(
+    memo: dict[tuple[int, int], _Enumeration],
+    domain: Any,
+    change: Any,
+    req: SymRequest,
+    v: _Vars,
+    timeout_ms: int,
+) -> _Enumeration:
+    """Each cube of ``change`` within ``domain`` with its model, at most MAX_CUBES.
+
+    Places whose formulas are the same z3 terms ask the same question: OUs
+    whose SCPs differ only in their accounts' ids (a list of accounts is a
+    Boolean named by its position, not by its members) change the same
+    requests, so their cubes are found once, and each place puts them in
+    words with its own accounts and confirms its own example with the
+    evaluator (``_change``). z3 shares equal terms, so equal ids are equal
+    formulas.
+    """
+    key = (to_z3(domain).get_id(), to_z3(change).get_id())
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    cubes = _Cubes(domain, change, timeout_ms)
+    models: list[tuple[Any, dict[Any, bool]]] = []
+    cut = False
+    while cubes.inside.check() == z3.sat:
+        if len(models) == MAX_CUBES:
+            cut = True
+            break
+        model = cubes.inside.model()
+        cube = cubes.generalize(_cube_literals(req, v, model))
+        models.append((model, cube))
+        cubes.inside.add(to_z3(neg(conj(*[_literal(f, x) for f, x in cube.items()]))))
+    memo[key] = _Enumeration(domain, change, cubes, tuple(models), cut)
+    return memo[key]
 
 
 def _listed_terms(req: SymRequest, v: _Vars, listed: Listed) -> list[tuple[str, Any]]:
@@ -1913,6 +1979,7 @@ def diff(
     changes: list[Change] = []
     cut: list[str] = []
     compared = 0
+    enumerated: dict[tuple[int, int], _Enumeration] = {}
     for place in places.values():
         old = _levels_on(place, before_dep, landing_zone_deny)
         new = _levels_on(place, after_dep, landing_zone_deny)
@@ -1931,14 +1998,11 @@ def diff(
             domain = conj(neg(management), req.constraints())
             if ctx.solver.status(conj(domain, change)) != "sat":
                 continue
-            cubes = _Cubes(domain, change, ctx.solver.timeout_ms)
-            found = 0
-            while cubes.inside.check() == z3.sat:
-                if found == MAX_CUBES:
-                    cut.append(place.label())
-                    break
-                model = cubes.inside.model()
-                cube = cubes.generalize(_cube_literals(req, v, model))
+            found = _enumerated(enumerated, domain, change, req, v, ctx.solver.timeout_ms)
+            if found.cut:
+                cut.append(place.label())
+            cubes = found.cubes
+            for model, cube in found.models:
                 listed_by = None
                 if widening:
                     listed_by = next(
@@ -1951,8 +2015,6 @@ def diff(
                 changes.append(
                     _change(ctx, place, widening, req, v, model, cube, listed_by, (old, new))
                 )
-                cubes.inside.add(to_z3(neg(conj(*[_literal(f, x) for f, x in cube.items()]))))
-                found += 1
     unlisted = [c for c in changes if c.widening and c.listed_by is None]
     merged = _merge(changes)
     checked = f"{count(len(places), 'place')} compared, {compared} with SCPs the plan changes"
