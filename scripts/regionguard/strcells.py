@@ -166,7 +166,15 @@ def _start(lang: Lang, prefix: str) -> _State:
 
 def vector(domain: Lang, atoms: Sequence[tuple[Lang, str]], value: str) -> tuple[bool, ...] | None:
     """The vector of ``value`` (None when it is outside the domain)."""
+    return _vector(domain, tuple(atoms), value)
 
+
+# A proof asks for the vectors of the same few strings (the preferred Regions,
+# actions and principals) at every place: 14,320 automaton runs at 200 OUs.
+@functools.lru_cache(maxsize=1 << 16)
+def _vector(
+    domain: Lang, atoms: tuple[tuple[Lang, str], ...], value: str
+) -> tuple[bool, ...] | None:
     def run(lang: Lang, prefix: str) -> bool:
         states = _start(lang, prefix)
         for char in value:
