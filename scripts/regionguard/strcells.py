@@ -221,37 +221,66 @@ def cells(domain: Lang, atoms: Sequence[tuple[Lang, str]]) -> dict[tuple[bool, .
     Exact: breadth-first over the product of the automata (the domain's,
     then each atom's, started after its prefix); a product state whose
     domain automaton is dead is not expanded.
+
+    A product state keeps apart the atoms whose automaton is dead (they
+    match nothing longer) and those that accept every continuation
+    (:data:`_ALL`): neither moves again, so only the others are stepped.
+    After a few characters most atoms are one or the other (the 99 model
+    and profile ids of P3: each dies at its first character that differs).
     """
     key = (domain, tuple(atoms))
     hit = _MEMO.get(key)
     if hit is not None:
         return hit
-    langs = [domain, *(lang for lang, _ in atoms)]
-    symbols = _symbols(langs)
+    langs = [lang for lang, _ in atoms]
+    symbols = _symbols([domain, *langs])
     # Characters no atom expects at a state, and alike for the domain, move alike:
     # one of them stands for all (see _moves).
     domain_sets = list(dict.fromkeys(st.chars for alt in domain.alts for st in alt if st.chars))
     profile = {c: tuple(c in cs for cs in domain_sets) for c in symbols}
-    start = (_start(domain, ""), *(_start(lang, prefix) for lang, prefix in atoms))
+    starts = [_start(lang, prefix) for lang, prefix in atoms]
+    # (the domain's state, (atom, state) of each atom still moving, the atoms accepting all)
+    start = (
+        _start(domain, ""),
+        tuple((k, s) for k, s in enumerate(starts) if s and s is not _ALL),
+        frozenset(k for k, s in enumerate(starts) if s is _ALL),
+    )
     seen = {start}
-    queue: deque[tuple[tuple[_State, ...], str]] = deque([(start, "")])
-    out: dict[tuple[bool, ...], str] = {}
+    queue: deque[tuple[tuple[_State, tuple[tuple[int, _State], ...], frozenset[int]], str]]
+    queue = deque([(start, "")])
+    found: dict[frozenset[int], str] = {}
+    moves: dict[tuple[int, _State, str], _State] = {}
     while queue:
-        state, text = queue.popleft()
-        if _accepts(domain, state[0]):
-            vec = tuple(_accepts(lang, s) for lang, s in zip(langs[1:], state[1:], strict=True))
-            out.setdefault(vec, text)
+        (here, moving, universal), text = queue.popleft()
+        if _accepts(domain, here):
+            accepting = universal.union(k for k, s in moving if _accepts(langs[k], s))
+            found.setdefault(accepting, text)
         expected: set[str] = set()
-        for lang, s in zip(langs[1:], state[1:], strict=True):
-            expected |= _expected(lang, s)
+        for k, s in moving:
+            expected |= _expected(langs[k], s)
         for char in _moves(symbols, expected, profile):
-            nxt = tuple(
-                _step(lang, s, char) if s else s for lang, s in zip(langs, state, strict=True)
-            )
-            if not nxt[0] or nxt in seen:
+            there = _step(domain, here, char)
+            if not there:
                 continue
-            seen.add(nxt)
-            queue.append((nxt, text + char))
+            still = []
+            reached = universal
+            for k, s in moving:
+                move = (k, s, char)
+                nxt = moves.get(move)
+                if nxt is None:
+                    nxt = moves[move] = _step(langs[k], s, char)
+                if nxt is _ALL:
+                    reached = reached | {k}
+                elif nxt:
+                    still.append((k, nxt))
+            state = (there, tuple(still), reached)
+            if state in seen:
+                continue
+            seen.add(state)
+            queue.append((state, text + char))
+    out = {
+        tuple(k in accepting for k in range(len(atoms))): text for accepting, text in found.items()
+    }
     _MEMO[key] = out
     return out
 
