@@ -603,7 +603,7 @@ def _account_witness(
     accounts: AccountSets, vec: tuple[bool, ...], here: Sequence[str], spec: Spec
 ) -> str:
     """An account id with the model's memberships, preferring one the registry places here."""
-    members = accounts.vectors().get(vec, [])
+    members: Sequence[str] = accounts.vectors().get(vec, ())
     if members:
         preferred = [a for a in members if a in here]
         return (preferred or members)[0]

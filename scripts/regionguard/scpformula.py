@@ -50,6 +50,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import z3
@@ -346,6 +347,32 @@ def boolean(name: str) -> Any:
     return z3.Bool(name)
 
 
+# Every place and property of a proof makes its own AccountSets over the same
+# few lists (at 200 OUs: 881 of them, each sorting the 2,000 permitted ids).
+@functools.lru_cache(maxsize=1024)
+def _membership_vectors(
+    lists: tuple[frozenset[str], ...],
+) -> Mapping[tuple[bool, ...], tuple[str, ...]]:
+    """Membership vector -> the listed ids that have it (the empty vector: none listed).
+
+    The ids of the longest list that are in no other list all have one
+    vector; only the others are looked at one by one.
+    """
+    out: dict[tuple[bool, ...], list[str]] = {tuple(False for _ in lists): []}
+    if lists:
+        longest = max(range(len(lists)), key=lambda i: len(lists[i]))
+        rest = [ids for i, ids in enumerate(lists) if i != longest]
+        others: set[str] = set().union(*rest) if rest else set()
+        alone = sorted(lists[longest] - others)
+        if alone:
+            vec = tuple(i == longest for i in range(len(lists)))
+            out[vec] = alone
+        for account in sorted(others):
+            vec = tuple(account in ids for ids in lists)
+            out.setdefault(vec, []).append(account)
+    return MappingProxyType({vec: tuple(ids) for vec, ids in out.items()})
+
+
 class AccountSets:
     """The caller's account as its membership in finite lists of account ids.
 
@@ -358,7 +385,6 @@ class AccountSets:
     def __init__(self) -> None:
         self.lists: list[frozenset[str]] = []
         self._index: dict[frozenset[str], int] = {}
-        self._vectors: dict[tuple[bool, ...], list[str]] | None = None
 
     def member(self, ids: Iterable[str]) -> Any:
         """The Boolean "the account is one of ``ids``" (only 12-digit ids can be)."""
@@ -370,33 +396,14 @@ class AccountSets:
             index = len(self.lists)
             self.lists.append(key)
             self._index[key] = index
-            self._vectors = None
         return boolean(f"account_in_{index}")
 
     def booleans(self) -> list[Any]:
         return [boolean(f"account_in_{i}") for i in range(len(self.lists))]
 
-    def vectors(self) -> dict[tuple[bool, ...], list[str]]:
-        """Membership vector -> the listed ids that have it (the empty vector: none listed).
-
-        The ids of the longest list that are in no other list all have one
-        vector; only the others are looked at one by one.
-        """
-        if self._vectors is None:
-            out: dict[tuple[bool, ...], list[str]] = {tuple(False for _ in self.lists): []}
-            if self.lists:
-                longest = max(range(len(self.lists)), key=lambda i: len(self.lists[i]))
-                rest = [ids for i, ids in enumerate(self.lists) if i != longest]
-                others: set[str] = set().union(*rest) if rest else set()
-                alone = sorted(self.lists[longest] - others)
-                if alone:
-                    vec = tuple(i == longest for i in range(len(self.lists)))
-                    out[vec] = alone
-                for account in sorted(others):
-                    vec = tuple(account in ids for ids in self.lists)
-                    out.setdefault(vec, []).append(account)
-            self._vectors = out
-        return self._vectors
+    def vectors(self) -> Mapping[tuple[bool, ...], tuple[str, ...]]:
+        """Membership vector -> the listed ids that have it (the empty vector: none listed)."""
+        return _membership_vectors(tuple(self.lists))
 
     def realizable(self) -> Any:
         return _vectors(self.booleans(), list(self.vectors()))
