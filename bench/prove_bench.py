@@ -11,6 +11,8 @@ per_ou) in a temporary folder, then prints:
   shared formulas warm), median of three;
 - P4 alone over a change that permits one more account (one OU's SCP changes),
   the two deployments rendered from the environment;
+- P4 alone over a first deployment (nothing of this project deployed before:
+  every OU's SCPs and control are new, the change a cold ``make plan`` proves);
 - the number of questions asked of z3 and how many it solved (the rest were
   formulas another OU had already asked).
 
@@ -33,7 +35,7 @@ from pathlib import Path
 from scale_bench import ACCOUNTS, OUS, PERMITTED, SETTINGS, TODAY, write_registry
 
 from regionguard.cli import main
-from regionguard.deployment import from_environment, registry_first_tier
+from regionguard.deployment import Deployment, from_environment, registry_first_tier
 from regionguard.environment import Environment
 from regionguard.orgmodel import scenario_from_deployment
 from regionguard.prove import Listed, diff, spec_from_env
@@ -93,6 +95,17 @@ def main_bench() -> int:
             explain_prefix=["regionguard", "explain", *common],
         )
         p4_took = time.perf_counter() - start
+        # A first apply: nothing of this project deployed before (a cold plan).
+        nothing = Deployment("nothing deployed", ())
+        start = time.perf_counter()
+        first = diff(
+            (scenario_from_deployment(env, nothing), nothing),
+            (scenario_from_deployment(env, after), after),
+            spec,
+            Listed(),
+            explain_prefix=["regionguard", "explain", *common],
+        )
+        first_took = time.perf_counter() - start
     print(
         f"prove: {ACCOUNTS:,} accounts, {PERMITTED:,} permitted, {OUS} first-tier OUs, "
         f'scp_layout = "per_ou"; Python {sys.version.split()[0]}, z3 {report["solver"]["z3"]}'
@@ -103,6 +116,7 @@ def main_bench() -> int:
     print(f"| prove (P1-P3), fresh process, median of {RUNS} | {cold:.2f} s |")
     print(f"| prove (P1-P3), warm, in one process, median of {RUNS} | {warm:.2f} s |")
     print(f"| P4 over one more permitted account, rendered deployments | {p4_took:.2f} s |")
+    print(f"| P4 over a first deployment (nothing deployed before) | {first_took:.2f} s |")
     print(
         f"| z3 questions (solved, the rest shared between OUs) | "
         f"{report['solver']['questions']} ({report['solver']['solved']}) |"
@@ -111,6 +125,10 @@ def main_bench() -> int:
     for p in report["properties"]:
         print(f"{p['id']}: {'holds' if p['holds'] else 'FAILS'} ({p['checked']})")
     print(f"P4: {'holds' if p4.holds else 'FAILS'} ({p4.checked}); {len(p4.details)} change(s)")
+    print(
+        f"P4, first deployment: {'holds' if first.holds else 'FAILS'} ({first.checked}); "
+        f"{len(first.details)} change(s)"
+    )
     return code
 
 
