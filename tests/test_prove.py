@@ -117,6 +117,7 @@ def test_a_policy_prove_does_not_model_is_refused(
     assert code == 2
     assert out == ""
     assert named in err
+    assert err.startswith(f"regionguard: {plan}: SCP "), err
 
 
 # ---------------------------------------------------------------- P4

@@ -106,6 +106,7 @@ from regionguard.scpformula import (
     AccountSets,
     ArnPart,
     Field,
+    PolicyRefused,
     StrTerm,
     StrVar,
     SymRequest,
@@ -2145,7 +2146,27 @@ def run(
     explain_prefix: Sequence[str] = ("regionguard", "explain"),
     timeout_ms: int = SOLVER_TIMEOUT_MS,
 ) -> Report:
-    """P1-P3 on what the environment (or the plan's after-state) deploys; P4 with a plan."""
+    """P1-P3 on what the environment (or the plan's after-state) deploys; P4 with a plan.
+
+    A policy of the plan the proof cannot read or does not model is refused
+    naming the plan file (PolicyRefused, exit 2).
+    """
+    if plan is None:
+        return _run(env, None, listed, landing_zone_deny, explain_prefix, timeout_ms)
+    try:
+        return _run(env, plan, listed, landing_zone_deny, explain_prefix, timeout_ms)
+    except PolicyRefused as exc:
+        raise type(exc)(f"{plan.source}: {exc}") from None
+
+
+def _run(
+    env: Environment,
+    plan: Plan | None,
+    listed: Listed | None,
+    landing_zone_deny: bool,
+    explain_prefix: Sequence[str],
+    timeout_ms: int,
+) -> Report:
     start = time.monotonic()
     lz = landing_zone_policy(env) if landing_zone_deny else None
     spec = spec_from_env(env, load_profile_data(env.dir))

@@ -69,6 +69,7 @@ __all__ = [
     "ArnPart",
     "Field",
     "PolicyProgram",
+    "PolicyRefused",
     "StrTerm",
     "StrVar",
     "SymRequest",
@@ -80,7 +81,11 @@ __all__ = [
 ]
 
 
-class Unmodelled(InputError):
+class PolicyRefused(InputError):
+    """A policy the proof cannot read, or reads and does not model (exit 2)."""
+
+
+class Unmodelled(PolicyRefused):
     """A policy uses an operator, key or pattern the proof does not model (exit 2)."""
 
 
@@ -648,7 +653,7 @@ def program(policy: Policy) -> PolicyProgram:
         compiled: CompiledPolicy = compile_policy(policy)
         document = decode_scp(policy.document)
     except (PolicyError, ScpDecodeError) as exc:
-        raise InputError(str(exc)) from exc
+        raise PolicyRefused(str(exc)) from exc
     raw = document["Statement"]
     raw_list = raw if isinstance(raw, list) else [raw]
     statements = []
