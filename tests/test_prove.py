@@ -141,8 +141,15 @@ def _local(tmp_path: Path, permit_payments: bool = False) -> Environment:
     return Environment(folder, datetime.date(2026, 11, 30))
 
 
-def _p4(env: Environment, after: dep.Deployment, listed: Listed) -> Any:
-    before = deployment_from_env(env)
+def _p4(
+    env: Environment,
+    after: dep.Deployment,
+    listed: Listed,
+    before: dep.Deployment | None = None,
+) -> Any:
+    """P4 from ``before`` (default: what the environment deploys) to ``after``."""
+    if before is None:
+        before = deployment_from_env(env)
     return diff(
         (scenario_from_deployment(env, before), before),
         (scenario_from_deployment(env, after), after),
@@ -223,18 +230,6 @@ def test_p4_holds_on_a_narrowing(tmp_path: Path) -> None:
     assert {tuple(c["account_ids"]) for c in result.details} == {("100000000003",)}
 
 
-def _p4_from(
-    env: Environment, before: dep.Deployment, after: dep.Deployment, listed: Listed
-) -> Any:
-    return diff(
-        (scenario_from_deployment(env, before), before),
-        (scenario_from_deployment(env, after), after),
-        spec_from_env(env, load_profile_data(env.dir)),
-        listed,
-        explain_prefix=["regionguard", "explain", "--env-dir", str(env.dir)],
-    )
-
-
 def _described(result: Any) -> list[tuple[Any, ...]]:
     """The changes as the review words them, without the order found and the example chosen."""
     return sorted(
@@ -289,10 +284,10 @@ def test_p4_words_a_change_places_share_as_finding_it_for_each_place_would(
         return found
 
     monkeypatch.setattr(prove, "_enumerated", counted)
-    once = _p4_from(env, before, after, listed)
+    once = _p4(env, after, listed, before)
     assert any(shared), "no two places shared their formulas: the case tests nothing"
     monkeypatch.setattr(prove, "_enumerated", lambda memo, *args: original({}, *args))
-    anew = _p4_from(env, before, after, listed)
+    anew = _p4(env, after, listed, before)
     assert (once.holds, once.checked) == (anew.holds, anew.checked)
     assert _described(once) == _described(anew)
     if case.startswith("per_ou"):
