@@ -249,7 +249,6 @@ def cells(domain: Lang, atoms: Sequence[tuple[Lang, str]]) -> dict[tuple[bool, .
     queue: deque[tuple[tuple[_State, tuple[tuple[int, _State], ...], frozenset[int]], str]]
     queue = deque([(start, "")])
     found: dict[frozenset[int], str] = {}
-    moves: dict[tuple[int, _State, str], _State] = {}
     while queue:
         (here, moving, universal), text = queue.popleft()
         if _accepts(domain, here):
@@ -265,10 +264,7 @@ def cells(domain: Lang, atoms: Sequence[tuple[Lang, str]]) -> dict[tuple[bool, .
             still = []
             reached = universal
             for k, s in moving:
-                move = (k, s, char)
-                nxt = moves.get(move)
-                if nxt is None:
-                    nxt = moves[move] = _step(langs[k], s, char)
+                nxt = _step(langs[k], s, char)
                 if nxt is _ALL:
                     reached = reached | {k}
                 elif nxt:
