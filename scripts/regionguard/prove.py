@@ -2151,11 +2151,11 @@ def run(
     A policy of the plan the proof cannot read or does not model is refused
     naming the plan file (PolicyRefused, exit 2).
     """
-    if plan is None:
-        return _run(env, None, listed, landing_zone_deny, explain_prefix, timeout_ms)
     try:
         return _run(env, plan, listed, landing_zone_deny, explain_prefix, timeout_ms)
     except PolicyRefused as exc:
+        if plan is None:
+            raise
         raise type(exc)(f"{plan.source}: {exc}") from None
 
 
