@@ -94,8 +94,8 @@ def test_review_stopped_by_a_stale_file_still_writes_the_review_and_the_sarif_lo
     err = capsys.readouterr().err
     message = (
         f"{env_dir}/accounts.auto.tfvars.json is not what {env_dir}/accounts.yaml generates "
-        f"today; run `make tfvars ENV=local` (regionguard tfvars --env-dir {env_dir}) and "
-        "commit it"
+        f"today; run `regionguard tfvars --env-dir {env_dir}` and commit it: Terraform "
+        "deploys the committed file"
     )
     assert f"regionguard: {message}\n" in err
     escaped = message.replace("`", "\\`").replace("_", "\\_")

@@ -35,6 +35,7 @@ from regionguard import inputfile
 from regionguard.door import door_problems
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE, Account, Registry, load_registry
+from regionguard.repo import command
 from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.settings import (
     GENERATED_TFVARS,
@@ -152,6 +153,22 @@ class Environment:
         return self.dir.resolve().name
 
     @property
+    def tfvars_fix(self) -> str:
+        """How to regenerate the committed accounts.auto.tfvars.json: every message's words.
+
+        The make target where it can run (a folder of envs/), the command always.
+        """
+        run = f"`{command(f'tfvars --env-dir {self.dir}')}`"
+        if self.dir.resolve().parent.name == "envs":
+            run = f"`make tfvars ENV={self.name}` (or {run})"
+        return f"run {run} and commit it: Terraform deploys the committed file"
+
+    @property
+    def unregistered_command(self) -> str:
+        """The command that records the first-tier OUs not registered (UNREGISTERED_TFVARS)."""
+        return command(f"preflight --env-dir {self.dir} --write-tfvars")
+
+    @property
     def settings_path(self) -> Path:
         return self.dir / SETTINGS_FILE
 
@@ -225,10 +242,7 @@ class Environment:
         ids = self.committed.ids
         if ids is None:
             state = "missing" if self.committed.text is None else "not a generated file"
-            raise InputError(
-                f"{self.tfvars_path}: {state}; run `regionguard tfvars --env-dir {self.dir}` "
-                "(or `make tfvars ENV=<env>`) and commit the result"
-            )
+            raise InputError(f"{self.tfvars_path}: {state}; {self.tfvars_fix}")
         return ids
 
     @property
@@ -244,14 +258,13 @@ class Environment:
         text = inputfile.read_text(
             path,
             inputfile.GENERATED_TFVARS,
-            missing="no such file; regenerate it with `regionguard preflight --write-tfvars`",
+            missing=f"no such file; regenerate it with `{self.unregistered_command}`",
         )
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise InputError(
-                f"{path}: not a JSON file ({exc}); regenerate it with "
-                "`regionguard preflight --write-tfvars`"
+                f"{path}: not a JSON file ({exc}); regenerate it with `{self.unregistered_command}`"
             ) from None
         value = data.get("unregistered_ous") if isinstance(data, dict) else None
         if (
@@ -262,7 +275,7 @@ class Environment:
         ):
             raise InputError(
                 f"{path}: must hold only unregistered_ous, a map of OU ids to OU names; "
-                "regenerate it with `regionguard preflight --write-tfvars`"
+                f"regenerate it with `{self.unregistered_command}`"
             )
         return dict(value)
 

@@ -183,8 +183,7 @@ def check_inputs(env: Environment) -> None:
     env.check_single_source()
     if env.stale and not expired_in_committed(env):
         raise FindingsError(
-            f"{env.tfvars_path} is not what {env.registry_path} generates today; run "
-            f"`make tfvars ENV={env.name}` (regionguard tfvars --env-dir {env.dir}) and commit it"
+            f"{env.tfvars_path} is not what {env.registry_path} generates today; {env.tfvars_fix}"
         )
 
 

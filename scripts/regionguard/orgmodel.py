@@ -24,6 +24,7 @@ from regionguard.errors import InputError
 from regionguard.evaluator import AccountPath, OrgNode, OrgTree, Policy
 from regionguard.orgfacts import OrgFacts, PolicySummary
 from regionguard.planfile import Plan
+from regionguard.repo import command
 from regionguard.rules import statements
 from regionguard.scp import decode_scp
 
@@ -301,7 +302,7 @@ def scenario_from_org(
                 node = OrgNode("ou", ou.id, ou.name, policies_of(ou.id))
                 stack.append((ou.id, (*chain, node)))
     except AwsCallError as exc:
-        hint = "; start it with `regionguard sandbox up`" if facts.aws.endpoint else ""
+        hint = f"; start it with `{command('sandbox up')}`" if facts.aws.endpoint else ""
         raise InputError(f"{_where(facts)}: cannot read the organization ({exc}){hint}") from exc
     accounts.sort(key=lambda a: a.account_id)
     permitted: tuple[str, ...] = ()

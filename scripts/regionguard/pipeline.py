@@ -72,6 +72,7 @@ from regionguard.orgfacts import OrgFacts
 from regionguard.orgmodel import read_landing_zone_deny, targets_without_landing_zone_deny
 from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, Plan, parse_plan
 from regionguard.preflight import CONSOLE_REGION_DENY_ON, record_unregistered
+from regionguard.repo import command, program
 from regionguard.review import PlanReview, review_plan
 from regionguard.review_format import (
     SUMMARY_LIMIT,
@@ -482,7 +483,7 @@ def _prove_stage(
         print(f"  the proof did not run: {exc}", file=sys.stderr)
         return None
     print(proof.text())
-    whole = f"regionguard prove --env-dir {env.dir} --plan {files.json}"
+    whole = command(f"prove --env-dir {env.dir} --plan {files.json}")
     out.notes.extend(_proof_notes(proof, whole))
     out.findings.extend(_proof_findings(proof, files))
     return proof
@@ -493,7 +494,7 @@ def _prove(env: Environment, plan: Plan, review: PlanReview, files: PlanFiles) -
     # z3 and the proof load here, not for every command (docs/architecture.md).
     from regionguard.prove import listed_from_review, run
 
-    explain = ["regionguard", "explain", "--env-dir", str(env.dir), "--plan", str(files.json)]
+    explain = [program(), "explain", "--env-dir", str(env.dir), "--plan", str(files.json)]
     return run(env, plan=plan, listed=listed_from_review(review.widening), explain_prefix=explain)
 
 
@@ -601,7 +602,7 @@ def _summary_file(markdown: str, notes: Sequence[str], files: PlanFiles) -> str:
     room = SUMMARY_LIMIT - utf8_size(_with_notes("", notes))
     cut = (
         "**The review is cut here to fit GitHub's limit on a job summary.** The whole review: "
-        f"`regionguard plan-diff {files.json} --format markdown` (or `--format json`)."
+        f"`{command(f'plan-diff {files.json} --format markdown')}` (or `--format json`)."
     )
     return _with_notes(fit_markdown(markdown, room, cut, size=utf8_size), notes)
 
@@ -749,7 +750,7 @@ def apply(env: Environment, options: RunOptions) -> Applied:
             raise FindingsError(
                 f"apply {env.dir}: applied ({done}), but the facts of {env.expectations_path} "
                 f"could not be checked against {where}: {exc}; check them with "
-                f"`regionguard verify --env-dir {env.dir} --live`"
+                f"`{command(f'verify --env-dir {env.dir} --live')}`"
             ) from None
         print(staged_text(env.expectations_path, staged))
     if staged.broken:

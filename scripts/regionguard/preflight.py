@@ -51,7 +51,7 @@ from regionguard.inputs import (
 )
 from regionguard.markdown import md_escape
 from regionguard.orgfacts import LandingZoneFacts, OrgFacts, Ou, PolicySummary
-from regionguard.repo import relative_to_cwd, repo_root
+from regionguard.repo import command, relative_to_cwd, repo_root
 from regionguard.settings import Settings
 from regionguard.words import count
 
@@ -455,9 +455,9 @@ class Preflight:
                 "Control Tower refuses to enable controls on them (ResourceNotFoundException), "
                 "so the plan and the apply fail",
                 f"register them (Control Tower console > Organization > the OU > Register "
-                f"organizational unit), or leave them out: regionguard preflight --env {env} "
-                f"--write-tfvars records them in {tfvars}, and the plan names them as not "
-                "covered",
+                f"organizational unit), or leave them out: "
+                f"{command(f'preflight --env {env} --write-tfvars')} records them in {tfvars}, "
+                "and the plan names them as not covered",
             )
         elif stale:
             names = ", ".join(f"{o.name} ({o.id})" for o in stale)
@@ -465,7 +465,7 @@ class Preflight:
                 "ou-registration",
                 "warn",
                 f"{tfvars} lists OUs that are registered now: {names}; they stay uncovered",
-                f"regionguard preflight --env {env} --write-tfvars",
+                command(f"preflight --env {env} --write-tfvars"),
             )
         elif left_out:
             names = ", ".join(f"{o.name} ({o.id})" for o in left_out)

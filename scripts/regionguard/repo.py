@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
+import sys
 from pathlib import Path
 
 from regionguard.errors import InputError
@@ -63,6 +65,31 @@ def relative_to_cwd(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         return path
+
+
+def program(argv0: str | None = None) -> str:
+    """How to run regionguard again, as this process was run, for the commands messages suggest.
+
+    ``regionguard`` when that name finds this program on PATH; the path it was
+    run by otherwise (``.venv/bin/regionguard`` from the Makefile, relative to
+    the working directory when below it), so that a command a message names
+    runs where it is pasted. Run any other way (``python -m regionguard``, or
+    ``main()`` called from Python), plain ``regionguard``.
+    """
+    invoked = sys.argv[0] if argv0 is None else argv0
+    path = Path(invoked)
+    if path.name != "regionguard" or os.sep not in invoked:
+        return "regionguard"
+    on_path = shutil.which("regionguard")
+    if on_path is not None and Path(on_path).resolve() == path.resolve():
+        return "regionguard"
+    shown = relative_to_cwd(path)
+    return str(shown) if shown.is_absolute() or os.sep in str(shown) else f".{os.sep}{shown}"
+
+
+def command(arguments: str) -> str:
+    """The command line that runs regionguard with ``arguments``: ``{program()} {arguments}``."""
+    return f"{program()} {arguments}"
 
 
 def today_utc() -> datetime.date:

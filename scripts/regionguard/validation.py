@@ -115,8 +115,7 @@ def validate_env(env: Environment) -> list[Finding]:
             Finding(
                 catalogue.TFVARS_STALE.id,
                 "error",
-                f"{GENERATED_TFVARS} {state}; run `regionguard tfvars --env-dir {env.dir}` and "
-                "commit it (Terraform deploys the committed file)",
+                f"{GENERATED_TFVARS} {state}; {env.tfvars_fix}",
                 file=str(env.tfvars_path),
             )
         )

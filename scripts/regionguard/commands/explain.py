@@ -47,6 +47,7 @@ from regionguard.orgmodel import (
     scenario_from_plan,
 )
 from regionguard.planfile import load_plan
+from regionguard.repo import command
 from regionguard.request import (
     PROFILE_ACTIONS,
     CallRequest,
@@ -488,7 +489,7 @@ def _sandbox_endpoint(args: argparse.Namespace, env: Environment) -> str | None:
     endpoint = local_sandbox.running_endpoint(env)
     if endpoint is None:
         if args.sandbox == "require":
-            raise InputError("no sandbox runs; start it with `regionguard sandbox up`")
+            raise InputError(f"no sandbox runs; start it with `{command('sandbox up')}`")
         print(
             "regionguard verify: no sandbox runs; checked the rendered policies only",
             file=sys.stderr,

@@ -14,6 +14,7 @@ from regionguard.commands._args import (
 )
 from regionguard.errors import FindingsError
 from regionguard.planfile import load_plan
+from regionguard.repo import program
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +47,7 @@ def register(subparsers: Any) -> None:
 
 
 def _explain_prefix(args: argparse.Namespace) -> list[str]:
-    out = ["regionguard", "explain"]
+    out = [program(), "explain"]
     out += ["--env", args.env] if args.env else ["--env-dir", str(args.env_dir)]
     if args.plan:
         out += ["--plan", str(args.plan)]

@@ -12,7 +12,7 @@ from typing import Any
 from regionguard.commands._args import path_argument, seconds_argument, whole_number
 from regionguard.errors import InputError
 from regionguard.local_sandbox import ENDPOINT_OVERRIDES, terraform_environment
-from regionguard.repo import repo_root
+from regionguard.repo import command, repo_root
 from regionguard.sandbox import process
 from regionguard.sandbox.faults import ACTIONS, FAULT_KINDS
 from regionguard.words import count
@@ -167,7 +167,7 @@ def _status(args: argparse.Namespace) -> int:
             data.update({"envDir": info.env_dir, "log": str(info.log_file)})
         print(json.dumps({"running": info is not None, "sandbox": data}))
     elif info is None:
-        print("sandbox not running (start it with `regionguard sandbox up`)")
+        print(f"sandbox not running (start it with `{command('sandbox up')}`)")
     else:
         print(_describe(info))
     return 0 if info is not None else 1

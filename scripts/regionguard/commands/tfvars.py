@@ -53,10 +53,7 @@ def run(args: argparse.Namespace) -> int:
     summary = _change_summary(committed.ids if exists else None, generated.permitted_ids)
     if args.check:
         state = "does not exist" if not exists else f"differs from {REGISTRY_FILE} ({summary})"
-        raise FindingsError(
-            f"{target}: {state}; run `regionguard tfvars --env-dir {env.dir}` "
-            "(or `make tfvars ENV=<env>`) and commit the result"
-        )
+        raise FindingsError(f"{target}: {state}; {env.tfvars_fix}")
     if not target.parent.is_dir():  # pragma: no cover - resolve_env_dir checked it
         raise InputError(f"{target.parent}: no such folder")
     write_atomic(target, generated.content)

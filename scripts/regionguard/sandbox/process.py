@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from regionguard.errors import InputError, RegionguardError
+from regionguard.repo import command
 from regionguard.sandbox.faults import ENV_VAR
 
 DEFAULT_PORT = 4580
@@ -155,7 +156,7 @@ def up(
         if port not in (0, running.port):
             raise SandboxError(
                 f"the sandbox already runs on port {running.port} (pid {running.pid}); "
-                f"run `regionguard sandbox down` before starting it on port {port}"
+                f"run `{command('sandbox down')}` before starting it on port {port}"
             )
         return running, False
     if port and _port_in_use(host, port):
@@ -163,7 +164,7 @@ def up(
         if other is not None:
             raise SandboxError(
                 f"{host}:{port} is used by a sandbox started elsewhere (pid {other.get('pid')}, "
-                f"env {other.get('envDir')}); stop it there with `regionguard sandbox down` "
+                f"env {other.get('envDir')}); stop it there with `{command('sandbox down')}` "
                 "or pass another --port (make: SANDBOX_PORT=N)"
             )
         raise SandboxError(
@@ -320,6 +321,6 @@ def require_running(state_dir: Path) -> SandboxInfo:
     info = status(state_dir)
     if info is None:
         raise InputError(
-            f"no sandbox runs from {state_dir}; start it with `regionguard sandbox up`"
+            f"no sandbox runs from {state_dir}; start it with `{command('sandbox up')}`"
         )
     return info
