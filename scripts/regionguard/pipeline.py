@@ -680,22 +680,15 @@ def _failure_review(env: Environment, out: _Outcome, stages: Stages) -> str:
         f"`regionguard plan` stopped before Terraform's plan of {env.dir} could be reviewed."
     )
     lines.append("")
-    errors = [f for f in out.findings if f.level == "error"]
-    if errors:
-        lines += ["### Errors", ""]
-        lines += [
-            f"- {md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
-            for f in errors
-        ]
-        lines.append("")
-    warnings = [f for f in out.findings if f.level == "warning"]
-    if warnings:
-        lines += ["### Warnings", ""]
-        lines += [
-            f"- {md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
-            for f in warnings
-        ]
-        lines.append("")
+    for title, level in (("Errors", "error"), ("Warnings", "warning")):
+        found = [f for f in out.findings if f.level == level]
+        if found:
+            lines += [f"### {title}", ""]
+            lines += [
+                f"- {md_line((f.entry + ': ' if f.entry else '') + f.message)} `{f.rule_id}`"
+                for f in found
+            ]
+            lines.append("")
     return _with_notes("\n".join(lines).rstrip("\n") + "\n", out.notes)
 
 

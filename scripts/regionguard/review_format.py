@@ -341,6 +341,12 @@ def _ou_list(ous: tuple[OuRef, ...] | None) -> str:
     return ", ".join(o.label() + (f": {o.reason}" if o.reason else "") for o in ous) or "none"
 
 
+def _section(out: list[str], title: str, items: Sequence[str]) -> None:
+    """A heading and a list of ``items``, each line a ``- `` item; nothing when there is none."""
+    if items:
+        out += [f"### {title}", "", *(f"- {item}" for item in items), ""]
+
+
 def _markdown(review: PlanReview) -> str:
     out: list[str] = []
     status = "passed" if review.passed else "**failed**"
@@ -349,24 +355,20 @@ def _markdown(review: PlanReview) -> str:
     if not review.has_changes:
         out.append("No changes to the Region deny control, the SCP or their attachments.")
         out.append("")
-    if review.reasons:
-        out.append(f"### Gate failed: {count(len(review.reasons), 'reason')}")
-        out.append("")
-        out.extend(f"- {md_escape(f.message)} `{f.rule_id}`" for f in review.reasons)
-        out.append("")
-    if review.widening:
-        out.append("### Widening changes: review before approving")
-        out.append("")
-        out.extend(f"- :warning: {md_escape(w.message)}" for w in review.widening)
-        out.append("")
+    _section(
+        out,
+        f"Gate failed: {count(len(review.reasons), 'reason')}",
+        [f"{md_escape(f.message)} `{f.rule_id}`" for f in review.reasons],
+    )
+    _section(
+        out,
+        "Widening changes: review before approving",
+        [f":warning: {md_escape(w.message)}" for w in review.widening],
+    )
     if review.layout:
         out.append(f"**SCP layout**: {md_escape(review.layout)}")
         out.append("")
-    if review.moves:
-        out.append("### Permits moving with their accounts")
-        out.append("")
-        out.extend(f"- {md_escape(m)}" for m in review.moves)
-        out.append("")
+    _section(out, "Permits moving with their accounts", [md_escape(m) for m in review.moves])
     if review.has_changes:
         out.append("### Resources")
         out.append("")
@@ -384,10 +386,9 @@ def _markdown(review: PlanReview) -> str:
         out.append("</details>")
         out.append("")
     for s in review.scps:
-        out.append(f"### SCP `{s.address}` ({s.action})")
-        out.append("")
-        out.extend(f"- {md_escape(line)}" for line in _scp_lines(s))
-        out.append("")
+        _section(
+            out, f"SCP `{s.address}` ({s.action})", [md_escape(line) for line in _scp_lines(s)]
+        )
     if review.controls:
         out.append("### Region deny control per OU")
         out.append("")
@@ -405,21 +406,13 @@ def _markdown(review: PlanReview) -> str:
         newly = ", ".join(o.label() for o in review.newly_not_covered)
         out.append(f"- Newly not covered: {md_escape(newly)}")
     out.append("")
-    if review.unknowns:
-        out.append("### Unknown until apply")
-        out.append("")
-        out.extend(f"- `{u.address}`: {md_escape(u.attribute)}" for u in review.unknowns)
-        out.append("")
-    if review.warnings:
-        out.append("### Warnings")
-        out.append("")
-        out.extend(f"- {md_escape(f.message)} `{f.rule_id}`" for f in review.warnings)
-        out.append("")
-    if review.drift:
-        out.append("### Changed outside Terraform")
-        out.append("")
-        out.extend(f"- {md_escape(d)}" for d in review.drift)
-        out.append("")
+    _section(
+        out,
+        "Unknown until apply",
+        [f"`{u.address}`: {md_escape(u.attribute)}" for u in review.unknowns],
+    )
+    _section(out, "Warnings", [f"{md_escape(f.message)} `{f.rule_id}`" for f in review.warnings])
+    _section(out, "Changed outside Terraform", [md_escape(d) for d in review.drift])
     return "\n".join(out).rstrip("\n") + "\n"
 
 
