@@ -293,6 +293,8 @@ class _Loaded:
         home.mkdir()
         self.stderr = Path(self._folder.name) / "stderr"
         self._buffer = b""
+        # A line it answered that is not a number (the protocol broken), for failure().
+        self._stray: str | None = None
         with self.stderr.open("wb") as stderr:
             self.process = subprocess.Popen(
                 [str(python), "-c", _LOADED],
@@ -334,7 +336,12 @@ class _Loaded:
         try:
             return int(line)
         except ValueError:
-            return None  # not the protocol: the interpreter is of no further use
+            # Not the protocol: the interpreter is of no further use, and what
+            # it does next is not waited for.
+            self._stray = line.decode("utf-8", errors="replace")[:200]
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            return None
 
     def _end(self) -> None:
         """Wait for the interpreter to end; past the grace, kill its group."""
@@ -349,6 +356,8 @@ class _Loaded:
         """Why the interpreter ended (its exit code and stderr); it is closed after."""
         self._end()
         stderr = self.stderr.read_text("utf-8", errors="replace")
+        if self._stray is not None:
+            stderr += f"\nthe loaded checkov answered {self._stray!r}, not a process id"
         self.close()
         return self.process.returncode, stderr
 

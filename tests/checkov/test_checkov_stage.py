@@ -423,6 +423,32 @@ def test_a_loaded_checkov_that_never_forks_runs_out_of_time_and_is_not_kept(
     assert process.pid not in _idle_pids()
 
 
+def test_a_loaded_checkov_that_answers_no_process_id_is_killed_not_waited_for(
+    env_dir: Path, tmp_path: Path
+) -> None:
+    """A line that is not the protocol ends the interpreter at once; no grace, no verdict."""
+    main = (
+        "import os, time\n"
+        "os.fork = lambda: 'not-a-pid'\n"
+        "os.waitpid = lambda *args: time.sleep(300)\n"
+        "class Checkov:\n    pass\n"
+    )
+    install = _fake_checkov(tmp_path, main)
+    plan_json = env_dir / "tfplan.json"
+    shutil.copyfile(FIXTURE, plan_json)
+    with (
+        _started(plan_json, timeout=60, install=install) as scan,
+        pytest.raises(FindingsError, match="answered 'not-a-pid', not a process id"),
+    ):
+        loaded = scan._loaded
+        assert loaded is not None
+        process = loaded.process
+        # Killed when the line was read, before anything waits for it.
+        assert process.wait(timeout=5) == -signal.SIGKILL
+        scan.wait()
+    assert process.pid not in _idle_pids()
+
+
 @pytest.mark.parametrize(
     ("main", "reason"),
     [
