@@ -282,7 +282,12 @@ def rule_findings(after: Deployment, options: GateOptions, source: str) -> list[
 
 
 def plan_reasons(
-    plan: Plan, before: Deployment, after: Deployment, *, allow_destroy: bool
+    plan: Plan,
+    before: Deployment,
+    after: Deployment,
+    *,
+    allow_destroy: bool,
+    gaps: _Gaps | None = None,
 ) -> list[Finding]:
     """The gate's reasons that are the plan's own, not a rule over the deployment.
 
@@ -342,7 +347,7 @@ def plan_reasons(
             f"{unknown.address}: {', '.join(unknown.attributes)} of {unknown.what} is {why}.",
             unknown.address,
         )
-    out.extend(_narrowed_guards(before, after, plan.source, _gaps(plan)))
+    out.extend(_narrowed_guards(before, after, plan.source, gaps or _gaps(plan)))
     return out
 
 
@@ -372,7 +377,8 @@ def review_plan(
     )
     names = {**plan.account_names, **(account_names or {})}
     before, after = from_plan(plan, "before"), from_plan(plan, "after")
-    reasons = plan_reasons(plan, before, after, allow_destroy=allow_destroy)
+    gaps = _gaps(plan)
+    reasons = plan_reasons(plan, before, after, allow_destroy=allow_destroy, gaps=gaps)
     found = rule_findings(after, options, plan.source)
     reasons += [f for f in found if f.level == "error"]
     warnings = [f for f in found if f.level == "warning"]
@@ -406,7 +412,7 @@ def review_plan(
         drift=_drift(plan),
         home_region=options.home_region,
         allow_destroy=allow_destroy,
-        layout=_layout(plan),
+        layout=_layout(plan, gaps),
         moves=_moves(scps, plan.ou_names),
     )
 
@@ -422,7 +428,7 @@ def _resources(changes: Sequence[PlanChange]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in resources.items()}
 
 
-def _layout(plan: Plan) -> str | None:
+def _layout(plan: Plan, gaps: _Gaps) -> str | None:
     """The scp_layout output after apply, in words."""
     value = plan.output_value("scp_layout", "after")
     if not isinstance(value, dict) or not isinstance(value.get("layout"), str):
@@ -431,7 +437,7 @@ def _layout(plan: Plan) -> str | None:
     before = plan.output_value("scp_layout", "before")
     if isinstance(before, dict) and before.get("layout") not in (None, value["layout"]):
         text += f"; it was {before['layout']}"
-        if not _gaps(plan).unordered:
+        if not gaps.unordered:
             text += ": each OU's new SCP is attached before the old one is detached and deleted"
     descended = [str(d) for d in value.get("descended") or []]
     if descended:
