@@ -8,7 +8,12 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from regionguard.door import _module_sources, cli_config_files, door_problems
+from regionguard.door import (
+    _module_manifest_problems,
+    _module_sources,
+    cli_config_files,
+    door_problems,
+)
 from regionguard.environment import Environment
 from regionguard.settings import declared_variables
 
@@ -101,3 +106,39 @@ def test_empty_and_default_values_pass(tmp_path: Path) -> None:
             "TF_VAR_not_declared_anywhere": "x",
         }
     )
+
+
+# The manifest terraform init (1.11) writes for envs/local, and one with a
+# nested call, as its module installer records local modules: the parent's
+# folder joined with the source.
+WRITTEN_BY_INIT = (
+    '{"Modules":[{"Key":"","Source":"","Dir":"."},'
+    '{"Key":"bedrock_inference_scp","Source":"../../modules/bedrock-inference-scp",'
+    '"Dir":"../../modules/bedrock-inference-scp"},'
+    '{"Key":"region_deny_control","Source":"../../modules/region-deny-control",'
+    '"Dir":"../../modules/region-deny-control"}]}'
+)
+NESTED = (
+    '{"Modules":[{"Key":"","Source":"","Dir":"."},'
+    '{"Key":"outer","Source":"./outer","Dir":"outer"},'
+    '{"Key":"outer.inner","Source":"../inner","Dir":"inner"}]}'
+)
+
+
+@pytest.mark.parametrize("manifest", [WRITTEN_BY_INIT, NESTED], ids=["envs-local", "nested"])
+def test_a_module_manifest_as_terraform_init_writes_it_passes(
+    tmp_path: Path, manifest: str
+) -> None:
+    folder = tmp_path / ".terraform" / "modules"
+    folder.mkdir(parents=True)
+    (folder / "modules.json").write_text(manifest)
+    assert list(_module_manifest_problems(tmp_path)) == []
+
+
+def test_a_nested_module_mapped_elsewhere_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / ".terraform" / "modules"
+    folder.mkdir(parents=True)
+    (folder / "modules.json").write_text(NESTED.replace('"Dir":"inner"', '"Dir":"outer/inner"'))
+    [problem] = _module_manifest_problems(tmp_path)
+    assert "module outer.inner is loaded from 'outer/inner', not from its source 'inner'" in problem
+    assert problem.endswith(f"delete {folder} and run `terraform init` in {tmp_path}")

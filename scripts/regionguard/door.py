@@ -81,6 +81,16 @@ _REFUSED_VARIABLES = {
         "it lets a cached provider be used without the checksums of .terraform.lock.hcl"
     ),
 }
+# The values with which each of them does nothing, as Terraform reads them: the
+# data folder and the reattached providers are taken from any value but the
+# empty string ("0" and blanks included: a folder named so, a parse error), the
+# plugin cache's lock-file exception from any value but "" and "0"
+# (internal/command/cliconfig's envConfig).
+_INERT_VALUES = {
+    "TF_DATA_DIR": ("",),
+    "TF_REATTACH_PROVIDERS": ("",),
+    "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE": ("", "0"),
+}
 
 
 def door_problems(env_dir: Path, environ: Mapping[str, str], declared: frozenset[str]) -> list[str]:
@@ -93,6 +103,7 @@ def door_problems(env_dir: Path, environ: Mapping[str, str], declared: frozenset
     problems += _configuration_problems(env_dir)
     problems += _lock_file_problems(env_dir)
     problems += _workspace_problems(env_dir)
+    problems += _module_manifest_problems(env_dir)
     problems += _cli_config_problems(environ)
     return problems
 
@@ -124,7 +135,7 @@ def _environment_problems(environ: Mapping[str, str], declared: frozenset[str]) 
                 "environment's (each environment folder is one state, in the default "
                 "workspace); unset it"
             )
-        elif key in _REFUSED_VARIABLES and value.strip() and value != "0":
+        elif key in _REFUSED_VARIABLES and value not in _INERT_VALUES[key]:
             yield f"environment variable {key}: {_REFUSED_VARIABLES[key]}; unset it"
 
 
@@ -399,6 +410,58 @@ def _workspace_problems(env_dir: Path) -> Iterator[str]:
             f"{path}: selects the workspace {name[:60]!r}, another state than the "
             "environment's; run `terraform workspace select default` in the folder"
         )
+
+
+def _module_manifest_problems(env_dir: Path) -> Iterator[str]:
+    """``.terraform/modules/modules.json`` maps every module call to the folder of its source.
+
+    Terraform loads each module from the ``Dir`` its manifest records, not
+    from the ``Source`` the configuration names, and ``terraform init``
+    keeps a ``Dir`` whose ``Source`` did not change (seen with Terraform
+    1.11: a ``Dir`` pointed elsewhere survives ``init -lockfile=readonly``).
+    So a manifest that maps a call elsewhere makes Terraform read
+    configuration no check of this door sees. ``terraform init`` records a
+    local module at its parent's folder joined with its source
+    (``filepath.Join``); anything else is refused.
+    """
+    path = env_dir / ".terraform" / "modules" / "modules.json"
+    if not os.path.lexists(path):
+        return
+    try:
+        text = inputfile.read_text(path, inputfile.SMALL_FILE, missing="no such file")
+        data = json.loads(text)
+    except InputError as exc:
+        yield str(exc)
+        return
+    except ValueError:
+        data = None
+    fix = f"delete {path.parent} and run `terraform init` in {env_dir}"
+    records = data.get("Modules") if isinstance(data, dict) else None
+    if not isinstance(records, list) or not all(
+        isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("Key", "Source", "Dir"))
+        for r in records
+    ):
+        yield f"{path}: not a module manifest Terraform writes; {fix}"
+        return
+    dirs = {r["Key"]: r["Dir"] for r in records}
+    for record in records:
+        key, source, folder = record["Key"], record["Source"], record["Dir"]
+        if key == "":
+            want = "."
+        elif not source.startswith(("./", "../")):
+            yield (
+                f"{path}: module {key} comes from {source[:80]!r}, not a local path of the "
+                f"repository; {fix}"
+            )
+            continue
+        else:
+            parent = dirs.get(key.rpartition(".")[0], ".")
+            want = os.path.normpath(os.path.join(parent, source))
+        if folder != want:
+            yield (
+                f"{path}: module {key or '(root)'} is loaded from {folder[:120]!r}, not from "
+                f"its source {want!r}; {fix}"
+            )
 
 
 # ---------------------------------------------------------------- CLI configuration
