@@ -628,3 +628,22 @@ def test_a_control_on_something_other_than_an_ou_fails_the_gate() -> None:
     review = review_plan(plan(policy(["create"], None, scp([])), ctl))
     assert [r.rule_id for r in review.reasons] == ["RG-PLAN-UNKNOWN"]
     assert "account/x', not the ARN of an OU" in review.reasons[0].message
+
+
+def test_the_json_review_describes_a_new_scp_whole() -> None:
+    """Every account a new SCP permits, its Regions, actions and options (text cuts at 25)."""
+    fixtures = Path(__file__).parent / "fixtures" / "plans" / "bad" / "scp-over-size-limit"
+    plan = load_plan(fixtures / "plan.json")
+    [scp] = json.loads(render(review_checked_plan(plan), "json"))["scps"]
+    assert scp["action"] == "create"
+    view = policy_view(
+        next(c.after["content"] for c in plan.changes if c.address == scp["address"])
+    )
+    after = scp["after"]
+    assert sorted(a["id"] for a in after["permitted"]) == sorted(view.permitted_accounts)
+    assert len(after["permitted"]) == 702
+    assert after["allowed_regions"] == list(view.allowed_regions)
+    assert after["guarded_actions"] == list(view.guarded_actions)
+    assert after["global_inference_profiles"] == view.global_option
+    assert after["out_of_region_calls"] == view.profile_option
+    assert "and 677 more (702 in all)" in render(review_checked_plan(plan), "markdown")

@@ -136,6 +136,16 @@ def to_json(review: PlanReview) -> dict[str, Any]:
                 "options": [{"option": o, "before": b, "after": a} for o, b, a in s.options],
                 "statements_added": list(s.statements_added),
                 "statements_removed": list(s.statements_removed),
+                # What the SCP is after apply, whole (a new SCP's description).
+                "after": None
+                if s.after is None
+                else {
+                    "permitted": accounts(s.permitted),
+                    "allowed_regions": list(s.after.allowed_regions),
+                    "guarded_actions": list(s.after.guarded_actions),
+                    "global_inference_profiles": s.after.global_option,
+                    "out_of_region_calls": s.after.profile_option,
+                },
                 "size_before": s.before.size if s.before else None,
                 "size_after": s.after.size if s.after else None,
                 "size_limit": s.size_limit,
