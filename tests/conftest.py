@@ -44,8 +44,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the order its first test has here, to whichever worker has two or fewer
     tests left. A long file handed out near the end would keep one worker busy
     while the others have nothing left; with the fast files last, they fill
-    the workers up to the end. The sort is stable: each tier keeps pytest's
-    order, and within a file its tests keep theirs.
+    the workers up to the end. A file's tier is that of its slowest test, and
+    the sort is stable: each tier keeps pytest's order of files, and within a
+    file its tests keep the order they are written in (a test may build on
+    the one before it, whatever their markers).
     """
 
     def tier(item: pytest.Item) -> int:
@@ -54,7 +56,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             return 0
         return 1 if names.intersection(SLOW_TIER) else 2
 
-    items.sort(key=tier)
+    files: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.partition("::")[0]
+        files[path] = min(files.get(path, 2), tier(item))
+    items.sort(key=lambda item: files[item.nodeid.partition("::")[0]])
 
 
 # With REGIONGUARD_TEST_CPU set to a file, each test appends one JSON line:

@@ -66,6 +66,8 @@ def sandbox_client(
     ``config`` is a botocore Config (retries, for instance); ``session`` a
     boto3 session to make it from (default: boto3's default session).
     """
+    # Loaded here: boto3 takes about 0.3 s to import, and only the commands
+    # that call AWS or the sandbox need it.
     import boto3
 
     options = client_options(region, endpoint)

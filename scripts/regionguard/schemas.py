@@ -42,6 +42,7 @@ def is_real_date(value: str) -> bool:
 @functools.cache
 def validator(name: str) -> jsonschema.protocols.Validator:
     """jsonschema's validator of the named schema: it lists every problem with its path."""
+    # Loaded here: jsonschema takes about 0.15 s to import, and most commands never validate.
     import jsonschema
 
     formats = jsonschema.FormatChecker(formats=())
@@ -56,6 +57,7 @@ def validator(name: str) -> jsonschema.protocols.Validator:
 @functools.cache
 def fast_check(name: str) -> Callable[[Any], Any]:
     """The named schema compiled by fastjsonschema; raises JsonSchemaException at a problem."""
+    # Loaded here, as jsonschema above: only the commands that check a file need it.
     import fastjsonschema
 
     check: Callable[[Any], Any] = fastjsonschema.compile(

