@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import z3
 
 from conftest import plan_fixture
 from regionguard import deployment as dep
@@ -161,6 +162,69 @@ def _p4(
 
 def _add_payments(st: dict[str, Any]) -> None:
     st["Condition"]["StringNotEquals"]["aws:PrincipalAccount"].append(PAYMENTS)
+
+
+class _Undecided(prove.Solver):
+    """z3 that answers every question ``unknown``, as at its timeout."""
+
+    def status(self, formula: Any) -> str:
+        self.questions += 1
+        return "unknown"
+
+
+class _UnknownAfterFirst:
+    """A z3 solver whose first check is answered, and every later one is ``unknown``."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.checks = 0
+
+    def check(self, *assumptions: Any) -> Any:
+        self.checks += 1
+        return self.real.check(*assumptions) if self.checks == 1 else z3.unknown
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_p4_is_not_proven_where_z3_cannot_decide_whether_a_decision_changes(
+    tmp_path: Path,
+) -> None:
+    env = _local(tmp_path)
+    after = edit_guard(deployment_from_env(env), _add_payments)
+    before = deployment_from_env(env)
+    result = diff(
+        (scenario_from_deployment(env, before), before),
+        (scenario_from_deployment(env, after), after),
+        spec_from_env(env, load_profile_data(env.dir)),
+        Listed(accounts=frozenset({PAYMENTS})),
+        explain_prefix=["regionguard", "explain"],
+        solver=_Undecided(),
+    )
+    assert not result.holds
+    assert result.details == []
+    assert result.note is not None and result.note.startswith(
+        'the solver could not decide on: OU "'
+    )
+
+
+def test_p4_is_not_proven_where_z3_stops_deciding_while_it_lists_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = prove._Cubes.__init__
+
+    def with_unknown_after_first(self: Any, *args: Any) -> None:
+        made(self, *args)
+        self.inside = _UnknownAfterFirst(self.inside)
+
+    monkeypatch.setattr(prove._Cubes, "__init__", with_unknown_after_first)
+    env = _local(tmp_path)
+    after = edit_guard(deployment_from_env(env), _add_payments)
+    result = _p4(env, after, Listed(accounts=frozenset({PAYMENTS})))
+    assert not result.holds
+    # The change found before z3 stopped deciding is listed, and the list said short.
+    assert result.details and all(c["account_ids"] == [PAYMENTS] for c in result.details)
+    assert result.note is not None and "the list may be short" in result.note
 
 
 def test_p4_lists_a_widening_the_review_lists(tmp_path: Path) -> None:

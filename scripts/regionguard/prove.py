@@ -1779,6 +1779,8 @@ class _Enumeration:
     cubes: _Cubes
     models: tuple[tuple[Any, dict[Any, bool]], ...]
     cut: bool
+    # z3 answered unknown (its timeout) before the list was whole.
+    undecided: bool = False
 
 
 def _enumerated(
@@ -1806,7 +1808,7 @@ def _enumerated(
     cubes = _Cubes(domain, change, timeout_ms)
     models: list[tuple[Any, dict[Any, bool]]] = []
     cut = False
-    while cubes.inside.check() == z3.sat:
+    while (result := cubes.inside.check()) == z3.sat:
         if len(models) == MAX_CUBES:
             cut = True
             break
@@ -1814,7 +1816,8 @@ def _enumerated(
         cube = cubes.generalize(_cube_literals(req, v, model))
         models.append((model, cube))
         cubes.inside.add(to_z3(neg(conj(*[_literal(f, x) for f, x in cube.items()]))))
-    memo[key] = _Enumeration(domain, change, cubes, tuple(models), cut)
+    undecided = not cut and result != z3.unsat
+    memo[key] = _Enumeration(domain, change, cubes, tuple(models), cut, undecided)
     return memo[key]
 
 
@@ -1979,6 +1982,7 @@ def diff(
                 places.setdefault(place.key, place)
     changes: list[Change] = []
     cut: list[str] = []
+    undecided: list[str] = []
     compared = 0
     enumerated: dict[tuple[int, int], _Enumeration] = {}
     for place in places.values():
@@ -1997,11 +2001,16 @@ def diff(
             now = allowed(new, req)
             change = conj(now, neg(was)) if widening else conj(was, neg(now))
             domain = conj(neg(management), req.constraints())
-            if ctx.solver.status(conj(domain, change)) != "sat":
+            status = ctx.solver.status(conj(domain, change))
+            if status != "sat":
+                if status != "unsat":
+                    undecided.append(place.label())
                 continue
             found = _enumerated(enumerated, domain, change, req, v, ctx.solver.timeout_ms)
             if found.cut:
                 cut.append(place.label())
+            if found.undecided:
+                undecided.append(place.label())
             cubes = found.cubes
             for model, cube in found.models:
                 listed_by = None
@@ -2019,9 +2028,13 @@ def diff(
     unlisted = [c for c in changes if c.widening and c.listed_by is None]
     merged = _merge(changes)
     checked = f"{count(len(places), 'place')} compared, {compared} with SCPs the plan changes"
-    note = None
+    notes = []
     if cut:
-        note = f"more than {MAX_CUBES} changes on {', '.join(cut)}; the list is cut there"
+        notes.append(f"more than {MAX_CUBES} changes on {', '.join(cut)}; the list is cut there")
+    if undecided:
+        places_undecided = ", ".join(dict.fromkeys(undecided))
+        notes.append(f"the solver could not decide on: {places_undecided}; the list may be short")
+    note = "; ".join(notes) or None
     first = unlisted[0] if unlisted else None
     statement = (
         "the requests whose decision the plan changes, and no widening the review does not list"
@@ -2029,7 +2042,7 @@ def diff(
     return PropertyResult(
         "P4",
         statement,
-        not unlisted and not cut,
+        not unlisted and not cut and not undecided,
         checked,
         first.example if first else None,
         _explain(ctx, first.example) if first else None,
