@@ -34,6 +34,7 @@ from typing import Any
 from regionguard import hclfile, inputfile
 from regionguard.errors import InputError
 from regionguard.registry import REGISTRY_FILE
+from regionguard.repo import repo_root
 from regionguard.settings import (
     GENERATED_TFVARS,
     GUARDED_VARIABLES,
@@ -297,13 +298,30 @@ def _configuration_problems(env_dir: Path) -> Iterator[str]:
                 continue
             for label, source in _module_sources(text, path.name.endswith(".json")):
                 if source.startswith(("./", "../")):
-                    queue.append(Path(os.path.normpath(folder / source)))
+                    called = Path(os.path.normpath(folder / source))
+                    if _outside_repository(called, env_dir):
+                        yield (
+                            f"{path}: module {label!r} comes from {source!r}, a folder outside "
+                            "this repository, where no review reads it; move the module under "
+                            "modules/"
+                        )
+                        continue
+                    queue.append(called)
                 else:
                     yield (
                         f"{path}: module {label!r} comes from {source!r}, outside this "
                         "repository, where no review reads it; vendor the module under "
                         "modules/ and call it by a local path"
                     )
+
+
+def _outside_repository(folder: Path, env_dir: Path) -> bool:
+    """True when ``folder`` (links resolved) lies outside the repository of ``env_dir``."""
+    try:
+        root = repo_root(env_dir)
+    except InputError:
+        root = env_dir.resolve().parent.parent
+    return not folder.resolve().is_relative_to(root)
 
 
 def _module_sources(text: str, is_json: bool) -> list[tuple[str, str]]:
@@ -318,9 +336,11 @@ def _module_sources(text: str, is_json: bool) -> list[tuple[str, str]]:
         for block in modules if isinstance(modules, list) else [modules]:
             if isinstance(block, dict):
                 for label, body in block.items():
-                    source = body.get("source") if isinstance(body, dict) else None
-                    if isinstance(source, str):
-                        out.append((str(label), source))
+                    # HCL's JSON syntax takes a block's body as an object or a list of them.
+                    for one in body if isinstance(body, list) else [body]:
+                        source = one.get("source") if isinstance(one, dict) else None
+                        if isinstance(source, str):
+                            out.append((str(label), source))
         return out
     if not re.search(r"\bmodule\b", text):
         return []
@@ -328,7 +348,10 @@ def _module_sources(text: str, is_json: bool) -> list[tuple[str, str]]:
 
 
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
-_MODULE_START = re.compile(r'^[ \t]*module[ \t]+"([^"]*)"[ \t]*\{', re.MULTILINE)
+# A block's label is a quoted string or a bare identifier (HCL's native syntax).
+_MODULE_START = re.compile(
+    r'^[ \t]*module[ \t]+(?:"([^"]*)"|([A-Za-z_][A-Za-z0-9_-]*))[ \t]*\{', re.MULTILINE
+)
 _SOURCE = re.compile(r'^[ \t]*source[ \t]*=[ \t]*"([^"]*)"', re.MULTILINE)
 
 
@@ -353,7 +376,7 @@ def _hcl_module_sources(text: str) -> Iterator[tuple[str, str]]:
         depth_one = _top_level(body)
         source = _SOURCE.search(depth_one)
         if source:
-            yield start.group(1), source.group(1)
+            yield start.group(1) or start.group(2), source.group(1)
 
 
 def _block_body(text: str, begin: int) -> str:
@@ -457,7 +480,12 @@ def _module_manifest_problems(env_dir: Path) -> Iterator[str]:
         else:
             parent = dirs.get(key.rpartition(".")[0], ".")
             want = os.path.normpath(os.path.join(parent, source))
-        if folder != want:
+        if folder == want and _outside_repository(env_dir / folder, env_dir):
+            yield (
+                f"{path}: module {key or '(root)'} is loaded from {folder[:120]!r}, outside this "
+                f"repository; move the module under modules/, then {fix}"
+            )
+        elif folder != want:
             yield (
                 f"{path}: module {key or '(root)'} is loaded from {folder[:120]!r}, not from "
                 f"its source {want!r}; {fix}"

@@ -208,7 +208,9 @@ def init_terraform(tf: Terraform, env: Environment) -> None:
     A provider the configuration needs and the lock file does not pin would
     otherwise be installed as found and recorded (Terraform's page "Dependency
     Lock File"); the door checks that every provider the lock file pins has
-    checksums (regionguard.door).
+    checksums (regionguard.door). The door runs again after it: Terraform's
+    own record of the modules it installed (``modules.json``) must call none
+    from outside the repository, whatever the configuration's syntax.
     """
     try:
         tf.run(
@@ -238,6 +240,7 @@ def init_terraform(tf: Terraform, env: Environment) -> None:
                 f"`export REGIONGUARD_TF_MIRROR={found[0] if found else '/path/to/mirror'}`"
             ) from None
         raise
+    env.check_single_source()
 
 
 # Terraform names the command that fixes a folder it cannot use as it is
