@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.environment import Environment
-from regionguard.gaterecord import PlanFiles, check_record, write_record
+from regionguard.errors import FindingsError
+from regionguard.gaterecord import PlanFiles, Reviewed, check_record, private_copy, write_record
 
 PASSING = plan_fixture("create-all-ous")
 TODAY = datetime.date(2026, 11, 30)
@@ -27,7 +29,15 @@ def saved_plan(env_dir: Path) -> tuple[PlanFiles, Environment]:
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"binary plan")
     env = Environment(env_dir, TODAY)
-    write_record(files, env, allow_destroy=False, widening=[], facts=0, checkov_version="3.3.30")
+    write_record(
+        files,
+        env,
+        reviewed=Reviewed.now(files, env),
+        allow_destroy=False,
+        widening=[],
+        facts=0,
+        checkov_version="3.3.30",
+    )
     return files, env
 
 
@@ -156,3 +166,45 @@ def test_plan_diff_warns_and_goes_on_when_the_registry_beside_the_plan_is_invali
     assert capsys.readouterr().err.startswith(
         f"regionguard: warning: accounts not named: {tmp_path / 'accounts.yaml'}"
     )
+
+
+@pytest.mark.parametrize("swap", ["plan", "json", "input"])
+def test_no_record_binds_files_that_changed_while_the_plan_was_reviewed(
+    tmp_path: Path, swap: str
+) -> None:
+    """Another run, or an edit, between the review and the record: no record at all."""
+    files, env = saved_plan(tmp_path)
+    files.record.unlink()
+    files.json.write_text("{}\n")
+    reviewed = Reviewed.now(files, env)
+    changed = {
+        "plan": files.plan,
+        "json": files.json,
+        "input": env.dir / "terraform.tfvars",
+    }[swap]
+    changed.write_bytes(changed.read_bytes() + b"\n# changed meanwhile\n")
+    with pytest.raises(FindingsError, match=f"{changed} changed while the plan was reviewed"):
+        write_record(
+            files,
+            env,
+            reviewed=reviewed,
+            allow_destroy=False,
+            widening=[],
+            facts=0,
+            checkov_version="3.3.30",
+        )
+    assert not files.record.exists()
+
+
+def test_the_private_copy_is_what_was_hashed_whatever_happens_to_the_saved_plan(
+    tmp_path: Path,
+) -> None:
+    files, env = saved_plan(tmp_path)
+    with private_copy(files.plan) as (copy, digest):
+        files.plan.write_bytes(b"another plan, written by another run")
+        assert copy.read_bytes() == b"binary plan"
+        assert digest == hashlib.sha256(b"binary plan").hexdigest()
+        assert check_record(files, env, digest) == []
+        assert oct(copy.parent.stat().st_mode & 0o777) == "0o700"
+    assert not copy.exists()
+    assert check_record(files, env) != []

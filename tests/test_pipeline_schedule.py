@@ -18,7 +18,13 @@ from conftest import plan_fixture
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
 from regionguard.errors import InputError
-from regionguard.gaterecord import PlanFiles, check_record, judge_saved_plan, write_record
+from regionguard.gaterecord import (
+    PlanFiles,
+    Reviewed,
+    check_record,
+    judge_saved_plan,
+    write_record,
+)
 from regionguard.inputs import as_planned, expired_in_committed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +146,7 @@ def test_apply_refuses_a_plan_that_permits_an_account_whose_permit_expired_since
     write_record(
         files,
         Environment(env_dir, planned_on),
+        reviewed=Reviewed.now(files, Environment(env_dir, planned_on)),
         allow_destroy=False,
         widening=[],
         facts=7,

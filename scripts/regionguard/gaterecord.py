@@ -21,9 +21,13 @@ match (docs/plan-gate.md, "What the gate record proves").
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ from typing import Any
 from regionguard import inputfile
 from regionguard.atomic import write_atomic
 from regionguard.environment import Environment
-from regionguard.errors import InputError
+from regionguard.errors import FindingsError, InputError
 from regionguard.planfile import POLICY_TYPE, Plan, is_unknown, parse_plan
 from regionguard.scp import read_scp
 from regionguard.settings import LOCK_FILE
@@ -39,11 +43,14 @@ from regionguard.settings import LOCK_FILE
 __all__ = [
     "RECORD_VERSION",
     "PlanFiles",
+    "Reviewed",
     "check_record",
     "expired_permits",
     "input_hashes",
     "judge_saved_plan",
     "permitted_in_plan",
+    "private_copy",
+    "text_sha256",
     "write_record",
 ]
 
@@ -96,10 +103,55 @@ def input_hashes(env: Environment) -> dict[str, str | None]:
     return {p.name: sha256(p, inputfile.REGISTRY) for p in dict.fromkeys(paths)}
 
 
+@dataclass(frozen=True)
+class Reviewed:
+    """What one run of the chain reviewed, hashed when it was read.
+
+    ``inputs`` before Terraform read them, ``plan_sha256`` of the private
+    copy of the saved plan that ``terraform show`` read, ``plan_json_sha256``
+    of the JSON the gate, the proof and the expectations judged. The record
+    binds these, and only when the files beside the plan still hash the same
+    (:func:`write_record`).
+    """
+
+    inputs: Mapping[str, str | None]
+    plan_sha256: str | None
+    plan_json_sha256: str | None
+
+    @classmethod
+    def now(cls, files: PlanFiles, env: Environment) -> Reviewed:
+        """The files as they are now (a record of files nobody changes meanwhile)."""
+        return cls(input_hashes(env), sha256(files.plan), sha256(files.json, inputfile.PLAN_JSON))
+
+
+@contextlib.contextmanager
+def private_copy(plan: Path) -> Iterator[tuple[Path, str]]:
+    """A copy of the saved plan that no other process can change, and its SHA-256.
+
+    ``terraform show`` and ``terraform apply`` read the copy, in a folder of
+    this process's alone (0700), so the plan judged and applied is the one
+    hashed, whatever happens to ``tfplan`` meanwhile. The original is read
+    through the one input reader first (a regular file of the repository).
+    """
+    sha256(plan)
+    with tempfile.TemporaryDirectory(prefix="regionguard-plan-") as folder:
+        copy = Path(folder) / plan.name
+        shutil.copyfile(plan, copy)
+        digest = sha256(copy)
+        assert digest is not None
+        yield copy, digest
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 of ``text`` as written to a file (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def write_record(
     files: PlanFiles,
     env: Environment,
     *,
+    reviewed: Reviewed,
     allow_destroy: bool,
     widening: Sequence[str],
     facts: int,
@@ -107,12 +159,36 @@ def write_record(
     permitted: Sequence[str] = (),
     proof: Mapping[str, str] | None = None,
 ) -> None:
-    """Write the record of a plan that passed every stage, checkov's scan of it included."""
+    """Write the record of a plan that passed every stage, checkov's scan of it included.
+
+    FindingsError, and no record, when the saved plan, its JSON or an input
+    is not what the run reviewed: another run, or an edit, changed it meanwhile.
+    """
+    changed = [
+        name
+        for name, now, then in (
+            (str(files.plan), sha256(files.plan), reviewed.plan_sha256),
+            (str(files.json), sha256(files.json, inputfile.PLAN_JSON), reviewed.plan_json_sha256),
+        )
+        if now != then
+    ]
+    current = input_hashes(env)
+    changed += [
+        str(env.dir / name)
+        for name in sorted(set(current) | set(reviewed.inputs))
+        if current.get(name) != reviewed.inputs.get(name)
+    ]
+    if changed:
+        raise FindingsError(
+            f"plan {env.dir}: {', '.join(changed)} changed while the plan was reviewed (another "
+            "run, or an edit); no gate record, so apply refuses it; run `make plan "
+            f"ENV={env.name}` again"
+        )
     record = {
         "version": RECORD_VERSION,
-        "plan_sha256": sha256(files.plan),
-        "plan_json_sha256": sha256(files.json, inputfile.PLAN_JSON),
-        "inputs": input_hashes(env),
+        "plan_sha256": reviewed.plan_sha256,
+        "plan_json_sha256": reviewed.plan_json_sha256,
+        "inputs": dict(reviewed.inputs),
         "gate": "passed",
         "expectations": "passed",
         "facts_checked": facts,
@@ -126,11 +202,12 @@ def write_record(
     write_atomic(files.record, json.dumps(record, indent=2) + "\n")
 
 
-def check_record(files: PlanFiles, env: Environment) -> list[str]:
+def check_record(files: PlanFiles, env: Environment, plan_sha256: str | None = None) -> list[str]:
     """Why the saved plan may not be applied by its record (empty: the record matches).
 
-    The accounts the plan permits are judged apart, on the plan itself
-    (:func:`judge_saved_plan`).
+    ``plan_sha256``: the hash of the private copy apply will use
+    (:func:`private_copy`), else the saved plan's own. The accounts the plan
+    permits are judged apart, on the plan itself (:func:`judge_saved_plan`).
     """
     if not os.path.lexists(files.plan):
         return [f"{files.plan}: no saved plan; run `make plan ENV={env.name}` first"]
@@ -149,7 +226,7 @@ def check_record(files: PlanFiles, env: Environment) -> list[str]:
             f"{files.record}: not a gate record of this version; run `make plan ENV={env.name}`"
         ]
     problems = []
-    if record.get("plan_sha256") != sha256(files.plan):
+    if record.get("plan_sha256") != (plan_sha256 or sha256(files.plan)):
         problems.append(
             f"{files.plan} is not the plan the gate reviewed (its SHA-256 differs); "
             f"run `make plan ENV={env.name}` again"

@@ -59,7 +59,16 @@ from regionguard.environment import Environment
 from regionguard.errors import FindingsError, InputError, RegionguardError
 from regionguard.expectations import STEP_4, Staged, staged_from_org, staged_from_plan, staged_text
 from regionguard.findings import Finding, has_errors
-from regionguard.gaterecord import PlanFiles, check_record, judge_saved_plan, write_record
+from regionguard.gaterecord import (
+    PlanFiles,
+    Reviewed,
+    check_record,
+    input_hashes,
+    judge_saved_plan,
+    private_copy,
+    text_sha256,
+    write_record,
+)
 from regionguard.inputs import (
     as_planned,
     backend_config,
@@ -82,7 +91,7 @@ from regionguard.review_format import (
     utf8_size,
 )
 from regionguard.sandbox.settings import load_sandbox_settings
-from regionguard.settings import LOCK_FILE
+from regionguard.settings import LOCK_FILE, UNREGISTERED_TFVARS
 from regionguard.terraform import Terraform, TerraformError, terminate_as_interrupt
 from regionguard.validation import validate_env
 from regionguard.words import count
@@ -327,6 +336,8 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         check_inputs(env)
         env, lingering = as_planned(env)
         checkov_install = checkovscan.installation()  # before the plan: exit 2 if missing
+        # The inputs as this run read them; the record binds these (write_record).
+        inputs = input_hashes(env)
     endpoint = None
     if env.has_sandbox:
         with stages.stage("sandbox"):
@@ -334,6 +345,8 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
     with stages.stage("registration"):
         facts = OrgFacts(Aws(env.settings.home_region, endpoint))
         _record_unregistered(env, facts)
+        # The one input this run writes, as it wrote it.
+        inputs[UNREGISTERED_TFVARS] = input_hashes(env).get(UNREGISTERED_TFVARS)
         deny = read_landing_zone_deny(facts)  # the expectations stage evaluates with it
         if deny.unreadable is not None:
             print(
@@ -376,8 +389,9 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
                 lock=options.state_lock,
             ),
         )
-        with stages.stage("terraform show"):
-            text = tf.show_json_text(files.plan.resolve())
+        with stages.stage("terraform show"), private_copy(files.plan) as (copy, plan_sha256):
+            text = tf.show_json_text(copy)
+    reviewed = Reviewed(inputs, plan_sha256, text_sha256(text))
     plan = parse_plan(text, str(files.json))
     write_atomic(files.json, text)
     scan.scan(files.json)  # runs beside the review and the expectations
@@ -435,6 +449,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
     write_record(
         files,
         env,
+        reviewed=reviewed,
         allow_destroy=options.allow_destroy,
         widening=[w.message for w in review.widening],
         facts=sum(len(o) for _, o in runs),
@@ -707,11 +722,25 @@ def apply(env: Environment, options: RunOptions) -> Applied:
     """Apply the saved plan that passed every stage, and nothing else (InputError: refused)."""
     files = PlanFiles(env.dir)
     stages = Stages("apply", env)
-    with stages.stage("gate record"):
-        problems = check_record(files, env)
-        if problems:
-            raise InputError("\n".join(problems))
-        env, _lingering = as_planned(env)
+    with ExitStack() as held:
+        with stages.stage("gate record"):
+            problems = check_record(files, env)
+            if problems:
+                raise InputError("\n".join(problems))
+            # The saved plan as this apply reads it: checked again, shown and
+            # applied from a private copy, so no other process can swap it.
+            copy, plan_sha256 = held.enter_context(private_copy(files.plan))
+            problems = check_record(files, env, plan_sha256)
+            if problems:
+                raise InputError("\n".join(problems))
+            env, _lingering = as_planned(env)
+        return _apply_copy(env, options, files, stages, copy)
+
+
+def _apply_copy(
+    env: Environment, options: RunOptions, files: PlanFiles, stages: Stages, copy: Path
+) -> Applied:
+    """The part of :func:`apply` after the record: show, judge and apply the private ``copy``."""
     endpoint = None
     if env.has_sandbox:
         endpoint = local_sandbox.running_endpoint(env)
@@ -729,11 +758,11 @@ def apply(env: Environment, options: RunOptions) -> Applied:
             env,
             stages,
             "permits of the saved plan",
-            lambda: tf.show_json_text(files.plan.resolve()),
+            lambda: tf.show_json_text(copy),
         )
         saved = judge_saved_plan(shown, files, env)
         with stages.stage("terraform apply"):
-            tf.apply(files.plan.resolve(), lock_timeout=LOCK_TIMEOUT)
+            tf.apply(copy, lock_timeout=LOCK_TIMEOUT)
     files.clear()
     done = applied_summary(saved)
     where = "the sandbox" if endpoint else "the organization"
