@@ -8,6 +8,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from regionguard import door
 from regionguard.door import (
     _module_manifest_problems,
     _module_sources,
@@ -142,3 +143,26 @@ def test_a_nested_module_mapped_elsewhere_is_refused(tmp_path: Path) -> None:
     [problem] = _module_manifest_problems(tmp_path)
     assert "module outer.inner is loaded from 'outer/inner', not from its source 'inner'" in problem
     assert problem.endswith(f"delete {folder} and run `terraform init` in {tmp_path}")
+
+
+def test_a_relative_cli_configuration_is_read_from_the_folder_terraform_runs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """regionguard runs Terraform in the environment folder: a relative path starts there."""
+    env_dir = tmp_path / "envs" / "prod"
+    env_dir.mkdir(parents=True)
+    (env_dir / "dev.tfrc").write_text("provider_installation {\n  dev_overrides {}\n}\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli_config_files({"TF_CLI_CONFIG_FILE": "dev.tfrc"}, env_dir) == [env_dir / "dev.tfrc"]
+    problems = list(door._cli_config_problems({"TF_CLI_CONFIG_FILE": "dev.tfrc"}, env_dir))
+    assert problems and "dev_overrides in provider_installation" in problems[0]
+
+
+def test_without_home_the_user_s_home_of_the_password_database_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terraform's homeDir falls back to user.Current().HomeDir when HOME is empty."""
+    (tmp_path / ".terraformrc").write_text("disable_checkpoint = true\n")
+    monkeypatch.setattr(door, "_password_home", lambda: str(tmp_path))
+    assert cli_config_files({"HOME": ""}) == [tmp_path / ".terraformrc"]
+    assert cli_config_files({}) == [tmp_path / ".terraformrc"]

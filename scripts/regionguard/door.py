@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import reprlib
 from collections.abc import Iterator, Mapping
@@ -105,7 +106,7 @@ def door_problems(env_dir: Path, environ: Mapping[str, str], declared: frozenset
     problems += _lock_file_problems(env_dir)
     problems += _workspace_problems(env_dir)
     problems += _module_manifest_problems(env_dir)
-    problems += _cli_config_problems(environ)
+    problems += _cli_config_problems(environ, env_dir)
     return problems
 
 
@@ -495,19 +496,23 @@ def _module_manifest_problems(env_dir: Path) -> Iterator[str]:
 # ---------------------------------------------------------------- CLI configuration
 
 
-def cli_config_files(environ: Mapping[str, str]) -> list[Path]:
+def cli_config_files(environ: Mapping[str, str], cwd: Path | None = None) -> list[Path]:
     """The CLI configuration files Terraform would read, in its order (cliconfig.LoadConfig).
 
     ``TF_CLI_CONFIG_FILE`` (else ``TERRAFORM_CONFIG``) names the only one
-    when set (a missing one is skipped, as Terraform skips it); otherwise
+    when set (a missing one is skipped, as Terraform skips it), a relative
+    path from ``cwd``, the folder Terraform runs in; otherwise
     ``~/.terraformrc`` and every ``*.tfrc`` / ``*.tfrc.json`` of
-    ``~/.terraform.d``.
+    ``~/.terraform.d``, home being ``HOME`` or, when that is empty, the
+    user's home in the password database (Terraform's ``homeDir``).
     """
     override = environ.get("TF_CLI_CONFIG_FILE") or environ.get("TERRAFORM_CONFIG")
     if override:
         path = Path(override)
+        if cwd is not None and not path.is_absolute():
+            path = cwd / path
         return [path] if os.path.lexists(path) else []
-    home = environ.get("HOME")
+    home = environ.get("HOME") or _password_home()
     if not home:
         return []
     files = [Path(home) / ".terraformrc"]
@@ -519,8 +524,16 @@ def cli_config_files(environ: Mapping[str, str]) -> list[Path]:
     return [p for p in files if os.path.lexists(p)]
 
 
-def _cli_config_problems(environ: Mapping[str, str]) -> Iterator[str]:
-    for path in cli_config_files(environ):
+def _password_home() -> str:
+    """The user's home in the password database, as Go's ``user.Current().HomeDir``."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return ""
+
+
+def _cli_config_problems(environ: Mapping[str, str], cwd: Path) -> Iterator[str]:
+    for path in cli_config_files(environ, cwd):
         try:
             text = inputfile.read_text(path, inputfile.CLI_CONFIG, missing="no such file")
         except InputError as exc:
