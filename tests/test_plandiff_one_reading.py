@@ -369,9 +369,12 @@ def test_control_parameters_widened_are_flagged_each_and_checked() -> None:
 def test_an_scp_deleted_under_its_attachments_leaves_their_guard_unknown() -> None:
     review = review_of(scp_deleted_attachments_kept)
     assert [w.message for w in review.widening] == ["the SCP is deleted: its denies stop applying"]
-    assert [r.rule_id for r in review.reasons] == ["RG-PLAN-DESTROY"] + ["RG-CTRL-UNGUARDED"] * 2
+    # The guard goes in the same apply (narrowed), and after it none can be told (unguarded).
+    assert [r.rule_id for r in review.reasons] == (
+        ["RG-PLAN-DESTROY"] + ["RG-PLAN-GUARD-NARROWED"] * 2 + ["RG-CTRL-UNGUARDED"] * 2
+    )
     assert "whether an SCP attached to the same OU denies it cannot be told" in (
-        review.reasons[1].message
+        review.reasons[3].message
     )
 
 

@@ -536,7 +536,12 @@ def _narrowed_guards(
     an attachment is off an OU before its replacement is on (:class:`_Gaps`):
     the OU is then judged with the SCPs it keeps through the other
     attachments, with ``--allow-destroy`` too.
+    And nothing orders an SCP's update before the creation of another
+    attachment: the OU is also judged with the SCPs attached before the
+    apply, each with its content after it. An attachment whose SCP the plan
+    does not hold guards nothing.
     """
+    after_content = {p.address: p.content for p in after.policies}
     problems: dict[str, list[str]] = {}
     # (kind, attachments taken off) -> action -> OUs
     open_meanwhile: dict[tuple[str, tuple[str, ...]], dict[str, list[str]]] = {}
@@ -546,12 +551,24 @@ def _narrowed_guards(
     for item in before.ous:
         exempted = tuple((item.control or {}).get("ExemptedActions", ()))
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
-        if not exempted or later is None or later.unresolved:
+        if not exempted or later is None:
             continue
         narrowed = _unguarded(judged, exempted, list(later.scps))
         for action in narrowed:
             problems.setdefault(action, []).append(item.ou.label())
         moments = []
+        # The SCPs attached before, updated, while the new attachments are not there yet.
+        created = tuple(a.address for a in later.attachments if a.address in gaps.created)
+        if created:
+            updated = [
+                ScpDoc(s.name, after_content.get(s.name) or s.content)
+                for s in item.scps
+                if not (s.name in after_content and after_content[s.name] is None)
+            ]
+            for action in _unguarded(judged, exempted, updated):
+                if action not in narrowed:
+                    ous_of = open_meanwhile.setdefault(("updated first", created), {})
+                    ous_of.setdefault(action, []).append(item.ou.label())
         first = tuple(a.address for a in later.attachments if a.address in gaps.destroyed_first)
         if first:
             moments.append(("destroyed first", first, gaps.destroyed_first))
@@ -594,6 +611,14 @@ def _narrowed_guards(
                 "account in every Region. Give the attachment lifecycle "
                 "{ create_before_destroy = true }, as modules/bedrock-inference-scp does, and "
                 "plan again."
+            )
+        elif kind == "updated first":
+            tail = (
+                f"takes {them} out of the guard of an SCP attached today while the SCP that "
+                f"guards {them} after the apply comes with {', '.join(removed)}, which "
+                "nothing orders first: if the update comes first, "
+                f"{them} would be open to every account in every Region. Attach the new SCP "
+                "in one apply, and change the old one in the next."
             )
         else:
             tail = (

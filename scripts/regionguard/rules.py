@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -187,6 +188,13 @@ def guard_problems(statement: Mapping[str, Any]) -> list[str]:
     if not isinstance(block, dict):
         return [*problems, "it has no StringNotEquals aws:RequestedRegion condition"]
     keys = {str(k).lower(): v for k, v in block.items()}
+    if len(keys) < len(block):
+        # AWS reads condition key names case-insensitively: two spellings of one
+        # key are one key with two lists, which this project's readers would
+        # each take differently.
+        spellings = Counter(str(k).lower() for k in block)
+        twice = sorted(k for k, n in spellings.items() if n > 1)
+        problems.append(f"its StringNotEquals names {twice} more than once (in another case)")
     extra = sorted(k for k in keys if k not in (REGION_KEY, ACCOUNT_KEY))
     if extra:
         problems.append(f"its StringNotEquals also tests {extra}, which narrows the Deny")
