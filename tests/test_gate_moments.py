@@ -8,7 +8,10 @@ open for a moment (or for good) while the review's verdict was "passed":
 - an OU that also carries an attachment whose SCP the plan does not hold
   (the other checks of the moment were skipped for it);
 - a guard whose condition names a key twice, in two cases (AWS reads
-  condition keys case-insensitively; the two readers took different ones).
+  condition keys case-insensitively; the two readers took different ones);
+- a control forgotten (a ``removed`` block with ``destroy = false``: AWS
+  keeps it, exemptions too) while its OU's guard is detached, with
+  ``--allow-destroy``, which never lifts the narrowed-guard rule.
 """
 
 from __future__ import annotations
@@ -72,7 +75,12 @@ def change(
     }
 
 
-def review(changes: list[dict[str, Any]], configuration: dict[str, Any] | None = None) -> Any:
+def review(
+    changes: list[dict[str, Any]],
+    configuration: dict[str, Any] | None = None,
+    *,
+    allow_destroy: bool = False,
+) -> Any:
     plan: dict[str, Any] = {
         "format_version": "1.2",
         "terraform_version": "1.11.0",
@@ -85,7 +93,7 @@ def review(changes: list[dict[str, Any]], configuration: dict[str, Any] | None =
     }
     if configuration is not None:
         plan["configuration"] = configuration
-    return review_plan(parse_plan(json.dumps(plan), "plan.json"))
+    return review_plan(parse_plan(json.dumps(plan), "plan.json"), allow_destroy=allow_destroy)
 
 
 def scp(name: str, content: str, policy_id: str | None = None) -> dict[str, Any]:
@@ -169,3 +177,19 @@ def test_a_guard_naming_a_condition_key_twice_in_two_cases_guards_nothing() -> N
         )
         assert not result.passed, (first, second)
         assert "RG-CTRL-UNGUARDED" in [r.rule_id for r in result.reasons]
+
+
+def test_a_forgotten_control_keeps_its_exemptions_in_aws_and_needs_its_guard() -> None:
+    policy = scp("g", guard(INVOKE), "p-guard0001")
+    attached = {"id": "x", "policy_id": "p-guard0001", "target_id": OU}
+    changes = [
+        change(f"{POLICY}.g", POLICY, ["no-op"], policy, policy),
+        change(f"{ATTACHMENT}.g", ATTACHMENT, ["delete"], attached, None),
+        change(f"{CONTROL}.c", CONTROL, ["forget"], control(INVOKE), None),
+    ]
+    result = review(changes, allow_destroy=True)
+    assert not result.passed
+    assert "RG-PLAN-GUARD-NARROWED" in [r.rule_id for r in result.reasons]
+    # Destroyed, not forgotten, the control takes its exemptions with it.
+    changes[2] = change(f"{CONTROL}.c", CONTROL, ["delete"], control(INVOKE), None)
+    assert review(changes, allow_destroy=True).passed

@@ -463,6 +463,11 @@ def _json(value: Any) -> str:
 
 def _state(change: PlanChange, side: str) -> Any:
     if side == "after" and change.removes_for_good:
+        if change.action == "forget" and change.resource_type == CONTROL_TYPE:
+            # Forgotten (a `removed` block with destroy = false), the control
+            # stays enabled in AWS with the parameters it has, exemptions too;
+            # only Terraform stops managing it.
+            return change.before
         return None
     return change.after if side == "after" else change.before
 
