@@ -9,6 +9,8 @@ open for a moment (or for good) while the review's verdict was "passed":
   (the other checks of the moment were skipped for it);
 - a guard whose condition names a key twice, in two cases (AWS reads
   condition keys case-insensitively; the two readers took different ones);
+- an attachment whose SCP is told by the root's ``scp_attachment_policies``
+  output while its own expression names another SCP, or two of them;
 - a control forgotten (a ``removed`` block with ``destroy = false``: AWS
   keeps it, exemptions too) while its OU's guard is detached, with
   ``--allow-destroy``, which never lifts the narrowed-guard rule.
@@ -193,3 +195,111 @@ def test_a_forgotten_control_keeps_its_exemptions_in_aws_and_needs_its_guard() -
     # Destroyed, not forgotten, the control takes its exemptions with it.
     changes[2] = change(f"{CONTROL}.c", CONTROL, ["delete"], control(INVOKE), None)
     assert review(changes, allow_destroy=True).passed
+
+
+MODULE = "module.bedrock_inference_scp"
+
+
+def _attachment_plan(
+    references: list[str],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    weak = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Nothing", "Effect": "Deny", "Action": ["s3:GetObject"], "Resource": "*"}
+            ],
+        }
+    )
+
+    def in_module(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "module_address": MODULE}
+
+    return (
+        [
+            in_module(
+                change(
+                    f'{MODULE}.{POLICY}.per_ou["{OU}"]',
+                    POLICY,
+                    ["create"],
+                    None,
+                    scp("g", guard(INVOKE)),
+                    {"id": True},
+                )
+            ),
+            in_module(
+                change(
+                    f"{MODULE}.{POLICY}.weak",
+                    POLICY,
+                    ["create"],
+                    None,
+                    scp("w", weak),
+                    {"id": True},
+                )
+            ),
+            in_module(
+                change(
+                    f'{MODULE}.{ATTACHMENT}.per_ou["{OU}"]',
+                    ATTACHMENT,
+                    ["create"],
+                    None,
+                    {"target_id": OU},
+                    {"id": True, "policy_id": True},
+                )
+            ),
+            change(
+                f'module.region_deny_control.{CONTROL}.this["x"]',
+                CONTROL,
+                ["create"],
+                None,
+                control(INVOKE),
+            ),
+        ],
+        {
+            "root_module": {
+                "module_calls": {
+                    "bedrock_inference_scp": {
+                        "module": {
+                            "resources": [
+                                {
+                                    "address": f"{ATTACHMENT}.per_ou",
+                                    "expressions": {"policy_id": {"references": references}},
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+        output,
+    )
+
+
+def test_an_attachment_s_scp_is_not_taken_from_an_output_its_expression_contradicts() -> None:
+    for references in (
+        [f"{POLICY}.weak.id", f"{POLICY}.weak"],
+        ["var.use_guard", f"{POLICY}.per_ou.id", f"{POLICY}.per_ou", f"{POLICY}.weak.id"],
+    ):
+        changes, configuration = _attachment_plan(references)
+        plan: dict[str, Any] = {
+            "format_version": "1.2",
+            "terraform_version": "1.11.0",
+            "complete": True,
+            "applyable": True,
+            "errored": False,
+            "variables": {"home_region": {"value": "us-east-1"}},
+            "planned_values": {},
+            "resource_changes": changes,
+            "configuration": configuration,
+            "output_changes": {
+                "scp_attachment_policies": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": {OU: {"resource": "per_ou", "key": OU}},
+                    "after_unknown": False,
+                }
+            },
+        }
+        result = review_plan(parse_plan(json.dumps(plan), "plan.json"))
+        assert not result.passed, references
+        assert "RG-CTRL-UNGUARDED" in [r.rule_id for r in result.reasons]

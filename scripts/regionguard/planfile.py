@@ -807,16 +807,38 @@ class Plan:
                     if field(side, "id") == policy_id:
                         return address
             return None
+        # The policy resources the configuration's expression names: more
+        # than one (a conditional, say) cannot be told apart before apply.
+        referenced = self._referenced_policies(att)
+        if len(referenced) > 1:
+            return None
         target = field(att.after, "target_id")
         named = field(self.output_value(ATTACHMENT_POLICIES_OUTPUT, "after"), target)
         if isinstance(named, dict) and isinstance(named.get("key"), str):
             prefix = f"{att.module_address}." if att.module_address else ""
             resource = str(named.get("resource"))
-            address = f'{prefix}{POLICY_TYPE}.{resource}["{named["key"]}"]'
+            base = f"{prefix}{POLICY_TYPE}.{resource}"
+            # The output is believed only where the expression agrees with it.
+            if referenced and referenced != [base]:
+                return None
+            address = f'{base}["{named["key"]}"]'
             return address if address in policies else None
+        if referenced:
+            [base] = referenced
+            if base in policies:
+                return base
+            # A policy with for_each: only an only instance is certain.
+            keyed = [a for a in policies if a.startswith(base + "[")]
+            return keyed[0] if len(keyed) == 1 else None
+        return None
+
+    def _referenced_policies(self, att: PlanChange) -> list[str]:
+        """The policy resources (module-prefixed, no instance key) an attachment's policy_id names."""
         module = self._config_module(att.module_address)
         resource_name = att.address.split("[", 1)[0].rsplit(".", 2)
         local = ".".join(resource_name[-2:])
+        prefix = f"{att.module_address}." if att.module_address else ""
+        out: list[str] = []
         for res in field(module, "resources") or []:
             if field(res, "address") != local:
                 continue
@@ -824,14 +846,8 @@ class Plan:
             for ref in refs:
                 match = re.fullmatch(rf"{POLICY_TYPE}\.([A-Za-z0-9_-]+)(\.id)?", str(ref))
                 if match:
-                    prefix = f"{att.module_address}." if att.module_address else ""
-                    base = f"{prefix}{POLICY_TYPE}.{match.group(1)}"
-                    if base in policies:
-                        return base
-                    # A policy with for_each: only an only instance is certain.
-                    keyed = [a for a in policies if a.startswith(base + "[")]
-                    return keyed[0] if len(keyed) == 1 else None
-        return None
+                    out.append(f"{prefix}{POLICY_TYPE}.{match.group(1)}")
+        return list(dict.fromkeys(out))
 
 
 def ou_id_of_arn(arn: Any) -> str | None:
