@@ -271,7 +271,6 @@ def _attachment_plan(
                 }
             }
         },
-        output,
     )
 
 

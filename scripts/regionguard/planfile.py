@@ -833,7 +833,7 @@ class Plan:
         return None
 
     def _referenced_policies(self, att: PlanChange) -> list[str]:
-        """The policy resources (module-prefixed, no instance key) an attachment's policy_id names."""
+        """The policy resources an attachment's policy_id names (module-prefixed, no key)."""
         module = self._config_module(att.module_address)
         resource_name = att.address.split("[", 1)[0].rsplit(".", 2)
         local = ".".join(resource_name[-2:])
