@@ -224,6 +224,9 @@ def _sections(report: Any) -> list[dict[str, Any]]:
     return sections
 
 
+_UNLOADED = re.compile(r"Cannot load external check '([^']*)'")
+
+
 def read_report(stdout: str, stderr: str, returncode: int, plan_json: Path) -> Verdict:
     """checkov's JSON report (``--output json``) as a verdict; FindingsError when it is none.
 
@@ -234,6 +237,14 @@ def read_report(stdout: str, stderr: str, returncode: int, plan_json: Path) -> V
     where = f"checkov over {plan_json}"
     if returncode not in (0, 1):
         raise FindingsError(f"{where} exited {returncode}: {_tail(stderr)}")
+    # checkov logs a check of --external-checks-dir it cannot import and goes
+    # on without it, exit 0: the project's checks would pass by not running.
+    unloaded = sorted(set(_UNLOADED.findall(stderr)))
+    if unloaded:
+        raise FindingsError(
+            f"{where}: checkov could not load the project's checks {', '.join(unloaded)}, so "
+            f"they did not run; nothing they check was checked: {_tail(stderr)}"
+        )
     try:
         sections = _sections(json.loads(stdout))
     except ValueError as exc:

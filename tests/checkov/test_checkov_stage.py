@@ -390,6 +390,19 @@ def test_a_report_that_is_no_verdict_is_refused(stdout: str, returncode: int, re
         read_report(stdout, "", returncode, Path("tfplan.json"))
 
 
+def test_a_project_check_checkov_cannot_load_gives_no_verdict(
+    env_dir: Path, tmp_path: Path, install: Installation
+) -> None:
+    """checkov logs a check it cannot import and exits 0 without it: no verdict here."""
+    checks = tmp_path / "checks"
+    shutil.copytree(install.checks, checks, ignore=shutil.ignore_patterns("__pycache__"))
+    (checks / "Broken.py").write_text("raise ImportError('broken on purpose')\n")
+    plan_json = env_dir / "tfplan.json"
+    shutil.copyfile(FIXTURE, plan_json)
+    with pytest.raises(FindingsError, match="could not load the project's checks Broken"):
+        _scan(plan_json, Installation(install.checkov, checks))
+
+
 def _fake_checkov(tmp_path: Path, main: str) -> Installation:
     """A checkov script of a Python of its own whose ``checkov.main`` is ``main``."""
     venv = tmp_path / "fake-venv"
