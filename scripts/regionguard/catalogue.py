@@ -313,7 +313,8 @@ PLAN_GUARD_NARROWED = Rule(
     "No action a control exempts today loses its guard at any moment of the apply: not in "
     "the same apply that drops it from the SCP, nor while an attachment replaced "
     "destroy-first is gone, nor while an attachment deleted with nothing ordering it after "
-    "the new ones (terraform_data.attachments) may be gone.",
+    "the new ones (terraform_data.attachments) may be gone, nor while an SCP attached today "
+    "is updated before the new attachment that guards after the apply exists.",
     (GATE,),
     GATE_DOC,
     "Terraform updates the SCP before the control, so in between the action would be open "
