@@ -82,6 +82,7 @@ def review(
     configuration: dict[str, Any] | None = None,
     *,
     allow_destroy: bool = False,
+    outputs: dict[str, Any] | None = None,
 ) -> Any:
     plan: dict[str, Any] = {
         "format_version": "1.2",
@@ -95,6 +96,8 @@ def review(
     }
     if configuration is not None:
         plan["configuration"] = configuration
+    if outputs is not None:
+        plan["output_changes"] = outputs
     return review_plan(parse_plan(json.dumps(plan), "plan.json"), allow_destroy=allow_destroy)
 
 
@@ -280,25 +283,8 @@ def test_an_attachment_s_scp_is_not_taken_from_an_output_its_expression_contradi
         ["var.use_guard", f"{POLICY}.per_ou.id", f"{POLICY}.per_ou", f"{POLICY}.weak.id"],
     ):
         changes, configuration = _attachment_plan(references)
-        plan: dict[str, Any] = {
-            "format_version": "1.2",
-            "terraform_version": "1.11.0",
-            "complete": True,
-            "applyable": True,
-            "errored": False,
-            "variables": {"home_region": {"value": "us-east-1"}},
-            "planned_values": {},
-            "resource_changes": changes,
-            "configuration": configuration,
-            "output_changes": {
-                "scp_attachment_policies": {
-                    "actions": ["create"],
-                    "before": None,
-                    "after": {OU: {"resource": "per_ou", "key": OU}},
-                    "after_unknown": False,
-                }
-            },
-        }
-        result = review_plan(parse_plan(json.dumps(plan), "plan.json"))
+        per_ou = {OU: {"resource": "per_ou", "key": OU}}
+        output = {"actions": ["create"], "before": None, "after": per_ou, "after_unknown": False}
+        result = review(changes, configuration, outputs={"scp_attachment_policies": output})
         assert not result.passed, references
         assert "RG-CTRL-UNGUARDED" in [r.rule_id for r in result.reasons]
