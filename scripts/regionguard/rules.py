@@ -189,9 +189,9 @@ def guard_problems(statement: Mapping[str, Any]) -> list[str]:
         return [*problems, "it has no StringNotEquals aws:RequestedRegion condition"]
     keys = {str(k).lower(): v for k, v in block.items()}
     if len(keys) < len(block):
-        # AWS reads condition key names case-insensitively: two spellings of one
-        # key are one key with two lists, which this project's readers would
-        # each take differently.
+        # "Context key names are not case-sensitive" (IAM JSON policy elements:
+        # Condition): two spellings of one key are one key with two lists,
+        # which this project's readers would each take differently.
         spellings = Counter(str(k).lower() for k in block)
         twice = sorted(k for k, n in spellings.items() if n > 1)
         problems.append(f"its StringNotEquals names {twice} more than once (in another case)")
