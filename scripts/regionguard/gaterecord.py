@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ __all__ = [
     "Reviewed",
     "check_record",
     "expired_permits",
+    "input_hash",
     "input_hashes",
     "judge_saved_plan",
     "permitted_in_plan",
@@ -100,7 +100,12 @@ def input_hashes(env: Environment) -> dict[str, str | None]:
     paths += sorted(
         p for p in env.dir.iterdir() if p.name.endswith(".tfvars") or ".tfvars." in p.name
     )
-    return {p.name: sha256(p, inputfile.REGISTRY) for p in dict.fromkeys(paths)}
+    return {p.name: input_hash(p) for p in dict.fromkeys(paths)}
+
+
+def input_hash(path: Path) -> str | None:
+    """SHA-256 of one input file, as :func:`input_hashes` takes it (None: absent)."""
+    return sha256(path, inputfile.REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -131,14 +136,14 @@ def private_copy(plan: Path) -> Iterator[tuple[Path, str]]:
     ``terraform show`` and ``terraform apply`` read the copy, in a folder of
     this process's alone (0700), so the plan judged and applied is the one
     hashed, whatever happens to ``tfplan`` meanwhile. The original is read
-    through the one input reader first (a regular file of the repository).
+    once, through the one input reader (a regular file of the repository),
+    and the copy written from the bytes hashed.
     """
-    sha256(plan)
     with tempfile.TemporaryDirectory(prefix="regionguard-plan-") as folder:
         copy = Path(folder) / plan.name
-        shutil.copyfile(plan, copy)
-        digest = sha256(copy)
-        assert digest is not None
+        digest = inputfile.sha256(plan, inputfile.SAVED_PLAN, copy_to=copy)
+        if digest is None:
+            raise InputError(f"{plan}: no saved plan; run `make plan` first")
         yield copy, digest
 
 

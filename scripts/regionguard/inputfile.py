@@ -257,19 +257,30 @@ def read_small_text(path: Path) -> str:
     return read_text(path, SMALL_FILE, missing="no such file")
 
 
-def sha256(path: Path, kind: Kind) -> str | None:
-    """SHA-256 of ``path`` read as a stream with the checks above; None when it does not exist."""
+def sha256(path: Path, kind: Kind, *, copy_to: Path | None = None) -> str | None:
+    """SHA-256 of ``path`` read as a stream with the checks above; None when it does not exist.
+
+    With ``copy_to``, the bytes hashed are also written there (a new file,
+    0600), so the copy is exactly what the hash says.
+    """
     if not os.path.lexists(path):
         return None
     fd = _open(path, kind, "no such file")
     digest = hashlib.sha256()
     total = 0
+    out = None
     try:
+        if copy_to is not None:
+            out = os.open(copy_to, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         while chunk := os.read(fd, _CHUNK):
             total += len(chunk)
             if total > kind.limit:
                 raise _too_large(path, kind, "growing past the limit")
             digest.update(chunk)
+            if out is not None:
+                os.write(out, chunk)
     finally:
         os.close(fd)
+        if out is not None:
+            os.close(out)
     return digest.hexdigest()

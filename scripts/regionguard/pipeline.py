@@ -63,6 +63,7 @@ from regionguard.gaterecord import (
     PlanFiles,
     Reviewed,
     check_record,
+    input_hash,
     input_hashes,
     judge_saved_plan,
     private_copy,
@@ -346,7 +347,7 @@ def _plan_chain(env: Environment, options: RunOptions, out: _Outcome, stages: St
         facts = OrgFacts(Aws(env.settings.home_region, endpoint))
         _record_unregistered(env, facts)
         # The one input this run writes, as it wrote it.
-        inputs[UNREGISTERED_TFVARS] = input_hashes(env).get(UNREGISTERED_TFVARS)
+        inputs[UNREGISTERED_TFVARS] = input_hash(env.dir / UNREGISTERED_TFVARS)
         deny = read_landing_zone_deny(facts)  # the expectations stage evaluates with it
         if deny.unreadable is not None:
             print(
@@ -724,12 +725,11 @@ def apply(env: Environment, options: RunOptions) -> Applied:
     stages = Stages("apply", env)
     with ExitStack() as held:
         with stages.stage("gate record"):
-            problems = check_record(files, env)
-            if problems:
-                raise InputError("\n".join(problems))
-            # The saved plan as this apply reads it: checked again, shown and
-            # applied from a private copy, so no other process can swap it.
-            copy, plan_sha256 = held.enter_context(private_copy(files.plan))
+            # The saved plan as this apply reads it: checked against the record,
+            # shown and applied from a private copy, so no other process can swap it.
+            copy, plan_sha256 = files.plan, None
+            if os.path.lexists(files.plan):
+                copy, plan_sha256 = held.enter_context(private_copy(files.plan))
             problems = check_record(files, env, plan_sha256)
             if problems:
                 raise InputError("\n".join(problems))

@@ -347,7 +347,9 @@ def plan_reasons(
             f"{unknown.address}: {', '.join(unknown.attributes)} of {unknown.what} is {why}.",
             unknown.address,
         )
-    out.extend(_narrowed_guards(before, after, plan.source, gaps or _gaps(plan)))
+    out.extend(
+        _narrowed_guards(before, after, plan.source, gaps if gaps is not None else _gaps(plan))
+    )
     return out
 
 
@@ -560,10 +562,13 @@ def _narrowed_guards(
         # The SCPs attached before, updated, while the new attachments are not there yet.
         created = tuple(a.address for a in later.attachments if a.address in gaps.created)
         if created:
+            # An SCP the plan keeps, with its content after; one it deletes
+            # (detached only after the creates), as it is; one whose content
+            # is unknown until apply, none.
             updated = [
-                ScpDoc(s.name, after_content.get(s.name) or s.content)
+                ScpDoc(s.name, content)
                 for s in item.scps
-                if not (s.name in after_content and after_content[s.name] is None)
+                if (content := after_content.get(s.name, s.content)) is not None
             ]
             for action in _unguarded(judged, exempted, updated):
                 if action not in narrowed:
