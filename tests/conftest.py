@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -12,6 +13,8 @@ from typing import Any, NoReturn
 import pytest
 
 from regionguard import hclfile
+from regionguard.environment import Environment
+from regionguard.gaterecord import PlanFiles, Reviewed, write_record
 from regionguard.sandbox.server import SandboxApp, serve
 from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.terraform import Terraform
@@ -109,6 +112,24 @@ def plan_fixtures(*kinds: str) -> list[Path]:
         for kind in kinds or tuple(PLAN_KINDS)
         for p in sorted((PLAN_FIXTURES / kind).glob("*/plan.json"))
     ]
+
+
+def record_as_passed(env_dir: Path, today: datetime.date, *, facts: int = 0) -> None:
+    """The gate record ``regionguard plan`` writes for the files of ``env_dir`` as they are.
+
+    As a run that passed every stage and saw no file change meanwhile
+    (``Reviewed.now``); the saved plan and the inputs are the caller's.
+    """
+    files, env = PlanFiles(env_dir), Environment(env_dir, today)
+    write_record(
+        files,
+        env,
+        reviewed=Reviewed.now(files, env),
+        allow_destroy=False,
+        widening=[],
+        facts=facts,
+        checkov_version="3.3.30",
+    )
 
 
 def plan_fixture(name: str) -> Path:

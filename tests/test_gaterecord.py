@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import plan_fixture
+from conftest import plan_fixture, record_as_passed
 from regionguard.cli import main
 from regionguard.environment import Environment
 from regionguard.errors import FindingsError
@@ -28,16 +28,8 @@ def saved_plan(env_dir: Path) -> tuple[PlanFiles, Environment]:
     (env_dir / "expectations.yaml").write_text("expectations: []\n")
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"binary plan")
+    record_as_passed(env_dir, TODAY)
     env = Environment(env_dir, TODAY)
-    write_record(
-        files,
-        env,
-        reviewed=Reviewed.now(files, env),
-        allow_destroy=False,
-        widening=[],
-        facts=0,
-        checkov_version="3.3.30",
-    )
     return files, env
 
 

@@ -52,7 +52,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import plan_fixture
+from conftest import plan_fixture, record_as_passed
 from regionguard.cli import main
 
 CORPUS = Path(__file__).parent / "fixtures" / "hostile"
@@ -174,22 +174,12 @@ def write_plan(spec: dict[str, Any], target: Path) -> None:
 
 def save_plan(env_dir: Path) -> None:
     """What `regionguard plan` leaves when every stage passed: tfplan, its JSON, the record."""
-    from regionguard.environment import Environment
-    from regionguard.gaterecord import PlanFiles, Reviewed, write_record
+    from regionguard.gaterecord import PlanFiles
 
     files = PlanFiles(env_dir)
     files.plan.write_bytes(b"saved plan")
     shutil.copyfile(plan_fixture("permit-account") / "plan.json", files.json)
-    env = Environment(env_dir, datetime.date.fromisoformat(TODAY))
-    write_record(
-        files,
-        env,
-        reviewed=Reviewed.now(files, env),
-        allow_destroy=False,
-        widening=[],
-        facts=0,
-        checkov_version="3.3.30",
-    )
+    record_as_passed(env_dir, datetime.date.fromisoformat(TODAY))
 
 
 def apply_case(case: dict[str, Any], places: dict[str, Path], monkeypatch: Any) -> None:

@@ -14,16 +14,14 @@ from typing import Any
 
 import pytest
 
-from conftest import plan_fixture
+from conftest import plan_fixture, record_as_passed
 from regionguard.cli import main
 from regionguard.environment import Environment, render_tfvars
 from regionguard.errors import InputError
 from regionguard.gaterecord import (
     PlanFiles,
-    Reviewed,
     check_record,
     judge_saved_plan,
-    write_record,
 )
 from regionguard.inputs import as_planned, expired_in_committed
 
@@ -143,15 +141,7 @@ def test_apply_refuses_a_plan_that_permits_an_account_whose_permit_expired_since
     files.plan.write_bytes(b"saved plan")
     planned_on = datetime.date(2026, 12, 10)  # vision's last day
     # A record whose own list of permits was emptied: apply reads the plan, not the record.
-    write_record(
-        files,
-        Environment(env_dir, planned_on),
-        reviewed=Reviewed.now(files, Environment(env_dir, planned_on)),
-        allow_destroy=False,
-        widening=[],
-        facts=7,
-        checkov_version="3.3.30",
-    )
+    record_as_passed(env_dir, planned_on, facts=7)
     shown = _saved_plan_json(["100000000001", "100000000005"])
     assert check_record(files, Environment(env_dir, planned_on)) == []
     judge_saved_plan(shown, files, Environment(env_dir, planned_on))
