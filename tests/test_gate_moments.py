@@ -13,7 +13,12 @@ open for a moment (or for good) while the review's verdict was "passed":
   output while its own expression names another SCP, or two of them;
 - a control forgotten (a ``removed`` block with ``destroy = false``: AWS
   keeps it, exemptions too) while its OU's guard is detached, with
-  ``--allow-destroy``, which never lifts the narrowed-guard rule.
+  ``--allow-destroy``, which never lifts the narrowed-guard rule;
+- a child OU that a guard spares (``aws:PrincipalOrgPaths``) while its own
+  guard is not there yet (a spare added before the child's new attachment,
+  unless ``depends_on`` orders it), or for a moment (its attachment replaced
+  destroy-first, or deleted with no ``terraform_data`` naming both the old
+  and the new attachments' resources).
 """
 
 from __future__ import annotations
@@ -288,3 +293,200 @@ def test_an_attachment_s_scp_is_not_taken_from_an_output_its_expression_contradi
         result = review(changes, configuration, outputs={"scp_attachment_policies": output})
         assert not result.passed, references
         assert "RG-CTRL-UNGUARDED" in [r.rule_id for r in result.reasons]
+
+
+# ------------------------------------------------------------ spared child OUs
+
+CHILD = "ou-abcd-87654321"
+SPARE = {
+    "ForAllValues:StringNotLike": {"aws:PrincipalOrgPaths": [f"o-abcdefghij/r-abcd/{OU}/{CHILD}/*"]}
+}
+
+
+def sparing_guard(actions: list[str]) -> str:
+    """A guard of the first-tier OU that spares the accounts under CHILD."""
+    document = json.loads(guard(actions))
+    document["Statement"][0]["Condition"].update(SPARE)
+    return json.dumps(document)
+
+
+def _module_change(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "module_address": MODULE}
+
+
+def _spare_plan(
+    *,
+    parent: tuple[str, str],
+    child_actions: list[str],
+    depends_on: list[str] | None = None,
+    ordering_refs: list[str] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """OU's SCP changes from ``parent[0]`` to ``parent[1]``; CHILD's old attachment is
+    replaced (``child_actions``) by one of a new SCP that guards InvokeModel."""
+    before, after = parent
+    top = scp("top", before, "p-top00001")
+    top_attached = {"id": "t", "policy_id": "p-top00001", "target_id": OU}
+    old_child = scp("old", guard(["s3:GetObject"]), "p-old00001")
+    child_attached = {"id": "c", "policy_id": "p-old00001", "target_id": CHILD}
+    changes = [
+        change(f"{MODULE}.{POLICY}.per_ou", POLICY, ["update"], top, {**top, "content": after}),
+        change(f"{MODULE}.{ATTACHMENT}.per_ou", ATTACHMENT, ["no-op"], top_attached, top_attached),
+        change(
+            f"{MODULE}.{POLICY}.second_tier",
+            POLICY,
+            ["create"],
+            None,
+            scp("child", guard(INVOKE)),
+            {"id": True},
+        ),
+        change(
+            f"{MODULE}.{ATTACHMENT}.second_tier",
+            ATTACHMENT,
+            ["create"],
+            None,
+            {"target_id": CHILD},
+            {"id": True, "policy_id": True},
+        ),
+        change(f"{MODULE}.{POLICY}.old", POLICY, ["no-op"], old_child, old_child),
+        change(f"{MODULE}.{ATTACHMENT}.old", ATTACHMENT, child_actions, child_attached, None),
+        change(f"{CONTROL}.c", CONTROL, ["no-op"], control(INVOKE), control(INVOKE)),
+    ]
+    changes = [_module_change(c) if c["address"].startswith(MODULE) else c for c in changes]
+    resources: list[dict[str, Any]] = [
+        {
+            "address": f"{ATTACHMENT}.second_tier",
+            "expressions": {"policy_id": {"references": [f"{POLICY}.second_tier.id"]}},
+        },
+        {"address": f"{POLICY}.per_ou", "depends_on": depends_on or []},
+    ]
+    if ordering_refs is not None:
+        data = {"input": {}, "output": {}}
+        changes.append(
+            _module_change(
+                change(
+                    f"{MODULE}.terraform_data.attachments", "terraform_data", ["update"], data, data
+                )
+            )
+        )
+        resources.append(
+            {
+                "address": "terraform_data.attachments",
+                "expressions": {"input": {"references": ordering_refs}},
+            }
+        )
+    configuration = {
+        "root_module": {
+            "module_calls": {"bedrock_inference_scp": {"module": {"resources": resources}}}
+        }
+    }
+    return changes, configuration
+
+
+def _reasons(changes: list[dict[str, Any]], configuration: dict[str, Any], **kw: Any) -> list[str]:
+    return [r.message for r in review(changes, configuration, **kw).reasons]
+
+
+def test_a_spare_added_before_the_child_s_guard_is_attached_is_refused() -> None:
+    """The first-tier SCP starts sparing CHILD while CHILD's guard comes with a new attachment."""
+    refs = [f"{ATTACHMENT}.per_ou", f"{ATTACHMENT}.second_tier", f"{ATTACHMENT}.old"]
+    parent = (guard(INVOKE), sparing_guard(INVOKE))
+    changes, configuration = _spare_plan(
+        parent=parent, child_actions=["delete"], ordering_refs=refs
+    )
+    [message] = _reasons(changes, configuration, allow_destroy=True)
+    assert f"spares the accounts under {CHILD}" in message
+    assert f"guards only with {MODULE}.{ATTACHMENT}.second_tier, which nothing orders" in message
+    # The module's way: the sparing SCP depends on the second-tier attachments.
+    changes, configuration = _spare_plan(
+        parent=parent,
+        child_actions=["delete"],
+        ordering_refs=refs,
+        depends_on=[f"{ATTACHMENT}.second_tier"],
+    )
+    assert _reasons(changes, configuration, allow_destroy=True) == []
+
+
+def test_a_spared_child_s_guard_replaced_destroy_first_is_refused() -> None:
+    """CHILD's attachment replaced delete-then-create: in between, the spare leaves it open."""
+    spare = sparing_guard(INVOKE)
+    policy = scp("child", guard(INVOKE), "p-child0001")
+    attached = {"id": "c", "policy_id": "p-child0001", "target_id": CHILD}
+    top = scp("top", spare, "p-top00001")
+    top_attached = {"id": "t", "policy_id": "p-top00001", "target_id": OU}
+    changes = [
+        change(f"{POLICY}.top", POLICY, ["no-op"], top, top),
+        change(f"{ATTACHMENT}.top", ATTACHMENT, ["no-op"], top_attached, top_attached),
+        change(f"{POLICY}.child", POLICY, ["no-op"], policy, policy),
+        change(
+            f"{ATTACHMENT}.child",
+            ATTACHMENT,
+            ["delete", "create"],
+            attached,
+            {**attached, "id": None},
+            {"id": True},
+        ),
+        change(f"{CONTROL}.c", CONTROL, ["no-op"], control(INVOKE), control(INVOKE)),
+    ]
+    result = review(changes, allow_destroy=True)
+    [reason] = result.reasons
+    assert reason.rule_id == "RG-PLAN-GUARD-NARROWED"
+    assert f"destroys {ATTACHMENT}.child before it creates the new one" in reason.message
+    assert f"every account under {CHILD}" in reason.message
+    # Created first (create_before_destroy), the child is never without it.
+    changes[3]["change"]["actions"] = ["create", "delete"]
+    assert review(changes, allow_destroy=True).passed
+
+
+def test_a_spared_child_s_guard_deleted_before_its_replacement_exists_is_refused() -> None:
+    """CHILD's old guard is deleted, a new one created; the ordering must name both resources."""
+    spare = sparing_guard(INVOKE)
+    parent = (spare, spare)
+    for refs, refused in (
+        (None, True),
+        # A terraform_data that names another resource orders nothing here.
+        ([f"{ATTACHMENT}.per_ou"], True),
+        ([f"{ATTACHMENT}.per_ou", f"{ATTACHMENT}.old"], True),
+        ([f"{ATTACHMENT}.per_ou", f"{ATTACHMENT}.second_tier", f"{ATTACHMENT}.old"], False),
+    ):
+        changes, configuration = _spare_plan(
+            parent=parent, child_actions=["delete"], ordering_refs=refs
+        )
+        # The old child SCP guarded InvokeModel too: only its detach opens anything.
+        changes[4]["change"]["before"]["content"] = guard(INVOKE)
+        changes[4]["change"]["after"]["content"] = guard(INVOKE)
+        messages = _reasons(changes, configuration, allow_destroy=True)
+        if refused:
+            [message] = messages
+            assert f"if it deletes {MODULE}.{ATTACHMENT}.old before the new" in message, refs
+        else:
+            assert messages == [], refs
+
+
+def test_a_guard_of_the_ou_that_does_not_spare_the_child_guards_its_accounts() -> None:
+    """SCPs at one level all apply: an OU's second guard covers the child the first spares."""
+    spare = scp("spare", sparing_guard(INVOKE), "p-spare0001")
+    whole = scp("whole", guard(INVOKE), "p-whole0001")
+    changes = [
+        change(f"{POLICY}.spare", POLICY, ["create"], None, spare),
+        change(f"{POLICY}.whole", POLICY, ["create"], None, whole),
+        change(
+            f"{ATTACHMENT}.spare",
+            ATTACHMENT,
+            ["create"],
+            None,
+            {"policy_id": "p-spare0001", "target_id": OU},
+        ),
+        change(
+            f"{ATTACHMENT}.whole",
+            ATTACHMENT,
+            ["create"],
+            None,
+            {"policy_id": "p-whole0001", "target_id": OU},
+        ),
+        change(f"{CONTROL}.c", CONTROL, ["create"], None, control(INVOKE)),
+    ]
+    assert review(changes).passed
+    # Without the second guard, the child has none.
+    result = review([changes[0], changes[2], changes[4]])
+    assert [r.rule_id for r in result.reasons] == ["RG-CTRL-UNGUARDED"]
+    assert f"spares the accounts under {CHILD}" in result.reasons[0].message

@@ -208,8 +208,10 @@ CTRL_UNGUARDED = Rule(
     REGISTRY_DOC,
     "Every action a wildcard matches counts. A guard is a Deny on `aws:RequestedRegion` "
     "(`regionguard.rules.guard_problems`); one that spares child OUs by "
-    "`aws:PrincipalOrgPaths` (the per-OU layout, [scale.md](scale.md)) counts only if each "
-    "spared OU carries its own guard. The gate judges the planned attachments, OU by OU.",
+    "`aws:PrincipalOrgPaths` (the per-OU layout, [scale.md](scale.md)) counts for a spared "
+    "OU's accounts only if that OU carries a guard of its own, or another guard of the same "
+    "OU does not spare it (every SCP of an OU applies to every account under it). The gate "
+    "judges the planned attachments, OU by OU.",
 )
 CTRL_SCP_SIZE = Rule(
     "RG-CTRL-SCP-SIZE",
@@ -314,7 +316,8 @@ PLAN_GUARD_NARROWED = Rule(
     "the same apply that drops it from the SCP, nor while an attachment replaced "
     "destroy-first is gone, nor while an attachment deleted with nothing ordering it after "
     "the new ones (terraform_data.attachments) may be gone, nor while an SCP attached today "
-    "is updated before the new attachment that guards after the apply exists.",
+    "is updated before the new attachment that guards after the apply exists; at each of "
+    "these moments, a child OU a guard spares is judged with its own attachments then.",
     (GATE,),
     GATE_DOC,
     "Terraform updates the SCP before the control, so in between the action would be open "

@@ -36,7 +36,7 @@ from regionguard.rules import (
     guard_regions,
     is_wildcard,
     room_for_accounts,
-    spared_ou_ids,
+    spared_unguarded,
     statements,
     unguarded_actions,
 )
@@ -500,37 +500,32 @@ def _check_spared(
 ) -> None:
     """An OU's guard that spares child OUs leaves their accounts to their own guards.
 
-    Each spared OU must carry an SCP whose guard denies every exempted action
-    and spares nothing itself; otherwise the accounts under it are open.
+    Each spared OU must be guarded by an SCP of its own that spares nothing,
+    or by another guard of this OU that does not spare it
+    (:func:`regionguard.rules.spared_unguarded`); otherwise the accounts
+    under it are open.
     """
     exempted = params.get("ExemptedActions", [])
     if not exempted:
         return
-    spared: list[str] = []
-    for scp in item.scps:
-        document = documents.get(scp.content)
-        for statement in statements(document) if document is not None else []:
-            if isinstance(statement, dict) and not guard_problems(statement):
-                spared.extend(spared_ou_ids(statement))
-    for ou_id in dict.fromkeys(spared):
+
+    def child_documents(ou_id: str) -> list[dict[str, Any] | None]:
         child = deployment.find(ou_id, None)
-        child_docs = [] if child is None else [documents.get(s.content) for s in child.scps]
-        readable = [
-            d
-            for d in child_docs
-            if d is not None
-            and not any(isinstance(s, dict) and spared_ou_ids(s) for s in statements(d))
-        ]
-        open_actions = unguarded_actions(exempted, readable)
-        if open_actions:
-            out.add(
-                catalogue.CTRL_UNGUARDED,
-                "error",
-                f"the SCP on this OU spares the accounts under {ou_id} (aws:PrincipalOrgPaths), "
-                f"but no SCP attached to {ou_id} denies {', '.join(open_actions)} outside the "
-                "allowed Regions: open to every account under it; attach its own SCP",
-                "ExemptedActions",
-            )
+        return [] if child is None else [documents.get(s.content) for s in child.scps]
+
+    found = spared_unguarded(
+        exempted, [documents.get(s.content) for s in item.scps], child_documents
+    )
+    for ou_id, open_actions in found.items():
+        out.add(
+            catalogue.CTRL_UNGUARDED,
+            "error",
+            f"the SCP on this OU spares the accounts under {ou_id} (aws:PrincipalOrgPaths), "
+            f"but no SCP attached to {ou_id} (nor a guard of this OU that does not spare it) "
+            f"denies {', '.join(open_actions)} outside the allowed Regions: open to every "
+            "account under it; attach its own SCP",
+            "ExemptedActions",
+        )
 
 
 def _check_ou(

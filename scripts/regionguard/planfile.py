@@ -832,22 +832,71 @@ class Plan:
             return keyed[0] if len(keyed) == 1 else None
         return None
 
+    @staticmethod
+    def resource_of(change: PlanChange) -> str:
+        """The plan address of ``change``'s resource: its instance's without the key."""
+        prefix = f"{change.module_address}." if change.module_address else ""
+        return prefix + change.address[len(prefix) :].split("[", 1)[0]
+
+    def _config_resource(self, change: PlanChange) -> tuple[str, Any]:
+        """The module prefix of ``change`` and its resource's configuration (None: not there)."""
+        module = self._config_module(change.module_address)
+        prefix = f"{change.module_address}." if change.module_address else ""
+        local = self.resource_of(change)[len(prefix) :]
+        for res in field(module, "resources") or []:
+            if field(res, "address") == local:
+                return prefix, res
+        return prefix, None
+
+    def depends_on(self, change: PlanChange) -> tuple[str, ...]:
+        """The resources the configuration of ``change``'s resource lists in ``depends_on``.
+
+        Each is named as a plan address without an instance key, in the same
+        module (``module.x.aws_organizations_policy_attachment.second_tier``).
+        Terraform creates and updates every instance of a resource after each
+        instance of those it depends on (Terraform language docs, "The
+        depends_on Meta-Argument"). Module calls in ``depends_on``, and the
+        order that references alone make, are not read.
+        """
+        prefix, res = self._config_resource(change)
+        out = [
+            prefix + name.split("[", 1)[0]
+            for name in field(res, "depends_on") or []
+            if isinstance(name, str) and not name.startswith("module.")
+        ]
+        return tuple(dict.fromkeys(out))
+
+    def references(self, change: PlanChange, attribute: str | None = None) -> tuple[str, ...]:
+        """The resources the expressions of ``change``'s configuration name (or ``attribute``'s).
+
+        Each is a plan address in the same module, without an instance key or
+        an attribute (``module.x.aws_organizations_policy.per_ou``); names of
+        variables, locals and modules are left out.
+        """
+        prefix, res = self._config_resource(change)
+        expressions = field(res, "expressions")
+        if not isinstance(expressions, dict):
+            return ()
+        chosen = [expressions.get(attribute)] if attribute else list(expressions.values())
+        out: list[str] = []
+        for expression in chosen:
+            for ref in field(expression, "references") or []:
+                match = re.fullmatch(
+                    r"([a-z][a-z0-9_]*\.[A-Za-z0-9_-]+)(\[[^]]*\])?(\..*)?", str(ref)
+                )
+                if match and match.group(1).split(".")[0] not in _NOT_RESOURCES:
+                    out.append(prefix + match.group(1))
+        return tuple(dict.fromkeys(out))
+
     def _referenced_policies(self, att: PlanChange) -> list[str]:
         """The policy resources an attachment's policy_id names (module-prefixed, no key)."""
-        module = self._config_module(att.module_address)
-        resource_name = att.address.split("[", 1)[0].rsplit(".", 2)
-        local = ".".join(resource_name[-2:])
-        prefix = f"{att.module_address}." if att.module_address else ""
-        out: list[str] = []
-        for res in field(module, "resources") or []:
-            if field(res, "address") != local:
-                continue
-            refs = field(field(field(res, "expressions"), "policy_id"), "references") or []
-            for ref in refs:
-                match = re.fullmatch(rf"{POLICY_TYPE}\.([A-Za-z0-9_-]+)(\.id)?", str(ref))
-                if match:
-                    out.append(f"{prefix}{POLICY_TYPE}.{match.group(1)}")
-        return list(dict.fromkeys(out))
+        return [r for r in self.references(att, "policy_id") if r.rsplit(".", 2)[-2] == POLICY_TYPE]
+
+
+# Names an expression's references start with that are no managed resource.
+_NOT_RESOURCES = frozenset(
+    ("var", "local", "module", "data", "each", "count", "self", "path", "terraform")
+)
 
 
 def ou_id_of_arn(arn: Any) -> str | None:

@@ -20,8 +20,10 @@ plan included, attached in the plan or not. Pure: reads no file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as field_of
 from typing import Any, TypeVar
 
 from regionguard import catalogue
@@ -43,7 +45,13 @@ from regionguard.planfile import (
     PlanChange,
     field,
 )
-from regionguard.rules import room_for_accounts, unguarded_actions
+from regionguard.rules import (
+    room_for_accounts,
+    spared_ou_ids,
+    spared_unguarded,
+    statements,
+    unguarded_actions,
+)
 from regionguard.scp import ScpDecodeError, ScpView, decode_scp, read_scp
 from regionguard.settings import AWS_SCP_SIZE_LIMIT, DEFAULT_SCP_SIZE_LIMIT
 from regionguard.words import count
@@ -489,12 +497,21 @@ class _Gaps:
     "delete"]``). ``unordered``: OU id -> attachments the plan deletes there
     while nothing in the plan makes Terraform create the new attachments
     first; ``created``: the attachments the plan creates or replaces (either
-    way), which may not exist yet at that moment.
+    way), which may not exist yet at that moment. ``depends``: SCP address ->
+    the resources its configuration lists in ``depends_on``, and
+    ``resource_of``: attachment address -> its resource; an SCP changed
+    after every attachment of a resource it depends on is created.
     """
 
     destroyed_first: frozenset[str]
     unordered: Mapping[str, tuple[str, ...]]
     created: frozenset[str]
+    depends: Mapping[str, frozenset[str]] = field_of(default_factory=dict)
+    resource_of: Mapping[str, str] = field_of(default_factory=dict)
+
+    def ordered(self, scp: str, attachment: str) -> bool:
+        """Whether Terraform changes SCP ``scp`` only after it created ``attachment``."""
+        return self.resource_of.get(attachment, "") in self.depends.get(scp, frozenset())
 
 
 def _gaps(plan: Plan) -> _Gaps:
@@ -503,27 +520,58 @@ def _gaps(plan: Plan) -> _Gaps:
     Terraform orders the delete of one resource and the create of another by
     their dependencies only. modules/bedrock-inference-scp makes every new
     attachment exist before any old one goes with ``terraform_data.attachments``
-    (``create_before_destroy``, its input naming every attachment), which any
-    plan that adds or removes an attachment updates. A plan that deletes an
-    attachment with no change of a ``terraform_data`` in the same module
-    shows nothing that orders it after the new ones.
+    (``create_before_destroy``, its input naming every attachment resource),
+    which any plan that adds or removes an attachment updates. A plan that
+    deletes an attachment with no change of a ``terraform_data`` of the same
+    module whose configuration names the deleted attachment's resource and
+    the resource of every attachment the plan creates shows nothing that
+    orders the delete after the new ones.
     """
-    ordered = {c.module_address for c in plan.of_type(ORDERING_TYPE) if not c.unchanged}
-    destroyed_first, created = set(), set()
+    attachments = plan.of_type(ATTACHMENT_TYPE)
+    resource_of = {ch.address: plan.resource_of(ch) for ch in attachments}
+    created = {ch.address for ch in attachments if ch.action in ("create", "replace")}
+    orderers = [
+        (c.module_address, set(plan.references(c)))
+        for c in plan.of_type(ORDERING_TYPE)
+        if not c.unchanged
+    ]
+    creates = [
+        (ch.module_address, resource_of[ch.address]) for ch in attachments if ch.address in created
+    ]
+
+    def ordered_delete(ch: PlanChange) -> bool:
+        return any(
+            module == ch.module_address
+            and resource_of[ch.address] in names
+            and all(m == module and r in names for m, r in creates)
+            for module, names in orderers
+        )
+
+    destroyed_first = set()
     unordered: dict[str, list[str]] = {}
-    for ch in plan.of_type(ATTACHMENT_TYPE):
-        if ch.action in ("create", "replace"):
-            created.add(ch.address)
+    for ch in attachments:
         if ch.action == "replace" and list(ch.actions) == ["delete", "create"]:
             destroyed_first.add(ch.address)
         target = field(ch.before, "target_id")
-        if ch.action == "delete" and ch.module_address not in ordered and isinstance(target, str):
+        if ch.action == "delete" and isinstance(target, str) and not ordered_delete(ch):
             unordered.setdefault(target, []).append(ch.address)
+    depends = {
+        ch.address: frozenset(plan.depends_on(ch))
+        for ch in plan.of_type(POLICY_TYPE)
+        if not ch.unchanged
+    }
     return _Gaps(
         frozenset(destroyed_first),
         {k: tuple(v) for k, v in unordered.items()},
         frozenset(created),
+        depends,
+        resource_of,
     )
+
+
+# A moment of the apply, as the first-tier OU and a child OU it spares see it:
+# the SCPs attached then, and (for the child) the attachments absent then.
+_ChildAt = Callable[[str], tuple[list[ScpDoc], tuple[str, ...]]]
 
 
 def _narrowed_guards(
@@ -541,51 +589,124 @@ def _narrowed_guards(
     And nothing orders an SCP's update before the creation of another
     attachment: the OU is also judged with the SCPs attached before the
     apply, each with its content after it. An attachment whose SCP the plan
-    does not hold guards nothing.
+    does not hold guards nothing. At each of these moments, a child OU that
+    a guard of the OU spares (aws:PrincipalOrgPaths) is judged with the SCPs
+    attached to it then (:func:`regionguard.rules.spared_unguarded`): its
+    new attachments count only where the sparing SCP's configuration
+    ``depends_on`` their resource.
     """
     after_content = {p.address: p.content for p in after.policies}
+    before_content = {p.address: p.content for p in before.policies}
+    changed = {a for a, c in after_content.items() if before_content.get(a, "") != c}
     problems: dict[str, list[str]] = {}
     # (kind, attachments taken off) -> action -> OUs
     open_meanwhile: dict[tuple[str, tuple[str, ...]], dict[str, list[str]]] = {}
+    # (kind, child OU, its attachments taken off) -> action -> OUs that spare it
+    open_below: dict[tuple[str, str, tuple[str, ...]], dict[str, list[str]]] = {}
     later_of = _by_id(after)
+    earlier_of = _by_id(before)
     # OUs alike (the same exemptions, the same SCPs) are judged once.
     judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+
+    def present(item: OuDeployment | None, absent: Collection[str]) -> list[ScpDoc]:
+        if item is None:
+            return []
+        kept = {a.policy for a in item.attachments if a.address not in absent}
+        return [s for s in item.scps if s.name in kept]
+
+    def taken_off(item: OuDeployment | None, absent: Collection[str]) -> tuple[str, ...]:
+        return tuple(a.address for a in (item.attachments if item else ()) if a.address in absent)
+
+    def child_after(absent: Collection[str]) -> _ChildAt:
+        def at(ou_id: str) -> tuple[list[ScpDoc], tuple[str, ...]]:
+            child = later_of.get(ou_id)
+            return present(child, absent), taken_off(child, absent)
+
+        return at
+
+    def with_content_after(scps: Iterable[ScpDoc]) -> list[ScpDoc]:
+        # An SCP the plan keeps, with its content after; one it deletes
+        # (detached only after the creates), as it is; one whose content
+        # is unknown until apply, none.
+        return [
+            ScpDoc(s.name, content)
+            for s in scps
+            if (content := after_content.get(s.name, s.content)) is not None
+        ]
+
+    def child_updated_first(sparing: Collection[str]) -> _ChildAt:
+        def at(ou_id: str) -> tuple[list[ScpDoc], tuple[str, ...]]:
+            old = earlier_of.get(ou_id)
+            scps = with_content_after(old.scps if old else ())
+            absent = []
+            for a in later_of[ou_id].attachments if ou_id in later_of else ():
+                if a.address not in gaps.created:
+                    continue
+                content = after_content.get(a.policy or "")
+                if content is not None and all(gaps.ordered(s, a.address) for s in sparing):
+                    scps.append(ScpDoc(a.policy or "", content))
+                else:
+                    absent.append(a.address)
+            return scps, tuple(absent)
+
+        return at
+
     for item in before.ous:
         exempted = tuple((item.control or {}).get("ExemptedActions", ()))
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
         if not exempted or later is None:
             continue
+        label = item.ou.label()
         narrowed = _unguarded(judged, exempted, list(later.scps))
         for action in narrowed:
-            problems.setdefault(action, []).append(item.ou.label())
-        moments = []
+            problems.setdefault(action, []).append(label)
+        moments: list[tuple[str, tuple[str, ...], list[ScpDoc], _ChildAt]] = [
+            ("narrowed", (), list(later.scps), child_after(())),
+        ]
         # The SCPs attached before, updated, while the new attachments are not there yet.
-        created = tuple(a.address for a in later.attachments if a.address in gaps.created)
-        if created:
-            # An SCP the plan keeps, with its content after; one it deletes
-            # (detached only after the creates), as it is; one whose content
-            # is unknown until apply, none.
-            updated = [
-                ScpDoc(s.name, content)
-                for s in item.scps
-                if (content := after_content.get(s.name, s.content)) is not None
-            ]
-            for action in _unguarded(judged, exempted, updated):
-                if action not in narrowed:
-                    ous_of = open_meanwhile.setdefault(("updated first", created), {})
-                    ous_of.setdefault(action, []).append(item.ou.label())
-        first = tuple(a.address for a in later.attachments if a.address in gaps.destroyed_first)
-        if first:
-            moments.append(("destroyed first", first, gaps.destroyed_first))
+        updated = with_content_after(item.scps)
+        created = taken_off(later, gaps.created)
+        sparing = [s.name for s in updated if s.name in changed]
+        moments.append(("updated first", created, updated, child_updated_first(sparing)))
+        first = taken_off(later, gaps.destroyed_first)
+        moments.append(
+            (
+                "destroyed first",
+                first,
+                present(later, gaps.destroyed_first),
+                child_after(gaps.destroyed_first),
+            )
+        )
         deleted = gaps.unordered.get(item.ou.id or "", ())
-        if deleted and later.control is not None:
-            moments.append(("unordered", deleted, gaps.created))
-        for kind, removed, absent in moments:
-            kept = {a.policy for a in later.attachments if a.address not in absent}
-            for action in _unguarded(judged, exempted, [s for s in later.scps if s.name in kept]):
-                if action not in narrowed:
-                    ous_of = open_meanwhile.setdefault((kind, removed), {})
-                    ous_of.setdefault(action, []).append(item.ou.label())
+        if later.control is not None:
+
+            def child_unordered(ou_id: str) -> tuple[list[ScpDoc], tuple[str, ...]]:
+                child = later_of.get(ou_id)
+                return present(child, gaps.created), gaps.unordered.get(ou_id, ())
+
+            kept = present(later, gaps.created) if deleted else present(later, ())
+            moments.append(("unordered", deleted, kept, child_unordered))
+        for kind, removed, scps, child_at in moments:
+            if kind != "narrowed" and removed:
+                for action in _unguarded(judged, exempted, scps):
+                    if action not in narrowed:
+                        ous_of = open_meanwhile.setdefault((kind, removed), {})
+                        ous_of.setdefault(action, []).append(label)
+            docs = _documents(scps) or []
+            if not any(
+                spared_ou_ids(st) for d in docs for st in statements(d) if isinstance(st, dict)
+            ):
+                continue
+            seen: dict[str, tuple[str, ...]] = {}
+            child_documents = functools.partial(_child_documents, child_at, seen)
+            for child, actions in spared_unguarded(exempted, docs, child_documents).items():
+                absent = seen.get(child, ())
+                if kind != "narrowed" and not absent:
+                    continue  # the moment is the after-state for this child
+                for action in actions:
+                    if kind == "narrowed" or action not in narrowed:
+                        ous_of = open_below.setdefault((kind, child, absent), {})
+                        ous_of.setdefault(action, []).append(label)
     out = []
     for action, ous in problems.items():
         message = (
@@ -632,6 +753,66 @@ def _narrowed_guards(
                 "terraform_data.attachments does): if the delete comes first, "
                 f"{them} would be open to every account in every Region. Plan with the "
                 "module's terraform_data.attachments, or detach in a later apply."
+            )
+        out.append(
+            Finding(RULE_GUARD_NARROWED, "error", head + tail, file=source, entry=", ".join(where))
+        )
+    out.extend(_open_below(open_below, source))
+    return out
+
+
+def _child_documents(
+    child_at: _ChildAt, seen: dict[str, tuple[str, ...]], ou_id: str
+) -> list[Mapping[str, Any]]:
+    """The documents of a child OU's SCPs at a moment; notes in ``seen`` what is off it then."""
+    child_scps, absent = child_at(ou_id)
+    seen[ou_id] = absent
+    return _documents(child_scps) or []
+
+
+def _open_below(
+    open_below: Mapping[tuple[str, str, tuple[str, ...]], Mapping[str, list[str]]], source: str
+) -> list[Finding]:
+    """The findings of child OUs a guard spares while their own guard is off (one per moment)."""
+    grouped: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for (kind, child, removed), by_action in open_below.items():
+        for action, labels in by_action.items():
+            grouped.setdefault((kind, child, removed, tuple(labels)), []).append(action)
+    out = []
+    for (kind, child, removed, where), actions in grouped.items():
+        them = "they" if len(actions) > 1 else "it"
+        head = (
+            f"Region deny control on {count(len(where), 'OU')} ({', '.join(where)}) exempts "
+            f"{', '.join(actions)}, and an SCP there spares the accounts under {child} "
+            "(aws:PrincipalOrgPaths), which this plan "
+        )
+        gone = ", ".join(removed)
+        if kind == "narrowed":
+            tail = (
+                f"leaves without a guard of {them}: until the control is updated after the "
+                f"SCPs, {them} would be open to every account under {child}. Give {child} its "
+                "own SCP first, or remove the action from exempted_actions and apply first."
+            )
+        elif kind == "updated first":
+            tail = (
+                f"guards only with {gone}, which nothing orders before the SCP that spares it "
+                f"is changed: if that change comes first, {them} would be open to every account "
+                f"under {child}. Make the sparing SCP depend on the attachment (depends_on, as "
+                "modules/bedrock-inference-scp's per-OU SCPs do), or attach it in an earlier apply."
+            )
+        elif kind == "destroyed first":
+            tail = (
+                f"leaves without its guard while it destroys {gone} before it creates the new "
+                f"one: in between, {them} would be open to every account under {child}. Give "
+                "the attachment lifecycle { create_before_destroy = true }, as "
+                "modules/bedrock-inference-scp does, and plan again."
+            )
+        else:
+            tail = (
+                f"leaves without its guard if it deletes {gone} before the new attachments "
+                f"exist, which nothing in the plan orders: {them} would be open to every "
+                f"account under {child}. Plan with the module's terraform_data.attachments, or "
+                "detach in a later apply."
             )
         out.append(
             Finding(RULE_GUARD_NARROWED, "error", head + tail, file=source, entry=", ".join(where))

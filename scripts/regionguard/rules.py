@@ -17,7 +17,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "pattern_matches",
     "room_for_accounts",
     "spared_ou_ids",
+    "spared_unguarded",
     "statements",
     "unguarded_actions",
     "wildcard_regex",
@@ -261,6 +262,52 @@ def unguarded_actions(exempted: Sequence[str], documents: Iterable[Mapping[str, 
     """Exempted actions that no guard statement of the OU's SCPs denies: open to every account."""
     guarded = guarded_by(documents, exempted)
     return [a for a in exempted if a not in guarded]
+
+
+def spared_unguarded(
+    exempted: Sequence[str],
+    documents: Sequence[Mapping[str, Any] | None],
+    child_documents: Callable[[str], Iterable[Mapping[str, Any] | None]],
+) -> dict[str, list[str]]:
+    """The exempted actions open to the accounts of each child OU a guard of ``documents`` spares.
+
+    ``documents`` are the SCPs attached to a first-tier OU (None: one that
+    cannot be read); ``child_documents(ou_id)`` those attached to a child OU
+    one of them spares by aws:PrincipalOrgPaths. Every SCP attached to an OU
+    applies to every account under it, and a Deny of any of them denies
+    (AWS Organizations User Guide, "SCP evaluation"), so an action is guarded
+    for a spared child's accounts by a statement of the first-tier OU's SCPs
+    that does not spare that child, or by an SCP attached to the child that
+    spares nothing itself. Empty: every spared child is guarded.
+    """
+    readable = [d for d in documents if d is not None]
+    spared: list[str] = []
+    for document in readable:
+        for statement in statements(document):
+            if isinstance(statement, dict) and not guard_problems(statement):
+                spared.extend(spared_ou_ids(statement))
+    out: dict[str, list[str]] = {}
+    for ou_id in dict.fromkeys(spared):
+        covering: list[Mapping[str, Any]] = [
+            {
+                "Statement": [
+                    s
+                    for s in statements(d)
+                    if not (isinstance(s, dict) and ou_id in spared_ou_ids(s))
+                ]
+            }
+            for d in readable
+        ]
+        own = [
+            d
+            for d in child_documents(ou_id)
+            if d is not None
+            and not any(isinstance(s, dict) and spared_ou_ids(s) for s in statements(d))
+        ]
+        open_actions = unguarded_actions(exempted, covering + own)
+        if open_actions:
+            out[ou_id] = open_actions
+    return out
 
 
 # ---------------------------------------------------------------- size
