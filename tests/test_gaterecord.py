@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -200,3 +203,26 @@ def test_the_private_copy_is_what_was_hashed_whatever_happens_to_the_saved_plan(
         assert oct(copy.parent.stat().st_mode & 0o777) == "0o700"
     assert not copy.exists()
     assert check_record(files, env) != []
+
+
+def test_the_private_copy_of_a_killed_apply_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL leaves the copy's folder; the next apply removes those of processes gone."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    killed = temp / f"regionguard-plan-{gone.stdout.strip()}-abcd1234"
+    running = temp / f"regionguard-plan-{os.getppid()}-efgh5678"
+    other = temp / "regionguard-plan-notapid-x"
+    for folder in (killed, running, other):
+        folder.mkdir()
+        (folder / "tfplan").write_bytes(b"old plan")
+    files, _env = saved_plan(tmp_path)
+    with private_copy(files.plan) as (copy, _digest):
+        assert copy.parent.name.startswith(f"regionguard-plan-{os.getpid()}-")
+        assert sorted(p.name for p in temp.iterdir()) == sorted(
+            [copy.parent.name, running.name, other.name]
+        )
+    assert sorted(p.name for p in temp.iterdir()) == sorted([running.name, other.name])

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -139,12 +140,35 @@ def private_copy(plan: Path) -> Iterator[tuple[Path, str]]:
     once, through the one input reader (a regular file of the repository),
     and the copy written from the bytes hashed.
     """
-    with tempfile.TemporaryDirectory(prefix="regionguard-plan-") as folder:
+    _sweep_private_copies()
+    with tempfile.TemporaryDirectory(prefix=f"{_COPY_PREFIX}{os.getpid()}-") as folder:
         copy = Path(folder) / plan.name
         digest = inputfile.sha256(plan, inputfile.SAVED_PLAN, copy_to=copy)
         if digest is None:
             raise InputError(f"{plan}: no saved plan; run `make plan` first")
         yield copy, digest
+
+
+# The private copies' folders: regionguard-plan-<pid of the apply>-<random>.
+_COPY_PREFIX = "regionguard-plan-"
+
+
+def _sweep_private_copies() -> None:
+    """Remove the private copies of applies that were killed (their process is gone).
+
+    A ``SIGKILL`` leaves no chance to remove the folder; the next apply of
+    the same user does, for every such folder whose process no longer runs.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"{_COPY_PREFIX}*-*"):
+        pid = folder.name[len(_COPY_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # another user's process, or the folder went meanwhile
 
 
 def text_sha256(text: str) -> str:
