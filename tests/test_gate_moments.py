@@ -360,7 +360,7 @@ def _spare_plan(
         {"address": f"{POLICY}.per_ou", "depends_on": depends_on or []},
     ]
     if ordering_refs is not None:
-        data = {"input": {}, "output": {}}
+        data: dict[str, Any] = {"input": {}, "output": {}}
         changes.append(
             _module_change(
                 change(

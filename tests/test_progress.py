@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import time
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 
 from regionguard import pipeline
 from regionguard.environment import Environment
+from regionguard.errors import InputError
+from regionguard.inputs import backend_changed
 from regionguard.planfile import Plan, parse_plan
-from regionguard.terraform import Terraform, TerraformError
+from regionguard.terraform import IsFlagged, Terraform, TerraformError
 
 PLANS = Path(__file__).resolve().parent / "fixtures" / "plans"
 REPO = Path(__file__).resolve().parent.parent
@@ -170,3 +173,46 @@ def test_a_failure_that_is_not_about_init_is_not_retried(tmp_path: Path) -> None
     with pytest.raises(TerraformError, match="invalid value"):
         pipeline.run_initialized(tf, env, stages, "plan", failing)
     assert (tries, _calls(fake)) == (["x"], ["init", "plan"])
+
+
+def _backend_cache(env_dir: Path, path: str) -> None:
+    """What ``terraform init -backend-config=backend.hcl`` records of a local backend."""
+    config = {"path": path, "workspace_dir": None}
+    cache = {"version": 3, "backend": {"type": "local", "config": config, "hash": 1}}
+    (env_dir / ".terraform" / "terraform.tfstate").write_text(json.dumps(cache))
+
+
+def test_a_backend_hcl_changed_since_init_is_refused_before_terraform_runs(
+    tmp_path: Path,
+) -> None:
+    fake, tf, stages = _needs_init(tmp_path)
+    env = Environment(tf.working_dir, datetime.date(2026, 12, 1))
+    (tf.working_dir / "backend.hcl").write_text('path = "a.tfstate"\n')
+    pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+    _backend_cache(tf.working_dir, "a.tfstate")
+    pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+    (tf.working_dir / "backend.hcl").write_text('path = "b.tfstate"\n')
+    with pytest.raises(InputError) as refused:
+        pipeline.run_initialized(tf, env, stages, "plan", lambda: tf.run("plan"))
+    message = str(refused.value)
+    assert message.startswith(f"{tf.working_dir / 'backend.hcl'}: path changed since")
+    assert "init -reconfigure -backend-config=backend.hcl" in message
+    assert _calls(fake) == ["init", "plan", "plan"]
+
+
+@pytest.mark.terraform
+def test_terraform_keeps_the_backend_of_its_last_init_whatever_backend_hcl_says(
+    tmp_path: Path,
+) -> None:
+    """Why the check above: measured, Terraform plans against the old backend, asking nothing."""
+    (tmp_path / "main.tf").write_text(
+        'terraform {\n  backend "local" {}\n}\noutput "x" { value = 1 }\n'
+    )
+    (tmp_path / "backend.hcl").write_text('path = "a.tfstate"\n')
+    tf = Terraform(tmp_path)
+    tf.run("init", input=False, backend=True, backend_config="backend.hcl")
+    assert backend_changed(tmp_path) == []
+    (tmp_path / "backend.hcl").write_text('path = "b.tfstate"\n')
+    assert backend_changed(tmp_path) == ["path"]
+    tf.run("apply", auto_approve=IsFlagged, input=False)
+    assert (tmp_path / "a.tfstate").is_file() and not (tmp_path / "b.tfstate").exists()

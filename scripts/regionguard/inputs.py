@@ -26,6 +26,7 @@ from pathlib import Path
 from regionguard.deployment import UnknownOuIds, known_first_tier, select_targets
 from regionguard.environment import TFVARS_KEY, CommittedTfvars, Environment, render_tfvars
 from regionguard.errors import FindingsError, InputError
+from regionguard.hclfile import HclError, loads
 from regionguard.inputfile import read_small_text
 from regionguard.registry import REGISTRY_FILE
 from regionguard.repo import relative_to_cwd
@@ -36,6 +37,7 @@ __all__ = [
     "BACKEND_FILE",
     "PLACEHOLDER_ACCOUNT_IDS",
     "as_planned",
+    "backend_changed",
     "backend_config",
     "check_backend",
     "check_inputs",
@@ -82,6 +84,46 @@ def backend_config(env_dir: Path) -> str | None:
     """``backend.hcl`` where the environment's backend needs one; InputError when it is missing."""
     check_backend(env_dir)
     return BACKEND_FILE if (env_dir / BACKEND_FILE).is_file() else None
+
+
+def backend_changed(env_dir: Path) -> list[str]:
+    """The settings of ``backend.hcl`` that the backend ``terraform init`` last set up lacks.
+
+    Terraform reads ``-backend-config`` only at init and keeps what it got in
+    ``.terraform/terraform.tfstate``; later commands use that, whatever
+    ``backend.hcl`` says now (measured with Terraform 1.11.4: a changed
+    ``path`` of a local backend went unnoticed by plan and apply). Empty: the
+    same, or nothing to compare (no ``backend.hcl``, or no init yet).
+    """
+    given_path = env_dir / BACKEND_FILE
+    cache = env_dir / ".terraform" / "terraform.tfstate"
+    if not given_path.is_file() or not cache.is_file():
+        return []
+    try:
+        given = loads(read_small_text(given_path))
+    except (HclError, InputError) as exc:
+        return [f"{BACKEND_FILE} cannot be read ({exc})"]
+    try:
+        cached = json.loads(read_small_text(cache))
+        config = cached["backend"]["config"]
+    except (ValueError, InputError, KeyError, TypeError):
+        return ["the backend Terraform recorded at init cannot be read"]
+    if not isinstance(config, dict):
+        return ["the backend Terraform recorded at init cannot be read"]
+    return sorted(key for key, value in given.items() if not _same(value, config.get(key)))
+
+
+def _same(given: object, cached: object) -> bool:
+    """Whether a value of backend.hcl is what Terraform recorded (which lists every setting)."""
+    if isinstance(given, dict):
+        return isinstance(cached, dict) and all(_same(v, cached.get(k)) for k, v in given.items())
+    if isinstance(given, list):
+        return (
+            isinstance(cached, list)
+            and len(given) == len(cached)
+            and all(_same(g, c) for g, c in zip(given, cached, strict=True))
+        )
+    return given == cached
 
 
 def is_placeholder_account_id(account_id: str) -> bool:

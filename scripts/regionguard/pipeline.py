@@ -71,7 +71,9 @@ from regionguard.gaterecord import (
     write_record,
 )
 from regionguard.inputs import (
+    BACKEND_FILE,
     as_planned,
+    backend_changed,
     backend_config,
     check_inputs,
     expiry_warning,
@@ -82,7 +84,7 @@ from regionguard.orgfacts import OrgFacts
 from regionguard.orgmodel import read_landing_zone_deny, targets_without_landing_zone_deny
 from regionguard.planfile import ATTACHMENT_TYPE, CONTROL_TYPE, POLICY_TYPE, Plan, parse_plan
 from regionguard.preflight import CONSOLE_REGION_DENY_ON, record_unregistered
-from regionguard.repo import command, program
+from regionguard.repo import command, program, relative_to_cwd
 from regionguard.review import PlanReview, review_plan
 from regionguard.review_format import (
     SUMMARY_LIMIT,
@@ -241,6 +243,15 @@ def init_terraform(tf: Terraform, env: Environment) -> None:
                 f"`terraform -chdir={env.dir} init`, review the change to {LOCK_FILE} and "
                 "commit it"
             ) from None
+        if "Backend configuration changed" in text:
+            where = relative_to_cwd(env.dir)
+            raise InputError(
+                f"terraform init in {where}: the backend differs from the one Terraform set up "
+                f"at the last init; run `terraform -chdir={where} init -reconfigure"
+                f"{' -backend-config=' + BACKEND_FILE if backend_config(env.dir) else ''}` to use "
+                "it as configured (or -migrate-state to move the state to it), then run the "
+                "command again"
+            ) from None
         if REGISTRY_HOST in text or "provider registry" in text.lower():
             found = [c for c in _MIRROR_CANDIDATES if Path(c, REGISTRY_HOST).is_dir()]
             hint = f" (this machine has one at {found[0]})" if found else ""
@@ -280,6 +291,8 @@ def run_initialized(
     if not initialized(env):
         with stages.stage("terraform init"):
             init_terraform(tf, env)
+    else:
+        _refuse_stale_backend(env)
     with stages.stage(name):
         try:
             return command()
@@ -289,6 +302,24 @@ def run_initialized(
             print(f"  terraform asks for terraform init in {env.dir}: running it", file=sys.stderr)
             init_terraform(tf, env)
             return command()
+
+
+def _refuse_stale_backend(env: Environment) -> None:
+    """Refuse to run where ``backend.hcl`` changed since the folder's last ``terraform init``.
+
+    Terraform would go on with the backend it recorded then (the old state),
+    and asks for no init: the plan would be reviewed against another state.
+    """
+    changed = backend_changed(env.dir)
+    if changed:
+        where = relative_to_cwd(env.dir)
+        raise InputError(
+            f"{where / BACKEND_FILE}: {', '.join(changed)} changed since terraform init last ran "
+            f"in {where}, and Terraform would keep using the backend it set up then; run "
+            f"`terraform -chdir={where} init -reconfigure -backend-config={BACKEND_FILE}` to use "
+            "the new backend (or -migrate-state to move the state to it), then run the "
+            "command again"
+        )
 
 
 def _record_unregistered(env: Environment, facts: OrgFacts) -> None:
