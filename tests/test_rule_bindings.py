@@ -21,7 +21,7 @@ import hcl2
 import pytest
 
 from conftest import copy_module
-from regionguard import rules
+from regionguard import rules, settings
 from regionguard.deployment import OrgUnit, select_targets
 from regionguard.errors import InputError
 
@@ -204,3 +204,26 @@ def test_modules_check_region_codes_with_the_rule_expression(path: str) -> None:
     expressions = re.findall(r'can\(regex\("(\^\[a-z\]\{2\}[^"]*)", r\)\)', text)
     pattern = rules.REGION_CODE_PATTERN.pattern
     assert expressions and {e.replace("\\\\", "\\") for e in expressions} == {pattern}
+
+
+def _validation_regex(path: str, variable: str) -> str:
+    """The expression of ``can(regex("...", var.<variable>))`` in a module's variables.tf."""
+    text = (REPO / path).read_text()
+    [found] = re.findall(rf'can\(regex\("([^"]*)", var\.{variable}\)\)', text)
+    return str(found).replace("\\\\", "\\")
+
+
+def test_the_scp_name_and_control_identifier_are_checked_with_the_modules_expressions() -> None:
+    name = _validation_regex("modules/bedrock-inference-scp/variables.tf", "name")
+    assert name == rules.SCP_NAME_PATTERN.pattern
+    # RE2's \w is ASCII; Python's is Unicode unless told.
+    assert rules.SCP_NAME_PATTERN.flags & re.ASCII
+    control = _validation_regex("modules/region-deny-control/variables.tf", "control_identifier")
+    assert control == rules.CONTROL_IDENTIFIER_PATTERN.pattern
+
+
+def test_the_reserved_tag_is_the_one_the_module_refuses_and_sets() -> None:
+    text = (REPO / "modules/bedrock-inference-scp/variables.tf").read_text()
+    assert f'!contains(keys(var.tags), "{settings.MANAGED_TAG}")' in text
+    main = (REPO / "modules/bedrock-inference-scp/main.tf").read_text()
+    assert f'tomap({{ "{settings.MANAGED_TAG}" = "true" }})' in main

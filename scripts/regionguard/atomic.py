@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from regionguard.errors import RegionguardError
+
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
@@ -15,7 +17,13 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
     one), unless ``mode`` is given (0o600 for a secret).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RegionguardError(
+            f"{path}: cannot be written ({exc.strerror or exc or type(exc).__name__} in "
+            f"{path.parent}); nothing was changed; make the folder writable and run again"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -28,7 +36,12 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise RegionguardError(
+                f"{path}: cannot be written ({exc.strerror or exc or type(exc).__name__}); "
+                "the previous file is left as it was"
+            ) from None
         raise

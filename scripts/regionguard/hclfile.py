@@ -19,10 +19,19 @@ class HclError(ValueError):
 def loads(text: str) -> dict[str, Any]:
     """``text`` parsed: blocks as lists of one-key objects, strings without their quotes."""
     import hcl2  # imported here: about a second of grammar loading the first time
+    from hcl2.rules.base import AttributeRule
 
     try:
-        data: dict[str, Any] = hcl2.loads(
-            text,
+        tree = hcl2.parses(text)
+        # An attribute set twice: Terraform refuses the file ("Attribute
+        # redefined"), where python-hcl2 keeps the last value.
+        names = [
+            child.identifier.serialize()
+            for child in tree.body.children
+            if isinstance(child, AttributeRule)
+        ]
+        data: dict[str, Any] = hcl2.serialize(
+            tree,
             serialization_options=hcl2.SerializationOptions(
                 strip_string_quotes=True, explicit_blocks=False, with_comments=False
             ),
@@ -30,4 +39,7 @@ def loads(text: str) -> dict[str, Any]:
     except Exception as exc:  # lark raises several unrelated exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HclError(first) from None
+    twice = sorted({str(n) for n in names if names.count(n) > 1})
+    if twice:
+        raise HclError(f"{', '.join(twice)} set more than once (Terraform refuses the file)")
     return data

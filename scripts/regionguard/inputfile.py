@@ -144,6 +144,10 @@ def _refuse_mode(path: Path, mode: int, kind: Kind) -> None:
 def _stat(path: Path, kind: Kind, missing: str) -> os.stat_result:
     try:
         return os.stat(path)
+    except ValueError:  # a NUL character: no file can have that name
+        raise InputError(
+            f"{str(path)!r}: not a file name (it holds a NUL character); name the {kind.name}"
+        ) from None
     except FileNotFoundError:
         if os.path.islink(path):
             raise InputError(

@@ -114,7 +114,8 @@ class Registry:
         self, today: datetime.date, within_days: int = EXPIRY_WARNING_DAYS
     ) -> tuple[Account, ...]:
         """Permitted accounts whose permit ends within ``within_days`` days of ``today``."""
-        last = today + datetime.timedelta(days=within_days)
+        window = datetime.timedelta(days=within_days)
+        last = today + window if today <= datetime.date.max - window else datetime.date.max
         return tuple(
             a
             for a in self.accounts
@@ -382,6 +383,16 @@ def _duplicates(entries: Sequence[Mapping[str, Any]]) -> Iterator[str]:
             )
         else:
             first_name[name] = index
+    # A name that is another entry's id: explain, matrix and verify take an
+    # id first, so that entry could never be named.
+    for index, entry in enumerate(entries):
+        named = first_id.get(entry["name"])
+        if named is not None and named != index:
+            yield (
+                f"accounts[{index}] ({shorten(entry['name'])}): name {show(entry['name'])} is "
+                f"the id of accounts[{named}] ({shorten(entries[named]['name'])}); an account "
+                "is looked up by id or name, so give it a name that is no account id"
+            )
 
 
 def _name_problems(entries: Sequence[Mapping[str, Any]]) -> Iterator[str]:

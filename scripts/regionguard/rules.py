@@ -23,10 +23,12 @@ from typing import Any
 __all__ = [
     "ACCOUNT_ENTRY_CHARS",
     "ACCOUNT_ID_PATTERN",
+    "CONTROL_IDENTIFIER_PATTERN",
     "CONTROL_PARAMETERS",
     "FIRST_ACCOUNT_CHARS",
     "PRINCIPAL_ARN_PATTERN",
     "REGION_CODE_PATTERN",
+    "SCP_NAME_PATTERN",
     "SPARED_PATH_PATTERN",
     "SPARE_OPERATOR",
     "UNSPECIFIED_REGION",
@@ -69,6 +71,13 @@ PRINCIPAL_ARN_PATTERN = re.compile(r"^arn:(aws|aws-us-gov):(iam|sts)::.+:.+$")
 # The shape of a Region code; the modules' variable validations use the same
 # expression (tests/test_rules.py binds them).
 REGION_CODE_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+# An SCP's name, as modules/bedrock-inference-scp validates var.name (AWS
+# Organizations CreatePolicy: Name); ASCII, as RE2's \w in Terraform.
+SCP_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
+# A control's ARN, as modules/region-deny-control validates control_identifier.
+CONTROL_IDENTIFIER_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:(controlcatalog:::control/[0-9a-z]+|controltower:[a-z0-9-]+::control/[A-Za-z0-9_.-]+)$"
+)
 # An AWS account id: exactly 12 digits.
 ACCOUNT_ID_PATTERN = re.compile(r"^[0-9]{12}$")
 # aws:RequestedRegion of the global inference profile leg (Amazon Bedrock

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 from regionguard import hclfile, inputfile
 from regionguard.errors import InputError
+from regionguard.rules import CONTROL_IDENTIFIER_PATTERN, SCP_NAME_PATTERN, wildcard_regex
 from regionguard.yamlfile import read_text, show
 
 __all__ = [
@@ -203,7 +205,32 @@ def _parse_hcl(text: str, path: Path) -> dict[str, Any]:
         data = hclfile.loads(text)
     except hclfile.HclError as exc:
         raise InputError(f"{path}: not valid HCL: {exc}; fix the syntax") from None
+    templates = [f"{path}: {where}" for where in _templates(data)]
+    if templates:
+        raise InputError("\n".join(templates))
     return data
+
+
+def _templates(value: Any, where: str = "") -> list[str]:
+    """Strings that hold a template sequence (``${``, ``%{``, or their escapes ``$${``, ``%%{``).
+
+    Terraform evaluates (or unescapes) them in a .tfvars file; regionguard
+    reads every value as written, so the two would read different values.
+    """
+    if isinstance(value, dict):
+        return [
+            p
+            for k, v in value.items()
+            for p in _templates(k, f"{where} key") + _templates(v, f"{where}.{k}" if where else k)
+        ]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _templates(v, f"{where}[{i}]")]
+    if isinstance(value, str) and ("${" in value or "%{" in value):
+        return [
+            f"{where} {show(value)} holds a template (${{ or %{{), which Terraform evaluates "
+            "and regionguard does not read; write the value literally"
+        ]
+    return []
 
 
 def settings_from_mapping(
@@ -311,8 +338,9 @@ def check_settings(settings: Settings) -> None:
     Checks: allowed_regions non-empty, without repeats, each a Region code
     that botocore knows, all in the partition of home_region; home_region
     likewise; exempted_actions without repeats; no account root user in
-    exempted_principal_arns; OU names in target_ou_include/exclude fit to
-    read (:mod:`regionguard.names`);
+    exempted_principal_arns (any pattern that matches one); OU names in
+    target_ou_include/exclude fit to read (:mod:`regionguard.names`);
+    scp_name, control_identifier and tags as the modules and AWS take them;
     global_inference one of its two values; and scp_size_limit not above
     AWS's limit (:data:`AWS_SCP_SIZE_LIMIT`), since a larger SCP would pass
     every check and then be refused by AWS Organizations. Whether the documents built from
@@ -357,6 +385,7 @@ def check_settings(settings: Settings) -> None:
         problems.append(
             f'scp_layout {_show(settings.scp_layout)} is not one of "single", "per_ou" or "auto"'
         )
+    problems += _name_and_tag_problems(settings)
     if settings.scp_size_limit > AWS_SCP_SIZE_LIMIT:
         problems.append(
             f"scp_size_limit {settings.scp_size_limit:,} is above AWS's limit of "
@@ -367,8 +396,92 @@ def check_settings(settings: Settings) -> None:
         raise InputError("\n".join(f"{where}: {p}" for p in problems))
 
 
-# An account root principal in aws:PrincipalARN, which the control tests.
-_ROOT_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|[*?]+):root$")
+# The tag the bedrock-inference-scp module sets on every SCP it manages.
+MANAGED_TAG = "regionguard:managed"
+# Characters of an AWS Organizations tag key or value besides letters, digits
+# and spaces (Organizations API Reference, Tag: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$).
+_TAG_SYMBOLS = frozenset("_.:/=+-@")
+
+
+def _tag_text_problem(text: str, longest: int, shortest: int) -> str | None:
+    if not shortest <= len(text) <= longest:
+        return f"is {len(text)} characters; AWS Organizations takes {shortest} to {longest}"
+    odd = sorted(
+        {c for c in text if unicodedata.category(c)[0] not in "LZN" and c not in _TAG_SYMBOLS}
+    )
+    if odd:
+        return f"holds {odd}; AWS Organizations takes letters, digits, spaces and _.:/=+-@"
+    return None
+
+
+def _name_and_tag_problems(settings: Settings) -> list[str]:
+    """scp_name, control_identifier and tags as the modules' validations and AWS take them.
+
+    The modules check the first two, and the reserved tag, with the same
+    expressions (rules.SCP_NAME_PATTERN, rules.CONTROL_IDENTIFIER_PATTERN;
+    tests/test_rule_bindings.py binds them); the tag's key and value limits
+    are the Organizations API Reference's (Tag).
+    """
+    problems = []
+    if not SCP_NAME_PATTERN.match(settings.scp_name):
+        problems.append(
+            f"scp_name {_show(settings.scp_name)} is not 1 to 128 letters, digits and _+=,.@- "
+            "(the SCP's name in AWS Organizations); rename it"
+        )
+    identifier = settings.control_identifier
+    if identifier is not None and not CONTROL_IDENTIFIER_PATTERN.match(identifier):
+        problems.append(
+            f"control_identifier {_show(identifier)} is not a control ARN such as "
+            "arn:aws:controlcatalog:::control/<id>; find it with aws controlcatalog list-controls"
+        )
+    for key, value in settings.tags.items():
+        if key == MANAGED_TAG:
+            problems.append(
+                f"tags[{_show(key)}]: the module sets {MANAGED_TAG} on every SCP it manages, and "
+                "the apply role manages only SCPs that carry it (iam/apply-role.json); remove it"
+            )
+            continue
+        for what, text, longest, shortest in (("key", key, 128, 1), ("value", value, 256, 0)):
+            problem = _tag_text_problem(str(text), longest, shortest)
+            if problem:
+                problems.append(f"tags[{_show(key)}] {what} {problem}")
+    return problems
+
+
+# Partitions an IAM ARN may name.
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
+
+
+def _root_of(arn: str) -> str | None:
+    """The account (or "every account it matches") whose root user an exempted ARN matches.
+
+    The control tests aws:PrincipalARN with ``ArnNotLike``, which matches each
+    of the six colon-delimited parts of the ARN on its own, ``*`` and ``?``
+    within a part (IAM JSON policy elements: Condition operators, "Amazon
+    Resource Name (ARN) condition operators"): a pattern matches a root user
+    where its service part matches ``iam``, its account part matches some 12
+    digits and its resource part matches ``root``. None: no root user.
+    """
+    parts = arn.split(":")
+    if len(parts) != 6:
+        return None
+    prefix, partition, service, region, account, resource = parts
+
+    def like(pattern: str, value: str) -> bool:
+        return wildcard_regex(pattern, ignore_case=False).match(value) is not None
+
+    fixed = len(account.replace("*", ""))
+    if not (
+        like(prefix, "arn")
+        and any(like(partition, p) for p in _PARTITIONS)
+        and like(service, "iam")
+        and like(region, "")
+        and all(c in "0123456789*?" for c in account)
+        and (fixed == 12 or (fixed < 12 and "*" in account))
+        and like(resource, "root")
+    ):
+        return None
+    return f"account {account}" if account.isdigit() else "every account it matches"
 
 
 def _partition_problems(settings: Settings) -> list[str]:
@@ -411,9 +524,8 @@ def _exemption_problems(settings: Settings) -> list[str]:
         else:
             first[key] = i
     for i, arn in enumerate(settings.exempted_principal_arns):
-        match = _ROOT_PRINCIPAL.match(arn)
-        if match:
-            whose = "account " + match.group(1) if match.group(1).isdigit() else "every account"
+        whose = _root_of(arn)
+        if whose:
             problems.append(
                 f"exempted_principal_arns[{i}] {_show(arn)} is the root user of {whose}"
                 ": the control tests aws:PrincipalARN, so the account's most powerful "

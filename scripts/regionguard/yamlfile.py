@@ -30,6 +30,7 @@ Error messages name the file, the line and the column, and show at most
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,20 @@ def _construct_bool(loader: yaml.SafeLoader, node: ScalarNode) -> bool | str:
 
 
 StrictLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+
+
+def _construct_float(loader: yaml.SafeLoader, node: ScalarNode) -> float:
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    if not math.isfinite(value):
+        # .nan and .inf pass every minimum and maximum of a schema.
+        raise _refused(
+            f"{shorten(str(node.value))} refused: not a finite number; write a number",
+            node.start_mark,
+        )
+    return float(value)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 class NumbersAsWrittenLoader(StrictLoader):

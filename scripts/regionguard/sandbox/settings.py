@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from regionguard.errors import InputError
 from regionguard.inputfile import SANDBOX_SETTINGS
 from regionguard.registry import load_registry
+from regionguard.repo import repo_root
 from regionguard.schemas import json_path, validator
 from regionguard.yamlfile import read_yaml, schema_message, show
 
@@ -101,7 +103,7 @@ def load_sandbox_settings(
             f"{path}: landing_zone.home_region {show(home_region)} is not in "
             "landing_zone.governed_regions; the home Region is always governed, add it"
         )
-    registry_path = env_dir / raw.get("registry", "accounts.yaml")
+    registry_path = _registry_path(path, env_dir, raw.get("registry", "accounts.yaml"))
     accounts = _load_accounts(registry_path)
     management = raw["management_account_id"]
     for account in accounts:
@@ -143,6 +145,24 @@ def load_sandbox_settings(
         security_ou=landing_zone.get("security_ou", DEFAULT_SECURITY_OU),
         landing_zone_drift_status=landing_zone.get("drift_status", "IN_SYNC"),
     )
+
+
+def _registry_path(path: Path, env_dir: Path, name: str) -> Path:
+    """The registry ``sandbox.yaml`` names: a file of the repository, by a relative path."""
+    if "\0" in name:
+        raise InputError(
+            f"{path}: registry {show(name)} is not a file name (it holds a NUL character); "
+            "name the accounts registry, such as accounts.yaml"
+        )
+    registry = Path(os.path.normpath(env_dir / name))
+    root = repo_root(env_dir)
+    if os.path.isabs(name) or not registry.resolve().is_relative_to(root):
+        raise InputError(
+            f"{path}: registry {show(name)} is not a file of the repository ({root}); name "
+            "the accounts registry by a path relative to the environment folder, such as "
+            "accounts.yaml"
+        )
+    return registry
 
 
 def _load_accounts(registry_path: Path) -> tuple[SeedAccount, ...]:
