@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import io
 import json
+import re
 import shlex
 import shutil
 from collections.abc import Callable
@@ -71,8 +72,12 @@ def local_env(tmp: Path, *, settings: str = "", edit: Callable[[str], str] | Non
     for name in ENV_FILES:
         shutil.copyfile(REPO / "envs" / "local" / name, folder / name)
     if settings:
-        with (folder / "terraform.tfvars").open("a") as f:
-            f.write("\n" + settings + "\n")
+        # A setting given again replaces the file's own (Terraform refuses one set twice).
+        path = folder / "terraform.tfvars"
+        text = path.read_text()
+        for name in re.findall(r"^(\w+)\s*=", settings, re.MULTILINE):
+            text = re.sub(rf"^{name}\s*=\s*(\[[^\]]*\]|[^\n]*)\n", "", text, flags=re.MULTILINE)
+        path.write_text(text + "\n" + settings + "\n")
     if edit is not None:
         path = folder / "accounts.yaml"
         path.write_text(edit(path.read_text()))

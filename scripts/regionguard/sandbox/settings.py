@@ -155,7 +155,10 @@ def _registry_path(path: Path, env_dir: Path, name: str) -> Path:
             "name the accounts registry, such as accounts.yaml"
         )
     registry = Path(os.path.normpath(env_dir / name))
-    root = repo_root(env_dir)
+    try:
+        root = repo_root(env_dir)
+    except InputError:  # an environment folder outside a repository: its own folder
+        root = env_dir.resolve()
     if os.path.isabs(name) or not registry.resolve().is_relative_to(root):
         raise InputError(
             f"{path}: registry {show(name)} is not a file of the repository ({root}); name "
