@@ -152,6 +152,18 @@ def generate(ous: int) -> dict[str, Any]:
         "variables": {"home_region": {"value": "ap-northeast-1"}},
         "resource_changes": changes,
         "output_changes": outputs,
+        # As envs/_shared calls the modules: the controls after the SCPs.
+        "configuration": {
+            "root_module": {
+                "module_calls": {
+                    "bedrock_inference_scp": {"module": {}},
+                    "region_deny_control": {
+                        "module": {},
+                        "depends_on": ["module.bedrock_inference_scp"],
+                    },
+                }
+            }
+        },
         "applyable": True,
         "complete": True,
         "errored": False,

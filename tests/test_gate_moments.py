@@ -99,11 +99,32 @@ def review(
         "planned_values": {},
         "resource_changes": changes,
     }
-    if configuration is not None:
-        plan["configuration"] = configuration
+    plan["configuration"] = _ordered(changes, configuration)
     if outputs is not None:
         plan["output_changes"] = outputs
     return review_plan(parse_plan(json.dumps(plan), "plan.json"), allow_destroy=allow_destroy)
+
+
+def _ordered(changes: list[dict[str, Any]], configuration: dict[str, Any] | None) -> dict[str, Any]:
+    """``configuration``, with each control depending on the SCPs and attachments (as
+    envs/_shared orders the control module after the SCP module)."""
+    out: dict[str, Any] = json.loads(json.dumps(configuration or {"root_module": {}}))
+    root = out.setdefault("root_module", {})
+    resources = root.setdefault("resources", [])
+    guards = sorted(
+        {
+            c.get("module_address") or c["address"].split("[", 1)[0]
+            for c in changes
+            if c["type"] in (POLICY, ATTACHMENT)
+        }
+    )
+    for address in sorted({c["address"].split("[", 1)[0] for c in changes if c["type"] == CONTROL}):
+        if not address.startswith("module."):
+            resources.append({"address": address, "depends_on": guards})
+    if any(c["type"] == CONTROL and c["address"].startswith("module.") for c in changes):
+        calls = root.setdefault("module_calls", {})
+        calls.setdefault("region_deny_control", {})["depends_on"] = [MODULE]
+    return out
 
 
 def scp(name: str, content: str, policy_id: str | None = None) -> dict[str, Any]:

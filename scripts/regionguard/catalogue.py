@@ -316,8 +316,10 @@ PLAN_GUARD_NARROWED = Rule(
     "the same apply that drops it from the SCP, nor while an attachment replaced "
     "destroy-first is gone, nor while an attachment deleted with nothing ordering it after "
     "the new ones (terraform_data.attachments) may be gone, nor while an SCP attached today "
-    "is updated before the new attachment that guards after the apply exists; at each of "
-    "these moments, a child OU a guard spares is judged with its own attachments then.",
+    "is updated before the new attachment that guards after the apply exists, nor while "
+    "SCPs updated in the same apply change in any order, nor while a control changes before "
+    "the SCPs where nothing orders it after them; at each of these moments, a child OU a "
+    "guard spares is judged with its own attachments then.",
     (GATE,),
     GATE_DOC,
     "Terraform updates the SCP before the control, so in between the action would be open "

@@ -36,6 +36,7 @@ from regionguard.planfile import (
     PlanChange,
     contains_true,
     is_unknown,
+    only_policy_with_id,
     ou_id_of_arn,
 )
 from regionguard.planfile import (
@@ -736,13 +737,22 @@ def _detached(plan: Plan) -> dict[tuple[Any, Any], str]:
     holds it, so after apply no other address of the plan that names the
     same SCP on the same target attaches anything (one object kept at two
     addresses: an attachment re-keyed by hand, or adopted while the state
-    already holds it).
+    already holds it). A replace that attaches another SCP, or to another
+    target, detaches its old pair as a delete does.
     """
-    return {
-        (plan_field(att.before, "target_id"), plan_field(att.before, "policy_id")): att.address
-        for att in plan.of_type(ATTACHMENT_TYPE)
-        if att.removes_for_good and isinstance(att.before, dict)
-    }
+    out: dict[tuple[Any, Any], str] = {}
+    for att in plan.of_type(ATTACHMENT_TYPE):
+        if not isinstance(att.before, dict):
+            continue
+        pair = (plan_field(att.before, "target_id"), plan_field(att.before, "policy_id"))
+        # A replace that attaches another SCP (or to another target) detaches the old pair too.
+        moved = att.action == "replace" and (
+            not isinstance(att.after, dict)
+            or (plan_field(att.after, "target_id"), plan_field(att.after, "policy_id")) != pair
+        )
+        if att.removes_for_good or moved:
+            out[pair] = att.address
+    return out
 
 
 def _attached_policy(
@@ -750,8 +760,4 @@ def _attached_policy(
 ) -> str | None:
     if side == "after":
         return plan.policy_of_attachment(att, policies)
-    policy_id = plan_field(att.before, "policy_id")
-    for address, pol in policies.items():
-        if plan_field(pol.before, "id") == policy_id:
-            return address
-    return None
+    return only_policy_with_id(policies, plan_field(att.before, "policy_id"), ("before",))

@@ -32,6 +32,7 @@ __all__ = [
     "field",
     "is_unknown",
     "load_plan",
+    "only_policy_with_id",
     "parse_plan",
 ]
 
@@ -789,10 +790,11 @@ class Plan:
         module = field(self.data.get("configuration"), "root_module")
         if not module_address:
             return module
-        for part in module_address.split("."):
-            if part == "module":
-                continue
-            name = part.split("[", 1)[0]
+        # module.<name> and an instance key, which may hold dots: module.x["a.b"].
+        calls = _MODULE_CALL.findall(module_address)
+        if "".join(f"module.{name}{key}." for name, key in calls) != module_address + ".":
+            return None
+        for name, _key in calls:
             module = field(field(field(module, "module_calls"), name), "module")
         return module
 
@@ -802,15 +804,17 @@ class Plan:
         """Address of the policy an attachment attaches, or None when it cannot be told."""
         policy_id = field(att.after, "policy_id")
         if isinstance(policy_id, str) and not is_unknown(att.after_unknown, "policy_id"):
-            for address, pol in policies.items():
-                for side in (pol.after, pol.before):
-                    if field(side, "id") == policy_id:
-                        return address
-            return None
+            # Two addresses holding one SCP (one imported while the state has it):
+            # which content AWS keeps depends on the order of their updates.
+            return only_policy_with_id(policies, policy_id)
         # The policy resources the configuration's expression names: more
         # than one (a conditional, say) cannot be told apart before apply.
         referenced = self._referenced_policies(att)
         if len(referenced) > 1:
+            return None
+        if not referenced and self._config_references(att, "policy_id"):
+            # The expression goes through a local, a variable or a module's
+            # output: nothing in the plan says which SCP it names.
             return None
         target = field(att.after, "target_id")
         named = field(self.output_value(ATTACHMENT_POLICIES_OUTPUT, "after"), target)
@@ -832,6 +836,34 @@ class Plan:
             return keyed[0] if len(keyed) == 1 else None
         return None
 
+    def module_depends_on(self, module_address: str) -> tuple[str, ...]:
+        """The modules a module call's ``depends_on`` names, as module addresses (``module.x``).
+
+        Every resource of the module is then created, updated and destroyed
+        in order with every resource of those modules (Terraform language
+        docs, "The depends_on Meta-Argument"). For a nested module, a
+        depends_on of any call on the way counts. Empty: none, or the
+        configuration does not say.
+        """
+        calls = _MODULE_CALL.findall(module_address)
+        module = field(self.data.get("configuration"), "root_module")
+        out: list[str] = []
+        for name, _key in calls:
+            call = field(field(module, "module_calls"), name)
+            names = field(call, "depends_on")
+            out += [
+                str(n).split("[", 1)[0]
+                for n in (names if isinstance(names, list) else [])
+                if str(n).startswith("module.")
+            ]
+            module = field(call, "module")
+        return tuple(dict.fromkeys(out))
+
+    @staticmethod
+    def module_path(module_address: str) -> str:
+        """A module address without its instance keys (``module.x["a"]`` -> ``module.x``)."""
+        return ".".join(f"module.{name}" for name, _key in _MODULE_CALL.findall(module_address))
+
     @staticmethod
     def resource_of(change: PlanChange) -> str:
         """The plan address of ``change``'s resource: its instance's without the key."""
@@ -852,19 +884,33 @@ class Plan:
         """The resources the configuration of ``change``'s resource lists in ``depends_on``.
 
         Each is named as a plan address without an instance key, in the same
-        module (``module.x.aws_organizations_policy_attachment.second_tier``).
-        Terraform creates and updates every instance of a resource after each
-        instance of those it depends on (Terraform language docs, "The
-        depends_on Meta-Argument"). Module calls in ``depends_on``, and the
-        order that references alone make, are not read.
+        module (``module.x.aws_organizations_policy_attachment.second_tier``),
+        or a module called from it (``module.x.module.y``). Terraform creates
+        and updates every instance of a resource after each instance of those
+        it depends on (Terraform language docs, "The depends_on
+        Meta-Argument"). The order that references alone make is not read.
         """
         prefix, res = self._config_resource(change)
+        names = field(res, "depends_on")
         out = [
             prefix + name.split("[", 1)[0]
-            for name in field(res, "depends_on") or []
-            if isinstance(name, str) and not name.startswith("module.")
+            for name in (names if isinstance(names, list) else [])
+            if isinstance(name, str)
         ]
         return tuple(dict.fromkeys(out))
+
+    def _config_references(self, change: PlanChange, attribute: str | None = None) -> list[str]:
+        """Every reference the expressions of ``change``'s configuration make (or one's)."""
+        _prefix, res = self._config_resource(change)
+        expressions = field(res, "expressions")
+        if not isinstance(expressions, dict):
+            return []
+        chosen = [expressions.get(attribute)] if attribute else list(expressions.values())
+        out: list[str] = []
+        for expression in chosen:
+            refs = field(expression, "references")
+            out += [str(r) for r in (refs if isinstance(refs, list) else [])]
+        return out
 
     def references(self, change: PlanChange, attribute: str | None = None) -> tuple[str, ...]:
         """The resources the expressions of ``change``'s configuration name (or ``attribute``'s).
@@ -873,19 +919,12 @@ class Plan:
         an attribute (``module.x.aws_organizations_policy.per_ou``); names of
         variables, locals and modules are left out.
         """
-        prefix, res = self._config_resource(change)
-        expressions = field(res, "expressions")
-        if not isinstance(expressions, dict):
-            return ()
-        chosen = [expressions.get(attribute)] if attribute else list(expressions.values())
+        prefix = f"{change.module_address}." if change.module_address else ""
         out: list[str] = []
-        for expression in chosen:
-            for ref in field(expression, "references") or []:
-                match = re.fullmatch(
-                    r"([a-z][a-z0-9_]*\.[A-Za-z0-9_-]+)(\[[^]]*\])?(\..*)?", str(ref)
-                )
-                if match and match.group(1).split(".")[0] not in _NOT_RESOURCES:
-                    out.append(prefix + match.group(1))
+        for ref in self._config_references(change, attribute):
+            match = re.fullmatch(r"([a-z][a-z0-9_]*\.[A-Za-z0-9_-]+)(\[[^]]*\])?(\..*)?", ref)
+            if match and match.group(1).split(".")[0] not in _NOT_RESOURCES:
+                out.append(prefix + match.group(1))
         return tuple(dict.fromkeys(out))
 
     def _referenced_policies(self, att: PlanChange) -> list[str]:
@@ -893,10 +932,25 @@ class Plan:
         return [r for r in self.references(att, "policy_id") if r.rsplit(".", 2)[-2] == POLICY_TYPE]
 
 
+# One module call of a module address: its name and its instance key, if any.
+_MODULE_CALL = re.compile(r'module\.([A-Za-z0-9_-]+)((?:\[(?:"(?:[^"\\]|\\.)*"|[0-9]+)\])?)')
 # Names an expression's references start with that are no managed resource.
 _NOT_RESOURCES = frozenset(
     ("var", "local", "module", "data", "each", "count", "self", "path", "terraform")
 )
+
+
+def only_policy_with_id(
+    policies: Mapping[str, PlanChange], policy_id: Any, sides: tuple[str, ...] = ("after", "before")
+) -> str | None:
+    """The one address whose policy has ``policy_id`` on one of ``sides``; None: none, or two."""
+    found = {
+        address
+        for address, pol in policies.items()
+        for side in sides
+        if field(pol.after if side == "after" else pol.before, "id") == policy_id
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def ou_id_of_arn(arn: Any) -> str | None:

@@ -508,6 +508,8 @@ class _Gaps:
     created: frozenset[str]
     depends: Mapping[str, frozenset[str]] = field_of(default_factory=dict)
     resource_of: Mapping[str, str] = field_of(default_factory=dict)
+    # Every changed control comes after every changed SCP and attachment.
+    controls_ordered: bool = True
 
     def ordered(self, scp: str, attachment: str) -> bool:
         """Whether Terraform changes SCP ``scp`` only after it created ``attachment``."""
@@ -530,10 +532,12 @@ def _gaps(plan: Plan) -> _Gaps:
     attachments = plan.of_type(ATTACHMENT_TYPE)
     resource_of = {ch.address: plan.resource_of(ch) for ch in attachments}
     created = {ch.address for ch in attachments if ch.action in ("create", "replace")}
+    # Updated (or replaced creating first), the terraform_data comes after
+    # the creates it names; deleted, or destroyed first, it orders nothing.
     orderers = [
         (c.module_address, set(plan.references(c)))
         for c in plan.of_type(ORDERING_TYPE)
-        if not c.unchanged
+        if c.action == "update" or list(c.actions) == ["create", "delete"]
     ]
     creates = [
         (ch.module_address, resource_of[ch.address]) for ch in attachments if ch.address in created
@@ -560,12 +564,34 @@ def _gaps(plan: Plan) -> _Gaps:
         for ch in plan.of_type(POLICY_TYPE)
         if not ch.unchanged
     }
+    # The controls come after the SCPs only by depends_on: the call of the
+    # control's module names the module of every SCP and attachment that
+    # changes, or the control's own depends_on names its resource.
+    guards = [
+        (plan.module_path(c.module_address), plan.resource_of(c))
+        for c in (*plan.of_type(POLICY_TYPE), *attachments)
+        if not c.unchanged
+    ]
+
+    def control_ordered(control: PlanChange) -> bool:
+        modules = plan.module_depends_on(control.module_address)
+        resources = plan.depends_on(control)
+        return all(
+            (module and (module in modules or module in resources))
+            or (module == plan.module_path(control.module_address) and resource in resources)
+            for module, resource in guards
+        )
+
+    controls_ordered = all(
+        control_ordered(c) for c in plan.of_type(CONTROL_TYPE) if not c.unchanged
+    )
     return _Gaps(
         frozenset(destroyed_first),
         {k: tuple(v) for k, v in unordered.items()},
         frozenset(created),
         depends,
         resource_of,
+        controls_ordered,
     )
 
 
@@ -651,9 +677,16 @@ def _narrowed_guards(
 
         return at
 
+    def meanwhile(kind: str, removed: tuple[str, ...], actions: Iterable[str], label: str) -> None:
+        for action in actions:
+            open_meanwhile.setdefault((kind, removed), {}).setdefault(action, []).append(label)
+
     for item in before.ous:
         exempted = tuple((item.control or {}).get("ExemptedActions", ()))
         later = later_of.get(item.ou.id) if item.ou.id else after.find(None, item.ou.name)
+        if exempted and later is None and not gaps.controls_ordered and item.planned_control:
+            # Nothing orders the control's disable before its OU's SCPs go.
+            meanwhile("control last", (item.planned_control.address,), exempted, item.ou.label())
         if not exempted or later is None:
             continue
         label = item.ou.label()
@@ -686,12 +719,14 @@ def _narrowed_guards(
 
             kept = present(later, gaps.created) if deleted else present(later, ())
             moments.append(("unordered", deleted, kept, child_unordered))
+        flagged = set(narrowed)
         for kind, removed, scps, child_at in moments:
             if kind != "narrowed" and removed:
                 for action in _unguarded(judged, exempted, scps):
                     if action not in narrowed:
                         ous_of = open_meanwhile.setdefault((kind, removed), {})
                         ous_of.setdefault(action, []).append(label)
+                        flagged.add(action)
             docs = _documents(scps) or []
             if not any(
                 spared_ou_ids(st) for d in docs for st in statements(d) if isinstance(st, dict)
@@ -707,6 +742,46 @@ def _narrowed_guards(
                     if kind == "narrowed" or action not in narrowed:
                         ous_of = open_below.setdefault((kind, child, absent), {})
                         ous_of.setdefault(action, []).append(label)
+        # SCPs updated in one apply, in no set order: each one guards at every
+        # moment only what it guards with its content before and after.
+        updated_scps = tuple(s.name for s in item.scps if s.name in changed)
+        if updated_scps:
+            both: set[str] = set()
+            for scp in item.scps:
+                now = set(exempted) - set(_unguarded(judged, exempted, [scp]))
+                if scp.name in changed:
+                    content = after_content.get(scp.name)
+                    then = [ScpDoc(scp.name, content)] if content is not None else []
+                    now &= set(exempted) - set(_unguarded(judged, exempted, then))
+                both |= now
+            meanwhile(
+                "updated together",
+                updated_scps,
+                [a for a in exempted if a not in both and a not in flagged],
+                label,
+            )
+    if not gaps.controls_ordered:
+        earlier_scps = {item.ou.id: list(item.scps) for item in before.ous if item.ou.id}
+        for item in after.ous:
+            exempted_after = tuple((item.control or {}).get("ExemptedActions", ()))
+            old = earlier_of.get(item.ou.id or "")
+            if not exempted_after or item.planned_control is None:
+                continue
+            if old is None or old.control is None or old.raw_control == item.raw_control:
+                # A control enabled anew opens nothing the OU had closed: without
+                # an OU-level Region deny before, only the landing zone's (which
+                # has no exemptions) denied anything there.
+                continue
+            # The control may change before the SCPs do: its exemptions with
+            # the SCPs as they were.
+            opened = _unguarded(judged, exempted_after, earlier_scps.get(item.ou.id or "", []))
+            before_exempted = set(old.control.get("ExemptedActions", ()))
+            meanwhile(
+                "control first",
+                (item.planned_control.address,),
+                [a for a in opened if a not in before_exempted],
+                item.ou.label(),
+            )
     out = []
     for action, ous in problems.items():
         message = (
@@ -736,6 +811,23 @@ def _narrowed_guards(
                 f"without create_before_destroy): in between, {them} would be open to every "
                 "account in every Region. Give the attachment lifecycle "
                 "{ create_before_destroy = true }, as modules/bedrock-inference-scp does, and "
+                "plan again."
+            )
+        elif kind == "updated together":
+            tail = (
+                f"updates {', '.join(removed)} in the same apply, in no set order, and no SCP "
+                f"there guards {them} both before and after its update: if the update that "
+                f"drops the guard comes first, {them} would be open to every account in every "
+                "Region. Add the guard in one apply, and drop the other in the next."
+            )
+        elif kind in ("control first", "control last"):
+            when = "changes" if kind == "control first" else "is disabled"
+            tail = (
+                f"changes the SCPs and {', '.join(removed)} with nothing ordering them (the "
+                "control's module call has no depends_on on the SCP module, as envs/_shared "
+                f"gives it): if the control {when} "
+                f"{'before' if kind == 'control first' else 'after'} the SCPs change, {them} "
+                "would be open to every account in every Region. Restore the depends_on and "
                 "plan again."
             )
         elif kind == "updated first":
