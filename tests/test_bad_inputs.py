@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import pytest
 
 from conftest import plan_fixture
 from regionguard.cli import main
+from regionguard.sandbox import process
 
 CORPUS = Path(__file__).parent / "fixtures" / "bad-inputs"
 CASE_DIRS = sorted(p.parent for p in CORPUS.glob("*/case.json"))
@@ -95,12 +96,14 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 @pytest.fixture
 def repo_copy(
     local_env_copier: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Path, Path]:
+) -> Iterator[tuple[Path, Path]]:
     root = tmp_path / "repo"
     env = local_env_copier(root)
     monkeypatch.setenv("REGIONGUARD_ROOT", str(root))
     monkeypatch.chdir(root)
-    return root, env
+    yield root, env
+    # A `sandbox up` case that was not refused started a server: stop it.
+    process.down(root / ".sandbox")
 
 
 def expand(argv: list[str], root: Path, env: Path) -> list[str]:
