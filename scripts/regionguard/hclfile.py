@@ -7,6 +7,7 @@ word their own refusals around :class:`HclError`.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 __all__ = ["HclError", "loads"]
@@ -25,10 +26,16 @@ def loads(text: str) -> dict[str, Any]:
         tree = hcl2.parses(text)
         # An attribute set twice: Terraform refuses the file ("Attribute
         # redefined"), where python-hcl2 keeps the last value.
+        children = list(tree.body.children)
         names = [
-            child.identifier.serialize()
-            for child in tree.body.children
-            if isinstance(child, AttributeRule)
+            child.identifier.serialize() for child in children if isinstance(child, AttributeRule)
+        ]
+        # Two arguments on one line: Terraform refuses it ("Missing newline
+        # after argument"), python-hcl2 reads both.
+        joined = [
+            str(second.identifier.serialize())
+            for first, second in itertools.pairwise(children)
+            if isinstance(first, AttributeRule) and isinstance(second, AttributeRule)
         ]
         data: dict[str, Any] = hcl2.serialize(
             tree,
@@ -39,6 +46,10 @@ def loads(text: str) -> dict[str, Any]:
     except Exception as exc:  # lark raises several unrelated exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HclError(first) from None
+    if joined:
+        raise HclError(
+            f"{joined[0]} is on the line of the argument before it (Terraform refuses it)"
+        )
     twice = sorted({str(n) for n in names if names.count(n) > 1})
     if twice:
         raise HclError(f"{', '.join(twice)} set more than once (Terraform refuses the file)")
