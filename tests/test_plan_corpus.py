@@ -52,7 +52,6 @@ REFUSED_SAFE = {
     "control-target-trailing-slash": "a control target that is no OU id",
     "control-exempted-json-in-string": "a parameter not as Control Tower takes it",
     "control-exempted-key-lower-case": "a parameter not as Control Tower takes it",
-    "control-exempted-twice-reformatted": "a parameter given twice: which one is kept is unknown",
     "other-control-on-excluded-ou": "every control is read as the Region deny control",
     "other-control-on-targeted-ou": "every control is read as the Region deny control",
     "guard-moves-to-new-attachment-ordered-by-depends-on": (

@@ -43,7 +43,7 @@ from regionguard.planfile import (
     field as plan_field,
 )
 from regionguard.render import jsonencode, render_control_parameters
-from regionguard.rules import decode_parameters
+from regionguard.rules import decode_parameter, decode_parameters
 from regionguard.sandbox.settings import load_sandbox_settings
 from regionguard.words import noun
 
@@ -502,14 +502,16 @@ def given_twice(value: Any) -> list[str]:
 
     Terraform sends every block of the set; which value Control Tower keeps
     is not documented (AWS Control Tower API Reference, EnableControl), so
-    such a parameter is not known until apply.
+    such a parameter is not known until apply. Two texts of one JSON value
+    (spaced otherwise) are one value: whichever is kept means the same.
     """
-    seen: dict[str, str] = {}
+    seen: dict[str, Any] = {}
     twice: list[str] = []
     for key, sent in _sent(value):
-        if key in seen and seen[key] != sent and key not in twice:
+        meaning = decode_parameter(sent)
+        if key in seen and seen[key] != meaning and key not in twice:
             twice.append(key)
-        seen.setdefault(key, sent)
+        seen.setdefault(key, meaning)
     return twice
 
 
