@@ -567,11 +567,11 @@ def _gaps(plan: Plan) -> _Gaps:
     # The controls come after the SCPs only by depends_on: the call of the
     # control's module names the module of every SCP and attachment that
     # changes, or the control's own depends_on names its resource.
-    guards = [
+    guards = {
         (plan.module_path(c.module_address), plan.resource_of(c))
         for c in (*plan.of_type(POLICY_TYPE), *attachments)
         if not c.unchanged
-    ]
+    }
 
     def control_ordered(control: PlanChange) -> bool:
         modules = plan.module_depends_on(control.module_address)
@@ -582,9 +582,9 @@ def _gaps(plan: Plan) -> _Gaps:
             for module, resource in guards
         )
 
-    controls_ordered = all(
-        control_ordered(c) for c in plan.of_type(CONTROL_TYPE) if not c.unchanged
-    )
+    # Judged once per control resource: its instances share their configuration.
+    by_resource = {plan.resource_of(c): c for c in plan.of_type(CONTROL_TYPE) if not c.unchanged}
+    controls_ordered = all(control_ordered(c) for c in by_resource.values())
     return _Gaps(
         frozenset(destroyed_first),
         {k: tuple(v) for k, v in unordered.items()},
@@ -631,8 +631,10 @@ def _narrowed_guards(
     open_below: dict[tuple[str, str, tuple[str, ...]], dict[str, list[str]]] = {}
     later_of = _by_id(after)
     earlier_of = _by_id(before)
-    # OUs alike (the same exemptions, the same SCPs) are judged once.
+    # OUs alike (the same exemptions, the same SCPs) are judged once, and
+    # their SCPs decoded once.
     judged: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    decoded: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
 
     def present(item: OuDeployment | None, absent: Collection[str]) -> list[ScpDoc]:
         if item is None:
@@ -727,7 +729,10 @@ def _narrowed_guards(
                         ous_of = open_meanwhile.setdefault((kind, removed), {})
                         ous_of.setdefault(action, []).append(label)
                         flagged.add(action)
-            docs = _documents(scps) or []
+            contents = tuple(s.content for s in scps)
+            if contents not in decoded:
+                decoded[contents] = _documents(scps) or []
+            docs = decoded[contents]
             if not any(
                 spared_ou_ids(st) for d in docs for st in statements(d) if isinstance(st, dict)
             ):
