@@ -680,8 +680,10 @@ def _narrowed_guards(
         return at
 
     def meanwhile(kind: str, removed: tuple[str, ...], actions: Iterable[str], label: str) -> None:
-        for action in actions:
-            open_meanwhile.setdefault((kind, removed), {}).setdefault(action, []).append(label)
+        _note(open_meanwhile, (kind, removed), actions, label)
+
+    def child_unordered(ou_id: str) -> tuple[list[ScpDoc], tuple[str, ...]]:
+        return present(later_of.get(ou_id), gaps.created), gaps.unordered.get(ou_id, ())
 
     for item in before.ous:
         exempted = tuple((item.control or {}).get("ExemptedActions", ()))
@@ -714,21 +716,14 @@ def _narrowed_guards(
         )
         deleted = gaps.unordered.get(item.ou.id or "", ())
         if later.control is not None:
-
-            def child_unordered(ou_id: str) -> tuple[list[ScpDoc], tuple[str, ...]]:
-                child = later_of.get(ou_id)
-                return present(child, gaps.created), gaps.unordered.get(ou_id, ())
-
             kept = present(later, gaps.created) if deleted else present(later, ())
             moments.append(("unordered", deleted, kept, child_unordered))
         flagged = set(narrowed)
         for kind, removed, scps, child_at in moments:
             if kind != "narrowed" and removed:
-                for action in _unguarded(judged, exempted, scps):
-                    if action not in narrowed:
-                        ous_of = open_meanwhile.setdefault((kind, removed), {})
-                        ous_of.setdefault(action, []).append(label)
-                        flagged.add(action)
+                opened = [a for a in _unguarded(judged, exempted, scps) if a not in narrowed]
+                meanwhile(kind, removed, opened, label)
+                flagged.update(opened)
             contents = tuple(s.content for s in scps)
             if contents not in decoded:
                 decoded[contents] = _documents(scps) or []
@@ -743,10 +738,8 @@ def _narrowed_guards(
                 absent = seen.get(child, ())
                 if kind != "narrowed" and not absent:
                     continue  # the moment is the after-state for this child
-                for action in actions:
-                    if kind == "narrowed" or action not in narrowed:
-                        ous_of = open_below.setdefault((kind, child, absent), {})
-                        ous_of.setdefault(action, []).append(label)
+                below = [a for a in actions if kind == "narrowed" or a not in narrowed]
+                _note(open_below, (kind, child, absent), below, label)
         # SCPs updated in one apply, in no set order: each one guards at every
         # moment only what it guards with its content before and after.
         updated_scps = tuple(s.name for s in item.scps if s.name in changed)
@@ -766,7 +759,6 @@ def _narrowed_guards(
                 label,
             )
     if not gaps.controls_ordered:
-        earlier_scps = {item.ou.id: list(item.scps) for item in before.ous if item.ou.id}
         for item in after.ous:
             exempted_after = tuple((item.control or {}).get("ExemptedActions", ()))
             old = earlier_of.get(item.ou.id or "")
@@ -779,7 +771,7 @@ def _narrowed_guards(
                 continue
             # The control may change before the SCPs do: its exemptions with
             # the SCPs as they were.
-            opened = _unguarded(judged, exempted_after, earlier_scps.get(item.ou.id or "", []))
+            opened = _unguarded(judged, exempted_after, list(old.scps))
             before_exempted = set(old.control.get("ExemptedActions", ()))
             meanwhile(
                 "control first",
@@ -800,11 +792,7 @@ def _narrowed_guards(
             Finding(RULE_GUARD_NARROWED, "error", message, file=source, entry=", ".join(ous))
         )
     # One finding per kind, attachments and OUs, naming every action.
-    grouped: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
-    for (kind, removed), by_action in open_meanwhile.items():
-        for action, labels in by_action.items():
-            grouped.setdefault((kind, removed, tuple(labels)), []).append(action)
-    for (kind, removed, where), actions in grouped.items():
+    for ((kind, removed), where), actions in _by_ous(open_meanwhile).items():
         them = "they" if len(actions) > 1 else "it"
         head = (
             f"Region deny control on {count(len(where), 'OU')} ({', '.join(where)}) exempts "
@@ -858,6 +846,28 @@ def _narrowed_guards(
     return out
 
 
+_K = TypeVar("_K")
+
+
+def _note(
+    opened: dict[_K, dict[str, list[str]]], key: _K, actions: Iterable[str], label: str
+) -> None:
+    """Note that ``actions`` are open on OU ``label`` at the moment ``key`` names."""
+    for action in actions:
+        opened.setdefault(key, {}).setdefault(action, []).append(label)
+
+
+def _by_ous(
+    opened: Mapping[_K, Mapping[str, list[str]]],
+) -> dict[tuple[_K, tuple[str, ...]], list[str]]:
+    """The actions of each moment grouped by the OUs they are open on: one finding each."""
+    grouped: dict[tuple[_K, tuple[str, ...]], list[str]] = {}
+    for key, by_action in opened.items():
+        for action, labels in by_action.items():
+            grouped.setdefault((key, tuple(labels)), []).append(action)
+    return grouped
+
+
 def _child_documents(
     child_at: _ChildAt, seen: dict[str, tuple[str, ...]], ou_id: str
 ) -> list[Mapping[str, Any]]:
@@ -871,12 +881,8 @@ def _open_below(
     open_below: Mapping[tuple[str, str, tuple[str, ...]], Mapping[str, list[str]]], source: str
 ) -> list[Finding]:
     """The findings of child OUs a guard spares while their own guard is off (one per moment)."""
-    grouped: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
-    for (kind, child, removed), by_action in open_below.items():
-        for action, labels in by_action.items():
-            grouped.setdefault((kind, child, removed, tuple(labels)), []).append(action)
     out = []
-    for (kind, child, removed, where), actions in grouped.items():
+    for ((kind, child, removed), where), actions in _by_ous(open_below).items():
         them = "they" if len(actions) > 1 else "it"
         head = (
             f"Region deny control on {count(len(where), 'OU')} ({', '.join(where)}) exempts "
