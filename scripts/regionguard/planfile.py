@@ -786,17 +786,28 @@ class Plan:
                 }
         return None
 
-    def _config_module(self, module_address: str) -> Any:
-        module = field(self.data.get("configuration"), "root_module")
-        if not module_address:
-            return module
-        # module.<name> and an instance key, which may hold dots: module.x["a.b"].
+    def _module_calls(self, module_address: str) -> list[Any] | None:
+        """The configuration's call of each module on the way to ``module_address``.
+
+        None where the address is not one of module calls, each with its
+        instance key, which may hold dots (``module.x["a.b"]``).
+        """
         calls = _MODULE_CALL.findall(module_address)
         if "".join(f"module.{name}{key}." for name, key in calls) != module_address + ".":
             return None
+        module = field(self.data.get("configuration"), "root_module")
+        out = []
         for name, _key in calls:
-            module = field(field(field(module, "module_calls"), name), "module")
-        return module
+            call = field(field(module, "module_calls"), name)
+            out.append(call)
+            module = field(call, "module")
+        return out
+
+    def _config_module(self, module_address: str) -> Any:
+        if not module_address:
+            return field(self.data.get("configuration"), "root_module")
+        calls = self._module_calls(module_address)
+        return field(calls[-1], "module") if calls else None
 
     def policy_of_attachment(
         self, att: PlanChange, policies: Mapping[str, PlanChange]
@@ -819,7 +830,7 @@ class Plan:
         target = field(att.after, "target_id")
         named = field(self.output_value(ATTACHMENT_POLICIES_OUTPUT, "after"), target)
         if isinstance(named, dict) and isinstance(named.get("key"), str):
-            prefix = f"{att.module_address}." if att.module_address else ""
+            prefix = _prefix(att)
             resource = str(named.get("resource"))
             base = f"{prefix}{POLICY_TYPE}.{resource}"
             # The output is believed only where the expression agrees with it.
@@ -845,18 +856,14 @@ class Plan:
         depends_on of any call on the way counts. Empty: none, or the
         configuration does not say.
         """
-        calls = _MODULE_CALL.findall(module_address)
-        module = field(self.data.get("configuration"), "root_module")
         out: list[str] = []
-        for name, _key in calls:
-            call = field(field(module, "module_calls"), name)
+        for call in self._module_calls(module_address) or []:
             names = field(call, "depends_on")
             out += [
                 str(n).split("[", 1)[0]
                 for n in (names if isinstance(names, list) else [])
                 if str(n).startswith("module.")
             ]
-            module = field(call, "module")
         return tuple(dict.fromkeys(out))
 
     @staticmethod
@@ -867,13 +874,13 @@ class Plan:
     @staticmethod
     def resource_of(change: PlanChange) -> str:
         """The plan address of ``change``'s resource: its instance's without the key."""
-        prefix = f"{change.module_address}." if change.module_address else ""
+        prefix = _prefix(change)
         return prefix + change.address[len(prefix) :].split("[", 1)[0]
 
     def _config_resource(self, change: PlanChange) -> tuple[str, Any]:
         """The module prefix of ``change`` and its resource's configuration (None: not there)."""
         module = self._config_module(change.module_address)
-        prefix = f"{change.module_address}." if change.module_address else ""
+        prefix = _prefix(change)
         local = self.resource_of(change)[len(prefix) :]
         for res in field(module, "resources") or []:
             if field(res, "address") == local:
@@ -919,7 +926,7 @@ class Plan:
         an attribute (``module.x.aws_organizations_policy.per_ou``); names of
         variables, locals and modules are left out.
         """
-        prefix = f"{change.module_address}." if change.module_address else ""
+        prefix = _prefix(change)
         out: list[str] = []
         for ref in self._config_references(change, attribute):
             match = re.fullmatch(r"([a-z][a-z0-9_]*\.[A-Za-z0-9_-]+)(\[[^]]*\])?(\..*)?", ref)
@@ -930,6 +937,11 @@ class Plan:
     def _referenced_policies(self, att: PlanChange) -> list[str]:
         """The policy resources an attachment's policy_id names (module-prefixed, no key)."""
         return [r for r in self.references(att, "policy_id") if r.rsplit(".", 2)[-2] == POLICY_TYPE]
+
+
+def _prefix(change: PlanChange) -> str:
+    """What comes before a resource's own address in ``change``'s: its module's, and a dot."""
+    return f"{change.module_address}." if change.module_address else ""
 
 
 # One module call of a module address: its name and its instance key, if any.
