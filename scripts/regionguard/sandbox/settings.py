@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regionguard.errors import InputError
-from regionguard.inputfile import SANDBOX_SETTINGS
+from regionguard.inputfile import SANDBOX_SETTINGS, boundary_of
 from regionguard.registry import load_registry
-from regionguard.repo import repo_root
 from regionguard.schemas import json_path, validator
 from regionguard.yamlfile import read_yaml, schema_message, show
 
@@ -155,10 +154,8 @@ def _registry_path(path: Path, env_dir: Path, name: str) -> Path:
             "name the accounts registry, such as accounts.yaml"
         )
     registry = Path(os.path.normpath(env_dir / name))
-    try:
-        root = repo_root(env_dir)
-    except InputError:  # an environment folder outside a repository: its own folder
-        root = env_dir.resolve()
+    # The one input reader's boundary of sandbox.yaml: its repository, else its folder.
+    root = boundary_of(path)
     if os.path.isabs(name) or not registry.resolve().is_relative_to(root):
         raise InputError(
             f"{path}: registry {show(name)} is not a file of the repository ({root}); name "
