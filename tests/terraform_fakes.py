@@ -86,7 +86,8 @@ def runs(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # Gone before the open, or between the open and the read (ESRCH).
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
